@@ -1,0 +1,205 @@
+// The shapes shared by the control plane (config → plan) and the data plane (per request).
+// Lura's model: one function type per layer and middlewares that wrap it, stacked at startup.
+
+import type { Logger } from 'pino';
+
+/** Raw KrakenD v3 configuration objects, as read from the file (after env overrides). */
+export type ExtraConfig = Record<string, unknown>;
+
+export interface BackendConfig {
+  host?: string[];
+  url_pattern: string;
+  method?: string;
+  encoding?: string;
+  sd?: string;
+  sd_scheme?: string;
+  disable_host_sanitize?: boolean;
+  is_collection?: boolean;
+  target?: string;
+  allow?: string[];
+  deny?: string[];
+  mapping?: Record<string, string>;
+  group?: string;
+  input_headers?: string[];
+  input_query_strings?: string[];
+  timeout?: string;
+  extra_config?: ExtraConfig;
+  [key: string]: unknown;
+}
+
+export interface EndpointConfig {
+  endpoint: string;
+  method?: string;
+  backend?: BackendConfig[];
+  output_encoding?: string;
+  timeout?: string;
+  cache_ttl?: string;
+  concurrent_calls?: number;
+  input_headers?: string[];
+  input_query_strings?: string[];
+  extra_config?: ExtraConfig;
+  [key: string]: unknown;
+}
+
+export interface ServiceConfig {
+  version: number;
+  name?: string;
+  port?: number;
+  listen_ip?: string;
+  host?: string[];
+  timeout?: string;
+  cache_ttl?: string;
+  output_encoding?: string;
+  endpoints?: EndpointConfig[];
+  extra_config?: ExtraConfig;
+  debug_endpoint?: boolean;
+  echo_endpoint?: boolean;
+  read_timeout?: string;
+  write_timeout?: string;
+  idle_timeout?: string;
+  read_header_timeout?: string;
+  max_header_bytes?: number;
+  disable_rest?: boolean;
+  tls?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** A config problem, located by its JSON path (`$.endpoints[0].backend[1].host`). */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+/** Header maps use lower-case names; a header sent several times is joined with ", ". */
+export type HeaderMap = Record<string, string>;
+/** Response headers may carry several values (Set-Cookie). */
+export type ResponseHeaders = Record<string, string | string[]>;
+
+/** The request as the router hands it to an endpoint pipeline. */
+export interface GwRequest {
+  /** Upper-case method. */
+  method: string;
+  /** Path as received (after remove_duplicate_slash), without the query string. */
+  path: string;
+  /** Raw query string without the leading '?', '' when absent. */
+  query: string;
+  headers: HeaderMap;
+  /** Endpoint `{params}` by the name written in the endpoint pattern. */
+  params: Record<string, string>;
+  body: Buffer | null;
+  /** Client IP as the router computed it (forwarded_by_client_ip rules applied). */
+  clientIp: string;
+  /** JWT claims once auth/validator accepted the token; used by `{JWT.claim}` and CEL. */
+  claims?: Record<string, unknown>;
+  /** Headers that features add for the backends (propagate_claims, …), canonical names. */
+  extraBackendHeaders?: HeaderMap;
+}
+
+/** What an endpoint pipeline answers; the front writes it as is. */
+export interface GwResponse {
+  status: number;
+  headers: ResponseHeaders;
+  body: Buffer | string | null;
+}
+
+/** A stage of the router layer: request in, HTTP response out. */
+export type EndpointStage = (req: GwRequest) => Promise<GwResponse>;
+export type EndpointMiddleware = (next: EndpointStage) => EndpointStage;
+
+/**
+ * The proxy layer's answer (lura's proxy.Response): merged data before output encoding.
+ * `raw` is set instead of `data` for no-op endpoints (bytes passed through untouched).
+ */
+export interface ProxyResponse {
+  data: Record<string, unknown> | null;
+  raw?: Buffer;
+  isComplete: boolean;
+  /** Status/headers to return (no-op, return_error_code, static…); undefined → 200. */
+  status?: number;
+  headers?: ResponseHeaders;
+  /** Set when the response is an error to report (all backends failed). */
+  error?: BackendError;
+}
+
+export type ProxyStage = (req: GwRequest) => Promise<ProxyResponse>;
+export type ProxyMiddleware = (next: ProxyStage) => ProxyStage;
+
+/** The request one backend receives, after forwarding rules and url_pattern filling. */
+export interface BackendRequest {
+  method: string;
+  /** Path and query to send (`/users/1?page=2`). */
+  path: string;
+  /** Headers to send, canonical names (`Content-Type`). */
+  headers: HeaderMap;
+  body: Buffer | null;
+  /** Endpoint params, for features that read them (lua, graphql variables). */
+  params: Record<string, string>;
+  /** The router-layer request, read-only, for features needing client context. */
+  origin: GwRequest;
+}
+
+/** What one backend answered, decoded by its `encoding`. */
+export interface BackendResponse {
+  status: number;
+  headers: ResponseHeaders;
+  /** Raw body bytes as received (decompressed). */
+  body: Buffer;
+  /**
+   * Decoded data for json/safejson/xml/rss/string encodings (objects; arrays wrapped under
+   * `collection` when is_collection); undefined for no-op.
+   */
+  data?: Record<string, unknown>;
+}
+
+export type BackendStage = (req: BackendRequest) => Promise<BackendResponse>;
+export type BackendMiddleware = (next: BackendStage) => BackendStage;
+
+/** Per-backend error raised by the backend layer: status code + message + optional body. */
+export class BackendError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly body?: Buffer,
+    readonly headers?: ResponseHeaders,
+  ) {
+    super(message);
+  }
+}
+
+/** What a feature module sees at compile time. */
+export interface CompileContext {
+  service: ServiceConfig;
+  endpoint?: EndpointConfig;
+  backend?: BackendConfig;
+  /** JSON path of the extra_config being compiled, for messages. */
+  path: string;
+  logger: Logger;
+  /** Objects the main thread prepared for all workers (shared memory, …), by namespace. */
+  shared: Record<string, unknown>;
+  /** Worker index (0-based) and count. */
+  workerId: number;
+  /** Registers a function run at graceful shutdown (close pools, clients…). */
+  onClose(fn: () => void | Promise<void>): void;
+}
+
+/**
+ * One `extra_config` namespace = one module. Registered in src/extensions/registry.ts.
+ * Every hook is optional; a hook that does not apply to a scope is simply absent.
+ */
+export interface FeatureModule {
+  namespace: string;
+  /** JSON schema of the namespace's value, compiled once with ajv by `gw check`. */
+  schema?: object;
+  /** Semantic checks beyond the schema; `path` is the JSON path of the namespace value. */
+  validate?(cfg: unknown, path: string, service: ServiceConfig): ConfigIssue[];
+  /** Main thread, once, before workers start: returns transferable/shared objects. */
+  prepareShared?(service: ServiceConfig): unknown;
+  /** Service-level: wraps the whole router dispatch (every request, incl. 404s). */
+  service?(cfg: unknown, ctx: CompileContext): EndpointMiddleware | undefined;
+  /** Endpoint-level (router layer): wraps one endpoint's pipeline. */
+  endpoint?(cfg: unknown, ctx: CompileContext): EndpointMiddleware | undefined;
+  /** Endpoint-level proxy layer: wraps the merge of the backends (data in, data out). */
+  proxy?(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined;
+  /** Backend-level: wraps the HTTP call of one backend. */
+  backend?(cfg: unknown, ctx: CompileContext): BackendMiddleware | undefined;
+}
