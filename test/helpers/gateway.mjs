@@ -1,0 +1,178 @@
+// Test harness: real backends on 127.0.0.1 and the real gateway started as `gw run -c FILE`.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const GW_BIN = join(ROOT, 'bin', 'gw.js');
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts a node:http backend on 127.0.0.1. `handler(req, res, body)` gets the whole request body
+ * as a Buffer. Returns { url, port, requests, close }, `requests` recording what arrived.
+ */
+export async function startBackend(handler) {
+  const requests = [];
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method, url: req.url, headers: req.headers, body });
+      Promise.resolve(handler(req, res, body)).catch((err) => {
+        res.statusCode = 599;
+        res.end(String(err));
+      });
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    server,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A backend answering JSON: `routes` maps "METHOD /path" or "/path" to a value or (req, body) => value. */
+export function jsonBackend(routes) {
+  return startBackend((req, res, body) => {
+    const path = req.url.split('?')[0];
+    const route = routes[`${req.method} ${path}`] ?? routes[path];
+    if (route === undefined) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"not found"}');
+      return;
+    }
+    const value = typeof route === 'function' ? route(req, body) : route;
+    if (value && value.__status) {
+      res.writeHead(value.__status, { 'content-type': 'application/json', ...(value.__headers ?? {}) });
+      res.end(typeof value.__body === 'string' ? value.__body : JSON.stringify(value.__body ?? {}));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(value));
+  });
+}
+
+/** Writes `config` (an object, or a string with `ext`) to a temp file; returns its path. */
+export function writeConfig(config, ext = 'json') {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-test-'));
+  const file = join(dir, `krakend.${ext}`);
+  writeFileSync(file, typeof config === 'string' ? config : JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** Runs `gw ARGS…` to completion; resolves { code, stdout, stderr }. */
+export function runGw(args, { env = {}, timeoutMs = 20000 } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [GW_BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Starts `gw run -c FILE -p PORT` with `config` (object; `port` is set for you) and waits until
+ * it answers. Returns { url, port, child, logs(), stop() }. Extra CLI args via opts.args.
+ * The process is killed when the test process exits, so nothing outlives a test run.
+ */
+export async function startGateway(config, opts = {}) {
+  const port = opts.port ?? (await freePort());
+  const cfg = typeof config === 'string' ? config : { ...config, port };
+  const file = opts.file ?? writeConfig(cfg, opts.ext ?? 'json');
+  const args = ['run', '-c', file, '-p', String(port), ...(opts.args ?? ['--workers', '1'])];
+  const child = spawn(process.execPath, [GW_BIN, ...args], {
+    env: { ...process.env, ...(opts.env ?? {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 15000);
+  let exited = null;
+  child.on('exit', (code, signal) => (exited = { code, signal }));
+  for (;;) {
+    if (exited) throw new Error(`gw exited early (${JSON.stringify(exited)}):\n${out}`);
+    if (Date.now() > deadline) {
+      kill();
+      throw new Error(`gw did not start on ${url}:\n${out}`);
+    }
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url,
+    port,
+    child,
+    logs: () => out,
+    stop: () =>
+      new Promise((resolve) => {
+        process.removeListener('exit', kill);
+        if (exited) return resolve(exited);
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+        child.kill('SIGTERM');
+        setTimeout(kill, 5000).unref();
+      }),
+  };
+}
+
+/** fetch() with a JSON convenience: resolves { status, headers, text, json }. */
+export async function get(url, init = {}) {
+  const res = await fetch(url, { redirect: 'manual', ...init });
+  const text = await res.text();
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
