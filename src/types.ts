@@ -136,6 +136,8 @@ export interface BackendRequest {
   params: Record<string, string>;
   /** The router-layer request, read-only, for features needing client context. */
   origin: GwRequest;
+  /** Absolute deadline (Date.now() based) for this call; 0 = none. */
+  deadline: number;
 }
 
 /** What one backend answered, decoded by its `encoding`. */
@@ -154,13 +156,18 @@ export interface BackendResponse {
 export type BackendStage = (req: BackendRequest) => Promise<BackendResponse>;
 export type BackendMiddleware = (next: BackendStage) => BackendStage;
 
-/** Per-backend error raised by the backend layer: status code + message + optional body. */
+/**
+ * An error raised in the proxy or backend layer. `status` is what the client gets when the
+ * error decides the response (rate limit 503, schema 400, return_error_code…); a backend that
+ * answered a non-2xx is reported with status 500 and its own code in `backendStatus`.
+ */
 export class BackendError extends Error {
   constructor(
     message: string,
     readonly status: number,
     readonly body?: Buffer,
     readonly headers?: ResponseHeaders,
+    readonly backendStatus?: number,
   ) {
     super(message);
   }

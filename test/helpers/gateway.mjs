@@ -116,7 +116,7 @@ export function runGw(args, { env = {}, timeoutMs = 20000 } = {}) {
  */
 export async function startGateway(config, opts = {}) {
   const port = opts.port ?? (await freePort());
-  const cfg = typeof config === 'string' ? config : { ...config, port };
+  const cfg = typeof config === 'string' ? config : { listen_ip: '127.0.0.1', ...config, port };
   const file = opts.file ?? writeConfig(cfg, opts.ext ?? 'json');
   const args = ['run', '-c', file, '-p', String(port), ...(opts.args ?? ['--workers', '1'])];
   const child = spawn(process.execPath, [GW_BIN, ...args], {

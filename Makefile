@@ -1,0 +1,31 @@
+.PHONY: install build test lint format bench bench-transform run check clean
+
+install:
+	npm ci
+
+build:
+	npm run build
+
+test:
+	npm test
+
+lint:
+	npm run lint
+
+format:
+	npm run format
+
+run:
+	node bin/gw.js run
+
+check:
+	node bin/gw.js check -c examples/krakend.json
+
+bench:
+	node bench/run.mjs
+
+bench-transform:
+	npm run bench:transform
+
+clean:
+	rm -rf dist build

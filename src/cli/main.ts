@@ -1,0 +1,221 @@
+// The `gw` command line, shaped like krakend's: run, check, version, help.
+// Exit codes: 0 ok, 1 invalid config (or failure to start), 2 usage.
+
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigLoadError, checkConfig, formatIssues, loadConfigFile } from '../config/index.js';
+import { GW_VERSION } from '../proxy/backend-request.js';
+import type { FrontKind } from '../server/front.js';
+import { serve } from '../server/run.js';
+import type { ServiceConfig } from '../types.js';
+import { checkCommand } from './check.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'krakend.json');
+const EXAMPLE_SELF = 'http://127.0.0.1:8080';
+
+export const HELP = `gw ${GW_VERSION}: an API gateway that serves KrakenD v3 configurations
+
+Usage:
+  gw run   [-c FILE] [-p PORT] [-d] [--workers N] [--node-http] [--transform wasm|js] [--log-level LEVEL]
+  gw check -c FILE [-d] [--lint] [-t]
+  gw version
+  gw help
+
+Commands:
+  run      Serve the configuration. Without -c, serves the bundled example
+           (examples/krakend.json), whose backends are gw's own /__debug/ and /__echo/.
+  check    Validate a configuration: every error with its JSON path. Exit 0 valid, 1 invalid.
+  version  Print the version.
+  help     This text.
+
+Options:
+  -c, --config FILE     krakend.json / .yaml / .yml / .toml
+  -p, --port PORT       Listen port (overrides "port" and KRAKEND_PORT)
+  -d, --debug           run: debug log level and the /__debug/ endpoint; check: print the parsed config
+  --workers N           Worker threads serving the same port (default: one per core)
+  --node-http           Use the node:http front instead of uWebSockets.js
+  --transform MODE      Response manipulation path: wasm (default) or js
+  --log-level LEVEL     DEBUG, INFO, WARNING, ERROR, CRITICAL (overrides telemetry/logging)
+  --lint                check: also warn about risky settings
+  -t, --test-gin        check: also build the routing table, as \`gw run\` would
+
+Exit codes: 0 ok, 1 invalid configuration or failure to start, 2 usage error.
+`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  command: string;
+  config?: string;
+  port?: number;
+  debug: boolean;
+  lint: boolean;
+  testRoutes: boolean;
+  workers?: number;
+  front: FrontKind;
+  transform: 'wasm' | 'js';
+  logLevel?: string;
+}
+
+function parseArgs(argv: string[]): Parsed {
+  const [command = 'help', ...rest] = argv;
+  const p: Parsed = { command, debug: false, lint: false, testRoutes: false, front: 'uws', transform: 'wasm' };
+  const value = (i: number, flag: string): string => {
+    const v = rest[i + 1];
+    if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);
+    return v;
+  };
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i];
+    switch (a) {
+      case '-c':
+      case '--config':
+        p.config = value(i++, a);
+        break;
+      case '-p':
+      case '--port': {
+        const v = Number(value(i++, a));
+        if (!Number.isInteger(v) || v < 0 || v > 65535) throw new UsageError(`${a} expects a port number 0-65535`);
+        p.port = v;
+        break;
+      }
+      case '-d':
+      case '--debug':
+        p.debug = true;
+        break;
+      case '--lint':
+        p.lint = true;
+        break;
+      case '-t':
+      case '--test-gin':
+        p.testRoutes = true;
+        break;
+      case '--workers': {
+        const v = Number(value(i++, a));
+        if (!Number.isInteger(v) || v < 1 || v > 256) throw new UsageError('--workers expects an integer 1-256');
+        p.workers = v;
+        break;
+      }
+      case '--node-http':
+        p.front = 'node';
+        break;
+      case '--transform': {
+        const v = value(i++, a);
+        if (v !== 'wasm' && v !== 'js') throw new UsageError('--transform expects wasm or js');
+        p.transform = v;
+        break;
+      }
+      case '--log-level':
+        p.logLevel = value(i++, a);
+        break;
+      default:
+        throw new UsageError(`unknown argument ${a}`);
+    }
+  }
+  return p;
+}
+
+function loadChecked(file: string): ServiceConfig | number {
+  let config: ServiceConfig;
+  try {
+    config = loadConfigFile(file);
+  } catch (err) {
+    if (err instanceof ConfigLoadError) {
+      process.stderr.write(formatIssues(err.issues, []));
+      return 1;
+    }
+    throw err;
+  }
+  const { errors, warnings } = checkConfig(config);
+  if (errors.length > 0 || warnings.length > 0) process.stderr.write(formatIssues(errors, warnings));
+  if (errors.length > 0) return 1;
+  return config;
+}
+
+/** The bundled example calls gw itself: point it at the port actually served. */
+function selfTarget(config: ServiceConfig, port: number): ServiceConfig {
+  const self = `http://127.0.0.1:${port}`;
+  const fix = (hosts?: string[]) => hosts?.map((h) => (h === EXAMPLE_SELF ? self : h));
+  return {
+    ...config,
+    host: fix(config.host),
+    endpoints: config.endpoints?.map((ep) => ({
+      ...ep,
+      backend: ep.backend?.map((b) => ({ ...b, host: fix(b.host) })),
+    })),
+  };
+}
+
+async function runCommand(p: Parsed): Promise<number> {
+  const file = p.config ?? EXAMPLE_CONFIG;
+  const loaded = loadChecked(file);
+  if (typeof loaded === 'number') return loaded;
+  let service = loaded;
+  const port = p.port ?? service.port ?? 8080;
+  if (!p.config) service = selfTarget(service, port);
+  if (p.debug) service = { ...service, debug_endpoint: true };
+  let running: Awaited<ReturnType<typeof serve>>;
+  try {
+    running = await serve({
+      service,
+      port,
+      workers: p.workers,
+      front: p.front,
+      transform: p.transform,
+      logLevel: p.logLevel ?? (p.debug ? 'debug' : undefined),
+    });
+  } catch (err) {
+    process.stderr.write(`gw: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      running.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let p: Parsed;
+  try {
+    p = parseArgs(argv);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gw: ${err.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  switch (p.command) {
+    case 'run':
+      return runCommand(p);
+    case 'check':
+      if (!p.config) {
+        process.stderr.write(`gw: check needs -c FILE\n\n${HELP}`);
+        return 2;
+      }
+      return checkCommand({ config: p.config, debug: p.debug, lint: p.lint, testRoutes: p.testRoutes });
+    case 'version':
+    case '--version':
+    case '-v':
+      process.stdout.write(`gw version ${GW_VERSION} (KrakenD configuration version 3)\n`);
+      return 0;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`gw: unknown command ${p.command}\n\n${HELP}`);
+      return 2;
+  }
+}

@@ -1,0 +1,296 @@
+// Builds the request one backend receives: forwarding rules of the "Parameter Forwarding" page
+// (nothing forwarded by default, `*` for all), url_pattern filling, X-Forwarded-* headers.
+// Everything is split and decided at compile time; per request only string joins remain.
+
+import type { BackendConfig, EndpointConfig, GwRequest, HeaderMap } from '../types.js';
+
+export const GW_VERSION = '0.1.0';
+
+/** Go's textproto.CanonicalMIMEHeaderKey: `x-forwarded-for` → `X-Forwarded-For`. */
+export function canonicalHeader(name: string): string {
+  if (/[^A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(name)) return name;
+  let out = '';
+  let upper = true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i];
+    out += upper ? c.toUpperCase() : c.toLowerCase();
+    upper = c === '-';
+  }
+  return out;
+}
+
+const canonicalCache = new Map<string, string>();
+function canonicalCached(lower: string): string {
+  let c = canonicalCache.get(lower);
+  if (c === undefined) {
+    c = canonicalHeader(lower);
+    if (canonicalCache.size < 4096) canonicalCache.set(lower, c);
+  }
+  return c;
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'host',
+  'content-length',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-via',
+]);
+
+/** A piece of a url_pattern: literal text or a variable filled per request. */
+type Part =
+  | { kind: 'text'; text: string }
+  | { kind: 'param'; name: string }
+  | { kind: 'resp'; index: number; path: string[]; raw: string }
+  | { kind: 'jwt'; claim: string; raw: string }
+  | { kind: 'header'; name: string; raw: string }
+  | { kind: 'query'; name: string; position: number; raw: string };
+
+export class MissingVariableError extends Error {}
+
+const VAR = /\{([^{}]+)\}/g;
+const RESP_VAR = /^resp(\d+)_(.+)$/;
+const RESP_WHOLE = /^resp(\d+)$/;
+
+function compileTemplate(template: string): Part[] {
+  const parts: Part[] = [];
+  let last = 0;
+  for (const m of template.matchAll(VAR)) {
+    const idx = m.index ?? 0;
+    if (idx > last) parts.push({ kind: 'text', text: template.slice(last, idx) });
+    last = idx + m[0].length;
+    const name = m[1];
+    const resp = RESP_VAR.exec(name);
+    const respWhole = RESP_WHOLE.exec(name);
+    if (resp) parts.push({ kind: 'resp', index: Number(resp[1]), path: resp[2].split('.'), raw: m[0] });
+    else if (respWhole) parts.push({ kind: 'resp', index: Number(respWhole[1]), path: [], raw: m[0] });
+    else if (name.startsWith('JWT.')) parts.push({ kind: 'jwt', claim: name.slice(4), raw: m[0] });
+    else if (name.startsWith('input_headers.'))
+      parts.push({ kind: 'header', name: name.slice('input_headers.'.length).toLowerCase(), raw: m[0] });
+    else if (name.startsWith('input_query_strings.')) {
+      const rest = name.slice('input_query_strings.'.length);
+      const dot = rest.lastIndexOf('.');
+      const pos = dot > 0 && /^\d+$/.test(rest.slice(dot + 1)) ? Number(rest.slice(dot + 1)) : 0;
+      parts.push({ kind: 'query', name: dot > 0 && pos >= 0 && /^\d+$/.test(rest.slice(dot + 1)) ? rest.slice(0, dot) : rest, position: pos, raw: m[0] });
+    } else parts.push({ kind: 'param', name });
+  }
+  if (last < template.length) parts.push({ kind: 'text', text: template.slice(last) });
+  return parts;
+}
+
+const NEEDS_ESCAPE = /[^A-Za-z0-9\-._~!$&'()*+,;=:@%]/;
+
+function pathEscape(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? encodeURIComponent(v) : v;
+}
+
+/** Go's fmt %v for JSON-decoded values, as KrakenD prints `{resp0_x}` (null → `<nil>`). */
+export function goString(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') {
+    if (Number.isInteger(v) && Math.abs(v) < 1e21) return Math.abs(v) >= 1e21 ? v.toExponential() : String(v);
+    return String(v);
+  }
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return JSON.stringify(v);
+}
+
+/** Values of previous responses for the sequential proxy, by backend index. */
+export type SequentialValues = Array<Record<string, unknown> | string | undefined>;
+
+function lookupResp(values: SequentialValues | undefined, index: number, path: string[]): string | undefined {
+  const v = values?.[index];
+  if (v === undefined) return undefined;
+  if (path.length === 0) return typeof v === 'string' ? v : JSON.stringify(v);
+  if (typeof v === 'string') return path.length === 1 && path[0] === 'content' ? v : undefined;
+  let cur: unknown = v;
+  for (const seg of path) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    if (!Object.hasOwn(cur, seg)) return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return goString(cur);
+}
+
+function queryValues(query: string, name: string): string[] {
+  const out: string[] = [];
+  if (query === '') return out;
+  for (const pair of query.split('&')) {
+    const eq = pair.indexOf('=');
+    const k = safeDecodeQuery(eq < 0 ? pair : pair.slice(0, eq));
+    if (k === name) out.push(safeDecodeQuery(eq < 0 ? '' : pair.slice(eq + 1)));
+  }
+  return out;
+}
+
+function safeDecodeQuery(s: string): string {
+  if (!s.includes('%') && !s.includes('+')) return s;
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+function fill(parts: Part[], req: GwRequest, seq: SequentialValues | undefined, escape: boolean): string {
+  let out = '';
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    switch (p.kind) {
+      case 'text':
+        out += p.text;
+        break;
+      case 'param': {
+        const v = req.params[p.name];
+        if (v === undefined) throw new MissingVariableError(`missing parameter {${p.name}}`);
+        out += escape ? pathEscape(v) : encodeURIComponent(v);
+        break;
+      }
+      case 'resp': {
+        const v = lookupResp(seq, p.index, p.path);
+        out += v === undefined ? p.raw : escape ? pathEscape(v) : encodeURIComponent(v);
+        break;
+      }
+      case 'jwt': {
+        const v = req.claims?.[p.claim];
+        out += v === undefined ? p.raw : escape ? pathEscape(goString(v)) : encodeURIComponent(goString(v));
+        break;
+      }
+      case 'header': {
+        const v = req.headers[p.name];
+        if (v === undefined) throw new MissingVariableError(`missing header ${p.name}`);
+        out += escape ? pathEscape(v) : encodeURIComponent(v);
+        break;
+      }
+      case 'query': {
+        const v = queryValues(req.query, p.name)[p.position];
+        if (v === undefined) throw new MissingVariableError(`missing query string ${p.name}`);
+        out += escape ? pathEscape(v) : encodeURIComponent(v);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+export interface CompiledRequestBuilder {
+  method: string;
+  /** Whether the url_pattern reads previous responses (sequential proxy). */
+  usesSequential: boolean;
+  /** Path + query for this request. */
+  path(req: GwRequest, seq?: SequentialValues): string;
+  /** Headers to send, canonical names. */
+  headers(req: GwRequest): HeaderMap;
+  /** The client's Accept-Encoding is forwarded: a compressed body may go back as is (no-op). */
+  forwardsAcceptEncoding: boolean;
+}
+
+/** Filters the raw client query by an allow-list (exact, case-sensitive names). */
+function compileQueryFilter(list: string[] | undefined): ((query: string) => string) | null {
+  if (!list || list.length === 0) return null;
+  if (list.includes('*')) return (q) => q;
+  const allowed = new Set(list);
+  return (q) => {
+    if (q === '') return '';
+    let out = '';
+    let start = 0;
+    while (start <= q.length) {
+      let end = q.indexOf('&', start);
+      if (end < 0) end = q.length;
+      const pair = q.slice(start, end);
+      if (pair !== '') {
+        const eq = pair.indexOf('=');
+        const key = safeDecodeQuery(eq < 0 ? pair : pair.slice(0, eq));
+        if (allowed.has(key)) out = out === '' ? pair : `${out}&${pair}`;
+      }
+      start = end + 1;
+    }
+    return out;
+  };
+}
+
+export function compileRequestBuilder(
+  endpoint: EndpointConfig,
+  backend: BackendConfig,
+  opts: { method: string; versionHeader: string },
+): CompiledRequestBuilder {
+  const pattern = backend.url_pattern ?? '/';
+  const qIdx = pattern.indexOf('?');
+  const pathParts = compileTemplate(qIdx < 0 ? pattern : pattern.slice(0, qIdx));
+  const queryParts = qIdx < 0 ? null : compileTemplate(pattern.slice(qIdx + 1));
+  const staticPath = pathParts.every((p) => p.kind === 'text') ? pathParts.map((p) => (p as { text: string }).text).join('') : null;
+  const usesSequential = [...pathParts, ...(queryParts ?? [])].some((p) => p.kind === 'resp');
+  const endpointQuery = compileQueryFilter(endpoint.input_query_strings);
+  const backendQuery = compileQueryFilter(backend.input_query_strings);
+
+  const path = (req: GwRequest, seq?: SequentialValues): string => {
+    const base = staticPath ?? fill(pathParts, req, seq, true);
+    let forwarded = '';
+    if (endpointQuery && req.query !== '') {
+      forwarded = endpointQuery(req.query);
+      if (backendQuery && forwarded !== '') forwarded = backendQuery(forwarded);
+    }
+    // A client query (from input_query_strings) replaces the url_pattern's own query.
+    if (forwarded !== '') return `${base}?${forwarded}`;
+    if (queryParts) return `${base}?${fill(queryParts, req, seq, false)}`;
+    return base;
+  };
+
+  const endpointHeaders = endpoint.input_headers ?? [];
+  const backendHeaders = backend.input_headers;
+  const all = endpointHeaders.includes('*');
+  let allowed: string[] = all ? [] : endpointHeaders.map((h) => h.toLowerCase());
+  let backendAll = true;
+  let backendSet: Set<string> | null = null;
+  if (backendHeaders && backendHeaders.length > 0 && !backendHeaders.includes('*')) {
+    backendAll = false;
+    backendSet = new Set(backendHeaders.map((h) => h.toLowerCase()));
+    if (!all) allowed = allowed.filter((h) => backendSet!.has(h));
+  }
+  const allowedCanonical = allowed.map((h) => [h, canonicalHeader(h)] as const);
+  const forwardsUserAgent = all ? backendSet === null || backendSet.has('user-agent') : allowed.includes('user-agent');
+  const forwardsAcceptEncoding = all
+    ? backendSet === null || backendSet.has('accept-encoding')
+    : allowed.includes('accept-encoding');
+  const userAgent = opts.versionHeader;
+
+  const headers = (req: GwRequest): HeaderMap => {
+    const h = req.headers;
+    const out: HeaderMap = {};
+    if (all) {
+      for (const k in h) {
+        if (HOP_BY_HOP.has(k)) continue;
+        if (!backendAll && !backendSet!.has(k)) continue;
+        out[canonicalCached(k)] = h[k];
+      }
+    } else {
+      for (let i = 0; i < allowedCanonical.length; i++) {
+        const v = h[allowedCanonical[i][0]];
+        if (v !== undefined) out[allowedCanonical[i][1]] = v;
+      }
+      const ct = h['content-type'];
+      if (ct !== undefined) out['Content-Type'] = ct;
+    }
+    if (!forwardsUserAgent || h['user-agent'] === undefined) out['User-Agent'] = userAgent;
+    else out['X-Forwarded-Via'] = userAgent;
+    if (!forwardsAcceptEncoding || h['accept-encoding'] === undefined) out['Accept-Encoding'] = 'gzip';
+    out['X-Forwarded-For'] = req.clientIp;
+    const host = h.host;
+    if (host !== undefined) out['X-Forwarded-Host'] = host;
+    const extra = req.extraBackendHeaders;
+    if (extra) for (const k in extra) out[k] = extra[k];
+    return out;
+  };
+
+  return { method: opts.method, usesSequential, path, headers, forwardsAcceptEncoding };
+}

@@ -1,0 +1,119 @@
+// Backend `encoding` decoders and endpoint `output_encoding` encoders, by name. Other modules
+// (xml, rss, yaml…) add theirs with registerDecoder / registerEncoder at import time.
+
+import { stringify as yamlStringify } from 'yaml';
+import type { GwRequest, ResponseHeaders } from '../types.js';
+
+export class DecodeError extends Error {}
+
+/** Body bytes → data object, as lura's decoders do. `isCollection` wraps arrays. */
+export type Decoder = (body: Buffer, isCollection: boolean) => Record<string, unknown>;
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new DecodeError(`invalid JSON from backend: ${(err as Error).message}`);
+  }
+}
+
+const decoders = new Map<string, Decoder>([
+  [
+    'json',
+    (body, isCollection) => {
+      if (body.length === 0) return {};
+      const v = parseJson(body);
+      if (isCollection) {
+        if (!Array.isArray(v)) throw new DecodeError('backend response is not a JSON array (is_collection)');
+        return { collection: v };
+      }
+      if (v === null || typeof v !== 'object' || Array.isArray(v))
+        throw new DecodeError('backend response is not a JSON object (use is_collection or safejson)');
+      return v as Record<string, unknown>;
+    },
+  ],
+  [
+    'safejson',
+    (body) => {
+      if (body.length === 0) return {};
+      const v = parseJson(body);
+      if (Array.isArray(v)) return { collection: v };
+      if (v !== null && typeof v === 'object') return v as Record<string, unknown>;
+      return { content: v };
+    },
+  ],
+  ['string', (body) => ({ content: body.toString('utf8') })],
+]);
+
+export function registerDecoder(name: string, decoder: Decoder): void {
+  decoders.set(name, decoder);
+}
+
+export function getDecoder(name: string): Decoder | undefined {
+  return decoders.get(name);
+}
+
+export function knownDecoders(): string[] {
+  return [...decoders.keys(), 'no-op'];
+}
+
+export interface Encoded {
+  contentType: string;
+  body: Buffer | string;
+}
+
+/** Data → response body. `req` is there for negotiation. */
+export type Encoder = (data: Record<string, unknown> | null, req: GwRequest) => Encoded;
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+const jsonEncoder: Encoder = (data) => ({ contentType: JSON_TYPE, body: JSON.stringify(data ?? {}) });
+
+const encoders: Map<string, Encoder> = new Map<string, Encoder>([
+  ['json', jsonEncoder],
+  [
+    'json-collection',
+    (data) => {
+      const col = data?.collection;
+      return { contentType: JSON_TYPE, body: JSON.stringify(Array.isArray(col) ? col : []) };
+    },
+  ],
+  [
+    'string',
+    (data) => {
+      const c = data?.content;
+      return {
+        contentType: 'text/plain; charset=utf-8',
+        body: typeof c === 'string' ? c : c === undefined ? '' : JSON.stringify(c),
+      };
+    },
+  ],
+  ['yaml', (data) => ({ contentType: 'application/x-yaml; charset=utf-8', body: yamlStringify(data ?? {}) })],
+  [
+    'negotiate',
+    (data, req): Encoded => {
+      const accept = req.headers.accept ?? '';
+      if (accept.includes('xml')) {
+        const xml: Encoder | undefined = encoders.get('xml');
+        if (xml) return xml(data, req);
+      }
+      if (accept.includes('yaml')) return encoders.get('yaml')!(data, req);
+      if (accept.includes('text/plain') && !accept.includes('json')) return encoders.get('string')!(data, req);
+      return jsonEncoder(data, req);
+    },
+  ],
+]);
+
+export function registerEncoder(name: string, encoder: Encoder): void {
+  encoders.set(name, encoder);
+}
+
+export function getEncoder(name: string): Encoder | undefined {
+  return encoders.get(name);
+}
+
+export function knownEncoders(): string[] {
+  return [...encoders.keys(), 'no-op'];
+}
+
+export type { ResponseHeaders };

@@ -1,0 +1,453 @@
+// Compiles one endpoint into its pipeline, Lura-style:
+//   router middlewares → render(proxy middlewares → static → merge(backend stages))
+// Every decision the config makes (encodings, transforms, forwarding, timeouts) is taken here.
+
+import type { Logger } from 'pino';
+import { featureByNamespace } from '../extensions/registry.js';
+import {
+  type DataTransform,
+  compileBackendManipulation,
+  compileFlatmap,
+  flatmapFromExtraConfig,
+  manipulationFromBackend,
+  mergeInto,
+} from '../transform/index.js';
+import {
+  type BackendConfig,
+  BackendError,
+  type BackendMiddleware,
+  type BackendRequest,
+  type BackendResponse,
+  type BackendStage,
+  type CompileContext,
+  type EndpointConfig,
+  type EndpointMiddleware,
+  type EndpointStage,
+  type GwRequest,
+  type GwResponse,
+  type ProxyMiddleware,
+  type ProxyResponse,
+  type ProxyStage,
+  type ResponseHeaders,
+  type ServiceConfig,
+} from '../types.js';
+import {
+  type CompiledRequestBuilder,
+  MissingVariableError,
+  type SequentialValues,
+  compileRequestBuilder,
+} from './backend-request.js';
+import { DecodeError, getDecoder, getEncoder } from './encodings.js';
+import { type PoolRegistry, UpstreamError, callBackend } from './http-client.js';
+import { compileStaticProxy } from './static.js';
+import { parseDurationMs, sanitizeHost } from './util.js';
+
+export interface EndpointRuntime {
+  pools: PoolRegistry;
+  logger: Logger;
+  returnErrorMsg: boolean;
+  /** Value of the X-Krakend header ("Version 0.1.0", or "Version undefined" when hidden). */
+  versionHeader: string;
+  /** User-Agent sent to backends. */
+  userAgent: string;
+  shared: Record<string, unknown>;
+  workerId: number;
+  /** Response manipulation path (issue 3): WASM by default, the TS reference with --transform js. */
+  transform: 'wasm' | 'js';
+  onClose(fn: () => void | Promise<void>): void;
+}
+
+const DEFAULT_TIMEOUT_MS = 2000;
+
+interface CompiledBackend {
+  index: number;
+  builder: CompiledRequestBuilder;
+  stage: BackendStage;
+  transform: DataTransform | undefined;
+  detailsAlias: string | undefined;
+  returnErrorCode: boolean;
+  noop: boolean;
+  concurrent: number;
+  timeoutMs: number;
+  label: string;
+}
+
+function nsConfig(extra: Record<string, unknown> | undefined, ns: string): Record<string, unknown> | undefined {
+  const v = extra?.[ns];
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+function compileContext(
+  rt: EndpointRuntime,
+  service: ServiceConfig,
+  path: string,
+  endpoint?: EndpointConfig,
+  backend?: BackendConfig,
+): CompileContext {
+  return {
+    service,
+    endpoint,
+    backend,
+    path,
+    logger: rt.logger,
+    shared: rt.shared,
+    workerId: rt.workerId,
+    onClose: rt.onClose,
+  };
+}
+
+/** Wraps `inner` with the middlewares that a hook of each configured namespace returns. */
+function applyFeatures<T>(
+  extra: Record<string, unknown> | undefined,
+  pick: (m: import('../types.js').FeatureModule) => ((cfg: unknown, ctx: CompileContext) => ((next: T) => T) | undefined) | undefined,
+  inner: T,
+  ctxFor: (ns: string) => CompileContext,
+): T {
+  if (!extra) return inner;
+  let stage = inner;
+  // Config order is outermost-first: wrap in reverse so the first namespace runs first.
+  const names = Object.keys(extra).reverse();
+  for (const ns of names) {
+    const mod = featureByNamespace.get(ns);
+    const hook = mod ? pick(mod) : undefined;
+    if (!hook) continue;
+    const mw = hook.call(mod, extra[ns], ctxFor(ns));
+    if (mw) stage = mw(stage);
+  }
+  return stage;
+}
+
+function invalidStatusError(status: number, body: Buffer, headers: ResponseHeaders, exposeCode: boolean): BackendError {
+  return new BackendError('invalid status code', exposeCode ? status : 500, body, headers, status);
+}
+
+function compileBackend(
+  endpoint: EndpointConfig,
+  backend: BackendConfig,
+  index: number,
+  endpointPath: string,
+  service: ServiceConfig,
+  rt: EndpointRuntime,
+  endpointTimeoutMs: number,
+  forceNoop: boolean,
+): CompiledBackend {
+  const path = `${endpointPath}.backend[${index}]`;
+  const method = (backend.method ?? endpoint.method ?? 'GET').toUpperCase();
+  const builder = compileRequestBuilder(endpoint, backend, { method, versionHeader: rt.userAgent });
+  const hosts = (backend.host && backend.host.length > 0 ? backend.host : (service.host ?? [])).map((h) =>
+    backend.disable_host_sanitize ? h : sanitizeHost(h),
+  );
+  if (hosts.length === 0) throw new Error(`${path}: no host`);
+  const encoding = forceNoop ? 'no-op' : (backend.encoding ?? 'json');
+  const noop = encoding === 'no-op';
+  const decoder = noop ? undefined : (getDecoder(encoding) ?? getDecoder('json')!);
+  const isCollection = backend.is_collection === true;
+  const httpCfg = nsConfig(backend.extra_config, 'backend/http');
+  const detailsAlias =
+    typeof httpCfg?.return_error_details === 'string' && httpCfg.return_error_details !== ''
+      ? httpCfg.return_error_details
+      : undefined;
+  const returnErrorCode = !detailsAlias && httpCfg?.return_error_code === true;
+  const backendTimeout = parseDurationMs(backend.timeout);
+  const timeoutMs = backendTimeout !== undefined ? Math.min(backendTimeout, endpointTimeoutMs) : endpointTimeoutMs;
+  let rr = 0;
+  const hostCount = hosts.length;
+
+  const httpStage: BackendStage = async (breq: BackendRequest): Promise<BackendResponse> => {
+    const origin = hostCount === 1 ? hosts[0] : hosts[rr++ % hostCount];
+    const headers: string[] = [];
+    const h = breq.headers;
+    for (const k in h) headers.push(k, h[k]);
+    const remaining = breq.deadline > 0 ? breq.deadline - Date.now() : timeoutMs;
+    const res = await callBackend(rt.pools, origin, {
+      method: breq.method,
+      path: breq.path,
+      headers,
+      body: breq.body,
+      timeoutMs: remaining > 0 ? remaining : 1,
+      decompress: !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
+      followRedirects: true,
+    });
+    if (noop) return { status: res.status, headers: res.headers, body: res.body };
+    if (res.status !== 200 && res.status !== 201) throw invalidStatusError(res.status, res.body, res.headers, returnErrorCode);
+    return { status: res.status, headers: res.headers, body: res.body, data: decoder!(res.body, isCollection) };
+  };
+
+  const stage = applyFeatures<BackendStage>(
+    backend.extra_config,
+    (m) => m.backend as never,
+    httpStage,
+    (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint, backend),
+  );
+  const transform = noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend));
+  const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
+  return {
+    index,
+    builder,
+    stage,
+    transform,
+    detailsAlias,
+    returnErrorCode,
+    noop,
+    concurrent,
+    timeoutMs,
+    label: `${method} ${backend.url_pattern}`,
+  };
+}
+
+/** Calls one backend (concurrent_calls times when configured: first good answer wins). */
+function callCompiled(b: CompiledBackend, breq: BackendRequest): Promise<BackendResponse> {
+  if (b.concurrent === 1) return b.stage(breq);
+  return new Promise((resolve, reject) => {
+    let failures = 0;
+    let firstError: unknown;
+    for (let i = 0; i < b.concurrent; i++) {
+      b.stage(breq).then(resolve, (err) => {
+        firstError ??= err;
+        if (++failures === b.concurrent) reject(firstError);
+      });
+    }
+  });
+}
+
+function buildBackendRequest(b: CompiledBackend, req: GwRequest, seq: SequentialValues | undefined): BackendRequest {
+  return {
+    method: b.builder.method,
+    path: b.builder.path(req, seq),
+    headers: b.builder.headers(req),
+    body: req.body,
+    params: req.params,
+    origin: req,
+    deadline: Date.now() + b.timeoutMs,
+  };
+}
+
+function errorDetails(err: unknown): Record<string, unknown> {
+  if (err instanceof BackendError) {
+    return {
+      http_status_code: err.backendStatus ?? err.status,
+      http_body: err.body ? err.body.toString('utf8') : err.message,
+    };
+  }
+  return { http_status_code: 0, http_body: err instanceof Error ? err.message : String(err) };
+}
+
+/** Normalises anything thrown below into a BackendError with the status the client may see. */
+export function toBackendError(err: unknown): BackendError {
+  if (err instanceof BackendError) return err;
+  if (err instanceof MissingVariableError) return new BackendError(err.message, 400);
+  if (err instanceof UpstreamError || err instanceof DecodeError) return new BackendError(err.message, 500);
+  return new BackendError(err instanceof Error ? err.message : String(err), 500);
+}
+
+async function runOne(b: CompiledBackend, req: GwRequest, seq: SequentialValues | undefined): Promise<BackendResponse> {
+  return callCompiled(b, buildBackendRequest(b, req, seq));
+}
+
+function compileMerge(
+  backends: CompiledBackend[],
+  endpointFlatmap: DataTransform | undefined,
+  sequential: boolean,
+  logger: Logger,
+  endpointLabel: string,
+): ProxyStage {
+  const logFailure = (b: CompiledBackend, err: unknown) => {
+    const e = toBackendError(err);
+    logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}${e.backendStatus ? ` (status ${e.backendStatus})` : ''}`);
+  };
+  const finish = (acc: Record<string, unknown> | null, failed: BackendError | undefined): ProxyResponse => {
+    if (acc !== null && endpointFlatmap) acc = endpointFlatmap(acc);
+    return { data: acc, isComplete: failed === undefined, error: failed };
+  };
+
+  if (backends.length === 1 && !backends[0].noop) {
+    const b = backends[0];
+    return async (req) => {
+      try {
+        const res = await runOne(b, req, undefined);
+        const data = b.transform ? b.transform(res.data ?? {}) : (res.data ?? {});
+        return finish(data, undefined);
+      } catch (err) {
+        logFailure(b, err);
+        const e = toBackendError(err);
+        if (b.detailsAlias) return finish({ [`error_${b.detailsAlias}`]: errorDetails(err) }, e);
+        return { data: null, isComplete: false, error: e };
+      }
+    };
+  }
+
+  if (sequential) {
+    return async (req) => {
+      let acc: Record<string, unknown> | null = null;
+      const seq: SequentialValues = [];
+      for (const b of backends) {
+        try {
+          const res = await runOne(b, req, seq);
+          if (b.noop) {
+            seq[b.index] = res.body.toString('utf8');
+            continue;
+          }
+          const data = b.transform ? b.transform(res.data ?? {}) : (res.data ?? {});
+          seq[b.index] = data;
+          acc ??= {};
+          mergeInto(acc, data);
+        } catch (err) {
+          logFailure(b, err);
+          const e = toBackendError(err);
+          if (b.detailsAlias) {
+            acc ??= {};
+            mergeInto(acc, { [`error_${b.detailsAlias}`]: errorDetails(err) });
+          }
+          return finish(acc, e);
+        }
+      }
+      return finish(acc, undefined);
+    };
+  }
+
+  return (req) =>
+    new Promise<ProxyResponse>((resolve) => {
+      let pending = backends.length;
+      let acc: Record<string, unknown> | null = null;
+      let failed: BackendError | undefined;
+      const done = () => {
+        if (--pending === 0) resolve(finish(acc, failed));
+      };
+      for (const b of backends) {
+        let call: Promise<BackendResponse>;
+        try {
+          call = runOne(b, req, undefined);
+        } catch (err) {
+          call = Promise.reject(err);
+        }
+        call.then(
+          (res) => {
+            const data = b.transform ? b.transform(res.data ?? {}) : (res.data ?? {});
+            acc ??= {};
+            mergeInto(acc, data);
+            done();
+          },
+          (err) => {
+            logFailure(b, err);
+            failed ??= toBackendError(err);
+            if (b.detailsAlias) {
+              acc ??= {};
+              mergeInto(acc, { [`error_${b.detailsAlias}`]: errorDetails(err) });
+            }
+            done();
+          },
+        );
+      }
+    });
+}
+
+/** no-op: one backend, status/headers/body passed through (redirects followed). */
+function compileNoop(b: CompiledBackend, logger: Logger, endpointLabel: string): ProxyStage {
+  return async (req) => {
+    try {
+      const res = await runOne(b, req, undefined);
+      return { data: null, raw: res.body, status: res.status, headers: res.headers, isComplete: false };
+    } catch (err) {
+      const e = toBackendError(err);
+      logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}`);
+      return { data: null, isComplete: false, error: e };
+    }
+  };
+}
+
+const NOOP_SKIP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server']);
+
+export interface CompiledEndpoint {
+  method: string;
+  path: string;
+  stage: EndpointStage;
+}
+
+export function compileEndpoint(
+  endpoint: EndpointConfig,
+  index: number,
+  service: ServiceConfig,
+  rt: EndpointRuntime,
+): CompiledEndpoint {
+  const path = `$.endpoints[${index}]`;
+  const method = (endpoint.method ?? 'GET').toUpperCase();
+  const outputEncoding = endpoint.output_encoding ?? service.output_encoding ?? 'json';
+  const noop = outputEncoding === 'no-op';
+  const timeoutMs = parseDurationMs(endpoint.timeout) ?? parseDurationMs(service.timeout) ?? DEFAULT_TIMEOUT_MS;
+  const cacheTtlMs = parseDurationMs(endpoint.cache_ttl) ?? parseDurationMs(service.cache_ttl) ?? 0;
+  const cacheControl = cacheTtlMs > 0 ? `public, max-age=${Math.floor(cacheTtlMs / 1000)}` : undefined;
+  const proxyCfg = nsConfig(endpoint.extra_config, 'proxy');
+  const sequential = proxyCfg?.sequential === true;
+  const label = `${method} ${endpoint.endpoint}`;
+  const backends = (endpoint.backend ?? []).map((b, i) =>
+    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, noop),
+  );
+  const flatmapOps = flatmapFromExtraConfig(endpoint.extra_config);
+  const endpointFlatmap = flatmapOps && flatmapOps.length > 0 ? compileFlatmap(flatmapOps) : undefined;
+
+  let proxy: ProxyStage =
+    noop && backends.length > 0
+      ? compileNoop(backends[0], rt.logger, label)
+      : compileMerge(backends, endpointFlatmap, sequential, rt.logger, label);
+  const staticMw = compileStaticProxy(proxyCfg?.static);
+  if (staticMw) proxy = staticMw(proxy);
+  proxy = applyFeatures<ProxyStage>(
+    endpoint.extra_config,
+    (m) => m.proxy as never,
+    proxy,
+    (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint),
+  );
+
+  const encoder = getEncoder(outputEncoding) ?? getEncoder('json')!;
+  const versionHeader = rt.versionHeader;
+  const returnErrorMsg = rt.returnErrorMsg;
+
+  const render = (pr: ProxyResponse, req: GwRequest): GwResponse => {
+    if (pr.raw !== undefined) {
+      const headers: ResponseHeaders = {};
+      const src = pr.headers ?? {};
+      for (const k in src) if (!NOOP_SKIP_HEADERS.has(k)) headers[k] = src[k];
+      headers['x-krakend'] = versionHeader;
+      headers['x-krakend-completed'] = 'false';
+      return { status: pr.status ?? 200, headers, body: pr.raw };
+    }
+    if (pr.data === null) {
+      const err = pr.error;
+      const status = err ? err.status : 500;
+      let body: Buffer | string = '';
+      if (returnErrorMsg && err) body = err.body && err.body.length > 0 && err.backendStatus !== undefined ? err.body : err.message;
+      const headers: ResponseHeaders = { 'x-krakend': versionHeader, 'x-krakend-completed': 'false' };
+      if (body !== '') headers['content-type'] = 'text/plain; charset=utf-8';
+      if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
+      return { status, headers, body };
+    }
+    const encoded = encoder(pr.data, req);
+    const headers: ResponseHeaders = {
+      'content-type': encoded.contentType,
+      'x-krakend': versionHeader,
+      'x-krakend-completed': pr.isComplete ? 'true' : 'false',
+    };
+    if (pr.isComplete && cacheControl) headers['cache-control'] = cacheControl;
+    if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
+    return { status: pr.status ?? 200, headers, body: encoded.body };
+  };
+
+  let stage: EndpointStage = async (req) => {
+    let pr: ProxyResponse;
+    try {
+      pr = await proxy(req);
+    } catch (err) {
+      pr = { data: null, isComplete: false, error: toBackendError(err) };
+    }
+    return render(pr, req);
+  };
+  stage = applyFeatures<EndpointStage>(
+    endpoint.extra_config,
+    (m) => m.endpoint as never,
+    stage,
+    (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint),
+  );
+  return { method, path: endpoint.endpoint, stage };
+}
+
+export type { BackendMiddleware, EndpointMiddleware, ProxyMiddleware };

@@ -1,0 +1,226 @@
+// One gateway application: the compiled route table plus the router options of the
+// "Router Options" page, turned into a single request handler for the HTTP front.
+
+import { BlockList, isIP } from 'node:net';
+import type { Logger } from 'pino';
+import { featureByNamespace } from '../extensions/registry.js';
+import { GW_VERSION } from '../proxy/backend-request.js';
+import { type EndpointRuntime, compileEndpoint } from '../proxy/endpoint.js';
+import { PoolRegistry } from '../proxy/http-client.js';
+import type { CompileContext, EndpointStage, GwRequest, GwResponse, ServiceConfig } from '../types.js';
+import { debugHandler, echoHandler, healthHandler } from './builtin.js';
+import { Router, cleanPath } from './router.js';
+
+export interface RouterOptions {
+  return_error_msg?: boolean;
+  auto_options?: boolean;
+  remove_duplicate_slash?: boolean;
+  disable_redirect_trailing_slash?: boolean;
+  disable_redirect_fixed_path?: boolean;
+  redirect_trailing_slash?: boolean;
+  redirect_fixed_path?: boolean;
+  hide_version_header?: boolean;
+  logger_skip_paths?: string[];
+  disable_access_log?: boolean;
+  health_path?: string;
+  disable_health?: boolean;
+  forwarded_by_client_ip?: boolean;
+  remote_ip_headers?: string[];
+  trusted_proxies?: string[];
+  error_body?: Record<string, unknown>;
+  disable_handle_method_not_allowed?: boolean;
+}
+
+export interface AppOptions {
+  logger: Logger;
+  shared: Record<string, unknown>;
+  workerId: number;
+  transform: 'wasm' | 'js';
+}
+
+export interface GatewayApp {
+  handle: (req: GwRequest) => Promise<GwResponse>;
+  close(): Promise<void>;
+  routes: Array<{ method: string; pattern: string }>;
+}
+
+function plain(status: number, text: string, extra?: Record<string, string>): GwResponse {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...(extra ?? {}) }, body: text };
+}
+
+/** The client IP per forwarded_by_client_ip / remote_ip_headers / trusted_proxies. */
+function compileClientIp(opts: RouterOptions): ((req: GwRequest) => string) | undefined {
+  if (!opts.forwarded_by_client_ip) return undefined;
+  const headerNames = (opts.remote_ip_headers ?? ['X-Forwarded-For', 'X-Real-IP']).map((h) => h.toLowerCase());
+  const trusted = new BlockList();
+  for (const cidr of opts.trusted_proxies ?? []) {
+    const [ip, bits] = cidr.split('/');
+    const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) trusted.addAddress(ip, family);
+    else trusted.addSubnet(ip, Number(bits), family);
+  }
+  const isTrusted = (ip: string) => {
+    const family = isIP(ip);
+    if (family === 0) return false;
+    return trusted.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  };
+  return (req) => {
+    if (!isTrusted(req.clientIp)) return req.clientIp;
+    for (const name of headerNames) {
+      const v = req.headers[name];
+      if (v === undefined) continue;
+      const ips = v.split(',').map((s) => s.trim());
+      for (let i = ips.length - 1; i >= 0; i--) {
+        if (isIP(ips[i]) === 0) break;
+        if (i === 0 || !isTrusted(ips[i])) return ips[i];
+      }
+    }
+    return req.clientIp;
+  };
+}
+
+function errorBody(opts: RouterOptions, code: number, fallback: string): GwResponse {
+  const custom = opts.error_body?.[String(code)];
+  if (custom !== undefined)
+    return { status: code, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(custom) };
+  return plain(code, fallback);
+}
+
+export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
+  const routerOpts = (service.extra_config?.router ?? {}) as RouterOptions;
+  const logger = opts.logger;
+  const pools = new PoolRegistry();
+  const closers: Array<() => void | Promise<void>> = [];
+  const versionHeader = routerOpts.hide_version_header ? 'Version undefined' : `Version ${GW_VERSION}`;
+  const rt: EndpointRuntime = {
+    pools,
+    logger,
+    returnErrorMsg: routerOpts.return_error_msg === true,
+    versionHeader,
+    userAgent: `KrakenD Version ${GW_VERSION}`,
+    shared: opts.shared,
+    workerId: opts.workerId,
+    transform: opts.transform,
+    onClose: (fn) => closers.push(fn),
+  };
+
+  const router = new Router<EndpointStage>();
+  (service.endpoints ?? []).forEach((ep, i) => {
+    const compiled = compileEndpoint(ep, i, service, rt);
+    if (!router.has(compiled.method, compiled.path)) router.add(compiled.method, compiled.path, compiled.stage);
+  });
+  if (!routerOpts.disable_health) {
+    const healthPath = routerOpts.health_path ?? '/__health';
+    if (!router.has('GET', healthPath)) router.add('GET', healthPath, healthHandler);
+  }
+  const debug = service.debug_endpoint === true ? debugHandler(logger) : undefined;
+  const echo = service.echo_endpoint === true ? echoHandler : undefined;
+
+  const removeDuplicateSlash = routerOpts.remove_duplicate_slash === true;
+  const redirectTrailingSlash =
+    routerOpts.disable_redirect_trailing_slash !== true && routerOpts.redirect_trailing_slash !== false;
+  const redirectFixedPath = routerOpts.disable_redirect_fixed_path !== true && routerOpts.redirect_fixed_path !== false;
+  const autoOptions = routerOpts.auto_options === true;
+  const handleMethodNotAllowed = routerOpts.disable_handle_method_not_allowed !== true;
+  const clientIp = compileClientIp(routerOpts);
+  const notFound = errorBody(routerOpts, 404, '404 page not found');
+  const methodNotAllowed = errorBody(routerOpts, 405, '405 method not allowed');
+  const skipLog = new Set(routerOpts.logger_skip_paths ?? []);
+  const accessLog = routerOpts.disable_access_log !== true;
+
+  const redirect = (req: GwRequest, location: string): GwResponse => {
+    const code = req.method === 'GET' ? 301 : 307;
+    const target = req.query === '' ? location : `${location}?${req.query}`;
+    return { status: code, headers: { location: target, 'content-type': 'text/html; charset=utf-8' }, body: '' };
+  };
+
+  const lookupAlternatives = (req: GwRequest, path: string): GwResponse | undefined => {
+    if (redirectTrailingSlash && path !== '/') {
+      const alt = path.endsWith('/') ? path.slice(0, -1) : `${path}/`;
+      if (router.lookup(req.method, alt).kind !== 'not-found') return redirect(req, alt);
+    }
+    if (redirectFixedPath) {
+      const cleaned = cleanPath(path);
+      if (cleaned !== path && router.lookup(req.method, cleaned).kind !== 'not-found') return redirect(req, cleaned);
+      const fixed = router.fixedPath(cleaned);
+      if (fixed !== undefined) return redirect(req, fixed);
+    }
+    return undefined;
+  };
+
+  const dispatch: EndpointStage = (req) => {
+    let path = req.path;
+    if (removeDuplicateSlash && path.includes('//')) {
+      path = path.replace(/\/{2,}/g, '/');
+      req.path = path;
+    }
+    if (debug !== undefined && (path === '/__debug' || path.startsWith('/__debug/'))) return debug(req);
+    if (echo !== undefined && (path === '/__echo' || path.startsWith('/__echo/'))) return echo(req);
+    const found = router.lookup(req.method, path);
+    if (found.kind === 'found') {
+      req.params = found.params;
+      return found.value(req);
+    }
+    if (found.kind === 'method-not-allowed') {
+      if (autoOptions && req.method === 'OPTIONS') {
+        return Promise.resolve({
+          status: 200,
+          headers: { allow: [...found.allow, 'OPTIONS'].join(', '), 'content-length': '0' },
+          body: '',
+        });
+      }
+      if (handleMethodNotAllowed)
+        return Promise.resolve({ ...methodNotAllowed, headers: { ...methodNotAllowed.headers, allow: found.allow.join(', ') } });
+      return Promise.resolve(notFound);
+    }
+    const alt = lookupAlternatives(req, path);
+    return Promise.resolve(alt ?? notFound);
+  };
+
+  let handle: EndpointStage = dispatch;
+  const rootExtra = service.extra_config ?? {};
+  for (const ns of Object.keys(rootExtra).reverse()) {
+    const mod = featureByNamespace.get(ns);
+    if (!mod?.service) continue;
+    const ctx: CompileContext = {
+      service,
+      path: `$.extra_config["${ns}"]`,
+      logger,
+      shared: opts.shared,
+      workerId: opts.workerId,
+      onClose: (fn) => closers.push(fn),
+    };
+    const mw = mod.service(rootExtra[ns], ctx);
+    if (mw) handle = mw(handle);
+  }
+
+  const inner = handle;
+  const withIp: EndpointStage = clientIp
+    ? (req) => {
+        req.clientIp = clientIp(req);
+        return inner(req);
+      }
+    : inner;
+
+  const logged: EndpointStage = accessLog
+    ? async (req) => {
+        const started = performance.now();
+        const res = await withIp(req);
+        if (!skipLog.has(req.path)) {
+          logger.info(
+            `[GW] ${req.method} ${req.query ? `${req.path}?${req.query}` : req.path} ${res.status} ${(performance.now() - started).toFixed(3)}ms ${req.clientIp}`,
+          );
+        }
+        return res;
+      }
+    : withIp;
+
+  return {
+    handle: logged,
+    routes: router.patterns,
+    async close() {
+      for (const fn of closers) await fn();
+      await pools.close();
+    },
+  };
+}

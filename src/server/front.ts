@@ -1,0 +1,416 @@
+// The HTTP front: uWebSockets.js when its native binary loads, node:http otherwise (or by flag).
+// Both present the same interface: a complete GwRequest in, a GwResponse out.
+
+import { STATUS_CODES } from 'node:http';
+import http from 'node:http';
+import https from 'node:https';
+import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { GwRequest, GwResponse, HeaderMap } from '../types.js';
+
+export type FrontKind = 'uws' | 'node';
+
+export interface FrontTls {
+  /** PEM file paths, for uWS. */
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+  passphrase?: string;
+  /** Options for node:https (the fallback). */
+  node: https.ServerOptions;
+}
+
+export interface FrontOptions {
+  port: number;
+  host: string;
+  /** Bodies beyond this are refused with 413. */
+  maxBodyBytes: number;
+  /** Headers beyond this are refused with 431. */
+  maxHeaderBytes: number;
+  /** Whole request (headers + body) must arrive within this; 0 = no limit. */
+  readTimeoutMs: number;
+  readHeaderTimeoutMs: number;
+  writeTimeoutMs: number;
+  idleTimeoutMs: number;
+  tls?: FrontTls;
+}
+
+/** Answers with a fixed response, for errors the front detects before the handler. */
+export type RequestHandler = (req: GwRequest) => Promise<GwResponse> | GwResponse;
+
+export interface HttpFront {
+  readonly kind: FrontKind;
+  listen(): Promise<void>;
+  /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes. */
+  close(deadlineMs: number): Promise<void>;
+  inFlight(): number;
+}
+
+const statusLines: string[] = [];
+export function statusLine(code: number): string {
+  let line = statusLines[code];
+  if (line === undefined) {
+    line = `${code} ${STATUS_CODES[code] ?? 'Unknown'}`;
+    if (code >= 100 && code < 600) statusLines[code] = line;
+  }
+  return line;
+}
+
+const textDecoder = new TextDecoder();
+const EMPTY: Buffer = Buffer.alloc(0);
+
+function errorResponse(status: number, text: string): GwResponse {
+  return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
+}
+
+let uwsModule: typeof import('uWebSockets.js') | null | undefined;
+let uwsLoadError: string | undefined;
+
+/** Loads uWebSockets.js once; null when the native binary does not load on this platform. */
+export function loadUws(): typeof import('uWebSockets.js') | null {
+  if (uwsModule !== undefined) return uwsModule;
+  try {
+    const require = createRequire(import.meta.url);
+    uwsModule = require('uWebSockets.js');
+  } catch (err) {
+    uwsLoadError = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    uwsModule = null;
+  }
+  return uwsModule ?? null;
+}
+
+export function uwsUnavailableReason(): string | undefined {
+  return uwsLoadError;
+}
+
+export function createFront(kind: FrontKind, opts: FrontOptions, handler: RequestHandler): HttpFront {
+  if (kind === 'uws') {
+    const uws = loadUws();
+    if (uws) return new UwsFront(uws, opts, handler);
+  }
+  return new NodeFront(opts, handler);
+}
+
+class UwsFront implements HttpFront {
+  readonly kind = 'uws' as const;
+  private listenSocket: unknown = null;
+  private active = 0;
+  private closing = false;
+  private drained: (() => void) | null = null;
+  private readonly app: import('uWebSockets.js').TemplatedApp;
+
+  constructor(
+    private readonly uws: typeof import('uWebSockets.js'),
+    private readonly opts: FrontOptions,
+    private readonly handler: RequestHandler,
+  ) {
+    this.app = opts.tls
+      ? uws.SSLApp({
+          cert_file_name: opts.tls.certFile,
+          key_file_name: opts.tls.keyFile,
+          ca_file_name: opts.tls.caFile,
+          passphrase: opts.tls.passphrase,
+        })
+      : uws.App();
+    this.app.any('/*', (res, req) => this.onRequest(res, req));
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.opts.host, this.opts.port, (socket) => {
+        if (!socket) {
+          reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
+          return;
+        }
+        this.listenSocket = socket;
+        resolve();
+      });
+    });
+  }
+
+  inFlight(): number {
+    return this.active;
+  }
+
+  async close(deadlineMs: number): Promise<void> {
+    this.closing = true;
+    if (this.listenSocket) {
+      this.uws.us_listen_socket_close(this.listenSocket as never);
+      this.listenSocket = null;
+    }
+    if (this.active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    // keep-alive connections are closed by closing the app (uWS ≥ 20.x has app.close()).
+    const app = this.app as unknown as { close?: () => void };
+    app.close?.();
+  }
+
+  private finished(): void {
+    this.active--;
+    if (this.active === 0 && this.drained) this.drained();
+  }
+
+  private onRequest(res: import('uWebSockets.js').HttpResponse, ureq: import('uWebSockets.js').HttpRequest): void {
+    const method = ureq.getCaseSensitiveMethod();
+    const url = ureq.getUrl();
+    const query = ureq.getQuery() ?? '';
+    const headers: HeaderMap = {};
+    let headerBytes = method.length + url.length + query.length;
+    ureq.forEach((k, v) => {
+      headerBytes += k.length + v.length + 4;
+      const prev = headers[k];
+      headers[k] = prev === undefined ? v : `${prev}, ${v}`;
+    });
+    const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
+    const state = { aborted: false, done: false, timer: undefined as NodeJS.Timeout | undefined };
+    this.active++;
+    res.onAborted(() => {
+      state.aborted = true;
+      if (state.timer) clearTimeout(state.timer);
+      if (!state.done) {
+        state.done = true;
+        this.finished();
+      }
+    });
+    const gwReq: GwRequest = { method, path: url, query, headers, params: {}, body: null, clientIp };
+
+    if (headerBytes > this.opts.maxHeaderBytes) {
+      this.respond(res, state, errorResponse(431, '431 Request Header Fields Too Large'), true);
+      return;
+    }
+    const contentLength = headers['content-length'];
+    const hasBody = contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined;
+    if (!hasBody) {
+      this.dispatch(res, state, gwReq);
+      return;
+    }
+    const declared = contentLength !== undefined ? Number(contentLength) : -1;
+    if (declared > this.opts.maxBodyBytes) {
+      this.respond(res, state, errorResponse(413, '413 Request Entity Too Large'), true);
+      return;
+    }
+    if (this.opts.readTimeoutMs > 0) {
+      state.timer = setTimeout(() => {
+        this.respond(res, state, errorResponse(408, '408 Request Timeout'), true);
+      }, this.opts.readTimeoutMs);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (state.done) return;
+      size += chunk.byteLength;
+      if (size > this.opts.maxBodyBytes) {
+        this.respond(res, state, errorResponse(413, '413 Request Entity Too Large'), true);
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        if (state.timer) clearTimeout(state.timer);
+        gwReq.body = chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size);
+        this.dispatch(res, state, gwReq);
+      }
+    });
+  }
+
+  private dispatch(res: import('uWebSockets.js').HttpResponse, state: ResState, gwReq: GwRequest): void {
+    let result: Promise<GwResponse> | GwResponse;
+    try {
+      result = this.handler(gwReq);
+    } catch (err) {
+      result = internalError(err);
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (r) => this.respond(res, state, r, false),
+        (err) => this.respond(res, state, internalError(err), false),
+      );
+    } else {
+      this.respond(res, state, result, false);
+    }
+  }
+
+  private respond(res: import('uWebSockets.js').HttpResponse, state: ResState, r: GwResponse, close: boolean): void {
+    if (state.aborted || state.done) return;
+    state.done = true;
+    if (state.timer) clearTimeout(state.timer);
+    const closeConn = close || this.closing;
+    res.cork(() => {
+      res.writeStatus(statusLine(r.status));
+      const h = r.headers;
+      for (const k in h) {
+        if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+        const v = h[k];
+        if (typeof v === 'string') res.writeHeader(k, v);
+        else for (let i = 0; i < v.length; i++) res.writeHeader(k, v[i]);
+      }
+      const body = r.body;
+      if (body === null || body === undefined) res.end(undefined, closeConn);
+      else res.end(body as never, closeConn);
+    });
+    this.finished();
+  }
+}
+
+interface ResState {
+  aborted: boolean;
+  done: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+function internalError(err: unknown): GwResponse {
+  return errorResponse(500, err instanceof Error ? `500 Internal Server Error` : '500 Internal Server Error');
+}
+
+class NodeFront implements HttpFront {
+  readonly kind = 'node' as const;
+  private readonly server: http.Server;
+  private active = 0;
+  private closing = false;
+  private drained: (() => void) | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly opts: FrontOptions,
+    private readonly handler: RequestHandler,
+  ) {
+    const serverOpts: http.ServerOptions = {
+      maxHeaderSize: opts.maxHeaderBytes,
+      requestTimeout: opts.readTimeoutMs,
+      headersTimeout: opts.readHeaderTimeoutMs || Math.min(opts.readTimeoutMs || 60000, 60000),
+      keepAliveTimeout: opts.idleTimeoutMs || 5000,
+    };
+    this.server = opts.tls
+      ? https.createServer({ ...serverOpts, ...opts.tls.node }, (req, res) => this.onRequest(req, res))
+      : http.createServer(serverOpts, (req, res) => this.onRequest(req, res));
+    if (opts.writeTimeoutMs > 0) this.server.setTimeout(opts.writeTimeoutMs + (opts.readTimeoutMs || 0));
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!socket.writable) return socket.destroy();
+      const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      socket.end(`HTTP/1.1 ${statusLine(code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port: this.opts.port, host: this.opts.host, exclusive: false }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  inFlight(): number {
+    return this.active;
+  }
+
+  async close(deadlineMs: number): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeIdleConnections();
+    if (this.active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    this.active++;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      this.active--;
+      if (this.active === 0 && this.drained) this.drained();
+    };
+    res.on('close', finish);
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const headers: HeaderMap = {};
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i].toLowerCase();
+      const prev = headers[k];
+      headers[k] = prev === undefined ? raw[i + 1] : `${prev}, ${raw[i + 1]}`;
+    }
+    const gwReq: GwRequest = {
+      method: req.method ?? 'GET',
+      path: q < 0 ? rawUrl : rawUrl.slice(0, q),
+      query: q < 0 ? '' : rawUrl.slice(q + 1),
+      headers,
+      params: {},
+      body: null,
+      clientIp: req.socket.remoteAddress ?? '',
+    };
+    const send = (r: GwResponse) => {
+      if (res.headersSent || res.destroyed) return;
+      const h = r.headers;
+      for (const k in h) {
+        if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+        res.setHeader(k, h[k]);
+      }
+      if (this.closing) res.setHeader('connection', 'close');
+      res.statusCode = r.status;
+      res.end(r.body ?? undefined);
+    };
+    const run = () => {
+      let result: Promise<GwResponse> | GwResponse;
+      try {
+        result = this.handler(gwReq);
+      } catch (err) {
+        result = internalError(err);
+      }
+      Promise.resolve(result).then(send, (err) => send(internalError(err)));
+    };
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > this.opts.maxBodyBytes) {
+      res.shouldKeepAlive = false;
+      send(errorResponse(413, '413 Request Entity Too Large'));
+      req.resume();
+      return;
+    }
+    if (declared === undefined && req.headers['transfer-encoding'] === undefined) {
+      run();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let refused = false;
+    req.on('data', (c: Buffer) => {
+      if (refused) return;
+      size += c.length;
+      if (size > this.opts.maxBodyBytes) {
+        refused = true;
+        res.shouldKeepAlive = false;
+        send(errorResponse(413, '413 Request Entity Too Large'));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (refused) return;
+      gwReq.body = Buffer.concat(chunks, size);
+      run();
+    });
+    req.on('error', () => finish());
+  }
+}

@@ -1,0 +1,65 @@
+// One serving instance (one per worker thread, or in-process with --workers 1): the compiled
+// app behind an HTTP front. The config arrives already loaded and checked by the main thread.
+
+import type { Logger } from 'pino';
+import { createLogger } from '../telemetry/logger.js';
+import type { ServiceConfig } from '../types.js';
+import { buildApp } from './app.js';
+import { type FrontKind, type FrontTls, type HttpFront, createFront } from './front.js';
+import { parseDurationMs } from '../proxy/util.js';
+
+export interface InstanceOptions {
+  service: ServiceConfig;
+  port: number;
+  front: FrontKind;
+  workerId: number;
+  workers: number;
+  shared: Record<string, unknown>;
+  logLevel?: string;
+  transform: 'wasm' | 'js';
+  tls?: FrontTls;
+}
+
+export interface Instance {
+  front: HttpFront;
+  logger: Logger;
+  stop(deadlineMs: number): Promise<void>;
+}
+
+const MB = 1024 * 1024;
+
+export async function startInstance(opts: InstanceOptions): Promise<Instance> {
+  const { service } = opts;
+  const logger = createLogger({
+    level: opts.logLevel,
+    bindings: opts.workers > 1 ? { worker: opts.workerId } : {},
+    service,
+  });
+  const app = buildApp(service, { logger, shared: opts.shared, workerId: opts.workerId, transform: opts.transform });
+  const maxBody = (service.extra_config?.router as { max_payload_size?: number } | undefined)?.max_payload_size;
+  const front = createFront(
+    opts.front,
+    {
+      port: opts.port,
+      host: service.listen_ip ?? '0.0.0.0',
+      maxBodyBytes: typeof maxBody === 'number' && maxBody > 0 ? maxBody : 10 * MB,
+      maxHeaderBytes: typeof service.max_header_bytes === 'number' && service.max_header_bytes > 0 ? service.max_header_bytes : MB,
+      readTimeoutMs: parseDurationMs(service.read_timeout) ?? 0,
+      readHeaderTimeoutMs: parseDurationMs(service.read_header_timeout) ?? 0,
+      writeTimeoutMs: parseDurationMs(service.write_timeout) ?? 0,
+      idleTimeoutMs: parseDurationMs(service.idle_timeout) ?? 0,
+      tls: opts.tls,
+    },
+    app.handle,
+  );
+  await front.listen();
+  return {
+    front,
+    logger,
+    async stop(deadlineMs: number) {
+      await front.close(deadlineMs);
+      await app.close();
+      logger.flush?.();
+    },
+  };
+}

@@ -1,0 +1,228 @@
+// Route table compiled once: a segment trie where, at each level, a literal segment beats a
+// mixed segment (`file.{ext}`, with disable_rest) which beats a `{param}` segment. So
+// `/api/items/search` and `/api/items/{id}` coexist, the most specific winning (KrakenD CE
+// refuses that at start).
+
+export interface RouteMatch<T> {
+  value: T;
+  params: Record<string, string>;
+}
+
+export type LookupResult<T> =
+  | { kind: 'found'; value: T; params: Record<string, string> }
+  | { kind: 'method-not-allowed'; allow: string[] }
+  | { kind: 'not-found' };
+
+interface Entry<T> {
+  value: T;
+  /** Parameter names in order of the captured values. */
+  names: string[];
+}
+
+interface Mixed<T> {
+  re: RegExp;
+  names: string[];
+  node: Node<T>;
+}
+
+interface Node<T> {
+  literal: Map<string, Node<T>>;
+  mixed: Mixed<T>[];
+  param: Node<T> | null;
+  paramNames: string[];
+  methods: Map<string, Entry<T>>;
+}
+
+function newNode<T>(): Node<T> {
+  return { literal: new Map(), mixed: [], param: null, paramNames: [], methods: new Map() };
+}
+
+const PARAM_SEGMENT = /^\{([^{}]+)\}$/;
+const PARAM_ANYWHERE = /\{([^{}]+)\}/g;
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** Splits '/a/b/' into ['a','b',''] — a trailing slash is a distinct route, as in KrakenD. */
+export function splitPath(path: string): string[] {
+  return path.length <= 1 ? [] : path.slice(1).split('/');
+}
+
+export class Router<T> {
+  private readonly root: Node<T> = newNode();
+  /** Routes without params: one map lookup on the hot path. */
+  private readonly exact = new Map<string, Map<string, Entry<T>>>();
+  private readonly lowerExact = new Map<string, string>();
+  readonly patterns: Array<{ method: string; pattern: string }> = [];
+
+  add(method: string, pattern: string, value: T): void {
+    const segments = splitPath(pattern);
+    let node = this.root;
+    const names: string[] = [];
+    let hasParams = false;
+    for (const seg of segments) {
+      const whole = PARAM_SEGMENT.exec(seg);
+      if (whole) {
+        hasParams = true;
+        names.push(whole[1]);
+        node.param ??= newNode();
+        node = node.param;
+        continue;
+      }
+      if (seg.includes('{')) {
+        hasParams = true;
+        const segNames: string[] = [];
+        let source = '^';
+        let last = 0;
+        for (const m of seg.matchAll(PARAM_ANYWHERE)) {
+          source += `${escapeRegex(seg.slice(last, m.index))}(.+?)`;
+          segNames.push(m[1]);
+          last = (m.index ?? 0) + m[0].length;
+        }
+        source += `${escapeRegex(seg.slice(last))}$`;
+        let mixed = node.mixed.find((x) => x.re.source === source);
+        if (!mixed) {
+          mixed = { re: new RegExp(source), names: segNames, node: newNode() };
+          node.mixed.push(mixed);
+        }
+        names.push(...segNames);
+        node = mixed.node;
+        continue;
+      }
+      let next = node.literal.get(seg);
+      if (!next) {
+        next = newNode();
+        node.literal.set(seg, next);
+      }
+      node = next;
+    }
+    const entry: Entry<T> = { value, names };
+    node.methods.set(method, entry);
+    if (!hasParams) {
+      let m = this.exact.get(pattern);
+      if (!m) {
+        m = new Map();
+        this.exact.set(pattern, m);
+      }
+      m.set(method, entry);
+      this.lowerExact.set(pattern.toLowerCase(), pattern);
+    }
+    this.patterns.push({ method, pattern });
+  }
+
+  has(method: string, pattern: string): boolean {
+    return this.patterns.some((p) => p.method === method && p.pattern === pattern);
+  }
+
+  lookup(method: string, path: string): LookupResult<T> {
+    const exact = this.exact.get(path);
+    let methods: Map<string, Entry<T>> | undefined;
+    let values: string[] | null = null;
+    if (exact !== undefined) {
+      methods = exact;
+      values = [];
+      // A parametrised route may also match this path with the requested method.
+      if (!exact.has(method)) {
+        const found = this.walk(splitPath(path), method);
+        if (found) {
+          methods = found.node.methods;
+          values = found.values;
+        }
+      }
+    } else {
+      const found = this.walk(splitPath(path), method);
+      if (found) {
+        methods = found.node.methods;
+        values = found.values;
+      }
+    }
+    if (!methods || values === null) return { kind: 'not-found' };
+    const entry = methods.get(method);
+    if (!entry) return { kind: 'method-not-allowed', allow: [...methods.keys()] };
+    const params: Record<string, string> = {};
+    for (let i = 0; i < entry.names.length; i++) params[entry.names[i]] = values[i];
+    return { kind: 'found', value: entry.value, params };
+  }
+
+  /**
+   * Depth-first walk, most specific first; prefers a node that has the method, else remembers
+   * the first node with any method (for 405).
+   */
+  private walk(segments: string[], method: string): { node: Node<T>; values: string[] } | null {
+    const values: string[] = [];
+    const fallback: { hit: { node: Node<T>; values: string[] } | null } = { hit: null };
+    const node = this.visit(this.root, segments, 0, method, values, fallback);
+    if (node) return { node, values };
+    return fallback.hit;
+  }
+
+  private visit(
+    node: Node<T>,
+    segments: string[],
+    i: number,
+    method: string,
+    values: string[],
+    fallback: { hit: { node: Node<T>; values: string[] } | null },
+  ): Node<T> | null {
+    if (i === segments.length) {
+      if (node.methods.size === 0) return null;
+      if (node.methods.has(method)) return node;
+      if (!fallback.hit) fallback.hit = { node, values: values.slice() };
+      return null;
+    }
+    const seg = segments[i];
+    const lit = node.literal.get(seg) ?? (seg.includes('%') ? node.literal.get(safeDecode(seg)) : undefined);
+    if (lit) {
+      const r = this.visit(lit, segments, i + 1, method, values, fallback);
+      if (r) return r;
+    }
+    if (seg.length === 0) return null;
+    for (const mixed of node.mixed) {
+      const m = mixed.re.exec(seg);
+      if (!m) continue;
+      const before = values.length;
+      for (let k = 1; k < m.length; k++) values.push(safeDecode(m[k]));
+      const r = this.visit(mixed.node, segments, i + 1, method, values, fallback);
+      if (r) return r;
+      values.length = before;
+    }
+    if (node.param) {
+      values.push(safeDecode(seg));
+      const r = this.visit(node.param, segments, i + 1, method, values, fallback);
+      if (r) return r;
+      values.pop();
+    }
+    return null;
+  }
+
+  /** Case-insensitive lookup of a route without params, for redirect_fixed_path. */
+  fixedPath(path: string): string | undefined {
+    const hit = this.lowerExact.get(path.toLowerCase());
+    return hit !== undefined && hit !== path ? hit : undefined;
+  }
+}
+
+function safeDecode(s: string): string {
+  if (!s.includes('%')) return s;
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Collapses repeated slashes and resolves `.`/`..` like Go's path.Clean (keeps a trailing slash). */
+export function cleanPath(p: string): string {
+  if (p === '') return '/';
+  const trailing = p.length > 1 && p.endsWith('/');
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  let res = `/${out.join('/')}`;
+  if (trailing && res !== '/') res += '/';
+  return res;
+}
