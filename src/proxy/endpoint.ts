@@ -415,7 +415,11 @@ export function compileEndpoint(
       const err = pr.error;
       const status = err ? err.status : 500;
       let body: Buffer | string = '';
-      if (returnErrorMsg && err) body = err.body && err.body.length > 0 && err.backendStatus !== undefined ? err.body : err.message;
+      if (returnErrorMsg && err) {
+        // return_error_code + return_error_msg: the backend's own error body; otherwise the gateway's reading.
+        const backendBody = err.backendStatus !== undefined && err.status === err.backendStatus && err.body;
+        body = backendBody && backendBody.length > 0 ? backendBody : err.message;
+      }
       const headers: ResponseHeaders = { 'x-krakend': versionHeader, 'x-krakend-completed': 'false' };
       if (body !== '') headers['content-type'] = 'text/plain; charset=utf-8';
       if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
