@@ -1,0 +1,178 @@
+// Small helpers shared by the security and validation modules: config reading with JSON-path
+// issues, Go-compatible formatting, canonical header names, claim navigation.
+
+import type { ConfigIssue } from '../types.js';
+
+export type Obj = Record<string, unknown>;
+
+export function isObject(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+export function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+
+/** Collects config issues with their JSON path, so `validate()` can report them all at once. */
+export class IssueList {
+  readonly issues: ConfigIssue[] = [];
+  constructor(readonly base: string) {}
+  add(sub: string, message: string): void {
+    this.issues.push({ path: sub === '' ? this.base : `${this.base}.${sub}`, message });
+  }
+  /** Checks an optional field's type; returns false (and records) when present with a wrong type. */
+  type(cfg: Obj, key: string, kind: 'string' | 'boolean' | 'number' | 'integer' | 'string[]' | 'object' | 'array'): boolean {
+    const v = cfg[key];
+    if (v === undefined) return true;
+    let ok: boolean;
+    switch (kind) {
+      case 'string[]':
+        ok = isStringArray(v);
+        break;
+      case 'integer':
+        ok = typeof v === 'number' && Number.isInteger(v);
+        break;
+      case 'object':
+        ok = isObject(v);
+        break;
+      case 'array':
+        ok = Array.isArray(v);
+        break;
+      default:
+        ok = typeof v === kind;
+    }
+    if (!ok) this.add(key, `expected ${kind === 'string[]' ? 'an array of strings' : `a${/^[aeiou]/.test(kind) ? 'n' : ''} ${kind}`}`);
+    return ok;
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  'µs': 1e-3,
+  'μs': 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+
+/** Go's time.ParseDuration ("1h30m", "300ms", "0") → milliseconds; undefined when invalid. */
+export function parseGoDuration(value: string): number | undefined {
+  let s = value.trim();
+  if (s === '0') return 0;
+  let sign = 1;
+  if (s.startsWith('-') || s.startsWith('+')) {
+    if (s[0] === '-') sign = -1;
+    s = s.slice(1);
+  }
+  if (s === '') return undefined;
+  let total = 0;
+  DURATION_PART.lastIndex = 0;
+  let pos = 0;
+  while (pos < s.length) {
+    DURATION_PART.lastIndex = pos;
+    const m = DURATION_PART.exec(s);
+    if (!m) return undefined;
+    total += Number(m[1]) * DURATION_UNITS[m[2]];
+    pos = DURATION_PART.lastIndex;
+  }
+  return sign * total;
+}
+
+/** Go's textproto.CanonicalMIMEHeaderKey: `x-forwarded-for` → `X-Forwarded-For`. */
+export function canonicalHeaderName(name: string): string {
+  if (/[^A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(name)) return name;
+  let out = '';
+  let upper = true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name[i];
+    out += upper ? c.toUpperCase() : c.toLowerCase();
+    upper = c === '-';
+  }
+  return out;
+}
+
+/** Go's `fmt.Sprintf("%v", float64)` (%g, shortest): exponent form below 1e-4 or from 1e6 (1e+06). */
+export function goFloat(v: number): string {
+  if (!Number.isFinite(v)) return v > 0 ? '+Inf' : v < 0 ? '-Inf' : 'NaN';
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  const exp = Math.floor(Math.log10(Math.abs(v)));
+  if (exp < -4 || exp >= 6) {
+    const [mant, e] = v.toExponential().split('e');
+    const n = Number(e);
+    return `${mant}e${n < 0 ? '-' : '+'}${String(Math.abs(n)).padStart(2, '0')}`;
+  }
+  return String(v);
+}
+
+/** Go's `%v` for a JSON-decoded value, as KrakenD prints claims into headers. */
+export function goValue(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return goFloat(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (Array.isArray(v)) return `[${v.map(goValue).join(' ')}]`;
+  return `map[${Object.keys(v as Obj)
+    .sort()
+    .map((k) => `${k}:${goValue((v as Obj)[k])}`)
+    .join(' ')}]`;
+}
+
+/** Follows a dotted path into nested objects; undefined when a step is missing or not an object. */
+export function nestedValue(root: Obj, path: readonly string[]): unknown {
+  let cur: unknown = root;
+  for (const seg of path) {
+    if (!isObject(cur) || !Object.hasOwn(cur, seg)) return undefined;
+    cur = cur[seg];
+  }
+  return cur;
+}
+
+const GO_HTML_ESCAPE = /[<>&\u2028\u2029]/g;
+const GO_HTML_TEST = /[<>&\u2028\u2029]/;
+function goString(s: string): string {
+  const j = JSON.stringify(s);
+  return GO_HTML_TEST.test(j) ? j.replace(GO_HTML_ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : j;
+}
+
+/** JSON as Go's encoding/json writes a decoded map: keys sorted at every level, <>& escaped. */
+export function sortedJson(v: unknown): string {
+  if (typeof v === 'string') return goString(v);
+  if (Array.isArray(v)) return `[${v.map((x) => (x === undefined ? 'null' : sortedJson(x))).join(',')}]`;
+  if (isObject(v)) {
+    const keys = Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${goString(k)}:${sortedJson(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+/** A fixed-size LRU of strings → values (Map keeps insertion order: delete + set = touch). */
+export class SmallLru<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, value: V): void {
+    if (this.map.has(key)) this.map.delete(key);
+    else if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+    this.map.set(key, value);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+/** An empty response with a status, as gin's AbortWithStatus writes it. */
+export function emptyResponse(status: number, headers: Record<string, string> = {}) {
+  return { status, headers, body: null };
+}
