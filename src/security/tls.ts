@@ -5,9 +5,10 @@
 // `keys` [{public_key, private_key}] (or the legacy single pair at the top); mTLS with
 // `enable_mtls` + `ca_certs`, the system pool included unless `disable_system_ca_pool`.
 //
-// uWebSockets.js' SSLApp only takes a certificate, a key, a CA file and a cipher list: it cannot
-// pin protocol versions, curves, several certificates, or a CA pool without the system roots
-// combined with ca files. `uwsIncompatibility` says why when the uWS front cannot honour the
+// uWebSockets.js' SSLApp only takes a certificate, a key, a CA file and a cipher list. Measured:
+// it always serves TLS 1.2 and 1.3 (never ≤ 1.1), honours the TLS 1.2 cipher list, and with a CA
+// file refuses untrusted client certificates but accepts clients sending none. So it cannot serve
+// TLS 1.3 only (KrakenD's default), curves, several certificates, or mTLS. `uwsIncompatibility` says why when the uWS front cannot honour the
 // block, and the server then uses the node:https front, which can.
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -134,8 +135,8 @@ export function tlsOptionsFromConfig(service: { tls?: unknown }): ListenerTls | 
     reasons.push(`protocol versions ${minVersion}..${maxVersion} (uWS serves TLS 1.2 and 1.3)`);
   if (pairs.length > 1) reasons.push('several certificates');
   if (curves.length > 0) reasons.push('curve_preferences');
-  if (cfg.enable_mtls === true && (caFiles.length !== 1 || cfg.disable_system_ca_pool !== true))
-    reasons.push('a client CA pool other than exactly one ca_certs file without the system pool');
+  // uWS verifies a client certificate when one is sent but does not require one: not mTLS.
+  if (cfg.enable_mtls === true) reasons.push('mTLS (uWS does not require a client certificate)');
   return {
     certFile: pairs[0].public_key,
     keyFile: pairs[0].private_key,
