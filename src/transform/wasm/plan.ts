@@ -1,0 +1,303 @@
+// Compiles an endpoint's manipulation into the flat program that wasm/json/program.ts executes.
+// Everything here runs once per endpoint at startup; the result is a block of i32 words and key
+// bytes laid into the module's persistent memory.
+
+import { splitMovePaths } from '../flatmap.js';
+import type { BackendManipulation, FlatmapOp } from '../index.js';
+
+export interface EndpointTransformPlan {
+  /** Backends in config order; a part's `index` refers to this list. */
+  backends: Array<BackendManipulation & { isCollection?: boolean }>;
+  /** Endpoint-level flatmap_filter, applied after the merge. */
+  endpointFlatmap?: FlatmapOp[];
+}
+
+// Opcodes: keep in sync with wasm/json/program.ts.
+const OP_END = 0;
+const OP_TARGET = 1;
+const OP_ALLOW = 2;
+const OP_DENY = 3;
+const OP_MAPPING = 4;
+const OP_GROUP = 5;
+const OP_MOVE = 6;
+const OP_DEL = 7;
+const OP_APPEND = 8;
+const WILDCARD = 1;
+const NOT_INDEX = 0xffffffff;
+
+/** Why a plan cannot run on the WASM path. */
+export class UnsupportedPlanError extends Error {}
+
+/** UTF-8 with lone surrogates encoded as 3 bytes (WTF-8), as the reader decodes `\uD800`. */
+export function wtf8(s: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    let cp = s.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < s.length) {
+      const lo = s.charCodeAt(i + 1);
+      if (lo >= 0xdc00 && lo <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        i++;
+      }
+    }
+    if (cp < 0x80) out.push(cp);
+    else if (cp < 0x800) out.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f));
+    else if (cp < 0x10000) out.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+    else
+      out.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
+  }
+  return Uint8Array.from(out);
+}
+
+export function fnv1a(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h >>> 0;
+}
+
+/** The value JS objects order first ("0".."4294967294", canonical), else NOT_INDEX. */
+export function arrayIndexOf(s: string): number {
+  if (!/^(0|[1-9][0-9]{0,9})$/.test(s)) return NOT_INDEX;
+  const v = Number(s);
+  return v <= 4294967294 ? v : NOT_INDEX;
+}
+
+/**
+ * A growing block of 32-bit words with relocations: `ref()` words hold offsets inside the block
+ * and get the block's base address added when it is placed in WASM memory.
+ */
+class Block {
+  private words: number[] = [];
+  private bytes: Uint8Array[] = [];
+  private bytesSize = 0;
+  private relocs: number[] = [];
+  private keys = new Map<string, number>();
+
+  /** Reserves n words; returns the word index of the first. */
+  reserve(n: number): number {
+    const at = this.words.length;
+    for (let i = 0; i < n; i++) this.words.push(0);
+    return at;
+  }
+  set(wordIndex: number, value: number): void {
+    this.words[wordIndex] = value >>> 0;
+  }
+  /** Stores a pointer to another word of this block. */
+  setRef(wordIndex: number, targetWord: number): void {
+    this.words[wordIndex] = targetWord * 4;
+    this.relocs.push(wordIndex);
+  }
+  /** Stores a pointer to raw bytes placed after the words. */
+  private setBytesRef(wordIndex: number, byteOffset: number): void {
+    this.words[wordIndex] = -1 - byteOffset; // resolved in place()
+    this.relocs.push(wordIndex);
+  }
+  private addBytes(b: Uint8Array): number {
+    const at = this.bytesSize;
+    this.bytes.push(b);
+    this.bytesSize += b.length;
+    return at;
+  }
+  /** A key record (rawPtr, rawLen, cmpPtr, cmpLen, hash, index); one per distinct name. */
+  key(name: string): number {
+    const known = this.keys.get(name);
+    if (known !== undefined) return known;
+    const raw = Buffer.from(JSON.stringify(name).slice(1, -1), 'utf8');
+    const cmp = wtf8(name);
+    const at = this.reserve(6);
+    this.setBytesRef(at, this.addBytes(raw));
+    this.set(at + 1, raw.length);
+    this.setBytesRef(at + 2, this.addBytes(cmp));
+    this.set(at + 3, cmp.length);
+    this.set(at + 4, fnv1a(cmp));
+    this.set(at + 5, arrayIndexOf(name));
+    this.keys.set(name, at);
+    return at;
+  }
+  get byteLength(): number {
+    return this.words.length * 4 + this.bytesSize;
+  }
+  /** Writes the block at `base` of `memory`. */
+  place(memory: Uint8Array, base: number): void {
+    const wordsBytes = this.words.length * 4;
+    const view = new DataView(memory.buffer, memory.byteOffset + base, this.byteLength);
+    const relocated = new Set(this.relocs);
+    for (let i = 0; i < this.words.length; i++) {
+      let w = this.words[i];
+      if (relocated.has(i)) w = w < 0 ? base + wordsBytes + (-1 - w) : base + w;
+      view.setUint32(i * 4, w >>> 0, true);
+    }
+    let off = base + wordsBytes;
+    for (const b of this.bytes) {
+      memory.set(b, off);
+      off += b.length;
+    }
+  }
+}
+
+function splitPath(path: string): string[] {
+  return path.split('.');
+}
+
+function emitPath(block: Block, segments: string[], wildcards: boolean): number {
+  const at = block.reserve(1 + segments.length);
+  block.set(at, segments.length);
+  segments.forEach((seg, i) => {
+    if (wildcards && seg === '*') block.set(at + 1 + i, WILDCARD);
+    else block.setRef(at + 1 + i, block.key(seg));
+  });
+  return at;
+}
+
+/** key → true (keep/remove the whole value) or a subtree of nested paths. */
+type PathTree = Map<string, PathTree | true>;
+
+/** The reference's buildPathTree (src/transform/manipulation.ts): a broader entry wins, in any order. */
+function buildPathTree(paths: readonly string[]): PathTree {
+  const root: PathTree = new Map();
+  for (const path of paths) {
+    const segments = splitPath(path);
+    let node = root;
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i];
+      const existing = node.get(seg);
+      if (existing === true) break;
+      if (i === segments.length - 1) {
+        node.set(seg, true);
+        break;
+      }
+      if (existing === undefined) {
+        const sub: PathTree = new Map();
+        node.set(seg, sub);
+        node = sub;
+      } else {
+        node = existing;
+      }
+    }
+  }
+  return root;
+}
+
+function emitPathTree(block: Block, tree: PathTree): number {
+  const entries = [...tree.entries()];
+  const at = block.reserve(1 + 2 * entries.length);
+  block.set(at, entries.length);
+  entries.forEach(([name, child], i) => {
+    block.setRef(at + 1 + 2 * i, block.key(name));
+    if (child === true) block.set(at + 2 + 2 * i, 0);
+    else block.setRef(at + 2 + 2 * i, emitPathTree(block, child));
+  });
+  return at;
+}
+
+/**
+ * The reference's compileMapping renames (first segment on both sides, a later entry for the same
+ * source wins, identity renames dropped) as [pairs: (from, target index)…][targets: key…].
+ */
+function emitMapping(block: Block, mapping: Readonly<Record<string, string>>): number | undefined {
+  const renames = new Map<string, string>();
+  for (const from of Object.keys(mapping)) {
+    const to = mapping[from];
+    if (typeof to !== 'string') continue;
+    renames.set(splitPath(from)[0], splitPath(to)[0]);
+  }
+  for (const [from, to] of renames) if (from === to) renames.delete(from);
+  if (renames.size === 0) return undefined;
+  const targets = [...new Set(renames.values())];
+  const pairs = [...renames.entries()];
+  const at = block.reserve(2 + 2 * pairs.length + targets.length);
+  block.set(at, pairs.length);
+  pairs.forEach(([from, to], i) => {
+    block.setRef(at + 1 + 2 * i, block.key(from));
+    block.set(at + 2 + 2 * i, targets.indexOf(to));
+  });
+  const t = at + 1 + 2 * pairs.length;
+  block.set(t, targets.length);
+  targets.forEach((name, i) => block.setRef(t + 1 + i, block.key(name)));
+  return at;
+}
+
+function emitFlatmap(block: Block, ops: FlatmapOp[], program: number[][]): void {
+  for (const op of ops) {
+    if (op.type === 'del') {
+      for (const arg of op.args) {
+        const segs = splitPath(arg);
+        const last = segs[segs.length - 1];
+        const base = emitPath(block, segs.slice(0, -1), true);
+        program.push([OP_DEL, -1 - base, last === '*' ? WILDCARD : -1 - block.key(last)]);
+      }
+    } else if (op.type === 'move' || op.type === 'append') {
+      // The reference's rules: operations whose wildcards lie outside the shared base, or that
+      // move a path onto itself, do nothing and are left out.
+      if (op.args.length !== 2) continue;
+      const split = splitMovePaths(splitPath(op.args[0]), splitPath(op.args[1]));
+      if (!split) continue;
+      const { base, srcRel, dstRel } = split;
+      if (srcRel.length === dstRel.length && srcRel.every((s, i) => s === dstRel[i])) continue;
+      program.push([
+        op.type === 'move' ? OP_MOVE : OP_APPEND,
+        -1 - emitPath(block, base, true),
+        -1 - emitPath(block, srcRel, false),
+        -1 - emitPath(block, dstRel, false),
+      ]);
+    } else {
+      throw new UnsupportedPlanError(`unknown flatmap operation ${(op as FlatmapOp).type}`);
+    }
+  }
+}
+
+/** Lays a program (opcode rows; negative operands are word refs, -1 - index) into the block. */
+function emitProgram(block: Block, rows: number[][]): number {
+  const size = rows.reduce((n, r) => n + r.length, 0) + 1;
+  const at = block.reserve(size);
+  let w = at;
+  for (const row of rows) {
+    for (const v of row) {
+      if (v < 0) block.setRef(w, -1 - v);
+      else block.set(w, v);
+      w++;
+    }
+  }
+  block.set(w, OP_END);
+  return at;
+}
+
+function backendProgram(block: Block, m: BackendManipulation): number[][] {
+  const rows: number[][] = [];
+  if (m.target) rows.push([OP_TARGET, -1 - emitPath(block, splitPath(m.target), false)]);
+  if (m.flatmap && m.flatmap.length > 0) {
+    emitFlatmap(block, m.flatmap, rows);
+  } else {
+    if (m.allow && m.allow.length > 0) {
+      rows.push([OP_ALLOW, -1 - emitPathTree(block, buildPathTree(m.allow))]);
+    } else if (m.deny && m.deny.length > 0) {
+      rows.push([OP_DENY, -1 - emitPathTree(block, buildPathTree(m.deny))]);
+    }
+    const mapping = m.mapping ? emitMapping(block, m.mapping) : undefined;
+    if (mapping !== undefined) rows.push([OP_MAPPING, -1 - mapping]);
+  }
+  if (m.group) rows.push([OP_GROUP, -1 - block.key(m.group)]);
+  return rows;
+}
+
+/** Compiles the plan into a relocatable block; `root` is the word index of the plan header. */
+export function compilePlan(plan: EndpointTransformPlan): { block: Block; root: number } {
+  const block = new Block();
+  const n = plan.backends.length;
+  const root = block.reserve(3 + 2 * n);
+  block.set(root, n);
+  block.setRef(root + 2, block.key('collection'));
+  plan.backends.forEach((b, i) => {
+    block.set(root + 3 + 2 * i, b.isCollection ? 1 : 0);
+    const rows = backendProgram(block, b);
+    if (rows.length > 0) block.setRef(root + 4 + 2 * i, emitProgram(block, rows));
+  });
+  if (plan.endpointFlatmap && plan.endpointFlatmap.length > 0) {
+    const rows: number[][] = [];
+    emitFlatmap(block, plan.endpointFlatmap, rows);
+    block.setRef(root + 1, emitProgram(block, rows));
+  }
+  return { block, root };
+}
+
+export type { Block };

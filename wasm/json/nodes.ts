@@ -1,0 +1,259 @@
+// The in-memory shape of a document that a transform touches. Only the levels an operation looks
+// into are materialized into objects/arrays; every other value stays a RAW span of the input bytes
+// and is copied to the output as it came (minified if it had whitespace).
+//
+//   value  (16 B): kind, a, b, c
+//     RAW   a = start, b = end (exclusive), c = flags (RAW_HAS_WS)
+//     OBJ   a = first member, b = last member, c = count
+//     ARR   a = first item,   b = last item,   c = count
+//   member (12 B): next, key, value
+//   item    (8 B): next, value
+//   key    (24 B): rawPtr, rawLen (bytes between the quotes, as written), cmpPtr, cmpLen (unescaped,
+//                  WTF-8), hash (FNV-1a of cmp bytes), index (array-index value or NOT_INDEX)
+
+import { alloc } from './memory';
+
+// @ts-ignore: decorator
+@inline export const K_RAW: i32 = 0;
+// @ts-ignore: decorator
+@inline export const K_OBJ: i32 = 1;
+// @ts-ignore: decorator
+@inline export const K_ARR: i32 = 2;
+
+// @ts-ignore: decorator
+@inline export const RAW_HAS_WS: i32 = 1;
+
+// @ts-ignore: decorator
+@inline export const NOT_INDEX: u32 = 0xffffffff;
+
+// @ts-ignore: decorator
+@inline export function kindOf(v: usize): i32 {
+  return load<i32>(v);
+}
+// @ts-ignore: decorator
+@inline export function fieldA(v: usize): usize {
+  return load<usize>(v, 4);
+}
+// @ts-ignore: decorator
+@inline export function fieldB(v: usize): usize {
+  return load<usize>(v, 8);
+}
+// @ts-ignore: decorator
+@inline export function fieldC(v: usize): i32 {
+  return load<i32>(v, 12);
+}
+
+// @ts-ignore: decorator
+@inline export function newValue(kind: i32, a: usize, b: usize, c: i32): usize {
+  const v = alloc(16);
+  store<i32>(v, kind);
+  store<usize>(v, a, 4);
+  store<usize>(v, b, 8);
+  store<i32>(v, c, 12);
+  return v;
+}
+
+// @ts-ignore: decorator
+@inline export function setValue(v: usize, kind: i32, a: usize, b: usize, c: i32): void {
+  store<i32>(v, kind);
+  store<usize>(v, a, 4);
+  store<usize>(v, b, 8);
+  store<i32>(v, c, 12);
+}
+
+export function newObject(): usize {
+  return newValue(K_OBJ, 0, 0, 0);
+}
+
+// members
+// @ts-ignore: decorator
+@inline export function memberNext(m: usize): usize {
+  return load<usize>(m);
+}
+// @ts-ignore: decorator
+@inline export function memberKey(m: usize): usize {
+  return load<usize>(m, 4);
+}
+// @ts-ignore: decorator
+@inline export function memberValue(m: usize): usize {
+  return load<usize>(m, 8);
+}
+// @ts-ignore: decorator
+@inline export function setMemberValue(m: usize, v: usize): void {
+  store<usize>(m, v, 8);
+}
+// @ts-ignore: decorator
+@inline export function setMemberKey(m: usize, k: usize): void {
+  store<usize>(m, k, 4);
+}
+
+// items
+// @ts-ignore: decorator
+@inline export function itemNext(i: usize): usize {
+  return load<usize>(i);
+}
+// @ts-ignore: decorator
+@inline export function itemValue(i: usize): usize {
+  return load<usize>(i, 4);
+}
+// @ts-ignore: decorator
+@inline export function setItemValue(i: usize, v: usize): void {
+  store<usize>(i, v, 4);
+}
+
+// keys
+// @ts-ignore: decorator
+@inline export function keyRawPtr(k: usize): usize {
+  return load<usize>(k);
+}
+// @ts-ignore: decorator
+@inline export function keyRawLen(k: usize): usize {
+  return load<usize>(k, 4);
+}
+// @ts-ignore: decorator
+@inline export function keyCmpPtr(k: usize): usize {
+  return load<usize>(k, 8);
+}
+// @ts-ignore: decorator
+@inline export function keyCmpLen(k: usize): usize {
+  return load<usize>(k, 12);
+}
+// @ts-ignore: decorator
+@inline export function keyHash(k: usize): u32 {
+  return load<u32>(k, 16);
+}
+// @ts-ignore: decorator
+@inline export function keyIndex(k: usize): u32 {
+  return load<u32>(k, 20);
+}
+
+export function newKey(rawPtr: usize, rawLen: usize, cmpPtr: usize, cmpLen: usize, hash: u32, index: u32): usize {
+  const k = alloc(24);
+  store<usize>(k, rawPtr);
+  store<usize>(k, rawLen, 4);
+  store<usize>(k, cmpPtr, 8);
+  store<usize>(k, cmpLen, 12);
+  store<u32>(k, hash, 16);
+  store<u32>(k, index, 20);
+  return k;
+}
+
+// @ts-ignore: decorator
+@inline export function keysEqual(a: usize, b: usize): bool {
+  if (a == b) return true;
+  if (keyHash(a) != keyHash(b)) return false;
+  const n = keyCmpLen(a);
+  if (n != keyCmpLen(b)) return false;
+  return memory.compare(keyCmpPtr(a), keyCmpPtr(b), n) == 0;
+}
+
+/** Canonical array index ("0", "17", up to 4294967294), which JS objects enumerate first. */
+export function arrayIndexOf(p: usize, n: usize): u32 {
+  if (n == 0 || n > 10) return NOT_INDEX;
+  const first = load<u8>(p);
+  if (first == 0x30) return n == 1 ? 0 : NOT_INDEX;
+  let v: u64 = 0;
+  for (let i: usize = 0; i < n; i++) {
+    const d = <u32>load<u8>(p + i) - 0x30;
+    if (d > 9) return NOT_INDEX;
+    v = v * 10 + d;
+  }
+  return v <= 4294967294 ? <u32>v : NOT_INDEX;
+}
+
+// @ts-ignore: decorator
+@inline export function fnv1a(p: usize, n: usize): u32 {
+  let h: u32 = 0x811c9dc5;
+  for (let i: usize = 0; i < n; i++) {
+    h = (h ^ <u32>load<u8>(p + i)) * 0x01000193;
+  }
+  return h;
+}
+
+/** Finds the member with this key (objects hold each key once). */
+export function findMember(obj: usize, key: usize): usize {
+  let m = fieldA(obj);
+  while (m != 0) {
+    if (keysEqual(memberKey(m), key)) return m;
+    m = memberNext(m);
+  }
+  return 0;
+}
+
+/**
+ * Adds a member where a JS object would enumerate it: array-index keys first in ascending order,
+ * then the others in insertion order. The key must not be present yet.
+ */
+export function appendMember(obj: usize, key: usize, value: usize): usize {
+  const m = alloc(12);
+  store<usize>(m, 0);
+  store<usize>(m, key, 4);
+  store<usize>(m, value, 8);
+  const index = keyIndex(key);
+  const last = fieldB(obj);
+  if (index == NOT_INDEX || last == 0 || (keyIndex(memberKey(last)) != NOT_INDEX && keyIndex(memberKey(last)) < index)) {
+    if (last == 0) store<usize>(obj, m, 4);
+    else store<usize>(last, m);
+    store<usize>(obj, m, 8);
+  } else {
+    // Insert before the first member that is not an array index or has a larger index.
+    let prev: usize = 0;
+    let cur = fieldA(obj);
+    while (cur != 0) {
+      const ci = keyIndex(memberKey(cur));
+      if (ci == NOT_INDEX || ci > index) break;
+      prev = cur;
+      cur = memberNext(cur);
+    }
+    store<usize>(m, cur);
+    if (prev == 0) store<usize>(obj, m, 4);
+    else store<usize>(prev, m);
+    if (cur == 0) store<usize>(obj, m, 8);
+  }
+  store<i32>(obj, fieldC(obj) + 1, 12);
+  return m;
+}
+
+/** `obj[key] = value` as JS does it: an existing key keeps its place. */
+export function setMember(obj: usize, key: usize, value: usize): void {
+  const m = findMember(obj, key);
+  if (m != 0) setMemberValue(m, value);
+  else appendMember(obj, key, value);
+}
+
+/** `delete obj[key]`; returns the removed value or 0. */
+export function removeMember(obj: usize, key: usize): usize {
+  let prev: usize = 0;
+  let m = fieldA(obj);
+  while (m != 0) {
+    if (keysEqual(memberKey(m), key)) {
+      const next = memberNext(m);
+      if (prev == 0) store<usize>(obj, next, 4);
+      else store<usize>(prev, next);
+      if (fieldB(obj) == m) store<usize>(obj, prev, 8);
+      store<i32>(obj, fieldC(obj) - 1, 12);
+      return memberValue(m);
+    }
+    prev = m;
+    m = memberNext(m);
+  }
+  return 0;
+}
+
+export function appendItem(arr: usize, value: usize): void {
+  const it = alloc(8);
+  store<usize>(it, 0);
+  store<usize>(it, value, 4);
+  const last = fieldB(arr);
+  if (last == 0) store<usize>(arr, it, 4);
+  else store<usize>(last, it);
+  store<usize>(arr, it, 8);
+  store<i32>(arr, fieldC(arr) + 1, 12);
+}
+
+export function itemAt(arr: usize, index: i32): usize {
+  if (index < 0 || index >= fieldC(arr)) return 0;
+  let it = fieldA(arr);
+  for (let i = 0; i < index; i++) it = itemNext(it);
+  return it;
+}

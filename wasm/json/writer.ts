@@ -1,0 +1,136 @@
+// Writes a value tree as compact JSON at the top of the arena. RAW spans are copied as they came
+// (numbers and string escapes byte-exact), minus the whitespace between tokens.
+
+import { ERR_NOMEM, arenaPosition, fail, reserveAtTop, setArenaTop } from './memory';
+import {
+  K_ARR,
+  K_OBJ,
+  RAW_HAS_WS,
+  fieldA,
+  fieldB,
+  fieldC,
+  itemNext,
+  itemValue,
+  keyRawLen,
+  keyRawPtr,
+  kindOf,
+  memberKey,
+  memberNext,
+  memberValue,
+} from './nodes';
+
+let outStart: usize = 0;
+let out: usize = 0;
+let outCap: usize = 0;
+
+// @ts-ignore: decorator
+@inline function ensure(n: usize): bool {
+  if (out + n <= outCap) return true;
+  return ensureSlow(n);
+}
+
+function ensureSlow(n: usize): bool {
+  let want = (outCap - outStart) * 2;
+  if (want < out - outStart + n) want = out - outStart + n + 4096;
+  if (!reserveAtTop(outStart, want)) {
+    fail(ERR_NOMEM, 0);
+    return false;
+  }
+  outCap = outStart + want;
+  return true;
+}
+
+// @ts-ignore: decorator
+@inline function putByte(b: u8): void {
+  if (ensure(1)) store<u8>(out++, b);
+}
+
+function minifyCopy(p: usize, end: usize): void {
+  if (!ensure(end - p)) return;
+  let o = out;
+  while (p < end) {
+    const c = load<u8>(p);
+    if (c == 0x22) {
+      // copy the string verbatim
+      store<u8>(o++, c);
+      p++;
+      while (true) {
+        const s = load<u8>(p);
+        if (s == 0x5c) {
+          store<u16>(o, load<u16>(p));
+          o += 2;
+          p += 2;
+          continue;
+        }
+        store<u8>(o++, s);
+        p++;
+        if (s == 0x22) break;
+      }
+      continue;
+    }
+    if (c != 0x20 && c != 0x0a && c != 0x0d && c != 0x09) store<u8>(o++, c);
+    p++;
+  }
+  out = o;
+}
+
+function writeValue(v: usize): void {
+  const kind = kindOf(v);
+  if (kind == K_OBJ) {
+    putByte(0x7b);
+    let m = fieldA(v);
+    let first = true;
+    while (m != 0) {
+      const key = memberKey(m);
+      const n = keyRawLen(key);
+      if (!ensure(n + 4)) return;
+      if (!first) store<u8>(out++, 0x2c);
+      first = false;
+      store<u8>(out++, 0x22);
+      memory.copy(out, keyRawPtr(key), n);
+      out += n;
+      store<u8>(out++, 0x22);
+      store<u8>(out++, 0x3a);
+      writeValue(memberValue(m));
+      m = memberNext(m);
+    }
+    putByte(0x7d);
+  } else if (kind == K_ARR) {
+    putByte(0x5b);
+    let it = fieldA(v);
+    let first = true;
+    while (it != 0) {
+      if (!first) putByte(0x2c);
+      first = false;
+      writeValue(itemValue(it));
+      it = itemNext(it);
+    }
+    putByte(0x5d);
+  } else {
+    const start = fieldA(v);
+    const end = fieldB(v);
+    if ((fieldC(v) & RAW_HAS_WS) != 0) {
+      minifyCopy(start, end);
+    } else {
+      const n = end - start;
+      if (!ensure(n)) return;
+      memory.copy(out, start, n);
+      out += n;
+    }
+  }
+}
+
+/** Writes v; returns the output start (length via outputLength). */
+export function writeDocument(v: usize, sizeHint: usize): usize {
+  outStart = (arenaPosition() + 7) & ~(<usize>7);
+  out = outStart;
+  outCap = outStart;
+  ensure(sizeHint + 64);
+  writeValue(v);
+  setArenaTop(out);
+  return outStart;
+}
+
+export function outputLength(): usize {
+  return out - outStart;
+}

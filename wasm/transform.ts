@@ -1,0 +1,57 @@
+// JSON response transform: reads each backend's body bytes, applies the endpoint's compiled
+// program (target, allow/deny, mapping, group, flatmap, merge) and writes the response bytes.
+// The program format is produced by src/transform/wasm/plan.ts; see wasm/json/program.ts.
+
+import {
+  ERR_NOMEM,
+  ERR_NONE,
+  allocChecked,
+  allocPersistent,
+  failure,
+  failurePos,
+  resetArena,
+} from './json/memory';
+import { runPlan } from './json/program';
+import { outputLength } from './json/writer';
+
+let outPtr: usize = 0;
+
+/** Persistent block for a plan (call between runs only). 0 when memory is exhausted. */
+export function planAlloc(size: u32): usize {
+  return allocPersistent(size);
+}
+
+/** Starts a run: rewinds the arena. */
+export function begin(): void {
+  resetArena();
+}
+
+/** Room for an input body of `size` bytes followed by 8 zero bytes. 0 when memory is exhausted. */
+export function inputAlloc(size: u32): usize {
+  const p = allocChecked(<usize>size + 8);
+  if (p != 0) store<u64>(p + size, 0);
+  return p;
+}
+
+/**
+ * Runs a plan over `count` parts described at `parts` (count × [backend index, ptr, len] i32).
+ * Returns 0 on success (output at outputPtr/outputLen), else an error code from json/memory.
+ */
+export function run(plan: usize, parts: usize, count: i32): i32 {
+  outPtr = runPlan(plan, parts, count);
+  if (failure != ERR_NONE) return failure;
+  if (outPtr == 0) return ERR_NOMEM;
+  return 0;
+}
+
+export function outputPtr(): usize {
+  return outPtr;
+}
+
+export function outputLen(): usize {
+  return outputLength();
+}
+
+export function errorPos(): usize {
+  return failurePos;
+}
