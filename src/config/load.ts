@@ -1,0 +1,248 @@
+// Reading a configuration file: JSON, YAML or TOML by extension ("Supported Configuration
+// Formats"), then the KRAKEND_* environment overrides. Every failure is a ConfigLoadError
+// that says where (file:line:column) and what went wrong.
+
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { parse as parseToml } from 'smol-toml';
+import { parseDocument } from 'yaml';
+import type { ConfigIssue, ServiceConfig } from '../types.js';
+import { applyEnvOverrides } from './env.js';
+
+export class ConfigLoadError extends Error {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(issues.map((i) => `${i.path}: ${i.message}`).join('\n'));
+    this.name = 'ConfigLoadError';
+    this.issues = issues;
+  }
+}
+
+type Format = 'json' | 'yaml' | 'toml';
+
+const FORMATS: Record<string, Format> = { '.json': 'json', '.yaml': 'yaml', '.yml': 'yaml', '.toml': 'toml' };
+/** Formats KrakenD reads that gw does not: say so rather than failing on a parse error. */
+const UNSUPPORTED = new Set(['.properties', '.props', '.prop', '.hcl']);
+
+function fail(message: string): never {
+  throw new ConfigLoadError([{ path: '$', message }]);
+}
+
+export function formatOf(file: string): Format {
+  const ext = extname(file).toLowerCase();
+  if (UNSUPPORTED.has(ext))
+    fail(`${file}: the ${ext} format is not supported by gw (use .json, .yaml, .yml or .toml)`);
+  return FORMATS[ext] ?? 'json';
+}
+
+/** Parses configuration text; `name` only labels messages. */
+export function parseConfigText(text: string, format: Format, name = 'config'): unknown {
+  // A UTF-8 BOM is legal in files saved by some editors and would break JSON.parse.
+  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  switch (format) {
+    case 'json':
+      try {
+        return JSON.parse(src);
+      } catch {
+        const at = locateJsonError(src);
+        const { line, column } = lineColumn(src, at.offset);
+        return fail(`${name}:${line}:${column}: invalid JSON: ${at.message}`);
+      }
+    case 'yaml': {
+      const doc = parseDocument(src, { prettyErrors: false, uniqueKeys: true });
+      if (doc.errors.length > 0) {
+        const e = doc.errors[0];
+        const pos = e.linePos?.[0];
+        const where = pos ? `${name}:${pos.line}:${pos.col}` : name;
+        return fail(`${where}: invalid YAML: ${e.message.split('\n')[0]}`);
+      }
+      return doc.toJS({ maxAliasCount: 1000 });
+    }
+    case 'toml':
+      try {
+        return parseToml(src);
+      } catch (err) {
+        const e = err as { line?: number; column?: number; message?: string };
+        const detail = (e.message ?? String(err)).split('\n')[0].replace(/^Invalid TOML document: /, '');
+        const where = e.line !== undefined ? `${name}:${e.line}:${e.column}` : name;
+        return fail(`${where}: invalid TOML: ${detail}`);
+      }
+  }
+}
+
+/**
+ * Loads, parses and applies KRAKEND_* overrides. Throws ConfigLoadError when the file cannot
+ * be read or parsed, or is not an object; the structure is checked later by checkConfig.
+ */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  const format = formatOf(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (err as Error).message;
+    return fail(`cannot read configuration file ${file}: ${why}`);
+  }
+  const parsed = parseConfigText(text, format, file);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    fail(`${file}: the configuration must be an object ({"version": 3, ...}), found ${describe(parsed)}`);
+  const config = parsed as Record<string, unknown>;
+  const { issues } = applyEnvOverrides(config, env);
+  if (issues.length > 0) throw new ConfigLoadError(issues);
+  return config as ServiceConfig;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? 'a string' : `a ${typeof v}`;
+}
+
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: offset - lineStart + 1 };
+}
+
+/**
+ * V8's JSON.parse messages do not always carry a position; this scanner, run only after a
+ * failure, finds the offset of the first syntax error and names what was expected.
+ */
+export function locateJsonError(s: string): { offset: number; message: string } {
+  let i = 0;
+  class Stop {
+    constructor(
+      readonly offset: number,
+      readonly message: string,
+    ) {}
+  }
+  const stop = (message: string, at = i): never => {
+    throw new Stop(at, message);
+  };
+  const found = () => (i >= s.length ? 'end of file' : `${JSON.stringify(s[i])}`);
+  const ws = () => {
+    while (i < s.length) {
+      const c = s[i];
+      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') i++;
+      else if (c === '/' && (s[i + 1] === '/' || s[i + 1] === '*')) stop('comments are not allowed in JSON');
+      else break;
+    }
+  };
+  const str = () => {
+    const start = i;
+    i++;
+    while (i < s.length) {
+      const c = s.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return;
+      }
+      if (c < 0x20) stop(c === 10 ? 'unterminated string (newline inside a string)' : 'control character inside a string');
+      if (c === 0x5c) {
+        const e = s[i + 1];
+        if (e === 'u') {
+          if (!/^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) stop('invalid \\u escape in a string');
+          i += 6;
+          continue;
+        }
+        if (e === undefined || !'"\\/bfnrt'.includes(e)) stop(`invalid escape \\${e ?? ''} in a string`);
+        i += 2;
+        continue;
+      }
+      i++;
+    }
+    stop('unterminated string', start);
+  };
+  const num = () => {
+    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(s.slice(i, i + 400));
+    if (!m || m[0] === '-' || m[0] === '') stop(`unexpected ${found()}, expected a value`);
+    i += (m as RegExpExecArray)[0].length;
+  };
+  const value = (): void => {
+    ws();
+    const c = s[i];
+    if (c === '{') {
+      i++;
+      ws();
+      if (s[i] === '}') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (s[i] !== '"')
+          stop(s[i] === '}' ? 'trailing comma before "}"' : `unexpected ${found()}, expected a double-quoted property name`);
+        str();
+        ws();
+        if (s[i] !== ':') stop(`unexpected ${found()}, expected ":" after the property name`);
+        i++;
+        value();
+        ws();
+        if (s[i] === ',') {
+          i++;
+          continue;
+        }
+        if (s[i] === '}') {
+          i++;
+          return;
+        }
+        stop(`unexpected ${found()}, expected "," or "}"`);
+      }
+    }
+    if (c === '[') {
+      i++;
+      ws();
+      if (s[i] === ']') {
+        i++;
+        return;
+      }
+      for (;;) {
+        ws();
+        if (s[i] === ']') stop('trailing comma before "]"');
+        value();
+        ws();
+        if (s[i] === ',') {
+          i++;
+          continue;
+        }
+        if (s[i] === ']') {
+          i++;
+          return;
+        }
+        stop(`unexpected ${found()}, expected "," or "]"`);
+      }
+    }
+    if (c === '"') return str();
+    if (c === '-' || (c >= '0' && c <= '9')) return num();
+    for (const word of ['true', 'false', 'null']) {
+      if (s.startsWith(word, i)) {
+        i += word.length;
+        return;
+      }
+    }
+    stop(`unexpected ${found()}, expected a value`);
+  };
+  try {
+    value();
+    ws();
+    if (i < s.length) stop(`unexpected ${found()} after the end of the JSON document`);
+  } catch (e) {
+    if (e instanceof Stop) return { offset: e.offset, message: e.message };
+    throw e;
+  }
+  return { offset: 0, message: 'invalid JSON' };
+}

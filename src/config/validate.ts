@@ -1,0 +1,606 @@
+// `gw check`: the schema of the core objects (compiled once), the semantic checks the schema
+// cannot express (routes, url_pattern variables, hosts, durations), and each extra_config
+// namespace handed to its feature module. Everything is reported as a ConfigIssue with the
+// JSON path of the offending value; an unknown namespace is a warning, never an error.
+
+import { isIP } from 'node:net';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { featureByNamespace, isKnownNamespace } from '../extensions/registry.js';
+import { validateTls } from '../security/tls.js';
+import type { BackendConfig, ConfigIssue, EndpointConfig, FeatureModule, ServiceConfig } from '../types.js';
+import { parseDuration } from './duration.js';
+import {
+  BACKEND_DURATIONS,
+  ENDPOINT_DURATIONS,
+  ROOT_DURATIONS,
+  backendSchema,
+  coreNamespaceSchemas,
+  endpointSchema,
+  knownProperties,
+  rootSchema,
+} from './schema.js';
+
+export interface CheckOptions {
+  /** Also warn about risky settings and unknown properties (`gw check --lint`). */
+  lint?: boolean;
+}
+
+export interface CheckResult {
+  errors: ConfigIssue[];
+  warnings: ConfigIssue[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// ajv: one instance, the core schema compiled once at module load, module schemas once each.
+
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+ajv.addKeyword({ keyword: 'expected', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'gwAtParent', schemaType: 'boolean' });
+
+const validateRoot = ajv.compile(rootSchema);
+const coreNamespaceValidators = new Map<string, ValidateFunction>(
+  Object.entries(coreNamespaceSchemas).map(([ns, schema]) => [ns, ajv.compile(schema)]),
+);
+const moduleValidators = new WeakMap<FeatureModule, ValidateFunction | Error>();
+
+function moduleValidator(mod: FeatureModule): ValidateFunction | Error | undefined {
+  if (!mod.schema) return undefined;
+  let v = moduleValidators.get(mod);
+  if (v === undefined) {
+    try {
+      v = ajv.compile(mod.schema);
+    } catch (err) {
+      v = err instanceof Error ? err : new Error(String(err));
+    }
+    moduleValidators.set(mod, v);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths and messages.
+
+const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `$.a` for identifier keys, `$["security/cors"]` for the rest. */
+export function childPath(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  return IDENT.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+}
+
+/** Turns an ajv instancePath (JSON pointer) into `$.endpoints[2].backend[0].host`, reading the data for array indexes. */
+function pointerToPath(base: string, data: unknown, pointer: string): { path: string; parentPath: string } {
+  let path = base;
+  let parentPath = base;
+  let cur: unknown = data;
+  if (pointer === '') return { path, parentPath };
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    parentPath = path;
+    if (Array.isArray(cur) && /^\d+$/.test(key)) {
+      path = childPath(path, Number(key));
+      cur = cur[Number(key)];
+    } else {
+      path = childPath(path, key);
+      cur = cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[key] : undefined;
+    }
+  }
+  return { path, parentPath };
+}
+
+export function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return v.length === 0 ? 'an empty array' : 'an array';
+  switch (typeof v) {
+    case 'string':
+      return v.length > 60 ? `a string ("${v.slice(0, 57)}...")` : `the string ${JSON.stringify(v)}`;
+    case 'number':
+      return Number.isInteger(v) ? `the integer ${v}` : `the number ${v}`;
+    case 'boolean':
+      return `${v}`;
+    case 'object':
+      return 'an object';
+    default:
+      return typeof v;
+  }
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean (true or false)',
+  object: 'an object',
+  array: 'an array',
+  null: 'null',
+};
+
+function typeWords(t: unknown): string {
+  if (Array.isArray(t)) return t.map(typeWords).join(' or ');
+  return TYPE_WORDS[String(t)] ?? String(t);
+}
+
+/** One ajv error → one issue, or undefined when another error already says it better. */
+function issueFromAjv(e: ErrorObject, base: string, root: unknown): ConfigIssue | undefined {
+  const parent = (e.parentSchema ?? {}) as Record<string, unknown>;
+  let { path, parentPath } = pointerToPath(base, root, e.instancePath);
+  let expected = typeof parent.expected === 'string' ? parent.expected : undefined;
+  if (parent.gwAtParent === true) {
+    // An item of a typed array (or a value of a typed map): name the whole container.
+    path = parentPath;
+    const container = containerSchemaOf(e.schemaPath);
+    if (container?.expected) expected = String(container.expected);
+    return { path, message: `expected ${expected ?? typeWords(parent.type)}, found an item that is ${describeValue(e.data)}` };
+  }
+  switch (e.keyword) {
+    case 'type':
+      return { path, message: `expected ${expected ?? typeWords(e.params.type)}, found ${describeValue(e.data)}` };
+    case 'enum':
+    case 'const':
+      return { path, message: `expected ${expected ?? JSON.stringify(e.params.allowedValues ?? e.params.allowedValue)}, found ${describeValue(e.data)}` };
+    case 'required': {
+      const prop = String(e.params.missingProperty);
+      const propSchema = ((parent.properties ?? {}) as Record<string, Record<string, unknown>>)[prop];
+      const what = propSchema?.expected ? ` (expected ${propSchema.expected})` : '';
+      return { path: childPath(path, prop), message: `required property "${prop}" is missing${what}` };
+    }
+    case 'pattern':
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+    case 'minLength':
+    case 'maxLength':
+    case 'minItems':
+    case 'maxItems':
+    case 'format':
+      return { path, message: `expected ${expected ?? (e.message ?? 'a valid value')}, found ${describeValue(e.data)}` };
+    case 'additionalProperties':
+      return {
+        path: childPath(path, String(e.params.additionalProperty)),
+        message: `unknown property "${e.params.additionalProperty}"`,
+      };
+    default:
+      return { path, message: e.message ?? `invalid (${e.keyword})` };
+  }
+}
+
+/** Finds the schema object holding `items`/`additionalProperties` for a gwAtParent error. */
+function containerSchemaOf(schemaPath: string): Record<string, unknown> | undefined {
+  const parts = schemaPath.replace(/^#\/?/, '').split('/');
+  // …/<container>/items/type → container is two levels above the keyword.
+  let node: unknown = currentSchemaRoot;
+  for (const raw of parts.slice(0, -2)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node !== null && typeof node === 'object' ? (node as Record<string, unknown>) : undefined;
+}
+
+let currentSchemaRoot: object = rootSchema;
+
+function runSchema(validate: ValidateFunction, schema: object, data: unknown, base: string, out: ConfigIssue[]): boolean {
+  if (validate(data)) return true;
+  currentSchemaRoot = schema;
+  const seen = new Set<string>();
+  for (const e of validate.errors ?? []) {
+    const issue = issueFromAjv(e, base, data);
+    if (!issue) continue;
+    const key = `${issue.path}\u0000${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(issue);
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Semantic checks.
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** Lura's parameter name syntax (`/\{([a-zA-Z\-_0-9]+)\}/`). */
+const PARAM_NAME = /^[A-Za-z0-9_-]+$/;
+const BRACED = /\{([^{}]*)\}/g;
+
+interface ParsedRoute {
+  params: string[];
+  /** Pattern with every parameter name erased: two routes with the same shape are the same route. */
+  shape: string;
+  /** Segments mixing text and a parameter (`file.{ext}`): need disable_rest. */
+  mixed: string[];
+  problems: string[];
+}
+
+export function parseRoute(pattern: string): ParsedRoute {
+  const params: string[] = [];
+  const mixed: string[] = [];
+  const problems: string[] = [];
+  const segments = pattern.length <= 1 ? [] : pattern.slice(1).split('/');
+  const shapeSegs: string[] = [];
+  for (const seg of segments) {
+    const opens = (seg.match(/\{/g) ?? []).length;
+    const closes = (seg.match(/\}/g) ?? []).length;
+    const names = [...seg.matchAll(BRACED)].map((m) => m[1]);
+    if (opens !== closes || names.length !== opens) problems.push(`unbalanced braces in segment "${seg}"`);
+    for (const n of names) {
+      if (!PARAM_NAME.test(n))
+        problems.push(
+          n === '' ? 'empty parameter name "{}"' : `parameter name "{${n}}" is not valid (letters, digits, "_" and "-" only)`,
+        );
+      else if (params.includes(n)) problems.push(`parameter "{${n}}" appears twice`);
+      params.push(n);
+    }
+    if (names.length > 0 && !/^\{[^{}]*\}$/.test(seg)) mixed.push(seg);
+    shapeSegs.push(seg.replace(BRACED, '{}'));
+  }
+  return { params, shape: `/${shapeSegs.join('/')}`, mixed, problems };
+}
+
+/** Variables of a url_pattern that are not endpoint parameters (gw fills them from elsewhere). */
+const RESP_VAR = /^resp(\d+)(?:_(.+))?$/;
+const SPECIAL_PREFIXES = ['JWT.', 'input_headers.', 'input_query_strings.'];
+
+/** Backends that do not speak HTTP to a host (their transport lives in extra_config). */
+const HOSTLESS_NAMESPACES = [
+  'backend/lambda',
+  'backend/amqp/consumer',
+  'backend/amqp/producer',
+  'backend/pubsub/publisher',
+  'backend/pubsub/subscriber',
+  'backend/grpc',
+  'backend/static-filesystem',
+];
+
+const DURATION_HINT = 'expected a Go duration like "300ms", "1.5s", "1m30s" (units ns, us, ms, s, m, h)';
+
+/** Keys of the core objects whose value is a duration by name, for fields not listed in the schema. */
+const DURATION_LIKE = /(timeout|_ttl|_delay|keep_alive|interval|^every)$/;
+
+class Collector {
+  readonly errors: ConfigIssue[] = [];
+  readonly warnings: ConfigIssue[] = [];
+  error(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+  warn(path: string, message: string): void {
+    this.warnings.push({ path, message });
+  }
+}
+
+function checkDurations(obj: Record<string, unknown>, base: string, listed: string[], c: Collector): void {
+  for (const key of Object.keys(obj)) {
+    if (!listed.includes(key) && !DURATION_LIKE.test(key)) continue;
+    const v = obj[key];
+    if (typeof v !== 'string') continue; // a wrong type is the schema's error
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      const why = v.trim().startsWith('-') ? 'a negative duration' : JSON.stringify(v);
+      c.error(childPath(base, key), `invalid duration ${why}: ${DURATION_HINT}`);
+    }
+  }
+}
+
+function checkStringList(v: unknown, path: string, c: Collector, what: string): string[] {
+  if (!Array.isArray(v)) return [];
+  v.forEach((item, i) => {
+    if (typeof item === 'string' && item.trim() === '') c.error(`${path}[${i}]`, `empty ${what}`);
+  });
+  return v.filter((x): x is string => typeof x === 'string');
+}
+
+function isCidrOrIp(s: string): boolean {
+  const [ip, bits, extra] = s.split('/');
+  if (extra !== undefined) return false;
+  const family = isIP(ip);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (family === 6 ? 128 : 32);
+}
+
+function checkRouter(cfg: Record<string, unknown>, base: string, c: Collector): void {
+  if (Array.isArray(cfg.trusted_proxies))
+    cfg.trusted_proxies.forEach((p, i) => {
+      if (typeof p === 'string' && !isCidrOrIp(p))
+        c.error(`${base}.trusted_proxies[${i}]`, `expected an IP address or CIDR range like "10.0.0.0/8", found ${describeValue(p)}`);
+    });
+  if (cfg.forwarded_by_client_ip === true && !(Array.isArray(cfg.trusted_proxies) && cfg.trusted_proxies.length > 0))
+    c.warn(
+      `${base}.trusted_proxies`,
+      'forwarded_by_client_ip needs trusted_proxies: without them no relay is trusted and the connection address is used',
+    );
+  if (isObject(cfg.error_body))
+    for (const code of Object.keys(cfg.error_body))
+      if (code !== '404' && code !== '405')
+        c.warn(childPath(`${base}.error_body`, code), 'only the "404" and "405" bodies are used (ignored)');
+}
+
+function checkProxyNamespace(cfg: Record<string, unknown>, base: string, scope: Scope, c: Collector): void {
+  if (scope === 'backend') {
+    for (const key of ['sequential', 'static'])
+      if (cfg[key] !== undefined) c.warn(`${base}.${key}`, `"${key}" belongs in the endpoint's extra_config (ignored here)`);
+  } else if (scope === 'endpoint' && cfg.shadow !== undefined) {
+    c.warn(`${base}.shadow`, '"shadow" belongs in a backend\'s extra_config (ignored here)');
+  }
+}
+
+type Scope = 'service' | 'endpoint' | 'backend';
+
+const CORE_SCOPES: Record<string, Scope[]> = {
+  router: ['service'],
+  proxy: ['endpoint', 'backend'],
+  'backend/http': ['backend'],
+  'backend/http/client': ['backend'],
+};
+
+function checkExtraConfig(
+  extra: unknown,
+  base: string,
+  scope: Scope,
+  service: ServiceConfig,
+  c: Collector,
+): void {
+  if (!isObject(extra)) return;
+  for (const ns of Object.keys(extra)) {
+    const value = extra[ns];
+    const path = childPath(`${base}.extra_config`, ns);
+    if (ns.startsWith('@')) continue; // "@comment" keys
+    const core = coreNamespaceValidators.get(ns);
+    if (core) {
+      if (!CORE_SCOPES[ns].includes(scope)) {
+        c.warn(path, `"${ns}" does not apply at the ${scope === 'service' ? 'root' : scope} level (ignored)`);
+        continue;
+      }
+      const ok = runSchema(core, coreNamespaceSchemas[ns], value, path, c.errors);
+      if (ok && ns === 'router') checkRouter(value as Record<string, unknown>, path, c);
+      if (ok && ns === 'proxy') checkProxyNamespace(value as Record<string, unknown>, path, scope, c);
+      continue;
+    }
+    const mod = featureByNamespace.get(ns);
+    if (!mod) {
+      if (!isKnownNamespace(ns)) c.warn(path, `unknown extra_config namespace "${ns}" (ignored)`);
+      continue;
+    }
+    const v = moduleValidator(mod);
+    let ok = true;
+    if (v instanceof Error) c.warn(path, `the schema of "${ns}" could not be compiled (${v.message}); only its own checks ran`);
+    else if (v) ok = runSchema(v, mod.schema as object, value, path, c.errors);
+    if (ok && mod.validate) {
+      try {
+        for (const issue of mod.validate(value, path, service)) c.errors.push(issue);
+      } catch (err) {
+        c.error(path, `could not validate "${ns}": ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+}
+
+const ROOT_PROPS = knownProperties(rootSchema);
+const ENDPOINT_PROPS = knownProperties(endpointSchema);
+const BACKEND_PROPS = knownProperties(backendSchema);
+const ROUTER_PROPS = knownProperties(coreNamespaceSchemas.router);
+
+function lintUnknownProperties(obj: Record<string, unknown>, base: string, known: Set<string>, c: Collector): void {
+  for (const key of Object.keys(obj))
+    if (!known.has(key) && !key.startsWith('@')) c.warn(childPath(base, key), `unknown property "${key}" (ignored)`);
+}
+
+const V2_KEYS: Record<string, string> = {
+  headers_to_pass: 'input_headers',
+  querystring_params: 'input_query_strings',
+  whitelist: 'allow',
+  blacklist: 'deny',
+};
+
+function warnV2Keys(obj: Record<string, unknown>, base: string, c: Collector): void {
+  for (const [old, now] of Object.entries(V2_KEYS))
+    if (obj[old] !== undefined)
+      c.warn(childPath(base, old), `"${old}" is a version 2 setting, ignored in version 3: use "${now}"`);
+}
+
+interface RouteSeen {
+  index: number;
+  pattern: string;
+}
+
+function checkEndpoint(
+  ep: EndpointConfig,
+  i: number,
+  service: ServiceConfig,
+  routes: Map<string, RouteSeen>,
+  c: Collector,
+  lint: boolean,
+): void {
+  const base = `$.endpoints[${i}]`;
+  const pattern = ep.endpoint;
+  const method = (typeof ep.method === 'string' ? ep.method : 'GET').toUpperCase();
+  const route = parseRoute(pattern);
+  for (const p of route.problems) c.error(`${base}.endpoint`, `${p} in "${pattern}"`);
+  if (/[?#]/.test(pattern))
+    c.error(`${base}.endpoint`, `"${pattern}" contains "?" or "#": the endpoint is a path only (query strings go in input_query_strings)`);
+  if (route.mixed.length > 0 && service.disable_rest !== true)
+    c.error(
+      `${base}.endpoint`,
+      `segment "${route.mixed[0]}" mixes text and a parameter: such non-RESTful patterns need "disable_rest": true at the root`,
+    );
+
+  const key = `${method} ${route.shape}`;
+  const first = routes.get(key);
+  if (first) {
+    if (first.pattern === pattern)
+      c.error(base, `duplicate endpoint ${method} ${pattern}: already declared at $.endpoints[${first.index}]`);
+    else
+      c.error(
+        `${base}.endpoint`,
+        `route ${method} ${pattern} conflicts with ${method} ${first.pattern} at $.endpoints[${first.index}]: the same path with other parameter names, no request can tell them apart`,
+      );
+  } else routes.set(key, { index: i, pattern });
+
+  checkDurations(ep, base, ENDPOINT_DURATIONS, c);
+  warnV2Keys(ep, base, c);
+  checkStringList(ep.input_headers, `${base}.input_headers`, c, 'header name');
+  checkStringList(ep.input_query_strings, `${base}.input_query_strings`, c, 'query string name');
+
+  const backends = Array.isArray(ep.backend) ? ep.backend : [];
+  const outputEncoding = ep.output_encoding ?? service.output_encoding ?? 'json';
+  if (ep.backend === undefined || (Array.isArray(ep.backend) && ep.backend.length === 0))
+    c.error(`${base}.backend`, 'an endpoint needs at least one backend ("backend": [{"host": [...], "url_pattern": "/path"}])');
+  if (outputEncoding === 'no-op' && backends.length > 1)
+    c.error(
+      `${base}.backend`,
+      `a no-op endpoint proxies to exactly one backend, found ${backends.length} (use one endpoint per backend, or another output_encoding to merge)`,
+    );
+
+  const proxyCfg = isObject(ep.extra_config) && isObject(ep.extra_config.proxy) ? ep.extra_config.proxy : undefined;
+  const sequential = proxyCfg?.sequential === true;
+  const rootHosts = Array.isArray(service.host) ? service.host : [];
+
+  backends.forEach((b, j) => {
+    if (!isObject(b)) return;
+    checkBackend(b as BackendConfig, j, `${base}.backend[${j}]`, {
+      pattern,
+      params: new Set(route.params),
+      sequential,
+      rootHosts,
+      noopEndpoint: outputEncoding === 'no-op',
+      lint,
+      service,
+      c,
+    });
+  });
+
+  checkExtraConfig(ep.extra_config, base, 'endpoint', service, c);
+
+  if (lint) {
+    lintUnknownProperties(ep, base, ENDPOINT_PROPS, c);
+    if (Array.isArray(ep.input_headers) && ep.input_headers.includes('*'))
+      c.warn(
+        `${base}.input_headers`,
+        '"*" forwards every client header (Authorization, Cookie, ...) to the backends: list only the headers they need',
+      );
+    if (Array.isArray(ep.input_query_strings) && ep.input_query_strings.includes('*'))
+      c.warn(`${base}.input_query_strings`, '"*" forwards every query string to the backends: list only the ones they need');
+    const t = typeof ep.timeout === 'string' ? parseDuration(ep.timeout) : undefined;
+    if (t !== undefined && t > 60_000) c.warn(`${base}.timeout`, 'a timeout above 1 minute holds connections and workers: keep it below 1m');
+    if (ep.concurrent_calls !== undefined && ep.concurrent_calls > 1 && !['GET', 'HEAD'].includes(method))
+      c.warn(`${base}.concurrent_calls`, `concurrent calls repeat the request; ${method} is not idempotent`);
+  }
+}
+
+interface BackendContext {
+  pattern: string;
+  params: Set<string>;
+  sequential: boolean;
+  rootHosts: unknown[];
+  noopEndpoint: boolean;
+  lint: boolean;
+  service: ServiceConfig;
+  c: Collector;
+}
+
+function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendContext): void {
+  const { c } = ctx;
+  checkDurations(b, base, BACKEND_DURATIONS, c);
+  warnV2Keys(b, base, c);
+
+  if (typeof b.url_pattern === 'string') {
+    for (const m of b.url_pattern.matchAll(BRACED)) {
+      const name = m[1];
+      const where = `${base}.url_pattern`;
+      const resp = RESP_VAR.exec(name);
+      if (resp) {
+        const idx = Number(resp[1]);
+        if (!ctx.sequential)
+          c.error(where, `"{${name}}" reads a previous backend's response: it needs "proxy": {"sequential": true} in the endpoint's extra_config`);
+        else if (idx >= j)
+          c.error(where, `"{${name}}" reads the response of backend ${idx}, which does not run before backend ${j}`);
+        continue;
+      }
+      if (SPECIAL_PREFIXES.some((p) => name.startsWith(p) && name.length > p.length)) continue;
+      if (!ctx.params.has(name)) {
+        const known = ctx.params.size > 0 ? `its parameters are ${[...ctx.params].map((p) => `{${p}}`).join(', ')}` : 'it has no parameters';
+        c.error(where, `"{${name}}" is not a parameter of the endpoint "${ctx.pattern}" (${known})`);
+      }
+    }
+  }
+
+  const extra = isObject(b.extra_config) ? b.extra_config : {};
+  const hostless = HOSTLESS_NAMESPACES.some((ns) => extra[ns] !== undefined);
+  const hosts = Array.isArray(b.host) ? b.host : undefined;
+  const noHostHere = b.host === undefined || (hosts !== undefined && hosts.length === 0);
+  if (!hostless && noHostHere && ctx.rootHosts.length === 0)
+    c.error(`${base}.host`, 'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root');
+  if (hosts) checkStringList(hosts, `${base}.host`, c, 'host');
+
+  checkExtraConfig(b.extra_config, base, 'backend', ctx.service, c);
+
+  if (ctx.lint) {
+    lintUnknownProperties(b, base, BACKEND_PROPS, c);
+    if (Array.isArray(b.input_headers) && b.input_headers.includes('*'))
+      c.warn(`${base}.input_headers`, '"*" forwards every client header to this backend: list only the headers it needs');
+    if (Array.isArray(b.input_query_strings) && b.input_query_strings.includes('*'))
+      c.warn(`${base}.input_query_strings`, '"*" forwards every query string to this backend: list only the ones it needs');
+    if (ctx.noopEndpoint && b.encoding !== undefined && b.encoding !== 'no-op')
+      c.warn(`${base}.encoding`, `the endpoint is no-op, so the backend is not decoded: "encoding": "${b.encoding}" is ignored`);
+    if (b.allow !== undefined && b.deny !== undefined)
+      c.warn(`${base}.deny`, '"allow" and "deny" together: only "allow" is applied');
+  }
+}
+
+/** Paths the gateway serves itself: an endpoint there shadows them. */
+function builtinPaths(service: ServiceConfig): Array<{ method: string; path: string; what: string }> {
+  const router = isObject(service.extra_config) && isObject(service.extra_config.router) ? service.extra_config.router : {};
+  const out: Array<{ method: string; path: string; what: string }> = [];
+  if (router.disable_health !== true)
+    out.push({ method: 'GET', path: typeof router.health_path === 'string' ? router.health_path : '/__health', what: 'health' });
+  return out;
+}
+
+/** Validates a loaded configuration: schema errors first, then semantic checks and namespaces. */
+export function checkConfig(config: unknown, opts: CheckOptions = {}): CheckResult {
+  const lint = opts.lint === true;
+  const c = new Collector();
+  if (!runSchema(validateRoot, rootSchema, config, '$', c.errors) && !isObject(config))
+    return { errors: c.errors, warnings: c.warnings };
+  const service = config as ServiceConfig;
+
+  checkDurations(service, '$', ROOT_DURATIONS, c);
+  if (Array.isArray(service.host)) checkStringList(service.host, '$.host', c, 'host');
+  if (service.tls !== undefined) for (const issue of validateTls(service.tls, '$.tls')) c.errors.push(issue);
+
+  const routes = new Map<string, RouteSeen>();
+  const endpoints = Array.isArray(service.endpoints) ? service.endpoints : [];
+  endpoints.forEach((ep, i) => {
+    if (!isObject(ep) || typeof ep.endpoint !== 'string') return;
+    checkEndpoint(ep, i, service, routes, c, lint);
+  });
+  for (const b of builtinPaths(service)) {
+    const taken = routes.get(`${b.method} ${b.path}`);
+    if (taken)
+      c.warn(`$.endpoints[${taken.index}].endpoint`, `${b.method} ${b.path} replaces the built-in ${b.what} endpoint`);
+  }
+
+  checkExtraConfig(service.extra_config, '$', 'service', service, c);
+
+  if (lint) {
+    lintUnknownProperties(service as Record<string, unknown>, '$', ROOT_PROPS, c);
+    const router = isObject(service.extra_config) && isObject(service.extra_config.router) ? service.extra_config.router : undefined;
+    if (router) lintUnknownProperties(router, '$.extra_config.router', ROUTER_PROPS, c);
+    if (service.timeout === undefined)
+      c.warn('$.timeout', 'no timeout: every endpoint uses the 2s default; set one that matches your backends');
+    else {
+      const t = typeof service.timeout === 'string' ? parseDuration(service.timeout) : undefined;
+      if (t !== undefined && t > 60_000) c.warn('$.timeout', 'a timeout above 1 minute holds connections and workers: keep it below 1m');
+    }
+    if (service.debug_endpoint === true)
+      c.warn('$.debug_endpoint', 'the /__debug/ endpoint is enabled: it logs requests and must not be reachable in production');
+    if (service.echo_endpoint === true)
+      c.warn('$.echo_endpoint', 'the /__echo/ endpoint is enabled: it returns request headers (tokens included) to anyone');
+    if (router?.hide_version_header !== true)
+      c.warn('$.extra_config.router.hide_version_header', 'the X-KrakenD header tells the gateway version: set "hide_version_header": true');
+    if (endpoints.length === 0) c.warn('$.endpoints', 'no endpoints: the gateway serves only its built-in paths');
+  }
+  return { errors: c.errors, warnings: c.warnings };
+}
