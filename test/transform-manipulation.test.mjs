@@ -8,6 +8,7 @@ import {
   compileDeny,
   compileMapping,
   compileTarget,
+  lintBackendManipulation,
   manipulationFromBackend,
   mergeInto,
   wrapCollection,
@@ -444,5 +445,33 @@ describe('manipulationFromBackend / compileBackendManipulation', () => {
     assert.deepEqual(JSON.stringify(out), '{"g":{"x":{"p":1}}}');
     assert.equal({}.p, undefined);
     assert.equal({}.q, undefined);
+  });
+});
+
+describe('lintBackendManipulation', () => {
+  test('allow with deny: deny flagged', () => {
+    const issues = lintBackendManipulation(
+      { url_pattern: '/', allow: ['a'], deny: ['b'] },
+      '$.endpoints[0].backend[0]',
+    );
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['$.endpoints[0].backend[0].deny'],
+    );
+  });
+  test('flatmap with allow/deny/mapping: each flagged', () => {
+    const b = {
+      url_pattern: '/',
+      allow: ['a'],
+      mapping: { a: 'b' },
+      extra_config: { proxy: { flatmap_filter: [{ type: 'del', args: ['x'] }] } },
+    };
+    assert.deepEqual(
+      lintBackendManipulation(b, '$.b').map((i) => i.path),
+      ['$.b.allow', '$.b.mapping'],
+    );
+  });
+  test('a clean backend has no warnings', () => {
+    assert.deepEqual(lintBackendManipulation({ url_pattern: '/', allow: ['a'], group: 'g' }, '$.b'), []);
   });
 });

@@ -87,6 +87,7 @@ export {
   compileGroup,
   compileMapping,
   compileTarget,
+  lintBackendManipulation,
   manipulationFromBackend,
   mergeInto,
   wrapCollection,

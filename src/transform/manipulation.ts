@@ -5,7 +5,7 @@
 // (structural sharing) and build new objects only along the paths they change. This keeps them
 // safe on data that is shared (a cached backend response, the `resp0_` values of a sequence).
 
-import type { BackendConfig } from '../types.js';
+import type { BackendConfig, ConfigIssue } from '../types.js';
 import { compileFlatmap, type FlatmapOp, flatmapFromExtraConfig } from './flatmap.js';
 import { getOwn, hasOwnKey, isObject, type JsonObject, setOwn, splitPath } from './paths.js';
 
@@ -57,6 +57,29 @@ export function manipulationFromBackend(backend: BackendConfig): BackendManipula
   const flatmap = flatmapFromExtraConfig(backend.extra_config);
   if (flatmap) m.flatmap = flatmap;
   return m;
+}
+
+/**
+ * Warnings for a backend's manipulation settings that KrakenD accepts but partly ignores:
+ * allow together with deny (deny is ignored), a flatmap_filter together with allow, deny or
+ * mapping (those are ignored). `path` is the backend's JSON path.
+ */
+export function lintBackendManipulation(backend: BackendConfig, path: string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const m = manipulationFromBackend(backend);
+  if (m.flatmap) {
+    for (const key of ['allow', 'deny', 'mapping'] as const) {
+      if (m[key]) {
+        issues.push({
+          path: `${path}.${key}`,
+          message: `ignored: extra_config.proxy.flatmap_filter replaces allow, deny and mapping`,
+        });
+      }
+    }
+  } else if (m.allow && m.deny) {
+    issues.push({ path: `${path}.deny`, message: 'ignored: allow and deny cannot be combined; allow wins' });
+  }
+  return issues;
 }
 
 /**
