@@ -49,18 +49,19 @@ export function parseConfigText(text: string, format: Format, name = 'config'): 
         return fail(`${name}:${line}:${column}: invalid JSON: ${at.message}`);
       }
     case 'yaml': {
-      const doc = parseDocument(src, { prettyErrors: false, uniqueKeys: true });
+      const doc = parseDocument(src, { uniqueKeys: true });
       if (doc.errors.length > 0) {
         const e = doc.errors[0];
         const pos = e.linePos?.[0];
         const where = pos ? `${name}:${pos.line}:${pos.col}` : name;
-        return fail(`${where}: invalid YAML: ${e.message.split('\n')[0]}`);
+        return fail(`${where}: invalid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
       }
       return doc.toJS({ maxAliasCount: 1000 });
     }
     case 'toml':
       try {
-        return parseToml(src);
+        // Plain objects (smol-toml builds null-prototype ones) and dates as ISO strings, as in JSON.
+        return JSON.parse(JSON.stringify(parseToml(src)));
       } catch (err) {
         const e = err as { line?: number; column?: number; message?: string };
         const detail = (e.message ?? String(err)).split('\n')[0].replace(/^Invalid TOML document: /, '');
@@ -242,6 +243,7 @@ export function locateJsonError(s: string): { offset: number; message: string } 
     if (i < s.length) stop(`unexpected ${found()} after the end of the JSON document`);
   } catch (e) {
     if (e instanceof Stop) return { offset: e.offset, message: e.message };
+    if (e instanceof RangeError) return { offset: i, message: 'nesting too deep' };
     throw e;
   }
   return { offset: 0, message: 'invalid JSON' };

@@ -457,6 +457,8 @@ function checkEndpoint(
   const sequential = proxyCfg?.sequential === true;
   const rootHosts = Array.isArray(service.host) ? service.host : [];
 
+  checkExtraConfig(ep.extra_config, base, 'endpoint', service, c);
+
   backends.forEach((b, j) => {
     if (!isObject(b)) return;
     checkBackend(b as BackendConfig, j, `${base}.backend[${j}]`, {
@@ -470,8 +472,6 @@ function checkEndpoint(
       c,
     });
   });
-
-  checkExtraConfig(ep.extra_config, base, 'endpoint', service, c);
 
   if (lint) {
     lintUnknownProperties(ep, base, ENDPOINT_PROPS, c);
