@@ -9,6 +9,7 @@ import type { ConfigIssue, ExtraConfig } from '../types.js';
 import {
   arrayIndex,
   child,
+  copyWithout,
   getOwn,
   getPath,
   hasOwnKey,
@@ -199,8 +200,8 @@ function deleteChild(node: Container, segment: string, owned: Owned): Container 
     return out;
   }
   if (!hasOwnKey(node, segment)) return node;
-  const out = writable(node, owned) as JsonObject;
-  delete out[segment];
+  const out = copyWithout(node, segment);
+  owned.add(out);
   return out;
 }
 
@@ -221,9 +222,7 @@ function deletePure(node: Container, path: readonly string[], i: number): Contai
       return out;
     }
     if (!hasOwnKey(node, seg)) return node;
-    const out = { ...node };
-    delete out[seg];
-    return out;
+    return copyWithout(node, seg);
   }
   const c = child(node, seg);
   if (!isContainer(c)) return node;
@@ -266,8 +265,30 @@ function setPure(
 function moveIn(node: Container, srcRel: readonly string[], dstRel: readonly string[]): Container {
   const value = getPath(node, srcRel);
   if (value === undefined) return node;
+  if (srcRel.length === 1 && dstRel.length === 1 && !Array.isArray(node)) {
+    return renameKey(node, srcRel[0], dstRel[0], value);
+  }
   const result = setPure(deletePure(node, srcRel, 0), dstRel, 0, value);
   return result === FAIL ? node : result;
+}
+
+/** The common `x.*.a` → `x.*.b` case in one copy: same result as delete-then-set. */
+function renameKey(obj: JsonObject, from: string, to: string, value: unknown): JsonObject {
+  const out: JsonObject = {};
+  let placed = false;
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (k === from) continue;
+    if (k === to) {
+      setOwn(out, k, value);
+      placed = true;
+    } else {
+      setOwn(out, k, obj[k]);
+    }
+  }
+  if (!placed) setOwn(out, to, value);
+  return out;
 }
 
 function appendIn(node: Container, srcRel: readonly string[], dstRel: readonly string[]): Container {

@@ -211,36 +211,54 @@ function allowObject(tree: PathTree, obj: JsonObject): JsonObject | undefined {
  * is not mutated: the objects along a changed path are copied (keys keep their order).
  */
 export function compileDeny(paths: readonly string[]): DataTransform {
-  const rules = denyRules(buildPathTree(paths));
-  return (data) => denyObject(rules, data);
+  const level = denyLevel(buildPathTree(paths));
+  return (data) => denyObject(level, data);
 }
 
-/** A deny tree flattened into arrays, so that applying it allocates nothing but the copies. */
-type DenyRule = readonly [key: string, sub: readonly DenyRule[] | null];
-
-function denyRules(tree: PathTree): DenyRule[] {
-  return [...tree].map(([key, rule]) => [key, rule === true ? null : denyRules(rule)] as const);
+/** One level of a deny tree: keys removed here, and keys to descend into. */
+interface DenyLevel {
+  leaves: readonly string[];
+  leafSet: ReadonlySet<string>;
+  nested: ReadonlyArray<readonly [key: string, level: DenyLevel]>;
 }
 
-function denyObject(rules: readonly DenyRule[], obj: JsonObject): JsonObject {
-  let out: JsonObject | undefined;
-  for (let i = 0; i < rules.length; i++) {
-    const [key, sub] = rules[i];
-    if (!hasOwnKey(obj, key)) continue;
-    if (sub === null) {
-      out ??= { ...obj };
-      delete out[key];
-    } else {
-      const value = obj[key];
-      if (!isObject(value)) continue;
-      const denied = denyObject(sub, value);
-      if (denied !== value) {
-        out ??= { ...obj };
-        setOwn(out, key, denied);
-      }
+function denyLevel(tree: PathTree): DenyLevel {
+  const leaves: string[] = [];
+  const nested: Array<readonly [string, DenyLevel]> = [];
+  for (const [key, rule] of tree) {
+    if (rule === true) leaves.push(key);
+    else nested.push([key, denyLevel(rule)]);
+  }
+  return { leaves, leafSet: new Set(leaves), nested };
+}
+
+/** `obj` itself when nothing is denied in it, else a copy (one pass, keys in order). */
+function denyObject(level: DenyLevel, obj: JsonObject): JsonObject {
+  let drop = false;
+  for (let i = 0; i < level.leaves.length; i++) {
+    if (hasOwnKey(obj, level.leaves[i])) {
+      drop = true;
+      break;
     }
   }
-  return out ?? obj;
+  let changed: Map<string, JsonObject> | undefined;
+  for (let i = 0; i < level.nested.length; i++) {
+    const [key, sub] = level.nested[i];
+    if (!hasOwnKey(obj, key)) continue;
+    const value = obj[key];
+    if (!isObject(value)) continue;
+    const denied = denyObject(sub, value);
+    if (denied !== value) (changed ??= new Map()).set(key, denied);
+  }
+  if (!drop && changed === undefined) return obj;
+  const out: JsonObject = {};
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (level.leafSet.has(k)) continue;
+    setOwn(out, k, changed?.get(k) ?? obj[k]);
+  }
+  return out;
 }
 
 /**

@@ -45,6 +45,20 @@ export function setOwn(obj: JsonObject, key: string, value: unknown): void {
 }
 
 /**
+ * A copy of `obj` without `key`, keys in order. Used instead of `delete` on a copy, which would
+ * turn the copy into a slow dictionary-mode object.
+ */
+export function copyWithout(obj: JsonObject, key: string): JsonObject {
+  const out: JsonObject = {};
+  const keys = Object.keys(obj);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (k !== key) setOwn(out, k, obj[k]);
+  }
+  return out;
+}
+
+/**
  * The array index a segment names, or -1. Only canonical decimal integers count (`0`, `12`;
  * not `01`, `-1`, `1.0`, `+1`), so that `a.01` never silently means `a.0`.
  */
