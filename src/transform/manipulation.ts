@@ -248,7 +248,10 @@ function denyObject(level: DenyLevel, obj: JsonObject): JsonObject {
     const value = obj[key];
     if (!isObject(value)) continue;
     const denied = denyObject(sub, value);
-    if (denied !== value) (changed ??= new Map()).set(key, denied);
+    if (denied !== value) {
+      changed ??= new Map();
+      changed.set(key, denied);
+    }
   }
   if (!drop && changed === undefined) return obj;
   const out: JsonObject = {};
