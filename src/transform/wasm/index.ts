@@ -129,6 +129,13 @@ export function jsEndpointTransform(plan: EndpointTransformPlan, options: JsTran
   };
 }
 
+const stats = { runs: 0, fallbacks: 0 };
+
+/** Runs of the WASM path in this thread, and how many of them the JS path answered instead. */
+export function wasmTransformStats(): { runs: number; fallbacks: number } {
+  return { ...stats };
+}
+
 class WasmTransform implements WasmEndpointTransform {
   readonly path = 'wasm' as const;
   private u8: Uint8Array;
@@ -157,17 +164,18 @@ class WasmTransform implements WasmEndpointTransform {
   run(parts: TransformPart[]): Buffer {
     const ex = this.ex;
     const n = parts.length;
+    stats.runs++;
     ex.begin();
     const starts = this.starts;
     for (let i = 0; i < n; i++) {
       const body = parts[i].body;
       const ptr = ex.inputAlloc(body.length);
-      if (ptr === 0) return this.fallback.run(parts);
+      if (ptr === 0) return this.runFallback(parts);
       this.views().set(body, ptr);
       starts[i] = ptr;
     }
     const desc = ex.inputAlloc(12 * n);
-    if (desc === 0) return this.fallback.run(parts);
+    if (desc === 0) return this.runFallback(parts);
     this.views();
     const i32 = this.i32;
     for (let i = 0, w = desc >> 2; i < n; i++, w += 3) {
@@ -183,8 +191,13 @@ class WasmTransform implements WasmEndpointTransform {
       out.set(this.views().subarray(ptr, ptr + len));
       return out;
     }
-    if (status === ERR_FALLBACK || status === ERR_NOMEM) return this.fallback.run(parts);
+    if (status === ERR_FALLBACK || status === ERR_NOMEM) return this.runFallback(parts);
     throw this.inputError(status, ex.errorPos(), parts);
+  }
+
+  private runFallback(parts: TransformPart[]): Buffer {
+    stats.fallbacks++;
+    return this.fallback.run(parts);
   }
 
   private inputError(status: number, pos: number, parts: TransformPart[]): TransformInputError {
