@@ -11,11 +11,13 @@ import { jwkClientModule, jwtValidatorModule } from '../security/jwt-validator.j
 import { jwtSignerModule } from '../security/jwt-signer.js';
 import { celModule } from '../validation/cel.js';
 import { jsonSchemaModule } from '../validation/json-schema.js';
+import { qosModules } from '../qos/index.js';
 
 export const featureModules: FeatureModule[] = [
   // one line per namespace module, e.g.:
   // corsModule,
   corsModule, httpSecurityModule, botDetectorModule, jwtValidatorModule, jwkClientModule, jwtSignerModule, apiKeysModule, basicAuthModule, celModule, jsonSchemaModule, // security + validation (issue 5)
+  ...qosModules, // rate limits, circuit breaker, http cache, redis (issue 4)
 ];
 
 /** Namespaces gw understands without a module of their own (handled by the core). */

@@ -1,0 +1,8 @@
+// Traffic management (issue 4): every qos namespace module, registered with one line in
+// src/extensions/registry.ts.
+
+import type { FeatureModule } from '../types.js';
+import { proxyRateLimitModule } from './ratelimit-proxy.js';
+import { routerRateLimitModule, serviceRateLimitModule } from './ratelimit-router.js';
+
+export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule];
