@@ -113,6 +113,11 @@ export type EndpointMiddleware = (next: EndpointStage) => EndpointStage;
 export interface ProxyResponse {
   data: Record<string, unknown> | null;
   raw?: Buffer;
+  /**
+   * The merged response already encoded as JSON bytes (the WASM transform path); `data` is
+   * null then. Only endpoints without proxy-layer middlewares take that path.
+   */
+  json?: Buffer;
   isComplete: boolean;
   /** Status/headers to return (no-op, return_error_code, static…); undefined → 200. */
   status?: number;

@@ -17,7 +17,8 @@ for (const workers of ['1', '2']) {
     );
     try {
       const inflight = Array.from({ length: 10 }, () => get(`${gw.url}/slow`));
-      await new Promise((r) => setTimeout(r, 150));
+      // In flight = the backend has them (a connection still in a closed listener's backlog is the kernel's).
+      for (let i = 0; i < 200 && slow.requests.length < 10; i++) await new Promise((r) => setTimeout(r, 10));
       const exited = gw.stop();
       const results = await Promise.all(inflight);
       for (const r of results) {

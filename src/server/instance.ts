@@ -2,7 +2,8 @@
 // app behind an HTTP front. The config arrives already loaded and checked by the main thread.
 
 import type { Logger } from 'pino';
-import { createLogger } from '../telemetry/logger.js';
+import { createLogger, flushLogger } from '../telemetry/logger.js';
+import { tlsOptionsFromConfig } from '../security/tls.js';
 import type { ServiceConfig } from '../types.js';
 import { buildApp } from './app.js';
 import { type FrontKind, type FrontTls, type HttpFront, createFront } from './front.js';
@@ -48,7 +49,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       readHeaderTimeoutMs: parseDurationMs(service.read_header_timeout) ?? 0,
       writeTimeoutMs: parseDurationMs(service.write_timeout) ?? 0,
       idleTimeoutMs: parseDurationMs(service.idle_timeout) ?? 0,
-      tls: opts.tls,
+      tls: opts.tls ?? tlsOptionsFromConfig(service),
     },
     app.handle,
   );
@@ -59,7 +60,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     async stop(deadlineMs: number) {
       await front.close(deadlineMs);
       await app.close();
-      logger.flush?.();
+      flushLogger(logger);
     },
   };
 }

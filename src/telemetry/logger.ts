@@ -47,3 +47,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     pino.destination({ dest: 1, sync: false }),
   );
 }
+
+/** Writes out what the async destination still holds (before a worker thread exits). */
+export function flushLogger(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym];
+  try {
+    stream?.flushSync?.();
+  } catch {
+    // a destination that is not ready yet has nothing to flush
+  }
+}
