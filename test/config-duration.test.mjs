@@ -12,7 +12,7 @@ test('parseDuration reads Go durations as milliseconds', () => {
     '100µs': 0.1,
     '100μs': 0.1,
     '10ns': 0.00001,
-    '0': 0,
+    0: 0,
     '0s': 0,
     '+3s': 3000,
     '.5s': 500,
@@ -27,7 +27,26 @@ test('parseDuration reads Go durations as milliseconds', () => {
 });
 
 test('parseDuration refuses empty, negative, unitless and garbage input', () => {
-  for (const input of ['', '-1s', '-300ms', '3', '300', 's', '.s', '3 s', ' 3s', '3s ', '3sec', '3S', '1.2.3s', '3s2', 'abc', '1d', '--1s', '1e3s']) {
+  for (const input of [
+    '',
+    '-1s',
+    '-300ms',
+    '3',
+    '300',
+    's',
+    '.s',
+    '3 s',
+    ' 3s',
+    '3s ',
+    '3sec',
+    '3S',
+    '1.2.3s',
+    '3s2',
+    'abc',
+    '1d',
+    '--1s',
+    '1e3s',
+  ]) {
     assert.equal(parseDuration(input), undefined, JSON.stringify(input));
   }
   assert.equal(parseDuration(undefined), undefined);

@@ -38,7 +38,10 @@ test('JSON, YAML and TOML give the same shape', () => {
     assert.equal(c.port, 8080);
     assert.equal(c.timeout, '3s');
     assert.deepEqual(c.endpoints, [
-      { endpoint: '/hello/{name}', backend: [{ host: ['http://127.0.0.1:9000'], url_pattern: '/greet/{name}' }] },
+      {
+        endpoint: '/hello/{name}',
+        backend: [{ host: ['http://127.0.0.1:9000'], url_pattern: '/greet/{name}' }],
+      },
     ]);
     assert.deepEqual(checkConfig(c), { errors: [], warnings: [] });
   }
@@ -48,7 +51,10 @@ test('JSON, YAML and TOML give the same shape', () => {
 test('a missing file is a ConfigLoadError naming the file', () => {
   const err = loadError('/nonexistent/dir/krakend.json');
   assert.equal(err.issues[0].path, '$');
-  assert.match(err.issues[0].message, /cannot read configuration file \/nonexistent\/dir\/krakend\.json: no such file/);
+  assert.match(
+    err.issues[0].message,
+    /cannot read configuration file \/nonexistent\/dir\/krakend\.json: no such file/,
+  );
 });
 
 test('a JSON syntax error gives line and column', () => {
@@ -73,7 +79,10 @@ test('a JSON syntax error gives line and column', () => {
 
 test('YAML and TOML syntax errors give line and column', () => {
   assert.match(loadError(fixture('broken.yaml')).issues[0].message, /broken\.yaml:4:1: invalid YAML: /);
-  assert.match(loadError(fixture('broken.toml')).issues[0].message, /broken\.toml:2:8: invalid TOML: invalid value/);
+  assert.match(
+    loadError(fixture('broken.toml')).issues[0].message,
+    /broken\.toml:2:8: invalid TOML: invalid value/,
+  );
   assert.match(
     loadError(tempFile('krakend.yaml', 'version: 3\nport: 1\nport: 2\n')).issues[0].message,
     /krakend\.yaml:3:1: invalid YAML: Map keys must be unique/,
@@ -81,9 +90,15 @@ test('YAML and TOML syntax errors give line and column', () => {
 });
 
 test('a root that is not an object, and unsupported formats, are refused', () => {
-  assert.match(loadError(tempFile('krakend.json', '[1, 2]')).issues[0].message, /must be an object .* found an array/);
+  assert.match(
+    loadError(tempFile('krakend.json', '[1, 2]')).issues[0].message,
+    /must be an object .* found an array/,
+  );
   assert.match(loadError(tempFile('krakend.yaml', '- a\n')).issues[0].message, /must be an object/);
-  assert.match(loadError(tempFile('krakend.hcl', 'version = 3')).issues[0].message, /\.hcl format is not supported by gw/);
+  assert.match(
+    loadError(tempFile('krakend.hcl', 'version = 3')).issues[0].message,
+    /\.hcl format is not supported by gw/,
+  );
 });
 
 test('a UTF-8 BOM is accepted', () => {

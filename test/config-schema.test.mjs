@@ -22,7 +22,11 @@ test('a valid configuration has no errors and no warnings', () => {
 });
 
 test('version must be 3', () => {
-  assertIssue(errorsOf({ version: 2 }), '$.version', /^expected 3 \(the configuration format gw reads.*found the integer 2$/);
+  assertIssue(
+    errorsOf({ version: 2 }),
+    '$.version',
+    /^expected 3 \(the configuration format gw reads.*found the integer 2$/,
+  );
   assertIssue(errorsOf({ endpoints: [] }), '$.version', /^required property "version" is missing/);
   assertIssue(errorsOf({ version: '3' }), '$.version', /found the string "3"/);
 });
@@ -48,9 +52,21 @@ test('root fields: types and ranges', () => {
   );
   assertIssue(errs, '$.port', /^expected a port number \(integer 0-65535\), found the integer 70000$/);
   assertIssue(errs, '$.listen_ip', /^expected an IP address string/);
-  assertIssue(errs, '$.host', /^expected an array of strings \("host": \["http:\/\/api:8080"\]\), found the string "http:\/\/api"$/);
-  assertIssue(errs, '$.timeout', /^expected a duration string like "3s" \(units ns, us, ms, s, m, h\), found the integer 3000$/);
-  assertIssue(errs, '$.output_encoding', /^expected an output encoding: one of json, fast-json, json-collection, string, negotiate, no-op, xml, yaml, found the string "jsonp"$/);
+  assertIssue(
+    errs,
+    '$.host',
+    /^expected an array of strings \("host": \["http:\/\/api:8080"\]\), found the string "http:\/\/api"$/,
+  );
+  assertIssue(
+    errs,
+    '$.timeout',
+    /^expected a duration string like "3s" \(units ns, us, ms, s, m, h\), found the integer 3000$/,
+  );
+  assertIssue(
+    errs,
+    '$.output_encoding',
+    /^expected an output encoding: one of json, fast-json, json-collection, string, negotiate, no-op, xml, yaml, found the string "jsonp"$/,
+  );
   assertIssue(errs, '$.debug_endpoint', /^expected a boolean \(true or false\), found the string "yes"$/);
   assertIssue(errs, '$.max_header_bytes', /^expected an integer ≥ 0, found the integer -1$/);
   assertIssue(errs, '$.endpoints', /^expected an array of endpoint objects/);
@@ -76,15 +92,35 @@ test('endpoint fields: exact paths into the array', () => {
       { backend: [backend()] },
     ],
   });
-  assertIssue(errs, '$.endpoints[1].endpoint', /^expected a path starting with "\/", e\.g\. "\/v1\/users\/\{id\}", found the string "users"$/);
-  assertIssue(errs, '$.endpoints[1].method', /^expected an HTTP method: one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, CONNECT, TRACE, found the string "FETCH"$/);
+  assertIssue(
+    errs,
+    '$.endpoints[1].endpoint',
+    /^expected a path starting with "\/", e\.g\. "\/v1\/users\/\{id\}", found the string "users"$/,
+  );
+  assertIssue(
+    errs,
+    '$.endpoints[1].method',
+    /^expected an HTTP method: one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, CONNECT, TRACE, found the string "FETCH"$/,
+  );
   assertIssue(errs, '$.endpoints[1].output_encoding', /found the string "html"$/);
   assertIssue(errs, '$.endpoints[1].concurrent_calls', /^expected an integer ≥ 1, found the integer 0$/);
-  assertIssue(errs, '$.endpoints[1].input_headers', /^expected an array of strings \("input_headers": \["Authorization"\]\), found the string "Authorization"$/);
-  assertIssue(errs, '$.endpoints[1].input_query_strings', /^expected an array of strings .*found an item that is the integer 2$/);
+  assertIssue(
+    errs,
+    '$.endpoints[1].input_headers',
+    /^expected an array of strings \("input_headers": \["Authorization"\]\), found the string "Authorization"$/,
+  );
+  assertIssue(
+    errs,
+    '$.endpoints[1].input_query_strings',
+    /^expected an array of strings .*found an item that is the integer 2$/,
+  );
   assertIssue(errs, '$.endpoints[1].extra_config', /^expected an object of namespaces/);
   assertIssue(errs, '$.endpoints[1].cache_ttl', /^expected a duration string like "300s"/);
-  assertIssue(errs, '$.endpoints[2].endpoint', /^required property "endpoint" is missing \(expected a path starting with "\/"/);
+  assertIssue(
+    errs,
+    '$.endpoints[2].endpoint',
+    /^required property "endpoint" is missing \(expected a path starting with "\/"/,
+  );
   assert.equal(errs.filter((e) => e.path.startsWith('$.endpoints[0]')).length, 0);
 });
 
@@ -118,18 +154,49 @@ test('backend fields: exact paths into nested arrays', () => {
       }),
     ],
   });
-  assertIssue(errs, '$.endpoints[2].backend[0].host', /^expected an array of strings \("host": \["http:\/\/api:8080"\]\), found an item that is the integer 8080$/);
-  assertIssue(errs, '$.endpoints[2].backend[0].encoding', /^expected a backend encoding: one of json, safejson, fast-json, string, no-op, xml, rss, yaml, found the string "protobuf"$/);
-  assertIssue(errs, '$.endpoints[2].backend[0].is_collection', /^expected a boolean \(true or false\), found the string "true"$/);
-  assertIssue(errs, '$.endpoints[2].backend[0].allow', /^expected an array of strings \("allow": \["id", "user.name"\]\), found the string "id"$/);
+  assertIssue(
+    errs,
+    '$.endpoints[2].backend[0].host',
+    /^expected an array of strings \("host": \["http:\/\/api:8080"\]\), found an item that is the integer 8080$/,
+  );
+  assertIssue(
+    errs,
+    '$.endpoints[2].backend[0].encoding',
+    /^expected a backend encoding: one of json, safejson, fast-json, string, no-op, xml, rss, yaml, found the string "protobuf"$/,
+  );
+  assertIssue(
+    errs,
+    '$.endpoints[2].backend[0].is_collection',
+    /^expected a boolean \(true or false\), found the string "true"$/,
+  );
+  assertIssue(
+    errs,
+    '$.endpoints[2].backend[0].allow',
+    /^expected an array of strings \("allow": \["id", "user.name"\]\), found the string "id"$/,
+  );
   assertIssue(errs, '$.endpoints[2].backend[0].deny', /found an item that is the integer 1$/);
-  assertIssue(errs, '$.endpoints[2].backend[0].mapping', /^expected an object of strings \("mapping": \{"old_name": "new_name"\}\), found an item that is the integer 3$/);
-  assertIssue(errs, '$.endpoints[2].backend[0].group', /^expected a string: the key to wrap the response in, found an object$/);
+  assertIssue(
+    errs,
+    '$.endpoints[2].backend[0].mapping',
+    /^expected an object of strings \("mapping": \{"old_name": "new_name"\}\), found an item that is the integer 3$/,
+  );
+  assertIssue(
+    errs,
+    '$.endpoints[2].backend[0].group',
+    /^expected a string: the key to wrap the response in, found an object$/,
+  );
   assertIssue(errs, '$.endpoints[2].backend[0].target', /found the integer 1$/);
-  assertIssue(errs, '$.endpoints[2].backend[0].sd', /^expected a service discovery type: one of static, dns, dns-shared/);
+  assertIssue(
+    errs,
+    '$.endpoints[2].backend[0].sd',
+    /^expected a service discovery type: one of static, dns, dns-shared/,
+  );
   assertIssue(errs, '$.endpoints[2].backend[1].url_pattern', /^required property "url_pattern" is missing/);
   assertIssue(errs, '$.endpoints[2].backend[2]', /^expected a backend object/);
-  assert.ok(!errs.some((e) => e.path === '$.endpoints[2].backend[0].method'), 'lower-case backend method accepted');
+  assert.ok(
+    !errs.some((e) => e.path === '$.endpoints[2].backend[0].method'),
+    'lower-case backend method accepted',
+  );
 });
 
 test('router options are typed', () => {
@@ -149,7 +216,11 @@ test('router options are typed', () => {
   assertIssue(errs, '$.extra_config.router.return_error_msg', /^expected a boolean/);
   assertIssue(errs, '$.extra_config.router.logger_skip_paths', /^expected an array of strings/);
   assertIssue(errs, '$.extra_config.router.health_path', /^expected a path starting with "\/"/);
-  assertIssue(errs, '$.extra_config.router.error_body["404"]', /^expected an object: the JSON body returned for this status, found the string "not found"$/);
+  assertIssue(
+    errs,
+    '$.extra_config.router.error_body["404"]',
+    /^expected an object: the JSON body returned for this status, found the string "not found"$/,
+  );
   assertIssue(errs, '$.extra_config.router.max_multipart_memory', /^expected an integer ≥ 0/);
 });
 
@@ -170,10 +241,22 @@ test('proxy namespace is typed (sequential, static, flatmap_filter)', () => {
     }),
   );
   assertIssue(errs, '$.endpoints[0].extra_config.proxy.sequential', /^expected a boolean/);
-  assertIssue(errs, '$.endpoints[0].extra_config.proxy.static.strategy', /one of always, success, complete, errored, incomplete, found the string "sometimes"$/);
-  assertIssue(errs, '$.endpoints[0].extra_config.proxy.static.data', /^expected an object: the static data to merge, found an empty array$/);
+  assertIssue(
+    errs,
+    '$.endpoints[0].extra_config.proxy.static.strategy',
+    /one of always, success, complete, errored, incomplete, found the string "sometimes"$/,
+  );
+  assertIssue(
+    errs,
+    '$.endpoints[0].extra_config.proxy.static.data',
+    /^expected an object: the static data to merge, found an empty array$/,
+  );
   assertIssue(errs, '$.endpoints[0].extra_config.proxy.flatmap_filter[0].type', /one of move, del, append/);
-  assertIssue(errs, '$.endpoints[0].extra_config.proxy.flatmap_filter[1].args', /^required property "args" is missing/);
+  assertIssue(
+    errs,
+    '$.endpoints[0].extra_config.proxy.flatmap_filter[1].args',
+    /^required property "args" is missing/,
+  );
 });
 
 test('every error of a file is reported at once (allErrors)', () => {

@@ -14,7 +14,13 @@ function only(issues, path, message) {
 
 test('duplicate endpoint + method: the second is named, with where the first is', () => {
   const { errors } = checkConfig(
-    config({ endpoints: [endpoint({ endpoint: '/a' }), endpoint({ endpoint: '/b' }), endpoint({ endpoint: '/a', method: 'get' })] }),
+    config({
+      endpoints: [
+        endpoint({ endpoint: '/a' }),
+        endpoint({ endpoint: '/b' }),
+        endpoint({ endpoint: '/a', method: 'get' }),
+      ],
+    }),
   );
   only(errors, '$.endpoints[2]', 'duplicate endpoint GET /a: already declared at $.endpoints[0]');
   // Same path, other method: fine.
@@ -50,9 +56,17 @@ test('routes gw resolves are not flagged (most specific wins, KrakenD CE would r
 
 test('a url_pattern {param} missing from the endpoint', () => {
   const { errors } = checkConfig(
-    config({ endpoints: [endpoint({ endpoint: '/items/{id}', backend: [backend({ url_pattern: '/stock/{item}?id={id}' })] })] }),
+    config({
+      endpoints: [
+        endpoint({ endpoint: '/items/{id}', backend: [backend({ url_pattern: '/stock/{item}?id={id}' })] }),
+      ],
+    }),
   );
-  only(errors, '$.endpoints[0].backend[0].url_pattern', '"{item}" is not a parameter of the endpoint "/items/{id}" (its parameters are {id})');
+  only(
+    errors,
+    '$.endpoints[0].backend[0].url_pattern',
+    '"{item}" is not a parameter of the endpoint "/items/{id}" (its parameters are {id})',
+  );
   only(
     checkConfig(config({ endpoints: [endpoint({ backend: [backend({ url_pattern: '/{x}' })] })] })).errors,
     '$.endpoints[0].backend[0].url_pattern',
@@ -62,9 +76,15 @@ test('a url_pattern {param} missing from the endpoint', () => {
 
 test('parameters are case-sensitive, as the core fills them', () => {
   const { errors } = checkConfig(
-    config({ endpoints: [endpoint({ endpoint: '/items/{id}', backend: [backend({ url_pattern: '/items/{ID}' })] })] }),
+    config({
+      endpoints: [endpoint({ endpoint: '/items/{id}', backend: [backend({ url_pattern: '/items/{ID}' })] })],
+    }),
   );
-  only(errors, '$.endpoints[0].backend[0].url_pattern', '"{ID}" is not a parameter of the endpoint "/items/{id}" (its parameters are {id})');
+  only(
+    errors,
+    '$.endpoints[0].backend[0].url_pattern',
+    '"{ID}" is not a parameter of the endpoint "/items/{id}" (its parameters are {id})',
+  );
 });
 
 test('{resp0_...} needs proxy.sequential and an earlier backend; {JWT.x} and input_* are allowed', () => {
@@ -78,7 +98,10 @@ test('{resp0_...} needs proxy.sequential and an earlier backend; {JWT.x} and inp
           backend: [
             backend({ url_pattern: '/a/{id}' }),
             backend({ url_pattern: '/b/{resp0_user.hash}' }),
-            backend({ url_pattern: '/c/{resp1_id}?x={resp0_a}&s={JWT.sub}&h={input_headers.X-Tenant}&q={input_query_strings.q}' }),
+            backend({
+              url_pattern:
+                '/c/{resp1_id}?x={resp0_a}&s={JWT.sub}&h={input_headers.X-Tenant}&q={input_query_strings.q}',
+            }),
           ],
         }),
       ],
@@ -87,13 +110,19 @@ test('{resp0_...} needs proxy.sequential and an earlier backend; {JWT.x} and inp
   assert.deepEqual(ok.errors, []);
 
   only(
-    checkConfig(config({ endpoints: [endpoint({ backend: [backend(), backend({ url_pattern: '/b/{resp0_id}' })] })] })).errors,
+    checkConfig(
+      config({ endpoints: [endpoint({ backend: [backend(), backend({ url_pattern: '/b/{resp0_id}' })] })] }),
+    ).errors,
     '$.endpoints[0].backend[1].url_pattern',
     '"{resp0_id}" reads a previous backend\'s response: it needs "proxy": {"sequential": true} in the endpoint\'s extra_config',
   );
   only(
     checkConfig(
-      config({ endpoints: [endpoint({ extra_config: seq, backend: [backend(), backend({ url_pattern: '/b/{resp1_id}' })] })] }),
+      config({
+        endpoints: [
+          endpoint({ extra_config: seq, backend: [backend(), backend({ url_pattern: '/b/{resp1_id}' })] }),
+        ],
+      }),
     ).errors,
     '$.endpoints[0].backend[1].url_pattern',
     '"{resp1_id}" reads the response of backend 1, which does not run before backend 1',
@@ -135,10 +164,14 @@ test('a backend with no host, neither its own nor a root default', () => {
     'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root',
   );
   // The root host is the default.
-  assert.deepEqual(checkConfig(config({ host: ['http://api'], endpoints: [endpoint({ backend: [noHost] })] })).errors, []);
+  assert.deepEqual(
+    checkConfig(config({ host: ['http://api'], endpoints: [endpoint({ backend: [noHost] })] })).errors,
+    [],
+  );
   // An empty host string is an error too.
   only(
-    checkConfig(config({ endpoints: [endpoint({ backend: [backend({ host: ['http://a', ' '] })] })] })).errors,
+    checkConfig(config({ endpoints: [endpoint({ backend: [backend({ host: ['http://a', ' '] })] })] }))
+      .errors,
     '$.endpoints[0].backend[0].host[1]',
     'empty host',
   );
@@ -146,13 +179,17 @@ test('a backend with no host, neither its own nor a root default', () => {
 
 test('a no-op endpoint with more than one backend', () => {
   only(
-    checkConfig(config({ endpoints: [endpoint({ output_encoding: 'no-op', backend: [backend(), backend()] })] })).errors,
+    checkConfig(
+      config({ endpoints: [endpoint({ output_encoding: 'no-op', backend: [backend(), backend()] })] }),
+    ).errors,
     '$.endpoints[0].backend',
     'a no-op endpoint proxies to exactly one backend, found 2 (use one endpoint per backend, or another output_encoding to merge)',
   );
   // The root output_encoding applies to every endpoint.
   assert.equal(
-    checkConfig(config({ output_encoding: 'no-op', endpoints: [endpoint({ backend: [backend(), backend()] })] })).errors.length,
+    checkConfig(
+      config({ output_encoding: 'no-op', endpoints: [endpoint({ backend: [backend(), backend()] })] }),
+    ).errors.length,
     1,
   );
 });
@@ -167,10 +204,18 @@ test('an endpoint without backends', () => {
 
 test('endpoint parameter names must be valid', () => {
   const bad = (pattern) => checkConfig(config({ endpoints: [endpoint({ endpoint: pattern })] })).errors;
-  only(bad('/a/{user.id}'), '$.endpoints[0].endpoint', 'parameter name "{user.id}" is not valid (letters, digits, "_" and "-" only) in "/a/{user.id}"');
+  only(
+    bad('/a/{user.id}'),
+    '$.endpoints[0].endpoint',
+    'parameter name "{user.id}" is not valid (letters, digits, "_" and "-" only) in "/a/{user.id}"',
+  );
   only(bad('/a/{}'), '$.endpoints[0].endpoint', 'empty parameter name "{}" in "/a/{}"');
   only(bad('/a/{id'), '$.endpoints[0].endpoint', 'unbalanced braces in segment "{id" in "/a/{id"');
-  only(bad('/a/{id}/b/{id}'), '$.endpoints[0].endpoint', 'parameter "{id}" appears twice in "/a/{id}/b/{id}"');
+  only(
+    bad('/a/{id}/b/{id}'),
+    '$.endpoints[0].endpoint',
+    'parameter "{id}" appears twice in "/a/{id}/b/{id}"',
+  );
   // Lura's syntax allows hyphens.
   assert.deepEqual(bad('/a/{user-id}'), []);
 });
@@ -184,7 +229,10 @@ test('an endpoint path with a query string', () => {
 });
 
 test('non-RESTful segments need disable_rest', () => {
-  const ep = endpoint({ endpoint: '/foo/{var}/file.{ext}', backend: [backend({ url_pattern: '/{var}.{ext}' })] });
+  const ep = endpoint({
+    endpoint: '/foo/{var}/file.{ext}',
+    backend: [backend({ url_pattern: '/{var}.{ext}' })],
+  });
   only(
     checkConfig(config({ endpoints: [ep] })).errors,
     '$.endpoints[0].endpoint',
@@ -195,29 +243,52 @@ test('non-RESTful segments need disable_rest', () => {
 
 test('router: trusted_proxies must be IPs or CIDRs; forwarded_by_client_ip alone warns', () => {
   const { errors } = checkConfig(
-    config({ extra_config: { router: { forwarded_by_client_ip: true, trusted_proxies: ['10.0.0.0/8', '::1', 'proxy.local', '10.0.0.0/33'] } } }),
+    config({
+      extra_config: {
+        router: {
+          forwarded_by_client_ip: true,
+          trusted_proxies: ['10.0.0.0/8', '::1', 'proxy.local', '10.0.0.0/33'],
+        },
+      },
+    }),
   );
   assert.deepEqual(
     errors.map((e) => e.path),
     ['$.extra_config.router.trusted_proxies[2]', '$.extra_config.router.trusted_proxies[3]'],
   );
-  assert.match(errors[0].message, /^expected an IP address or CIDR range like "10.0.0.0\/8", found the string "proxy.local"$/);
+  assert.match(
+    errors[0].message,
+    /^expected an IP address or CIDR range like "10.0.0.0\/8", found the string "proxy.local"$/,
+  );
   const { warnings } = checkConfig(config({ extra_config: { router: { forwarded_by_client_ip: true } } }));
-  assert.deepEqual(warnings.map((w) => w.path), ['$.extra_config.router.trusted_proxies']);
+  assert.deepEqual(
+    warnings.map((w) => w.path),
+    ['$.extra_config.router.trusted_proxies'],
+  );
 });
 
 test('an endpoint on the health path replaces it: warning', () => {
   const r = checkConfig(config({ endpoints: [endpoint({ endpoint: '/__health' })] }));
   assert.deepEqual(r.errors, []);
-  assert.deepEqual(r.warnings, [{ path: '$.endpoints[0].endpoint', message: 'GET /__health replaces the built-in health endpoint' }]);
+  assert.deepEqual(r.warnings, [
+    { path: '$.endpoints[0].endpoint', message: 'GET /__health replaces the built-in health endpoint' },
+  ]);
 });
 
 test('version 2 keys are warnings', () => {
-  const r = checkConfig(config({ endpoints: [endpoint({ headers_to_pass: ['A'], backend: [backend({ whitelist: ['a'] })] })] }));
+  const r = checkConfig(
+    config({ endpoints: [endpoint({ headers_to_pass: ['A'], backend: [backend({ whitelist: ['a'] })] })] }),
+  );
   assert.deepEqual(r.errors, []);
   assert.deepEqual(r.warnings, [
-    { path: '$.endpoints[0].headers_to_pass', message: '"headers_to_pass" is a version 2 setting, ignored in version 3: use "input_headers"' },
-    { path: '$.endpoints[0].backend[0].whitelist', message: '"whitelist" is a version 2 setting, ignored in version 3: use "allow"' },
+    {
+      path: '$.endpoints[0].headers_to_pass',
+      message: '"headers_to_pass" is a version 2 setting, ignored in version 3: use "input_headers"',
+    },
+    {
+      path: '$.endpoints[0].backend[0].whitelist',
+      message: '"whitelist" is a version 2 setting, ignored in version 3: use "allow"',
+    },
   ]);
 });
 
@@ -225,22 +296,41 @@ test('an unknown extra_config namespace is a warning, never an error (all three 
   const r = checkConfig(
     config({
       extra_config: { 'acme/widget': { a: 1 }, '@comment': 'ignored' },
-      endpoints: [endpoint({ extra_config: { 'acme/endpoint': [] }, backend: [backend({ extra_config: { 'acme/backend': 1 } })] })],
+      endpoints: [
+        endpoint({
+          extra_config: { 'acme/endpoint': [] },
+          backend: [backend({ extra_config: { 'acme/backend': 1 } })],
+        }),
+      ],
     }),
   );
   assert.deepEqual(r.errors, []);
   assert.deepEqual(r.warnings, [
-    { path: '$.endpoints[0].extra_config["acme/endpoint"]', message: 'unknown extra_config namespace "acme/endpoint" (ignored)' },
-    { path: '$.endpoints[0].backend[0].extra_config["acme/backend"]', message: 'unknown extra_config namespace "acme/backend" (ignored)' },
-    { path: '$.extra_config["acme/widget"]', message: 'unknown extra_config namespace "acme/widget" (ignored)' },
+    {
+      path: '$.endpoints[0].extra_config["acme/endpoint"]',
+      message: 'unknown extra_config namespace "acme/endpoint" (ignored)',
+    },
+    {
+      path: '$.endpoints[0].backend[0].extra_config["acme/backend"]',
+      message: 'unknown extra_config namespace "acme/backend" (ignored)',
+    },
+    {
+      path: '$.extra_config["acme/widget"]',
+      message: 'unknown extra_config namespace "acme/widget" (ignored)',
+    },
   ]);
 });
 
 test('a core namespace in the wrong place is a warning', () => {
-  const r = checkConfig(config({ endpoints: [endpoint({ extra_config: { router: { return_error_msg: true } } })] }));
+  const r = checkConfig(
+    config({ endpoints: [endpoint({ extra_config: { router: { return_error_msg: true } } })] }),
+  );
   assert.deepEqual(r.errors, []);
   assert.deepEqual(r.warnings, [
-    { path: '$.endpoints[0].extra_config.router', message: '"router" does not apply at the endpoint level (ignored)' },
+    {
+      path: '$.endpoints[0].extra_config.router',
+      message: '"router" does not apply at the endpoint level (ignored)',
+    },
   ]);
 });
 
@@ -267,7 +357,10 @@ test('registered modules: schema (compiled once) then validate(cfg, path, servic
     });
     const r = checkConfig(cfg);
     assert.deepEqual(r.errors, [
-      { path: '$.endpoints[0].extra_config["test/fake"].level', message: 'expected an integer, found the string "one"' },
+      {
+        path: '$.endpoints[0].extra_config["test/fake"].level',
+        message: 'expected an integer, found the string "one"',
+      },
       { path: '$.endpoints[0].backend[0].extra_config["test/fake"].level', message: 'too high' },
     ]);
     assert.deepEqual(r.warnings, []);
@@ -282,7 +375,9 @@ test('registered modules: schema (compiled once) then validate(cfg, path, servic
     featureByNamespace.delete('test/fake');
   }
   function assertMissing(errors) {
-    assert.deepEqual(errors, [{ path: '$.extra_config["test/fake"].level', message: 'required property "level" is missing' }]);
+    assert.deepEqual(errors, [
+      { path: '$.extra_config["test/fake"].level', message: 'required property "level" is missing' },
+    ]);
   }
 });
 
@@ -295,7 +390,9 @@ test('a module whose validate throws is reported, not a crash', () => {
   });
   try {
     const r = checkConfig(config({ extra_config: { 'test/throws': {} } }));
-    assert.deepEqual(r.errors, [{ path: '$.extra_config["test/throws"]', message: 'could not validate "test/throws": boom' }]);
+    assert.deepEqual(r.errors, [
+      { path: '$.extra_config["test/throws"]', message: 'could not validate "test/throws": boom' },
+    ]);
   } finally {
     featureByNamespace.delete('test/throws');
   }

@@ -1,7 +1,14 @@
 // `gw check -c FILE [-d] [--lint] [-t]`: load, validate, report every issue with its JSON path.
 // Exit 0 when valid ("Syntax OK!" as krakend prints it), 1 when not.
 
-import { ConfigLoadError, checkConfig, formatDuration, formatIssues, loadConfigFile, parseDuration } from '../config/index.js';
+import {
+  ConfigLoadError,
+  checkConfig,
+  formatDuration,
+  formatIssues,
+  loadConfigFile,
+  parseDuration,
+} from '../config/index.js';
 import { Router } from '../server/router.js';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
 
@@ -27,7 +34,8 @@ export async function checkCommand(opts: CheckCommandOptions): Promise<number> {
   const { errors, warnings } = checkConfig(config, { lint: opts.lint });
   if (opts.testRoutes && errors.length === 0) errors.push(...testRouteTable(config));
   if (errors.length > 0 || warnings.length > 0) process.stderr.write(formatIssues(errors, warnings));
-  if (opts.debug) process.stdout.write(`Parsing configuration file: ${opts.config}\n${describeConfig(config)}`);
+  if (opts.debug)
+    process.stdout.write(`Parsing configuration file: ${opts.config}\n${describeConfig(config)}`);
   if (errors.length > 0) {
     process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'} in ${opts.config}\n`);
     return 1;
@@ -53,8 +61,14 @@ export function testRouteTable(config: ServiceConfig): ConfigIssue[] {
     const sample = ep.endpoint.replace(/\{[^{}]+\}/g, (_m) => `gw-sample-${i}`);
     const found = router.lookup(method, sample);
     if (found.kind !== 'found' || found.value !== i) {
-      const where = found.kind === 'found' ? ` it reaches $.endpoints[${found.value}] instead` : ` the router answers ${found.kind}`;
-      issues.push({ path: `$.endpoints[${i}].endpoint`, message: `route ${method} ${ep.endpoint} is unreachable: ${sample} —${where}` });
+      const where =
+        found.kind === 'found'
+          ? ` it reaches $.endpoints[${found.value}] instead`
+          : ` the router answers ${found.kind}`;
+      issues.push({
+        path: `$.endpoints[${i}].endpoint`,
+        message: `route ${method} ${ep.endpoint} is unreachable: ${sample} —${where}`,
+      });
     }
   });
   return issues;

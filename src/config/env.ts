@@ -26,7 +26,10 @@ export interface EnvOverrideResult {
 }
 
 /** Applies the KRAKEND_* overrides in place on the root object. */
-export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvOverrideResult {
+export function applyEnvOverrides(
+  config: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): EnvOverrideResult {
   const applied: EnvOverrideResult['applied'] = [];
   const issues: ConfigIssue[] = [];
   for (const key of Object.keys(config)) {
@@ -44,7 +47,10 @@ export function applyEnvOverrides(config: Record<string, unknown>, env: NodeJS.P
       const text = raw.trim();
       const n = text === '' ? Number.NaN : Number(text);
       if (!Number.isFinite(n) || (Number.isInteger(current) && !Number.isInteger(n))) {
-        issues.push({ path, message: `${variable}=${JSON.stringify(raw)} is not ${Number.isInteger(current) ? 'an integer' : 'a number'}` });
+        issues.push({
+          path,
+          message: `${variable}=${JSON.stringify(raw)} is not ${Number.isInteger(current) ? 'an integer' : 'a number'}`,
+        });
         continue;
       }
       config[key] = n;

@@ -6,8 +6,8 @@ import type { ConfigIssue } from '../types.js';
 export { formatDuration, parseDuration } from './duration.js';
 export { applyEnvOverrides, envVarName } from './env.js';
 export { ConfigLoadError, loadConfigFile, locateJsonError, parseConfigText } from './load.js';
-export { checkConfig, childPath, parseRoute } from './validate.js';
 export type { CheckOptions, CheckResult } from './validate.js';
+export { checkConfig, childPath, parseRoute } from './validate.js';
 
 /** `ERROR  $.path: message` / `WARN   $.path: message` lines, errors first, newline-terminated. */
 export function formatIssues(errors: ConfigIssue[], warnings: ConfigIssue[]): string {

@@ -54,7 +54,9 @@ export function parseConfigText(text: string, format: Format, name = 'config'): 
         const e = doc.errors[0];
         const pos = e.linePos?.[0];
         const where = pos ? `${name}:${pos.line}:${pos.col}` : name;
-        return fail(`${where}: invalid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`);
+        return fail(
+          `${where}: invalid YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+        );
       }
       return doc.toJS({ maxAliasCount: 1000 });
     }
@@ -152,7 +154,10 @@ export function locateJsonError(s: string): { offset: number; message: string } 
         i++;
         return;
       }
-      if (c < 0x20) stop(c === 10 ? 'unterminated string (newline inside a string)' : 'control character inside a string');
+      if (c < 0x20)
+        stop(
+          c === 10 ? 'unterminated string (newline inside a string)' : 'control character inside a string',
+        );
       if (c === 0x5c) {
         const e = s[i + 1];
         if (e === 'u') {
@@ -186,7 +191,11 @@ export function locateJsonError(s: string): { offset: number; message: string } 
       for (;;) {
         ws();
         if (s[i] !== '"')
-          stop(s[i] === '}' ? 'trailing comma before "}"' : `unexpected ${found()}, expected a double-quoted property name`);
+          stop(
+            s[i] === '}'
+              ? 'trailing comma before "}"'
+              : `unexpected ${found()}, expected a double-quoted property name`,
+          );
         str();
         ws();
         if (s[i] !== ':') stop(`unexpected ${found()}, expected ":" after the property name`);
@@ -227,8 +236,14 @@ export function locateJsonError(s: string): { offset: number; message: string } 
         stop(`unexpected ${found()}, expected "," or "]"`);
       }
     }
-    if (c === '"') return str();
-    if (c === '-' || (c >= '0' && c <= '9')) return num();
+    if (c === '"') {
+      str();
+      return;
+    }
+    if (c === '-' || (c >= '0' && c <= '9')) {
+      num();
+      return;
+    }
     for (const word of ['true', 'false', 'null']) {
       if (s.startsWith(word, i)) {
         i += word.length;

@@ -5,7 +5,16 @@
 
 type Schema = Record<string, unknown>;
 
-export const OUTPUT_ENCODINGS = ['json', 'fast-json', 'json-collection', 'string', 'negotiate', 'no-op', 'xml', 'yaml'];
+export const OUTPUT_ENCODINGS = [
+  'json',
+  'fast-json',
+  'json-collection',
+  'string',
+  'negotiate',
+  'no-op',
+  'xml',
+  'yaml',
+];
 export const BACKEND_ENCODINGS = ['json', 'safejson', 'fast-json', 'string', 'no-op', 'xml', 'rss', 'yaml'];
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'CONNECT', 'TRACE'];
 /** Lura upper-cases the method; the lower-case spelling works too. */
@@ -13,7 +22,11 @@ const METHOD_ENUM = [...HTTP_METHODS, ...HTTP_METHODS.map((m) => m.toLowerCase()
 
 const str = (expected = 'a string'): Schema => ({ type: 'string', expected });
 const bool = (): Schema => ({ type: 'boolean', expected: 'a boolean (true or false)' });
-const int = (minimum = 0, expected = `an integer ≥ ${minimum}`): Schema => ({ type: 'integer', minimum, expected });
+const int = (minimum = 0, expected = `an integer ≥ ${minimum}`): Schema => ({
+  type: 'integer',
+  minimum,
+  expected,
+});
 const duration = (example = '3s'): Schema => ({
   type: 'string',
   expected: `a duration string like "${example}" (units ns, us, ms, s, m, h)`,
@@ -121,7 +134,8 @@ export const rootSchema: Schema = {
     $schema: str(),
     version: {
       const: 3,
-      expected: '3 (the configuration format gw reads; older formats must be migrated, see "Upgrading KrakenD")',
+      expected:
+        '3 (the configuration format gw reads; older formats must be migrated, see "Upgrading KrakenD")',
     },
     name: str(),
     port: { type: 'integer', minimum: 0, maximum: 65535, expected: 'a port number (integer 0-65535)' },
@@ -165,7 +179,11 @@ export const rootSchema: Schema = {
       properties: { pattern: str(), folder: str() },
       expected: 'an object ("plugin": {"pattern": ".so", "folder": "./plugins/"})',
     },
-    async_agent: { type: 'array', items: object('an async agent object'), expected: 'an array of async agent objects' },
+    async_agent: {
+      type: 'array',
+      items: object('an async agent object'),
+      expected: 'an array of async agent objects',
+    },
   },
 };
 

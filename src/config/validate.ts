@@ -11,12 +11,12 @@ import type { BackendConfig, ConfigIssue, EndpointConfig, FeatureModule, Service
 import { parseDuration } from './duration.js';
 import {
   BACKEND_DURATIONS,
-  ENDPOINT_DURATIONS,
-  ROOT_DURATIONS,
   backendSchema,
   coreNamespaceSchemas,
+  ENDPOINT_DURATIONS,
   endpointSchema,
   knownProperties,
+  ROOT_DURATIONS,
   rootSchema,
 } from './schema.js';
 
@@ -130,14 +130,23 @@ function issueFromAjv(e: ErrorObject, base: string, root: unknown): ConfigIssue 
     path = parentPath;
     const container = containerSchemaOf(e.schemaPath);
     if (container?.expected) expected = String(container.expected);
-    return { path, message: `expected ${expected ?? typeWords(parent.type)}, found an item that is ${describeValue(e.data)}` };
+    return {
+      path,
+      message: `expected ${expected ?? typeWords(parent.type)}, found an item that is ${describeValue(e.data)}`,
+    };
   }
   switch (e.keyword) {
     case 'type':
-      return { path, message: `expected ${expected ?? typeWords(e.params.type)}, found ${describeValue(e.data)}` };
+      return {
+        path,
+        message: `expected ${expected ?? typeWords(e.params.type)}, found ${describeValue(e.data)}`,
+      };
     case 'enum':
     case 'const':
-      return { path, message: `expected ${expected ?? JSON.stringify(e.params.allowedValues ?? e.params.allowedValue)}, found ${describeValue(e.data)}` };
+      return {
+        path,
+        message: `expected ${expected ?? JSON.stringify(e.params.allowedValues ?? e.params.allowedValue)}, found ${describeValue(e.data)}`,
+      };
     case 'required': {
       const prop = String(e.params.missingProperty);
       const propSchema = ((parent.properties ?? {}) as Record<string, Record<string, unknown>>)[prop];
@@ -154,7 +163,10 @@ function issueFromAjv(e: ErrorObject, base: string, root: unknown): ConfigIssue 
     case 'minItems':
     case 'maxItems':
     case 'format':
-      return { path, message: `expected ${expected ?? (e.message ?? 'a valid value')}, found ${describeValue(e.data)}` };
+      return {
+        path,
+        message: `expected ${expected ?? e.message ?? 'a valid value'}, found ${describeValue(e.data)}`,
+      };
     case 'additionalProperties':
       return {
         path: childPath(path, String(e.params.additionalProperty)),
@@ -180,7 +192,13 @@ function containerSchemaOf(schemaPath: string): Record<string, unknown> | undefi
 
 let currentSchemaRoot: object = rootSchema;
 
-function runSchema(validate: ValidateFunction, schema: object, data: unknown, base: string, out: ConfigIssue[]): boolean {
+function runSchema(
+  validate: ValidateFunction,
+  schema: object,
+  data: unknown,
+  base: string,
+  out: ConfigIssue[],
+): boolean {
   if (validate(data)) return true;
   currentSchemaRoot = schema;
   const seen = new Set<string>();
@@ -198,7 +216,8 @@ function runSchema(validate: ValidateFunction, schema: object, data: unknown, ba
 // ---------------------------------------------------------------------------------------------
 // Semantic checks.
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Lura's parameter name syntax (`/\{([a-zA-Z\-_0-9]+)\}/`). */
 const PARAM_NAME = /^[A-Za-z0-9_-]+$/;
@@ -227,7 +246,9 @@ export function parseRoute(pattern: string): ParsedRoute {
     for (const n of names) {
       if (!PARAM_NAME.test(n))
         problems.push(
-          n === '' ? 'empty parameter name "{}"' : `parameter name "{${n}}" is not valid (letters, digits, "_" and "-" only)`,
+          n === ''
+            ? 'empty parameter name "{}"'
+            : `parameter name "{${n}}" is not valid (letters, digits, "_" and "-" only)`,
         );
       else if (params.includes(n)) problems.push(`parameter "{${n}}" appears twice`);
       params.push(n);
@@ -304,9 +325,15 @@ function checkRouter(cfg: Record<string, unknown>, base: string, c: Collector): 
   if (Array.isArray(cfg.trusted_proxies))
     cfg.trusted_proxies.forEach((p, i) => {
       if (typeof p === 'string' && !isCidrOrIp(p))
-        c.error(`${base}.trusted_proxies[${i}]`, `expected an IP address or CIDR range like "10.0.0.0/8", found ${describeValue(p)}`);
+        c.error(
+          `${base}.trusted_proxies[${i}]`,
+          `expected an IP address or CIDR range like "10.0.0.0/8", found ${describeValue(p)}`,
+        );
     });
-  if (cfg.forwarded_by_client_ip === true && !(Array.isArray(cfg.trusted_proxies) && cfg.trusted_proxies.length > 0))
+  if (
+    cfg.forwarded_by_client_ip === true &&
+    !(Array.isArray(cfg.trusted_proxies) && cfg.trusted_proxies.length > 0)
+  )
     c.warn(
       `${base}.trusted_proxies`,
       'forwarded_by_client_ip needs trusted_proxies: without them no relay is trusted and the connection address is used',
@@ -320,7 +347,8 @@ function checkRouter(cfg: Record<string, unknown>, base: string, c: Collector): 
 function checkProxyNamespace(cfg: Record<string, unknown>, base: string, scope: Scope, c: Collector): void {
   if (scope === 'backend') {
     for (const key of ['sequential', 'static'])
-      if (cfg[key] !== undefined) c.warn(`${base}.${key}`, `"${key}" belongs in the endpoint's extra_config (ignored here)`);
+      if (cfg[key] !== undefined)
+        c.warn(`${base}.${key}`, `"${key}" belongs in the endpoint's extra_config (ignored here)`);
   } else if (scope === 'endpoint' && cfg.shadow !== undefined) {
     c.warn(`${base}.shadow`, '"shadow" belongs in a backend\'s extra_config (ignored here)');
   }
@@ -365,7 +393,8 @@ function checkExtraConfig(
     }
     const v = moduleValidator(mod);
     let ok = true;
-    if (v instanceof Error) c.warn(path, `the schema of "${ns}" could not be compiled (${v.message}); only its own checks ran`);
+    if (v instanceof Error)
+      c.warn(path, `the schema of "${ns}" could not be compiled (${v.message}); only its own checks ran`);
     else if (v) ok = runSchema(v, mod.schema as object, value, path, c.errors);
     if (ok && mod.validate) {
       try {
@@ -382,9 +411,15 @@ const ENDPOINT_PROPS = knownProperties(endpointSchema);
 const BACKEND_PROPS = knownProperties(backendSchema);
 const ROUTER_PROPS = knownProperties(coreNamespaceSchemas.router);
 
-function lintUnknownProperties(obj: Record<string, unknown>, base: string, known: Set<string>, c: Collector): void {
+function lintUnknownProperties(
+  obj: Record<string, unknown>,
+  base: string,
+  known: Set<string>,
+  c: Collector,
+): void {
   for (const key of Object.keys(obj))
-    if (!known.has(key) && !key.startsWith('@')) c.warn(childPath(base, key), `unknown property "${key}" (ignored)`);
+    if (!known.has(key) && !key.startsWith('@'))
+      c.warn(childPath(base, key), `unknown property "${key}" (ignored)`);
 }
 
 const V2_KEYS: Record<string, string> = {
@@ -419,7 +454,10 @@ function checkEndpoint(
   const route = parseRoute(pattern);
   for (const p of route.problems) c.error(`${base}.endpoint`, `${p} in "${pattern}"`);
   if (/[?#]/.test(pattern))
-    c.error(`${base}.endpoint`, `"${pattern}" contains "?" or "#": the endpoint is a path only (query strings go in input_query_strings)`);
+    c.error(
+      `${base}.endpoint`,
+      `"${pattern}" contains "?" or "#": the endpoint is a path only (query strings go in input_query_strings)`,
+    );
   if (route.mixed.length > 0 && service.disable_rest !== true)
     c.error(
       `${base}.endpoint`,
@@ -430,7 +468,10 @@ function checkEndpoint(
   const first = routes.get(key);
   if (first) {
     if (first.pattern === pattern)
-      c.error(base, `duplicate endpoint ${method} ${pattern}: already declared at $.endpoints[${first.index}]`);
+      c.error(
+        base,
+        `duplicate endpoint ${method} ${pattern}: already declared at $.endpoints[${first.index}]`,
+      );
     else
       c.error(
         `${base}.endpoint`,
@@ -446,14 +487,18 @@ function checkEndpoint(
   const backends = Array.isArray(ep.backend) ? ep.backend : [];
   const outputEncoding = ep.output_encoding ?? service.output_encoding ?? 'json';
   if (ep.backend === undefined || (Array.isArray(ep.backend) && ep.backend.length === 0))
-    c.error(`${base}.backend`, 'an endpoint needs at least one backend ("backend": [{"host": [...], "url_pattern": "/path"}])');
+    c.error(
+      `${base}.backend`,
+      'an endpoint needs at least one backend ("backend": [{"host": [...], "url_pattern": "/path"}])',
+    );
   if (outputEncoding === 'no-op' && backends.length > 1)
     c.error(
       `${base}.backend`,
       `a no-op endpoint proxies to exactly one backend, found ${backends.length} (use one endpoint per backend, or another output_encoding to merge)`,
     );
 
-  const proxyCfg = isObject(ep.extra_config) && isObject(ep.extra_config.proxy) ? ep.extra_config.proxy : undefined;
+  const proxyCfg =
+    isObject(ep.extra_config) && isObject(ep.extra_config.proxy) ? ep.extra_config.proxy : undefined;
   const sequential = proxyCfg?.sequential === true;
   const rootHosts = Array.isArray(service.host) ? service.host : [];
 
@@ -481,9 +526,13 @@ function checkEndpoint(
         '"*" forwards every client header (Authorization, Cookie, ...) to the backends: list only the headers they need',
       );
     if (Array.isArray(ep.input_query_strings) && ep.input_query_strings.includes('*'))
-      c.warn(`${base}.input_query_strings`, '"*" forwards every query string to the backends: list only the ones they need');
+      c.warn(
+        `${base}.input_query_strings`,
+        '"*" forwards every query string to the backends: list only the ones they need',
+      );
     const t = typeof ep.timeout === 'string' ? parseDuration(ep.timeout) : undefined;
-    if (t !== undefined && t > 60_000) c.warn(`${base}.timeout`, 'a timeout above 1 minute holds connections and workers: keep it below 1m');
+    if (t !== undefined && t > 60_000)
+      c.warn(`${base}.timeout`, 'a timeout above 1 minute holds connections and workers: keep it below 1m');
     if (ep.concurrent_calls !== undefined && ep.concurrent_calls > 1 && !['GET', 'HEAD'].includes(method))
       c.warn(`${base}.concurrent_calls`, `concurrent calls repeat the request; ${method} is not idempotent`);
   }
@@ -513,14 +562,23 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
       if (resp) {
         const idx = Number(resp[1]);
         if (!ctx.sequential)
-          c.error(where, `"{${name}}" reads a previous backend's response: it needs "proxy": {"sequential": true} in the endpoint's extra_config`);
+          c.error(
+            where,
+            `"{${name}}" reads a previous backend's response: it needs "proxy": {"sequential": true} in the endpoint's extra_config`,
+          );
         else if (idx >= j)
-          c.error(where, `"{${name}}" reads the response of backend ${idx}, which does not run before backend ${j}`);
+          c.error(
+            where,
+            `"{${name}}" reads the response of backend ${idx}, which does not run before backend ${j}`,
+          );
         continue;
       }
       if (SPECIAL_PREFIXES.some((p) => name.startsWith(p) && name.length > p.length)) continue;
       if (!ctx.params.has(name)) {
-        const known = ctx.params.size > 0 ? `its parameters are ${[...ctx.params].map((p) => `{${p}}`).join(', ')}` : 'it has no parameters';
+        const known =
+          ctx.params.size > 0
+            ? `its parameters are ${[...ctx.params].map((p) => `{${p}}`).join(', ')}`
+            : 'it has no parameters';
         c.error(where, `"{${name}}" is not a parameter of the endpoint "${ctx.pattern}" (${known})`);
       }
     }
@@ -531,7 +589,10 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
   const hosts = Array.isArray(b.host) ? b.host : undefined;
   const noHostHere = b.host === undefined || (hosts !== undefined && hosts.length === 0);
   if (!hostless && noHostHere && ctx.rootHosts.length === 0)
-    c.error(`${base}.host`, 'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root');
+    c.error(
+      `${base}.host`,
+      'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root',
+    );
   if (hosts) checkStringList(hosts, `${base}.host`, c, 'host');
 
   checkExtraConfig(b.extra_config, base, 'backend', ctx.service, c);
@@ -539,11 +600,20 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
   if (ctx.lint) {
     lintUnknownProperties(b, base, BACKEND_PROPS, c);
     if (Array.isArray(b.input_headers) && b.input_headers.includes('*'))
-      c.warn(`${base}.input_headers`, '"*" forwards every client header to this backend: list only the headers it needs');
+      c.warn(
+        `${base}.input_headers`,
+        '"*" forwards every client header to this backend: list only the headers it needs',
+      );
     if (Array.isArray(b.input_query_strings) && b.input_query_strings.includes('*'))
-      c.warn(`${base}.input_query_strings`, '"*" forwards every query string to this backend: list only the ones it needs');
+      c.warn(
+        `${base}.input_query_strings`,
+        '"*" forwards every query string to this backend: list only the ones it needs',
+      );
     if (ctx.noopEndpoint && b.encoding !== undefined && b.encoding !== 'no-op')
-      c.warn(`${base}.encoding`, `the endpoint is no-op, so the backend is not decoded: "encoding": "${b.encoding}" is ignored`);
+      c.warn(
+        `${base}.encoding`,
+        `the endpoint is no-op, so the backend is not decoded: "encoding": "${b.encoding}" is ignored`,
+      );
     if (b.allow !== undefined && b.deny !== undefined)
       c.warn(`${base}.deny`, '"allow" and "deny" together: only "allow" is applied');
   }
@@ -551,10 +621,17 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
 
 /** Paths the gateway serves itself: an endpoint there shadows them. */
 function builtinPaths(service: ServiceConfig): Array<{ method: string; path: string; what: string }> {
-  const router = isObject(service.extra_config) && isObject(service.extra_config.router) ? service.extra_config.router : {};
+  const router =
+    isObject(service.extra_config) && isObject(service.extra_config.router)
+      ? service.extra_config.router
+      : {};
   const out: Array<{ method: string; path: string; what: string }> = [];
   if (router.disable_health !== true)
-    out.push({ method: 'GET', path: typeof router.health_path === 'string' ? router.health_path : '/__health', what: 'health' });
+    out.push({
+      method: 'GET',
+      path: typeof router.health_path === 'string' ? router.health_path : '/__health',
+      what: 'health',
+    });
   return out;
 }
 
@@ -579,28 +656,48 @@ export function checkConfig(config: unknown, opts: CheckOptions = {}): CheckResu
   for (const b of builtinPaths(service)) {
     const taken = routes.get(`${b.method} ${b.path}`);
     if (taken)
-      c.warn(`$.endpoints[${taken.index}].endpoint`, `${b.method} ${b.path} replaces the built-in ${b.what} endpoint`);
+      c.warn(
+        `$.endpoints[${taken.index}].endpoint`,
+        `${b.method} ${b.path} replaces the built-in ${b.what} endpoint`,
+      );
   }
 
   checkExtraConfig(service.extra_config, '$', 'service', service, c);
 
   if (lint) {
     lintUnknownProperties(service as Record<string, unknown>, '$', ROOT_PROPS, c);
-    const router = isObject(service.extra_config) && isObject(service.extra_config.router) ? service.extra_config.router : undefined;
+    const router =
+      isObject(service.extra_config) && isObject(service.extra_config.router)
+        ? service.extra_config.router
+        : undefined;
     if (router) lintUnknownProperties(router, '$.extra_config.router', ROUTER_PROPS, c);
     if (service.timeout === undefined)
-      c.warn('$.timeout', 'no timeout: every endpoint uses the 2s default; set one that matches your backends');
+      c.warn(
+        '$.timeout',
+        'no timeout: every endpoint uses the 2s default; set one that matches your backends',
+      );
     else {
       const t = typeof service.timeout === 'string' ? parseDuration(service.timeout) : undefined;
-      if (t !== undefined && t > 60_000) c.warn('$.timeout', 'a timeout above 1 minute holds connections and workers: keep it below 1m');
+      if (t !== undefined && t > 60_000)
+        c.warn('$.timeout', 'a timeout above 1 minute holds connections and workers: keep it below 1m');
     }
     if (service.debug_endpoint === true)
-      c.warn('$.debug_endpoint', 'the /__debug/ endpoint is enabled: it logs requests and must not be reachable in production');
+      c.warn(
+        '$.debug_endpoint',
+        'the /__debug/ endpoint is enabled: it logs requests and must not be reachable in production',
+      );
     if (service.echo_endpoint === true)
-      c.warn('$.echo_endpoint', 'the /__echo/ endpoint is enabled: it returns request headers (tokens included) to anyone');
+      c.warn(
+        '$.echo_endpoint',
+        'the /__echo/ endpoint is enabled: it returns request headers (tokens included) to anyone',
+      );
     if (router?.hide_version_header !== true)
-      c.warn('$.extra_config.router.hide_version_header', 'the X-KrakenD header tells the gateway version: set "hide_version_header": true');
-    if (endpoints.length === 0) c.warn('$.endpoints', 'no endpoints: the gateway serves only its built-in paths');
+      c.warn(
+        '$.extra_config.router.hide_version_header',
+        'the X-KrakenD header tells the gateway version: set "hide_version_header": true',
+      );
+    if (endpoints.length === 0)
+      c.warn('$.endpoints', 'no endpoints: the gateway serves only its built-in paths');
   }
   return { errors: c.errors, warnings: c.warnings };
 }
