@@ -206,7 +206,7 @@ describe('TLS listener', () => {
       const req = https.get({ host: '127.0.0.1', port, path: '/ok', ca: readFileSync(pki.ca), servername: 'localhost', ...opts }, (res) => {
         let data = '';
         res.on('data', (d) => (data += d));
-        res.on('end', () => resolve({ status: res.statusCode, body: data, protocol: res.socket.getProtocol?.() }));
+        res.on('end', () => resolve({ status: res.statusCode, body: data }));
       });
       req.on('error', (err) => resolve({ error: err.code ?? err.message }));
     });
@@ -226,6 +226,7 @@ describe('TLS listener', () => {
         const v12 = await httpsGet(gw.port, { maxVersion: 'TLSv1.2' });
         if (front === 'node') assert.ok(v12.error, 'TLS 1.2 refused by default');
         else assert.equal(v12.status, 200);
+        assert.equal(/needs the node:https front/.test(gw.logs()), front === 'node', gw.logs());
         const plain = await fetch(`http://127.0.0.1:${gw.port}/ok`).then((r) => r.status, () => 'refused');
         assert.notEqual(plain, 200, 'no plain HTTP on a TLS listener');
       } finally {
