@@ -40,6 +40,7 @@ import {
 import { DecodeError, getDecoder, getEncoder } from './encodings.js';
 import { type PoolRegistry, UpstreamError, callBackend } from './http-client.js';
 import { compileStaticProxy } from './static.js';
+import { createHostBalancer } from '../qos/balancer.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
 
 export interface EndpointRuntime {
@@ -150,11 +151,12 @@ function compileBackend(
   const returnErrorCode = !detailsAlias && httpCfg?.return_error_code === true;
   const backendTimeout = parseDurationMs(backend.timeout);
   const timeoutMs = backendTimeout !== undefined ? Math.min(backendTimeout, endpointTimeoutMs) : endpointTimeoutMs;
-  let rr = 0;
   const hostCount = hosts.length;
+  // Round-robin; a circuit breaker may pin the host (skipping open ones): src/qos/balancer.ts.
+  const balancer = createHostBalancer(backend, hosts);
 
   const httpStage: BackendStage = async (breq: BackendRequest): Promise<BackendResponse> => {
-    const origin = hostCount === 1 ? hosts[0] : hosts[rr++ % hostCount];
+    const origin = hostCount === 1 ? hosts[0] : balancer.origin(breq);
     const headers: string[] = [];
     const h = breq.headers;
     for (const k in h) headers.push(k, h[k]);

@@ -2,7 +2,8 @@
 // src/extensions/registry.ts.
 
 import type { FeatureModule } from '../types.js';
+import { circuitBreakerModule } from './circuit-breaker.js';
 import { proxyRateLimitModule } from './ratelimit-proxy.js';
 import { routerRateLimitModule, serviceRateLimitModule } from './ratelimit-router.js';
 
-export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule];
+export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule, circuitBreakerModule];

@@ -34,4 +34,5 @@ export const proxyRateLimitModule: FeatureModule = {
   validate,
   prepareShared: (service) => layoutBuckets(service, PROXY_NAMESPACE, false),
   backend,
+  bytesOnly: true,
 };
