@@ -214,4 +214,9 @@ export interface FeatureModule {
   proxy?(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined;
   /** Backend-level: wraps the HTTP call of one backend. */
   backend?(cfg: unknown, ctx: CompileContext): BackendMiddleware | undefined;
+  /**
+   * The backend middleware never reads or writes `BackendResponse.data` (rate limits, circuit
+   * breaker, cache…): the endpoint may then keep bodies as bytes for the WASM transform.
+   */
+  bytesOnly?: boolean;
 }

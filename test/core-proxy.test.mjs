@@ -125,7 +125,10 @@ before(async () => {
       { endpoint: '/redirect', backend: [{ host: [redirector.url], url_pattern: '/old' }] },
       {
         endpoint: '/flatmap',
-        backend: [{ host: h, url_pattern: '/list', is_collection: true }],
+        backend: [
+          { host: h, url_pattern: '/list', is_collection: true },
+          { host: [offers.url], url_pattern: '/offers', allow: ['name'] },
+        ],
         extra_config: {
           proxy: {
             flatmap_filter: [
@@ -134,6 +137,22 @@ before(async () => {
             ],
           },
         },
+      },
+      {
+        endpoint: '/flatmap-backend',
+        backend: [
+          {
+            host: h,
+            url_pattern: '/list',
+            is_collection: true,
+            extra_config: { proxy: { flatmap_filter: [{ type: 'del', args: ['collection.*.id'] }] } },
+          },
+        ],
+      },
+      {
+        endpoint: '/flatmap-single-ignored',
+        backend: [{ host: h, url_pattern: '/list', is_collection: true }],
+        extra_config: { proxy: { flatmap_filter: [{ type: 'del', args: ['collection'] }] } },
       },
       { endpoint: '/concurrent', concurrent_calls: 3, backend: [{ host: h, url_pattern: '/users/1' }] },
       { endpoint: '/no-sanitize', backend: [{ host: [users.url.replace('http://', '')], url_pattern: '/users/1' }] },
@@ -198,8 +217,16 @@ describe('endpoints and backends', () => {
     assert.equal(r.json.length, 2);
   });
 
-  test('flatmap_filter with wildcards at endpoint level', async () => {
-    assert.deepEqual((await get(`${gw.url}/flatmap`)).json, { things: [{ id: 1 }, { id: 2 }] });
+  test('flatmap_filter with wildcards at endpoint level, after the merge', async () => {
+    assert.deepEqual((await get(`${gw.url}/flatmap`)).json, { things: [{ id: 1 }, { id: 2 }], name: 'from-offers' });
+  });
+
+  test('flatmap_filter at backend level', async () => {
+    assert.deepEqual((await get(`${gw.url}/flatmap-backend`)).json, { collection: [{ user_id: 7 }, { user_id: 8 }] });
+  });
+
+  test('an endpoint-level flatmap_filter does not load with a single backend (as KrakenD)', async () => {
+    assert.equal((await get(`${gw.url}/flatmap-single-ignored`)).json.collection.length, 2);
   });
 });
 

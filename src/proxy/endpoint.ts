@@ -37,6 +37,12 @@ import {
   type SequentialValues,
   compileRequestBuilder,
 } from './backend-request.js';
+import {
+  TransformInputError,
+  type TransformPart,
+  type WasmEndpointTransform,
+  createWasmEndpointTransform,
+} from '../transform/wasm/index.js';
 import { DecodeError, getDecoder, getEncoder } from './encodings.js';
 import { type PoolRegistry, UpstreamError, callBackend } from './http-client.js';
 import { compileStaticProxy } from './static.js';
@@ -131,6 +137,7 @@ function compileBackend(
   rt: EndpointRuntime,
   endpointTimeoutMs: number,
   forceNoop: boolean,
+  keepBytes: boolean,
 ): CompiledBackend {
   const path = `${endpointPath}.backend[${index}]`;
   const method = (backend.method ?? endpoint.method ?? 'GET').toUpperCase();
@@ -172,6 +179,7 @@ function compileBackend(
     });
     if (noop) return { status: res.status, headers: res.headers, body: res.body };
     if (res.status !== 200 && res.status !== 201) throw invalidStatusError(res.status, res.body, res.headers, returnErrorCode);
+    if (keepBytes) return { status: res.status, headers: res.headers, body: res.body };
     return { status: res.status, headers: res.headers, body: res.body, data: decoder!(res.body, isCollection) };
   };
 
@@ -242,6 +250,11 @@ export function toBackendError(err: unknown): BackendError {
   return new BackendError(err instanceof Error ? err.message : String(err), 500);
 }
 
+function logBackendFailure(logger: Logger, endpointLabel: string, b: CompiledBackend, err: unknown): void {
+  const e = toBackendError(err);
+  logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}${e.backendStatus ? ` (status ${e.backendStatus})` : ''}`);
+}
+
 async function runOne(b: CompiledBackend, req: GwRequest, seq: SequentialValues | undefined): Promise<BackendResponse> {
   return callCompiled(b, buildBackendRequest(b, req, seq));
 }
@@ -253,10 +266,7 @@ function compileMerge(
   logger: Logger,
   endpointLabel: string,
 ): ProxyStage {
-  const logFailure = (b: CompiledBackend, err: unknown) => {
-    const e = toBackendError(err);
-    logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}${e.backendStatus ? ` (status ${e.backendStatus})` : ''}`);
-  };
+  const logFailure = (b: CompiledBackend, err: unknown) => logBackendFailure(logger, endpointLabel, b, err);
   const finish = (acc: Record<string, unknown> | null, failed: BackendError | undefined): ProxyResponse => {
     if (acc !== null && endpointFlatmap) acc = endpointFlatmap(acc);
     return { data: acc, isComplete: failed === undefined, error: failed };
@@ -357,6 +367,106 @@ function compileNoop(b: CompiledBackend, logger: Logger, endpointLabel: string):
   };
 }
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * Whether the endpoint can keep backend bodies as bytes and hand them to the WASM transform:
+ * JSON in and out, a plain parallel merge, and no feature that reads or writes the data.
+ */
+function bytePathEligible(
+  endpoint: EndpointConfig,
+  outputEncoding: string,
+  sequential: boolean,
+  proxyCfg: Record<string, unknown> | undefined,
+): boolean {
+  if (outputEncoding !== 'json' || sequential || proxyCfg?.static !== undefined) return false;
+  const backends = endpoint.backend ?? [];
+  if (backends.length === 0) return false;
+  for (const ns of Object.keys(endpoint.extra_config ?? {})) {
+    if (featureByNamespace.get(ns)?.proxy) return false;
+  }
+  for (const b of backends) {
+    if (b.encoding !== undefined && b.encoding !== 'json') return false;
+    const http = nsConfig(b.extra_config, 'backend/http');
+    if (http?.return_error_details !== undefined) return false;
+    for (const ns of Object.keys(b.extra_config ?? {})) {
+      const mod = featureByNamespace.get(ns);
+      if (mod?.backend && !mod.bytesOnly) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * The byte path: bodies stay bytes from undici to the client; the WASM module decodes,
+ * manipulates, merges and encodes them in one pass. A body the transform refuses (invalid
+ * JSON, wrong shape) counts as that backend failing, as on the JS path.
+ */
+function compileByteMerge(
+  backends: CompiledBackend[],
+  wasm: WasmEndpointTransform,
+  logger: Logger,
+  endpointLabel: string,
+): ProxyStage {
+  const n = backends.length;
+  const logFailure = (b: CompiledBackend, err: unknown) => logBackendFailure(logger, endpointLabel, b, err);
+  const finish = (parts: TransformPart[], failed: BackendError | undefined): ProxyResponse => {
+    for (;;) {
+      if (parts.length === 0) return { data: null, isComplete: false, error: failed ?? new BackendError('no data', 500) };
+      try {
+        return { data: null, json: wasm.run(parts), isComplete: failed === undefined };
+      } catch (err) {
+        if (!(err instanceof TransformInputError)) throw err;
+        const b = backends[err.backendIndex];
+        logFailure(b, new DecodeError(err.message));
+        failed ??= new BackendError(err.message, 500);
+        parts = parts.filter((p) => p.index !== err.backendIndex);
+      }
+    }
+  };
+  if (n === 1) {
+    const b = backends[0];
+    return async (req) => {
+      try {
+        const res = await runOne(b, req, undefined);
+        return finish([{ index: 0, body: res.body }], undefined);
+      } catch (err) {
+        logFailure(b, err);
+        return { data: null, isComplete: false, error: toBackendError(err) };
+      }
+    };
+  }
+  return (req) =>
+    new Promise<ProxyResponse>((resolve) => {
+      let pending = n;
+      const parts: TransformPart[] = [];
+      let failed: BackendError | undefined;
+      const done = () => {
+        if (--pending === 0) resolve(finish(parts, failed));
+      };
+      for (let i = 0; i < n; i++) {
+        const b = backends[i];
+        let call: Promise<BackendResponse>;
+        try {
+          call = runOne(b, req, undefined);
+        } catch (err) {
+          call = Promise.reject(err);
+        }
+        call.then(
+          (res) => {
+            parts.push({ index: i, body: res.body });
+            done();
+          },
+          (err) => {
+            logFailure(b, err);
+            failed ??= toBackendError(err);
+            done();
+          },
+        );
+      }
+    });
+}
+
 const NOOP_SKIP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server']);
 
 export interface CompiledEndpoint {
@@ -381,16 +491,28 @@ export function compileEndpoint(
   const proxyCfg = nsConfig(endpoint.extra_config, 'proxy');
   const sequential = proxyCfg?.sequential === true;
   const label = `${method} ${endpoint.endpoint}`;
-  const backends = (endpoint.backend ?? []).map((b, i) =>
-    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, noop),
-  );
-  const flatmapOps = flatmapFromExtraConfig(endpoint.extra_config);
+  const backendConfigs = endpoint.backend ?? [];
+  // As KrakenD: the endpoint-level flatmap only loads when there is a merge (several backends).
+  const flatmapOps = backendConfigs.length > 1 ? flatmapFromExtraConfig(endpoint.extra_config) : undefined;
   const endpointFlatmap = flatmapOps && flatmapOps.length > 0 ? compileFlatmap(flatmapOps) : undefined;
+  const wasm =
+    rt.transform === 'wasm' && bytePathEligible(endpoint, outputEncoding, sequential, proxyCfg)
+      ? createWasmEndpointTransform({
+          backends: backendConfigs.map((b) => ({ ...manipulationFromBackend(b), isCollection: b.is_collection === true })),
+          endpointFlatmap: flatmapOps,
+        })
+      : undefined;
+  const backends = backendConfigs.map((b, i) =>
+    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, noop, wasm !== undefined),
+  );
+  rt.logger.debug(`[ENDPOINT: ${label}] response path: ${noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects'}`);
 
   let proxy: ProxyStage =
     noop && backends.length > 0
       ? compileNoop(backends[0], rt.logger, label)
-      : compileMerge(backends, endpointFlatmap, sequential, rt.logger, label);
+      : wasm
+        ? compileByteMerge(backends, wasm, rt.logger, label)
+        : compileMerge(backends, endpointFlatmap, sequential, rt.logger, label);
   const staticMw = compileStaticProxy(proxyCfg?.static);
   if (staticMw) proxy = staticMw(proxy);
   proxy = applyFeatures<ProxyStage>(
@@ -413,7 +535,7 @@ export function compileEndpoint(
       headers['x-krakend-completed'] = 'false';
       return { status: pr.status ?? 200, headers, body: pr.raw };
     }
-    if (pr.data === null) {
+    if (pr.data === null && pr.json === undefined) {
       const err = pr.error;
       const status = err ? err.status : 500;
       let body: Buffer | string = '';
@@ -426,6 +548,15 @@ export function compileEndpoint(
       if (body !== '') headers['content-type'] = 'text/plain; charset=utf-8';
       if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
       return { status, headers, body };
+    }
+    if (pr.json !== undefined) {
+      const headers: ResponseHeaders = {
+        'content-type': JSON_TYPE,
+        'x-krakend': versionHeader,
+        'x-krakend-completed': pr.isComplete ? 'true' : 'false',
+      };
+      if (pr.isComplete && cacheControl) headers['cache-control'] = cacheControl;
+      return { status: pr.status ?? 200, headers, body: pr.json };
     }
     const encoded = encoder(pr.data, req);
     const headers: ResponseHeaders = {
