@@ -3,7 +3,8 @@
 
 import type { FeatureModule } from '../types.js';
 import { circuitBreakerModule } from './circuit-breaker.js';
+import { httpCacheModule } from './http-cache.js';
 import { proxyRateLimitModule } from './ratelimit-proxy.js';
 import { routerRateLimitModule, serviceRateLimitModule } from './ratelimit-router.js';
 
-export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule, circuitBreakerModule];
+export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule, circuitBreakerModule, httpCacheModule];
