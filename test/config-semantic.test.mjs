@@ -142,12 +142,18 @@ test('bad durations in every core duration field', () => {
   const hint = 'expected a Go duration like "300ms", "1.5s", "1m30s" (units ns, us, ms, s, m, h)';
   assert.deepEqual(errors, [
     { path: '$.timeout', message: `invalid duration "3 s": ${hint}` },
-    { path: '$.cache_ttl', message: `invalid duration a negative duration: ${hint}` },
+    { path: '$.cache_ttl', message: `invalid duration "-1s" (negative): ${hint}` },
     { path: '$.read_timeout', message: `invalid duration "10": ${hint}` },
     { path: '$.idle_connection_timeout', message: `invalid duration "forever": ${hint}` },
     { path: '$.endpoints[0].timeout', message: `invalid duration "1d": ${hint}` },
     { path: '$.endpoints[0].cache_ttl', message: `invalid duration "5min": ${hint}` },
     { path: '$.endpoints[0].backend[0].timeout', message: `invalid duration "x": ${hint}` },
+  ]);
+  // A duration-like key gw does not know is a warning only.
+  const unknown = checkConfig(config({ health_interval: '5 s', '@timeout': 'n/a' }));
+  assert.deepEqual(unknown.errors, []);
+  assert.deepEqual(unknown.warnings, [
+    { path: '$.health_interval', message: `invalid duration "5 s": ${hint}` },
   ]);
 });
 
@@ -442,4 +448,37 @@ test('--lint warnings: wildcards, timeouts, debug/echo, unknown properties', () 
   assert.match(r.warnings[3].message, /^"\*" forwards every client header/);
   assert.equal(r.warnings[6].message, 'unknown property "colour" (ignored)');
   assert.match(r.warnings[8].message, /^no timeout/);
+});
+
+test('module schema errors read as what is expected (formats, limits, alternatives, unknown keys)', () => {
+  featureByNamespace.set('test/shapes', {
+    namespace: 'test/shapes',
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        url: { type: 'string', format: 'uri' },
+        rate: { type: 'number', minimum: 1 },
+        id: { oneOf: [{ type: 'string' }, { type: 'integer' }] },
+        mode: { enum: ['a', 'b'] },
+      },
+    },
+  });
+  try {
+    const r = checkConfig(
+      config({
+        extra_config: { 'test/shapes': { url: 'not a uri', rate: 0, id: true, mode: 'c', extra: 1 } },
+      }),
+    );
+    const at = '$.extra_config["test/shapes"]';
+    assert.deepEqual(r.errors, [
+      { path: `${at}.extra`, message: 'unknown property "extra"' },
+      { path: `${at}.url`, message: 'expected a valid uri, found the string "not a uri"' },
+      { path: `${at}.rate`, message: 'expected a number ≥ 1, found the integer 0' },
+      { path: `${at}.id`, message: 'expected a string or an integer, found true' },
+      { path: `${at}.mode`, message: 'expected one of "a", "b", found the string "c"' },
+    ]);
+  } finally {
+    featureByNamespace.delete('test/shapes');
+  }
 });

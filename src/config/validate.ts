@@ -5,6 +5,7 @@
 
 import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
 import { featureByNamespace, isKnownNamespace } from '../extensions/registry.js';
 import { validateTls } from '../security/tls.js';
 import type { BackendConfig, ConfigIssue, EndpointConfig, FeatureModule, ServiceConfig } from '../types.js';
@@ -33,7 +34,8 @@ export interface CheckResult {
 // ---------------------------------------------------------------------------------------------
 // ajv: one instance, the core schema compiled once at module load, module schemas once each.
 
-const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+const ajv = new Ajv({ allErrors: true, strict: false, verbose: true, logger: false });
+(addFormats as unknown as (a: Ajv) => void)(ajv);
 ajv.addKeyword({ keyword: 'expected', schemaType: 'string' });
 ajv.addKeyword({ keyword: 'gwAtParent', schemaType: 'boolean' });
 
@@ -145,7 +147,7 @@ function issueFromAjv(e: ErrorObject, base: string, root: unknown): ConfigIssue 
     case 'const':
       return {
         path,
-        message: `expected ${expected ?? JSON.stringify(e.params.allowedValues ?? e.params.allowedValue)}, found ${describeValue(e.data)}`,
+        message: `expected ${expected ?? allowedWords(e)}, found ${describeValue(e.data)}`,
       };
     case 'required': {
       const prop = String(e.params.missingProperty);
@@ -165,7 +167,7 @@ function issueFromAjv(e: ErrorObject, base: string, root: unknown): ConfigIssue 
     case 'format':
       return {
         path,
-        message: `expected ${expected ?? e.message ?? 'a valid value'}, found ${describeValue(e.data)}`,
+        message: `expected ${expected ?? constraintWords(e)}, found ${describeValue(e.data)}`,
       };
     case 'additionalProperties':
       return {
@@ -175,6 +177,79 @@ function issueFromAjv(e: ErrorObject, base: string, root: unknown): ConfigIssue 
     default:
       return { path, message: e.message ?? `invalid (${e.keyword})` };
   }
+}
+
+function allowedWords(e: ErrorObject): string {
+  if (e.keyword === 'const') return JSON.stringify(e.params.allowedValue);
+  const values = (e.params.allowedValues ?? []) as unknown[];
+  return values.length === 1
+    ? JSON.stringify(values[0])
+    : `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
+}
+
+/** What a failed constraint asks for, when the schema node has no `expected` text. */
+function constraintWords(e: ErrorObject): string {
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'pattern':
+      return `a string matching /${p.pattern}/`;
+    case 'format':
+      return `a valid ${p.format}`;
+    case 'minimum':
+      return `a number ≥ ${p.limit}`;
+    case 'maximum':
+      return `a number ≤ ${p.limit}`;
+    case 'exclusiveMinimum':
+      return `a number > ${p.limit}`;
+    case 'exclusiveMaximum':
+      return `a number < ${p.limit}`;
+    case 'minLength':
+      return `a string of at least ${p.limit} character(s)`;
+    case 'maxLength':
+      return `a string of at most ${p.limit} character(s)`;
+    case 'minItems':
+      return `an array of at least ${p.limit} item(s)`;
+    case 'maxItems':
+      return `an array of at most ${p.limit} item(s)`;
+    default:
+      return e.message ?? 'a valid value';
+  }
+}
+
+/**
+ * anyOf/oneOf whose branches all fail on the value's type or enum: one issue listing the
+ * alternatives ("expected a string or an integer") instead of one per branch.
+ */
+function mergeAlternatives(errors: ErrorObject[]): ErrorObject[] {
+  const drop = new Set<ErrorObject>();
+  const out: ErrorObject[] = [];
+  for (const e of errors) {
+    if (e.keyword !== 'anyOf' && e.keyword !== 'oneOf') continue;
+    const prefix = `${e.schemaPath}/`;
+    const branches = errors.filter((b) => b.schemaPath.startsWith(prefix));
+    const simple =
+      branches.length > 0 &&
+      branches.every(
+        (b) =>
+          b.instancePath === e.instancePath &&
+          (b.keyword === 'type' || b.keyword === 'enum' || b.keyword === 'const'),
+      );
+    if (!simple) {
+      drop.add(e); // the branch errors say more than "must match a schema in anyOf"
+      continue;
+    }
+    for (const b of branches) drop.add(b);
+    const words = branches.map((b) => {
+      const ps = (b.parentSchema ?? {}) as Record<string, unknown>;
+      if (typeof ps.expected === 'string') return ps.expected;
+      if (b.keyword === 'type') return typeWords(b.params.type);
+      return allowedWords(b);
+    });
+    e.parentSchema = { expected: [...new Set(words)].join(' or ') };
+    e.keyword = 'type';
+  }
+  for (const e of errors) if (!drop.has(e)) out.push(e);
+  return out;
 }
 
 /** Finds the schema object holding `items`/`additionalProperties` for a gwAtParent error. */
@@ -202,7 +277,7 @@ function runSchema(
   if (validate(data)) return true;
   currentSchemaRoot = schema;
   const seen = new Set<string>();
-  for (const e of validate.errors ?? []) {
+  for (const e of mergeAlternatives(validate.errors ?? [])) {
     const issue = issueFromAjv(e, base, data);
     if (!issue) continue;
     const key = `${issue.path}\u0000${issue.message}`;
@@ -292,14 +367,15 @@ class Collector {
 
 function checkDurations(obj: Record<string, unknown>, base: string, listed: string[], c: Collector): void {
   for (const key of Object.keys(obj)) {
-    if (!listed.includes(key) && !DURATION_LIKE.test(key)) continue;
+    const known = listed.includes(key);
+    if (!known && (key.startsWith('@') || !DURATION_LIKE.test(key))) continue;
     const v = obj[key];
     if (typeof v !== 'string') continue; // a wrong type is the schema's error
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      const why = v.trim().startsWith('-') ? 'a negative duration' : JSON.stringify(v);
-      c.error(childPath(base, key), `invalid duration ${why}: ${DURATION_HINT}`);
-    }
+    if (parseDuration(v) !== undefined) continue;
+    const message = `invalid duration ${JSON.stringify(v)}${v.trim().startsWith('-') ? ' (negative)' : ''}: ${DURATION_HINT}`;
+    // A setting gw does not read cannot break it: say so, but do not refuse the file.
+    if (known) c.error(childPath(base, key), message);
+    else c.warn(childPath(base, key), message);
   }
 }
 
