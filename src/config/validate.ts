@@ -534,6 +534,8 @@ function checkEndpoint(
       `${base}.endpoint`,
       `"${pattern}" contains "?" or "#": the endpoint is a path only (query strings go in input_query_strings)`,
     );
+  if (pattern.split('/').includes('*'))
+    c.warn(`${base}.endpoint`, 'a "*" segment is a wildcard only in KrakenD Enterprise: gw matches it literally');
   if (route.mixed.length > 0 && service.disable_rest !== true)
     c.error(
       `${base}.endpoint`,
