@@ -8,6 +8,7 @@
 // An unknown `kid` triggers a new download at most once per `unknownKidRefreshMs`, so tokens with
 // made-up kids cannot turn the gateway into a flood against the identity provider.
 
+import { KeyObject, constants, createHmac, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import { type CryptoKey, type JWK, importJWK } from 'jose';
@@ -15,7 +16,40 @@ import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { isObject } from './util.js';
 
-export type VerifyKey = CryptoKey | Uint8Array;
+/** Checks a JWS signature over `signingInput` (`header.payload`) with one key and algorithm. */
+export type VerifyKey = (signingInput: string, signature: Buffer) => boolean;
+
+/**
+ * jose imports (and checks) the JWK; the per-request check then runs synchronously on node:crypto,
+ * which costs a few µs instead of a WebCrypto round trip through the thread pool.
+ */
+export function verifierFor(alg: string, key: CryptoKey | Uint8Array): VerifyKey {
+  const hash = `sha${alg.slice(2)}`;
+  if (alg.startsWith('HS')) {
+    const secret = key instanceof Uint8Array ? Buffer.from(key) : (KeyObject.from(key).export() as Buffer);
+    return (input, sig) => {
+      const mac = createHmac(hash, secret).update(input).digest();
+      return mac.length === sig.length && timingSafeEqual(mac, sig);
+    };
+  }
+  if (key instanceof Uint8Array) throw new Error(`${alg} needs an asymmetric key`);
+  const ko = KeyObject.from(key);
+  const guard = (check: (data: Buffer, sig: Buffer) => boolean): VerifyKey => (input, sig) => {
+    try {
+      return check(Buffer.from(input), sig);
+    } catch {
+      return false;
+    }
+  };
+  if (alg.startsWith('RS')) return guard((d, sig) => cryptoVerify(hash, d, ko, sig));
+  if (alg.startsWith('PS'))
+    return guard((d, sig) =>
+      cryptoVerify(hash, d, { key: ko, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, sig),
+    );
+  if (alg.startsWith('ES')) return guard((d, sig) => cryptoVerify(hash, d, { key: ko, dsaEncoding: 'ieee-p1363' }, sig));
+  if (alg === 'EdDSA') return guard((d, sig) => cryptoVerify(null, d, ko, sig));
+  throw new Error(`unsupported algorithm ${alg}`);
+}
 
 export interface JwkSet {
   keys: JWK[];
@@ -55,7 +89,13 @@ class ImportedSet {
     let p = this.imported.get(cacheKey);
     if (p === undefined) {
       const jwk = this.find(id, strategy);
-      p = jwk === undefined ? Promise.resolve(undefined) : importJWK({ ...jwk, alg }, alg).catch(() => undefined);
+      p =
+        jwk === undefined
+          ? Promise.resolve(undefined)
+          : importJWK({ ...jwk, alg }, alg).then(
+              (k) => verifierFor(alg, k),
+              () => undefined,
+            );
       this.imported.set(cacheKey, p);
     }
     return p;

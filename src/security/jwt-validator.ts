@@ -1,6 +1,7 @@
 // `auth/validator`: JWT validation as the "JWT Validation" page and krakend-jose do it.
 //   token from `Authorization: Bearer …` (or the `cookie_key` cookie) → header `alg` must equal
-//   the configured one and carry a `kid` → key from the JWK set → signature (jose) → exp/nbf/iat
+//   the configured one and carry a `kid` → key from the JWK set (imported with jose) → signature
+//   (node:crypto, synchronous) → exp/nbf/iat
 //   with go-jose's one-minute leeway, `issuer`, `audience` (every configured audience must be in
 //   the token) → CEL `JWT` rejecters → `roles` → `scopes`.
 // Failing the token or a rejecter is 401; failing roles or scopes is 403; both with an empty body.
@@ -8,7 +9,6 @@
 // Tokens and keys are never logged; `operation_debug` logs only the reason of a rejection.
 
 import { existsSync } from 'node:fs';
-import { compactVerify } from 'jose';
 import type { Logger } from 'pino';
 import type {
   CompileContext,
@@ -29,7 +29,17 @@ import {
   agentWithCa,
   parseJwkSet,
 } from './jwk.js';
-import { IssueList, type Obj, canonicalHeaderName, emptyResponse, goValue, isObject, isStringArray, nestedValue } from './util.js';
+import {
+  IssueList,
+  type Obj,
+  SmallLru,
+  canonicalHeaderName,
+  emptyResponse,
+  goValue,
+  isObject,
+  isStringArray,
+  nestedValue,
+} from './util.js';
 
 export const JWT_VALIDATOR_NAMESPACE = 'auth/validator';
 export const JWK_CLIENT_NAMESPACE = 'auth/jwk-client';
@@ -195,6 +205,10 @@ export interface CompiledValidator {
   propagate(req: GwRequest, claims: Obj): void;
 }
 
+/** How long a verified signature is remembered (the claims are still checked on every request). */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_ENTRIES = 4096;
+
 export function compileValidator(
   cfg: ValidatorConfig,
   source: KeySource,
@@ -217,12 +231,20 @@ export function compileValidator(
     path: claim.split('.'),
     header: canonicalHeaderName(header),
   }));
-  const algorithms = [alg];
+  // Signature checks are the expensive part (RSA, WebCrypto round trips); a token seen and
+  // verified recently is not verified again while the keys it was checked with are considered
+  // current: local keys, or a cached JWK set (never without `cache`, where KrakenD re-reads the
+  // keys for every request). Time claims, rejecters, roles and scopes run every time.
+  const memoTtl = cfg.jwk_local_path
+    ? VERIFIED_TTL_MS
+    : cfg.cache === true
+      ? Math.min(VERIFIED_TTL_MS, (cfg.cache_duration && cfg.cache_duration > 0 ? cfg.cache_duration : DEFAULT_CACHE_DURATION_S) * 1000)
+      : 0;
+  const verified = memoTtl > 0 ? new SmallLru<{ claims: Obj; until: number }>(VERIFIED_ENTRIES) : undefined;
 
-  const verify = async (req: GwRequest): Promise<Obj> => {
-    let raw = bearerToken(req.headers.authorization);
-    if (raw === undefined && cookieKey) raw = cookieValue(req.headers.cookie, cookieKey);
-    if (raw === undefined || raw === '') throw new TokenError('no token', 401);
+  const signatureClaims = async (raw: string): Promise<Obj> => {
+    const memo = verified?.get(raw);
+    if (memo !== undefined && memo.until > Date.now()) return memo.claims;
     const parts = raw.split('.');
     if (parts.length !== 3 || parts[0] === '' || parts[2] === '') throw new TokenError('malformed token', 401);
     const header = decodeSegment(parts[0]);
@@ -230,21 +252,27 @@ export function compileValidator(
     if (header.alg !== alg) throw new TokenError('unexpected alg in the token header', 401);
     const id = strategy === 'x5t' ? header.x5t : strategy === 'kid_x5t' ? (header.kid ?? header.x5t) : header.kid;
     if (typeof id !== 'string' || id === '') throw new TokenError('no key id in the token header', 401);
-    const key = await source.key(id, alg);
-    if (key === undefined) throw new TokenError('no key for the token key id', 401);
-    let payload: Uint8Array;
-    try {
-      ({ payload } = await compactVerify(raw, key, { algorithms }));
-    } catch {
-      throw new TokenError('invalid signature', 401);
-    }
+    if (header.crit !== undefined) throw new TokenError('unsupported critical header', 401);
+    if (!B64URL.test(parts[1]) || !B64URL.test(parts[2])) throw new TokenError('malformed token', 401);
+    const verifyKey = await source.key(id, alg);
+    if (verifyKey === undefined) throw new TokenError('no key for the token key id', 401);
+    if (!verifyKey(`${parts[0]}.${parts[1]}`, Buffer.from(parts[2], 'base64url'))) throw new TokenError('invalid signature', 401);
     let claims: unknown;
     try {
-      claims = JSON.parse(Buffer.from(payload).toString('utf8'));
+      claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
     } catch {
       throw new TokenError('malformed payload', 401);
     }
     if (!isObject(claims)) throw new TokenError('malformed payload', 401);
+    verified?.set(raw, { claims, until: Date.now() + memoTtl });
+    return claims;
+  };
+
+  const verify = async (req: GwRequest): Promise<Obj> => {
+    let raw = bearerToken(req.headers.authorization);
+    if (raw === undefined && cookieKey) raw = cookieValue(req.headers.cookie, cookieKey);
+    if (raw === undefined || raw === '') throw new TokenError('no token', 401);
+    const claims = await signatureClaims(raw);
     const now = Date.now() / 1000;
     const exp = numericClaim(claims, 'exp');
     if (exp !== undefined && now - LEEWAY_S > exp) throw new TokenError('token is expired', 401);

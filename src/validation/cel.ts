@@ -92,9 +92,16 @@ export function firstFailing(checks: readonly CelCheck[], activation: Record<str
 }
 
 /** RFC 3339 without fractions, as Go's time.RFC3339 formats `now`. */
+let nowSecond = -1;
+let nowText = '';
 export function nowRfc3339(): string {
-  const iso = new Date().toISOString();
-  return `${iso.slice(0, 19)}Z`;
+  const ms = Date.now();
+  const sec = Math.floor(ms / 1000);
+  if (sec !== nowSecond) {
+    nowSecond = sec;
+    nowText = `${new Date(sec * 1000).toISOString().slice(0, 19)}Z`;
+  }
+  return nowText;
 }
 
 const EMPTY: Record<string, never> = Object.freeze({}) as Record<string, never>;
