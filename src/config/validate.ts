@@ -3,6 +3,7 @@
 // namespace handed to its feature module. Everything is reported as a ConfigIssue with the
 // JSON path of the offending value; an unknown namespace is a warning, never an error.
 
+import { lintBackendManipulation, lintFlatmap, validateFlatmap } from '../transform/index.js';
 import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -421,6 +422,11 @@ function checkRouter(cfg: Record<string, unknown>, base: string, c: Collector): 
 }
 
 function checkProxyNamespace(cfg: Record<string, unknown>, base: string, scope: Scope, c: Collector): void {
+  if (cfg.flatmap_filter !== undefined) {
+    const at = `${base}.flatmap_filter`;
+    for (const e of validateFlatmap(cfg.flatmap_filter, at)) c.error(e.path, e.message);
+    for (const w of lintFlatmap(cfg.flatmap_filter, at)) c.warn(w.path, w.message);
+  }
   if (scope === 'backend') {
     for (const key of ['sequential', 'static'])
       if (cfg[key] !== undefined)
@@ -581,6 +587,11 @@ function checkEndpoint(
   const rootHosts = Array.isArray(service.host) ? service.host : [];
 
   checkExtraConfig(ep.extra_config, base, 'endpoint', service, c);
+  if (proxyCfg?.flatmap_filter !== undefined && backends.length < 2)
+    c.warn(
+      `${base}.extra_config.proxy.flatmap_filter`,
+      'an endpoint-level flatmap_filter only loads with more than one backend (ignored): move it to the backend',
+    );
 
   backends.forEach((b, j) => {
     if (!isObject(b)) return;
@@ -674,6 +685,7 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
   if (hosts) checkStringList(hosts, `${base}.host`, c, 'host');
 
   checkExtraConfig(b.extra_config, base, 'backend', ctx.service, c);
+  for (const w of lintBackendManipulation(b, base)) c.warn(w.path, w.message);
 
   if (ctx.lint) {
     lintUnknownProperties(b, base, BACKEND_PROPS, c);
