@@ -1,0 +1,389 @@
+// `make bench`: gw against nginx `proxy_pass` on the same machine, in one run.
+//
+//   node bench/run.mjs [--quick] [--scenarios noop,merged,...] [--duration SEC] [--warmup SEC]
+//                      [--connections N] [--workers N] [--out DIR] [--no-nginx]
+//
+// Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_WARMUP (default 3),
+// BENCH_CONNECTIONS (default 64), BENCH_GW_WORKERS (gw worker threads, default: one per core),
+// BENCH_GW_ARGS (extra `gw run` arguments, e.g. "--node-http"), BENCH_NGINX (nginx binary).
+//
+// Processes: a backend (nginx, 1 worker, serving static JSON files; a node:http server when
+// nginx is not installed), gw (`gw run -c <generated config>`), the reference nginx proxy
+// (worker_processes = gw's worker threads, keep-alive upstream), and the load generator
+// (autocannon in its own process, a fresh one per run). Every measured run is preceded by a
+// warm-up run on the same URL. CPU seconds are read from /proc for the gw process (all worker
+// threads) and the nginx proxy (master + workers).
+//
+// Writes bench/results/<timestamp>.json, bench/results/latest.json and bench/results/latest.svg
+// (or into --out DIR) and prints a table.
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DOCUMENTS } from './lib/docs.mjs';
+import { backendConf, nginxVersion, proxyConf, startNginx } from './lib/nginx.mjs';
+import {
+  cpuAccountingAvailable,
+  findExecutable,
+  freePort,
+  runToEnd,
+  startProcess,
+  treeCpuSec,
+  waitForHttp,
+} from './lib/proc.mjs';
+import { NGINX_ROUTES, SCENARIOS, writeGwConfig } from './lib/scenarios.mjs';
+import { renderChart } from './lib/svg.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..');
+const GW_BIN = join(ROOT, 'bin', 'gw.js');
+const LOADGEN = join(HERE, 'lib', 'loadgen.mjs');
+
+function parseArgs(argv) {
+  const opts = {
+    quick: false,
+    scenarios: undefined,
+    durationSec: Number(process.env.BENCH_DURATION ?? 10),
+    warmupSec: Number(process.env.BENCH_WARMUP ?? 3),
+    connections: Number(process.env.BENCH_CONNECTIONS ?? 64),
+    workers: process.env.BENCH_GW_WORKERS ? Number(process.env.BENCH_GW_WORKERS) : availableParallelism(),
+    out: join(HERE, 'results'),
+    nginx: true,
+    gwArgs: (process.env.BENCH_GW_ARGS ?? '').split(/\s+/).filter(Boolean),
+  };
+  let durationGiven = process.env.BENCH_DURATION !== undefined;
+  let warmupGiven = process.env.BENCH_WARMUP !== undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--scenarios')
+      opts.scenarios = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    else if (a === '--duration') {
+      opts.durationSec = Number(value());
+      durationGiven = true;
+    } else if (a === '--warmup') {
+      opts.warmupSec = Number(value());
+      warmupGiven = true;
+    } else if (a === '--connections') opts.connections = Number(value());
+    else if (a === '--workers') opts.workers = Number(value());
+    else if (a === '--out') opts.out = value();
+    else if (a === '--no-nginx') opts.nginx = false;
+    else if (a === '--help' || a === '-h') {
+      process.stdout.write(`${readHelp()}\n`);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (see --help)`);
+  }
+  if (opts.quick) {
+    if (!durationGiven) opts.durationSec = 2;
+    if (!warmupGiven) opts.warmupSec = 1;
+  }
+  for (const [k, v] of Object.entries({
+    durationSec: opts.durationSec,
+    connections: opts.connections,
+    workers: opts.workers,
+  }))
+    if (!(v > 0)) throw new Error(`${k} must be a positive number`);
+  return opts;
+}
+
+function readHelp() {
+  return `node bench/run.mjs [--quick] [--scenarios ${SCENARIOS.map((s) => s.name).join(',')}]
+  [--duration SEC] [--warmup SEC] [--connections N] [--workers N] [--out DIR] [--no-nginx]`;
+}
+
+const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
+
+async function registeredFeatures() {
+  try {
+    const { featureByNamespace } = await import('../dist/extensions/registry.js');
+    return new Set(featureByNamespace.keys());
+  } catch (err) {
+    throw new Error(`cannot load dist/ (build first: npm run build): ${err.message}`);
+  }
+}
+
+function gitDescribe() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', 'src'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    return dirty ? `${commit}+dirty` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** One run of a fresh load generator process; resolves with its JSON result. */
+function loadgen(url, { connections, durationSec, headers }) {
+  return new Promise((resolve, reject) => {
+    const args = JSON.stringify({ url, connections, durationSec, warmupSec: 0, headers });
+    const child = spawn(process.execPath, [LOADGEN, args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator failed: ${err.trim()}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+/** A warm-up run, then the measured run with the CPU time of `targetPid`'s tree read around it. */
+async function loadRun(url, opts, targetPid) {
+  if (opts.warmupSec > 0) await loadgen(url, { ...opts, durationSec: opts.warmupSec });
+  const cpuBefore = treeCpuSec(targetPid);
+  const result = await loadgen(url, opts);
+  const cpuSec = treeCpuSec(targetPid) - cpuBefore;
+  result.cpuSec = cpuAccountingAvailable ? Math.round(cpuSec * 100) / 100 : null;
+  result.reqPerCpuSec = cpuAccountingAvailable && cpuSec > 0 ? Math.round(result.ok / cpuSec) : null;
+  return result;
+}
+
+async function startBackend(tmp, nginxBin) {
+  const port = await freePort();
+  const www = join(tmp, 'www');
+  mkdirSync(www, { recursive: true });
+  for (const [name, text] of Object.entries(DOCUMENTS)) writeFileSync(join(www, name), text);
+  if (nginxBin) {
+    const proc = await startNginx(
+      nginxBin,
+      tmp,
+      'backend',
+      backendConf(tmp, www, port),
+      `http://127.0.0.1:${port}/__ready`,
+    );
+    return { proc, url: `http://127.0.0.1:${port}`, kind: 'nginx (1 worker, static files)' };
+  }
+  const proc = startProcess(process.execPath, [join(HERE, 'lib', 'node-backend.mjs'), String(port)]);
+  await waitForHttp(`http://127.0.0.1:${port}/__ready`, 'node backend', 10000, proc);
+  return { proc, url: `http://127.0.0.1:${port}`, kind: 'node:http (nginx not installed)' };
+}
+
+async function startGw(tmp, instance, backendUrl, features, opts) {
+  const config = writeGwConfig(tmp, instance, backendUrl, features);
+  await runToEnd(process.execPath, [GW_BIN, 'check', '-c', config]).catch((err) => {
+    throw new Error(`gw check refused the bench config ${config}: ${err.message}`);
+  });
+  const port = await freePort();
+  const logFile = join(tmp, `gw-${instance}.log`);
+  const fd = openSync(logFile, 'w');
+  const proc = startProcess(
+    process.execPath,
+    [GW_BIN, 'run', '-c', config, '-p', String(port), '--workers', String(opts.workers), ...opts.gwArgs],
+    { stdout: fd },
+  );
+  closeSync(fd);
+  await waitForHttp(`http://127.0.0.1:${port}/__health`, `gw (${instance})`, 20000, proc);
+  return { proc, url: `http://127.0.0.1:${port}`, instance, logFile };
+}
+
+const r0 = (v) => (v === null || v === undefined ? '—' : String(Math.round(v)));
+const r2 = (v) => (v === null || v === undefined ? '—' : v.toFixed(2));
+
+function printTable(report) {
+  const head = [
+    'scenario',
+    'conns',
+    'gw req/s',
+    'p50',
+    'p90',
+    'p99',
+    'p99.9',
+    'nginx req/s',
+    'ratio',
+    'nginx p99',
+    'p99 ratio',
+    'gw req/CPU-s',
+    'nginx req/CPU-s',
+    'errors',
+  ];
+  const rows = [head];
+  for (const s of report.scenarios) {
+    if (!s.gw) {
+      rows.push([s.name, '', `skipped: ${s.skipped}`, '', '', '', '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    const g = s.gw;
+    rows.push([
+      s.name,
+      String(s.connections),
+      r0(g.reqPerSec),
+      r2(g.latencyMs.p50),
+      r2(g.latencyMs.p90),
+      r2(g.latencyMs.p99),
+      r2(g.latencyMs.p999),
+      s.nginx ? `${r0(s.nginx.reqPerSec)}${s.nginxPath !== s.path ? ` (${s.nginxPath})` : ''}` : '—',
+      s.ratio ? `${s.ratio.toFixed(2)}×` : '—',
+      s.nginx ? r2(s.nginx.latencyMs.p99) : '—',
+      s.p99Ratio ? `${s.p99Ratio.toFixed(2)}×` : '—',
+      r0(g.reqPerCpuSec),
+      s.nginx ? r0(s.nginx.reqPerCpuSec) : '—',
+      String(g.non2xx + g.errors),
+    ]);
+  }
+  const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  const out = [
+    line(rows[0]),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.slice(1).map(line),
+  ];
+  process.stdout.write(`${out.join('\n')}\n(latencies in ms; ratio = gw req/s ÷ nginx proxy_pass req/s)\n`);
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const features = await registeredFeatures();
+  const wanted = opts.scenarios ?? SCENARIOS.map((s) => s.name);
+  for (const name of wanted)
+    if (!SCENARIOS.some((s) => s.name === name))
+      throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
+  const scenarios = SCENARIOS.filter((s) => wanted.includes(s.name));
+
+  const nginxBin = process.env.BENCH_NGINX ?? findExecutable('nginx');
+  if (!nginxBin)
+    log(
+      'nginx is not installed (apt-get install nginx): the backend is a node:http server and there is no reference proxy, so no ratios.',
+    );
+  const tmp = mkdtempSync(join(tmpdir(), 'gw-bench-'));
+  const children = [];
+  const stopAll = async () => {
+    for (const p of children.reverse()) await p.stop().catch(() => {});
+  };
+  process.once('SIGINT', () => {
+    stopAll().finally(() => process.exit(130));
+  });
+
+  const report = {
+    meta: {
+      date: new Date().toISOString(),
+      git: gitDescribe(),
+      node: process.version,
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      nginx: nginxBin ? nginxVersion(nginxBin) : null,
+      backend: '',
+      gwWorkers: opts.workers,
+      gwArgs: opts.gwArgs,
+      connections: opts.connections,
+      durationSec: opts.durationSec,
+      warmupSec: opts.warmupSec,
+      quick: opts.quick,
+      loadGenerator: 'autocannon 9 (own process, 1 thread); latency hdr-histogram in µs',
+    },
+    scenarios: [],
+  };
+
+  try {
+    const backend = await startBackend(tmp, nginxBin);
+    children.push(backend.proc);
+    report.meta.backend = backend.kind;
+    log(`backend: ${backend.kind} at ${backend.url}`);
+
+    let proxy;
+    if (nginxBin && opts.nginx) {
+      const port = await freePort();
+      const conf = proxyConf(tmp, NGINX_ROUTES, new URL(backend.url).port, port, opts.workers);
+      proxy = {
+        proc: await startNginx(nginxBin, tmp, 'proxy', conf, `http://127.0.0.1:${port}/__ready`),
+        url: `http://127.0.0.1:${port}`,
+      };
+      children.push(proxy.proc);
+      log(`reference: nginx proxy_pass (${opts.workers} workers) at ${proxy.url}`);
+    }
+
+    const nginxRuns = new Map();
+    const runNginx = async (path, connections) => {
+      const key = `${path}@${connections}`;
+      if (!nginxRuns.has(key)) {
+        log(`  nginx ${path} with ${connections} connections…`);
+        nginxRuns.set(
+          key,
+          await loadRun(
+            `${proxy.url}${path}`,
+            { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec },
+            proxy.proc.pid,
+          ),
+        );
+      } else log(`  nginx ${path} with ${connections} connections: measured above`);
+      return nginxRuns.get(key);
+    };
+
+    let gw;
+    for (const sc of scenarios) {
+      const connections = sc.connections ?? opts.connections;
+      const entry = { name: sc.name, description: sc.description, connections, path: sc.path };
+      report.scenarios.push(entry);
+      if (sc.requires && !features.has(sc.requires)) {
+        entry.skipped = `${sc.requires} is not registered in this build`;
+        log(`${sc.name}: skipped (${entry.skipped})`);
+        continue;
+      }
+      if (gw?.instance !== sc.instance) {
+        if (gw) await gw.proc.stop();
+        gw = await startGw(tmp, sc.instance, backend.url, features, opts);
+        children.push(gw.proc);
+        log(`gw (${sc.instance} config, ${opts.workers} workers) at ${gw.url}`);
+      }
+      const headers = sc.headers?.() ?? {};
+      const probe = await fetch(`${gw.url}${sc.path}`, { headers });
+      const probeBody = await probe.text();
+      if (probe.status !== 200 || (sc.expect && !sc.expect(probeBody))) {
+        entry.skipped = `gw answered ${probe.status} to ${sc.path}: ${probeBody.slice(0, 200)}`;
+        log(`${sc.name}: skipped (${entry.skipped})`);
+        continue;
+      }
+      log(`${sc.name}: gw ${sc.path} with ${connections} connections…`);
+      entry.gw = await loadRun(
+        `${gw.url}${sc.path}`,
+        { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec, headers },
+        gw.proc.pid,
+      );
+      if (proxy) {
+        const result = await runNginx(sc.nginx, connections);
+        entry.nginx = result;
+        entry.nginxPath = sc.nginx;
+        entry.ratio = entry.gw.reqPerSec / result.reqPerSec;
+        entry.p99Ratio = result.latencyMs.p99 > 0 ? entry.gw.latencyMs.p99 / result.latencyMs.p99 : null;
+      }
+    }
+    if (gw) await gw.proc.stop();
+  } finally {
+    await stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  mkdirSync(opts.out, { recursive: true });
+  const stamp = report.meta.date.replace(/[:.]/g, '-');
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(join(opts.out, `${stamp}.json`), json);
+  writeFileSync(join(opts.out, 'latest.json'), json);
+  writeFileSync(join(opts.out, 'latest.svg'), renderChart(report));
+  printTable(report);
+  log(`wrote ${join(opts.out, `${stamp}.json`)}, latest.json and latest.svg`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench: ${err?.stack ?? err}\n`);
+  process.exit(1);
+});
