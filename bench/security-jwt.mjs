@@ -4,17 +4,34 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import pino from 'pino';
-import { SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
-import { jwtValidatorModule } from '../dist/security/jwt-validator.js';
-import { corsModule } from '../dist/security/cors.js';
 import { botDetectorModule } from '../dist/security/bot-detector.js';
+import { corsModule } from '../dist/security/cors.js';
+import { jwtValidatorModule } from '../dist/security/jwt-validator.js';
 import { celModule } from '../dist/validation/cel.js';
 import { jsonSchemaModule } from '../dist/validation/json-schema.js';
 
 const logger = pino({ level: 'silent' });
-const ctx = (endpoint, service = { version: 3 }) => ({ service, endpoint, path: '$', logger, shared: {}, workerId: 0, onClose() {} });
-const req = (over) => ({ method: 'GET', path: '/p', query: '', headers: {}, params: {}, body: null, clientIp: '127.0.0.1', ...over });
+const ctx = (endpoint, service = { version: 3 }) => ({
+  service,
+  endpoint,
+  path: '$',
+  logger,
+  shared: {},
+  workerId: 0,
+  onClose() {},
+});
+const req = (over) => ({
+  method: 'GET',
+  path: '/p',
+  query: '',
+  headers: {},
+  params: {},
+  body: null,
+  clientIp: '127.0.0.1',
+  ...over,
+});
 const ok = async () => ({ status: 200, headers: {}, body: null });
 const okProxy = async () => ({ data: {}, isComplete: true });
 
@@ -23,7 +40,11 @@ async function measure(label, n, fn) {
   const t = performance.now();
   for (let i = 0; i < n; i++) await fn(i);
   const us = ((performance.now() - t) * 1000) / n;
-  console.log(`${label.padEnd(44)} ${us.toFixed(1).padStart(8)} µs/req  ${Math.round(1e6 / us).toString().padStart(8)} req/s`);
+  console.log(
+    `${label.padEnd(44)} ${us.toFixed(1).padStart(8)} µs/req  ${Math.round(1e6 / us)
+      .toString()
+      .padStart(8)} req/s`,
+  );
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
@@ -45,21 +66,51 @@ writeFileSync(file, JSON.stringify({ keys }));
 const exp = Math.floor(Date.now() / 1000) + 3600;
 for (const alg of ['HS256', 'RS256', 'ES256', 'EdDSA']) {
   const cfg = { alg, jwk_local_path: file, roles_key: 'roles', roles: ['user'] };
-  const stage = jwtValidatorModule.endpoint(cfg, ctx({ endpoint: '/p', extra_config: { 'auth/validator': cfg } }))(ok);
-  const same = await new SignJWT({ sub: 'u', roles: ['user'], exp }).setProtectedHeader({ alg, kid: alg }).sign(signers[alg]);
-  await measure(`auth/validator ${alg}, same token`, 20000, () => stage(req({ headers: { authorization: `Bearer ${same}` } })));
+  const stage = jwtValidatorModule.endpoint(
+    cfg,
+    ctx({ endpoint: '/p', extra_config: { 'auth/validator': cfg } }),
+  )(ok);
+  const same = await new SignJWT({ sub: 'u', roles: ['user'], exp })
+    .setProtectedHeader({ alg, kid: alg })
+    .sign(signers[alg]);
+  await measure(`auth/validator ${alg}, same token`, 20000, () =>
+    stage(req({ headers: { authorization: `Bearer ${same}` } })),
+  );
   const fresh = [];
-  for (let i = 0; i < 3000; i++) fresh.push(await new SignJWT({ sub: 'u', roles: ['user'], exp, jti: String(i) }).setProtectedHeader({ alg, kid: alg }).sign(signers[alg]));
-  await measure(`auth/validator ${alg}, new token each time`, 1000, (i) => stage(req({ headers: { authorization: `Bearer ${fresh[i]}` } })));
+  for (let i = 0; i < 3000; i++)
+    fresh.push(
+      await new SignJWT({ sub: 'u', roles: ['user'], exp, jti: String(i) })
+        .setProtectedHeader({ alg, kid: alg })
+        .sign(signers[alg]),
+    );
+  await measure(`auth/validator ${alg}, new token each time`, 1000, (i) =>
+    stage(req({ headers: { authorization: `Bearer ${fresh[i]}` } })),
+  );
 }
-const cel = [{ check_expr: "req_params.Nick.matches('k.*') && '127.0.0.1' in req_headers['X-Forwarded-For']" }];
-const celStage = celModule.proxy(cel, ctx({ endpoint: '/n/{nick}', extra_config: { 'validation/cel': cel } }))(okProxy);
+const cel = [
+  { check_expr: "req_params.Nick.matches('k.*') && '127.0.0.1' in req_headers['X-Forwarded-For']" },
+];
+const celStage = celModule.proxy(
+  cel,
+  ctx({ endpoint: '/n/{nick}', extra_config: { 'validation/cel': cel } }),
+)(okProxy);
 await measure('validation/cel (2 conditions)', 50000, () => celStage(req({ params: { nick: 'kate' } })));
-const schema = { type: 'object', required: ['a'], properties: { a: { type: 'number' }, b: { type: 'string' } } };
+const schema = {
+  type: 'object',
+  required: ['a'],
+  properties: { a: { type: 'number' }, b: { type: 'string' } },
+};
 const schemaStage = jsonSchemaModule.proxy(schema, ctx({ endpoint: '/s' }))(okProxy);
 const body = Buffer.from('{"a":1,"b":"x"}');
 await measure('validation/json-schema (small body)', 50000, () => schemaStage(req({ method: 'POST', body })));
 const corsStage = corsModule.service({ allow_origins: ['https://a.com'] }, ctx())(ok);
-await measure('security/cors (actual request)', 50000, () => corsStage(req({ headers: { origin: 'https://a.com' } })));
-const botStage = botDetectorModule.service({ patterns: ['(facebookexternalhit)/.*', 'bot', 'spider'], cache_size: 1000 }, ctx())(ok);
-await measure('security/bot-detector (3 patterns, cached)', 50000, () => botStage(req({ headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' } })));
+await measure('security/cors (actual request)', 50000, () =>
+  corsStage(req({ headers: { origin: 'https://a.com' } })),
+);
+const botStage = botDetectorModule.service(
+  { patterns: ['(facebookexternalhit)/.*', 'bot', 'spider'], cache_size: 1000 },
+  ctx(),
+)(ok);
+await measure('security/bot-detector (3 patterns, cached)', 50000, () =>
+  botStage(req({ headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64)' } })),
+);

@@ -35,7 +35,10 @@ describe('auth/api-keys', () => {
     assert.equal((await user.stage(auth(`Bearer ${ACME}`))).status, 200);
     assert.equal(user.next.seen[0].extraBackendHeaders['X-Krakend-Role'], 'user');
     assert.equal((await user.stage(auth(`Basic ${Buffer.from(`${ACME}:`).toString('base64')}`))).status, 200);
-    assert.equal((await user.stage(auth('Basic NGQyYzYxZTEtMzRjNC1lOTZjLTk0NTYtMTViZDk4M2M1MDE5Ogo='))).status, 200);
+    assert.equal(
+      (await user.stage(auth('Basic NGQyYzYxZTEtMzRjNC1lOTZjLTk0NTYtMTViZDk4M2M1MDE5Ogo='))).status,
+      200,
+    );
     assert.equal((await user.stage(auth(ACME))).status, 200);
   });
 
@@ -64,12 +67,36 @@ describe('auth/api-keys', () => {
   });
 
   test('hashed keys: sha256 and fnv128 with salt (the docs values)', async () => {
-    assert.equal(hashApiKey('sha256', 'mySalt', 'abc'), '2ad27678dd4fdf811ffe7f9c77801ab66e2cc62d08abb393451ddda48c1eba3f');
+    assert.equal(
+      hashApiKey('sha256', 'mySalt', 'abc'),
+      '2ad27678dd4fdf811ffe7f9c77801ab66e2cc62d08abb393451ddda48c1eba3f',
+    );
     assert.equal(fnv128Hex(`mySalt${ACME}`), 'e0f7fce642685956791e58b835e26786');
-    const sha = apiKeys({ salt: 'mySalt', hash: 'sha256', keys: [{ key: '2ad27678dd4fdf811ffe7f9c77801ab66e2cc62d08abb393451ddda48c1eba3f', roles: ['user'] }] }, { roles: ['user'] });
+    const sha = apiKeys(
+      {
+        salt: 'mySalt',
+        hash: 'sha256',
+        keys: [{ key: '2ad27678dd4fdf811ffe7f9c77801ab66e2cc62d08abb393451ddda48c1eba3f', roles: ['user'] }],
+      },
+      { roles: ['user'] },
+    );
     assert.equal((await sha.stage(auth('Bearer abc'))).status, 200);
-    assert.equal((await sha.stage(auth('Bearer 2ad27678dd4fdf811ffe7f9c77801ab66e2cc62d08abb393451ddda48c1eba3f'))).status, 401, 'the hash itself is not a key');
-    const fnv = apiKeys({ strategy: 'header', identifier: 'X-Key', hash: 'fnv128', salt: 'mySalt', keys: [{ key: 'e0f7fce642685956791e58b835e26786', roles: ['admin'] }] }, { roles: ['admin'] });
+    assert.equal(
+      (await sha.stage(auth('Bearer 2ad27678dd4fdf811ffe7f9c77801ab66e2cc62d08abb393451ddda48c1eba3f')))
+        .status,
+      401,
+      'the hash itself is not a key',
+    );
+    const fnv = apiKeys(
+      {
+        strategy: 'header',
+        identifier: 'X-Key',
+        hash: 'fnv128',
+        salt: 'mySalt',
+        keys: [{ key: 'e0f7fce642685956791e58b835e26786', roles: ['admin'] }],
+      },
+      { roles: ['admin'] },
+    );
     assert.equal((await fnv.stage(request({ headers: { 'x-key': ACME } }))).status, 200);
   });
 
@@ -82,9 +109,20 @@ describe('auth/api-keys', () => {
   });
 
   test('validate(): root keys and endpoint without root', () => {
-    const issues = apiKeysModule.validate({ hash: 'md5', keys: [{ roles: [] }] }, '$.extra_config["auth/api-keys"]', { version: 3 });
-    assert.deepEqual(issues.map((i) => i.path), ['$.extra_config["auth/api-keys"].hash', '$.extra_config["auth/api-keys"].keys[0].key']);
-    assert.equal(apiKeysModule.validate({ roles: ['a'] }, '$.endpoints[0].extra_config["auth/api-keys"]', { version: 3 }).length, 1);
+    const issues = apiKeysModule.validate(
+      { hash: 'md5', keys: [{ roles: [] }] },
+      '$.extra_config["auth/api-keys"]',
+      { version: 3 },
+    );
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['$.extra_config["auth/api-keys"].hash', '$.extra_config["auth/api-keys"].keys[0].key'],
+    );
+    assert.equal(
+      apiKeysModule.validate({ roles: ['a'] }, '$.endpoints[0].extra_config["auth/api-keys"]', { version: 3 })
+        .length,
+      1,
+    );
   });
 });
 
@@ -94,7 +132,8 @@ describe('auth/basic', () => {
   const bobHash = bcrypt.hashSync('builder', 5);
   const htpasswd = join(dir, '.htpasswd');
   writeFileSync(htpasswd, `# users\nalice:${aliceHash}\n`);
-  const basic = (u, p) => request({ headers: { authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` } });
+  const basic = (u, p) =>
+    request({ headers: { authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}` } });
 
   function endpoint(endpointCfg, root, logger) {
     const service = { version: 3, extra_config: root ? { 'auth/basic': root } : {} };
@@ -125,12 +164,25 @@ describe('auth/basic', () => {
   });
 
   test('validate(): non-bcrypt hashes and missing files', () => {
-    const issues = basicAuthModule.validate({ htpasswd_path: join(dir, 'missing'), users: { x: 'plain' } }, '$.endpoints[0].extra_config["auth/basic"]', { version: 3 });
+    const issues = basicAuthModule.validate(
+      { htpasswd_path: join(dir, 'missing'), users: { x: 'plain' } },
+      '$.endpoints[0].extra_config["auth/basic"]',
+      { version: 3 },
+    );
     assert.deepEqual(issues.map((i) => i.path).sort(), [
       '$.endpoints[0].extra_config["auth/basic"].htpasswd_path',
       '$.endpoints[0].extra_config["auth/basic"].users["x"]',
     ]);
-    assert.equal(basicAuthModule.validate({}, '$.endpoints[0].extra_config["auth/basic"]', { version: 3 }).length, 1);
-    assert.deepEqual(basicAuthModule.validate({}, '$.endpoints[0].extra_config["auth/basic"]', { version: 3, extra_config: { 'auth/basic': { users: { bob: bobHash } } } }), []);
+    assert.equal(
+      basicAuthModule.validate({}, '$.endpoints[0].extra_config["auth/basic"]', { version: 3 }).length,
+      1,
+    );
+    assert.deepEqual(
+      basicAuthModule.validate({}, '$.endpoints[0].extra_config["auth/basic"]', {
+        version: 3,
+        extra_config: { 'auth/basic': { users: { bob: bobHash } } },
+      }),
+      [],
+    );
   });
 });

@@ -70,7 +70,10 @@ describe('security/cors', () => {
   });
 
   test('listed origins (case-insensitive, one * wildcard), credentials echo the origin', async () => {
-    const { stage } = cors({ allow_origins: ['https://app.example.com', 'https://*.example.org'], allow_credentials: true });
+    const { stage } = cors({
+      allow_origins: ['https://app.example.com', 'https://*.example.org'],
+      allow_credentials: true,
+    });
     const ok = await stage(request({ headers: { origin: 'https://APP.example.com' } }));
     assert.equal(ok.headers['access-control-allow-origin'], 'https://APP.example.com');
     assert.equal(ok.headers['access-control-allow-credentials'], 'true');
@@ -88,7 +91,10 @@ describe('security/cors', () => {
     assert.equal(res.headers['access-control-allow-origin'], '*');
     assert.equal(res.headers['access-control-allow-headers'], 'Content-Type, X-Requested-With');
     assert.equal(res.headers['access-control-max-age'], undefined);
-    assert.equal((await stage(preflight('https://a.com', 'PATCH'))).headers['access-control-allow-origin'], undefined);
+    assert.equal(
+      (await stage(preflight('https://a.com', 'PATCH'))).headers['access-control-allow-origin'],
+      undefined,
+    );
   });
 
   test('allow_headers "*" accepts any requested header; OPTIONS without request-method is not a preflight', async () => {
@@ -111,8 +117,14 @@ describe('security/cors', () => {
   });
 
   test('Vary from the response is kept and Origin appended', async () => {
-    const stage = corsModule.service({}, ctxFor({}))(async () => ({ status: 200, headers: { vary: 'Accept-Encoding' }, body: '' }));
-    assert.equal((await stage(request({ headers: { origin: 'https://a.com' } }))).headers.vary, 'Accept-Encoding, Origin');
+    const stage = corsModule.service(
+      {},
+      ctxFor({}),
+    )(async () => ({ status: 200, headers: { vary: 'Accept-Encoding' }, body: '' }));
+    assert.equal(
+      (await stage(request({ headers: { origin: 'https://a.com' } }))).headers.vary,
+      'Accept-Encoding, Origin',
+    );
   });
 
   test('validate(): paths and messages', () => {
@@ -123,8 +135,15 @@ describe('security/cors', () => {
     );
     assert.deepEqual(
       issues.map((i) => i.path),
-      ['$.extra_config["security/cors"].allow_origins', '$.extra_config["security/cors"].max_age', '$.extra_config["security/cors"].options_success_status'],
+      [
+        '$.extra_config["security/cors"].allow_origins',
+        '$.extra_config["security/cors"].max_age',
+        '$.extra_config["security/cors"].options_success_status',
+      ],
     );
-    assert.equal(corsModule.validate({}, '$.endpoints[0].extra_config["security/cors"]', { version: 3 }).length, 1);
+    assert.equal(
+      corsModule.validate({}, '$.endpoints[0].extra_config["security/cors"]', { version: 3 }).length,
+      1,
+    );
   });
 });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcryptjs';
-import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { apiKeysModule } from '../dist/security/api-keys.js';
 import { basicAuthModule } from '../dist/security/basic-auth.js';
 import { botDetectorModule } from '../dist/security/bot-detector.js';
@@ -18,8 +18,16 @@ import { corsModule } from '../dist/security/cors.js';
 import { jwtValidatorModule } from '../dist/security/jwt-validator.js';
 import { celModule } from '../dist/validation/cel.js';
 import { jsonSchemaModule } from '../dist/validation/json-schema.js';
+import {
+  anyText,
+  authorization,
+  badToken,
+  body,
+  headerText,
+  origin,
+  rng,
+} from './fixtures/security/fuzz.mjs';
 import { ctxFor, okStage, request } from './fixtures/security/unit.mjs';
-import { anyText, authorization, badToken, body, headerText, origin, rng } from './fixtures/security/fuzz.mjs';
 import { jsonBackend, startGateway } from './helpers/gateway.mjs';
 
 const SEED = Number(process.env.GW_FUZZ_SEED ?? 20240501);
@@ -72,17 +80,30 @@ describe('fuzz, in-process', () => {
   test('auth/validator: 3000 malformed or forged tokens → 401, never next', async () => {
     const r = rng(SEED);
     const next = okStage();
-    const cfg = { alg: 'RS256', jwk_local_path: jwksFile, roles_key: 'roles', roles: ['user'], cookie_key: 'TOKEN' };
-    const stage = jwtValidatorModule.endpoint(cfg, ctxFor({ endpoint: { endpoint: '/p', extra_config: { 'auth/validator': cfg } } }))(next);
+    const cfg = {
+      alg: 'RS256',
+      jwk_local_path: jwksFile,
+      roles_key: 'roles',
+      roles: ['user'],
+      cookie_key: 'TOKEN',
+    };
+    const stage = jwtValidatorModule.endpoint(
+      cfg,
+      ctxFor({ endpoint: { endpoint: '/p', extra_config: { 'auth/validator': cfg } } }),
+    )(next);
     let controls = 0;
     for (let i = 0; i < 3000; i++) {
       if (i % 100 === 0) {
-        assert.equal((await stage(request({ headers: { authorization: `Bearer ${validToken}` } }))).status, 200);
+        assert.equal(
+          (await stage(request({ headers: { authorization: `Bearer ${validToken}` } }))).status,
+          200,
+        );
         controls++;
         continue;
       }
       const token = badToken(r, validToken);
-      const headers = r.next() < 0.8 ? { authorization: authorization(r, token) } : { cookie: `TOKEN=${token}` };
+      const headers =
+        r.next() < 0.8 ? { authorization: authorization(r, token) } : { cookie: `TOKEN=${token}` };
       const res = await stage(request({ headers }));
       assert.equal(res.status, 401, `case ${i}: ${JSON.stringify(headers)}`);
     }
@@ -95,7 +116,22 @@ describe('fuzz, in-process', () => {
   test('auth/api-keys: 3000 random keys and headers → 401, never next', async () => {
     const r = rng(SEED + 1);
     const key = '4d2c61e1-34c4-e96c-9456-15bd983c5019';
-    const service = { version: 3, extra_config: { 'auth/api-keys': { hash: 'sha256', salt: 's', keys: [{ key: 'ab'.repeat(32), roles: ['user'] }, { key: (await import('node:crypto')).createHash('sha256').update(`s${key}`).digest('hex'), roles: ['user'] }] } } };
+    const service = {
+      version: 3,
+      extra_config: {
+        'auth/api-keys': {
+          hash: 'sha256',
+          salt: 's',
+          keys: [
+            { key: 'ab'.repeat(32), roles: ['user'] },
+            {
+              key: (await import('node:crypto')).createHash('sha256').update(`s${key}`).digest('hex'),
+              roles: ['user'],
+            },
+          ],
+        },
+      },
+    };
     const next = okStage();
     const stage = apiKeysModule.endpoint({ roles: ['user'] }, ctxFor({ service }))(next);
     let controls = 0;
@@ -105,7 +141,8 @@ describe('fuzz, in-process', () => {
         controls++;
         continue;
       }
-      let presented = r.next() < 0.5 ? anyText(r, 60) : `${key.slice(0, r.int(key.length))}${headerText(r, 0, 3)}`;
+      let presented =
+        r.next() < 0.5 ? anyText(r, 60) : `${key.slice(0, r.int(key.length))}${headerText(r, 0, 3)}`;
       if (presented.trim() === key) presented += 'x';
       const res = await stage(request({ headers: { authorization: authorization(r, presented) } }));
       assert.equal(res.status, 401, `case ${i}`);
@@ -115,17 +152,25 @@ describe('fuzz, in-process', () => {
 
   test('auth/basic: 400 random credentials → 401, never next', async () => {
     const r = rng(SEED + 2);
-    const service = { version: 3, extra_config: { 'auth/basic': { users: { admin: bcrypt.hashSync('s3cret', 4) } } } };
+    const service = {
+      version: 3,
+      extra_config: { 'auth/basic': { users: { admin: bcrypt.hashSync('s3cret', 4) } } },
+    };
     const next = okStage();
     const stage = basicAuthModule.endpoint({}, ctxFor({ service }))(next);
     for (let i = 0; i < 400; i++) {
       const user = r.next() < 0.5 ? 'admin' : anyText(r, 10);
       const pass = r.next() < 0.1 ? 's3cret ' : anyText(r, 12);
-      const value = r.next() < 0.8 ? `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` : authorization(r, anyText(r, 20));
+      const value =
+        r.next() < 0.8
+          ? `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`
+          : authorization(r, anyText(r, 20));
       assert.equal((await stage(request({ headers: { authorization: value } }))).status, 401, `case ${i}`);
     }
     assert.equal(next.seen.length, 0);
-    const ok = await stage(request({ headers: { authorization: `Basic ${Buffer.from('admin:s3cret').toString('base64')}` } }));
+    const ok = await stage(
+      request({ headers: { authorization: `Basic ${Buffer.from('admin:s3cret').toString('base64')}` } }),
+    );
     assert.equal(ok.status, 200);
   });
 
@@ -133,7 +178,15 @@ describe('fuzz, in-process', () => {
     const r = rng(SEED + 3);
     const allowed = ['https://app.example.com', 'https://admin.example.com'];
     const next = okStage();
-    const stage = corsModule.service({ allow_origins: allowed, allow_methods: ['GET', 'POST'], allow_headers: ['Authorization'], allow_credentials: true }, ctxFor({}))(next);
+    const stage = corsModule.service(
+      {
+        allow_origins: allowed,
+        allow_methods: ['GET', 'POST'],
+        allow_headers: ['Authorization'],
+        allow_credentials: true,
+      },
+      ctxFor({}),
+    )(next);
     let passed = 0;
     for (let i = 0; i < 3000; i++) {
       const o = origin(r, allowed);
@@ -150,9 +203,19 @@ describe('fuzz, in-process', () => {
       if (isPreflight) {
         assert.equal(res.status, 204);
         const m = headers['access-control-request-method'].toUpperCase();
-        const hdrs = (reqHeaders ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
-        const expectAllow = originOk && ['GET', 'POST', 'OPTIONS'].includes(m) && hdrs.every((h) => h === 'authorization' || h === 'origin');
-        assert.equal(res.headers['access-control-allow-origin'], expectAllow ? o : undefined, `case ${i}: ${JSON.stringify(headers)}`);
+        const hdrs = (reqHeaders ?? '')
+          .split(',')
+          .map((h) => h.trim().toLowerCase())
+          .filter(Boolean);
+        const expectAllow =
+          originOk &&
+          ['GET', 'POST', 'OPTIONS'].includes(m) &&
+          hdrs.every((h) => h === 'authorization' || h === 'origin');
+        assert.equal(
+          res.headers['access-control-allow-origin'],
+          expectAllow ? o : undefined,
+          `case ${i}: ${JSON.stringify(headers)}`,
+        );
       } else {
         passed++;
         assert.equal(res.status, 200);
@@ -165,13 +228,28 @@ describe('fuzz, in-process', () => {
 
   test('security/bot-detector: 3000 user agents → 403 exactly for bots', async () => {
     const r = rng(SEED + 4);
-    const cfg = { allow: ['MyAndroidClient/1.0'], deny: ['BadBot/1.0'], patterns: ['(facebookexternalhit)/.*', '(?i)^curl/'], cache_size: 64 };
+    const cfg = {
+      allow: ['MyAndroidClient/1.0'],
+      deny: ['BadBot/1.0'],
+      patterns: ['(facebookexternalhit)/.*', '(?i)^curl/'],
+      cache_size: 64,
+    };
     const next = okStage();
     const stage = botDetectorModule.service(cfg, ctxFor({}))(next);
     let expectedPass = 0;
     for (let i = 0; i < 3000; i++) {
-      const ua = r.pick(['MyAndroidClient/1.0', 'BadBot/1.0', `facebookexternalhit/${r.int(3)}`, `CURL/${r.int(9)}`, 'Mozilla/5.0', headerText(r, 0, 30), `x curl/1`]);
-      const bot = ua !== 'MyAndroidClient/1.0' && (ua === 'BadBot/1.0' || /(facebookexternalhit)\/.*/.test(ua) || /^curl\//i.test(ua));
+      const ua = r.pick([
+        'MyAndroidClient/1.0',
+        'BadBot/1.0',
+        `facebookexternalhit/${r.int(3)}`,
+        `CURL/${r.int(9)}`,
+        'Mozilla/5.0',
+        headerText(r, 0, 30),
+        `x curl/1`,
+      ]);
+      const bot =
+        ua !== 'MyAndroidClient/1.0' &&
+        (ua === 'BadBot/1.0' || /(facebookexternalhit)\/.*/.test(ua) || /^curl\//i.test(ua));
       const res = await stage(request({ headers: ua === '' ? {} : { 'user-agent': ua } }));
       assert.equal(res.status, bot ? 403 : 200, `case ${i}: ${ua}`);
       if (!bot) expectedPass++;
@@ -182,7 +260,10 @@ describe('fuzz, in-process', () => {
   test('validation/json-schema: 3000 bodies → 400 unless valid, never next when invalid', async () => {
     const r = rng(SEED + 5);
     let calls = 0;
-    const stage = jsonSchemaModule.proxy(ADDRESS, ctxFor({}))(async () => {
+    const stage = jsonSchemaModule.proxy(
+      ADDRESS,
+      ctxFor({}),
+    )(async () => {
       calls++;
       return { data: {}, isComplete: true };
     });
@@ -204,9 +285,20 @@ describe('fuzz, in-process', () => {
 
   test('validation/cel: 3000 random params and headers; refused requests never call next', async () => {
     const r = rng(SEED + 6);
-    const cel = [{ check_expr: "req_params.Nick.matches('^k[a-z]*$') && req_headers['X-Tenant'][0] == 'acme'" }];
+    const cel = [
+      { check_expr: "req_params.Nick.matches('^k[a-z]*$') && req_headers['X-Tenant'][0] == 'acme'" },
+    ];
     let calls = 0;
-    const stage = celModule.proxy(cel, ctxFor({ endpoint: { endpoint: '/nick/{nick}', input_headers: ['X-Tenant'], extra_config: { 'validation/cel': cel } } }))(async () => {
+    const stage = celModule.proxy(
+      cel,
+      ctxFor({
+        endpoint: {
+          endpoint: '/nick/{nick}',
+          input_headers: ['X-Tenant'],
+          extra_config: { 'validation/cel': cel },
+        },
+      }),
+    )(async () => {
       calls++;
       return { data: {}, isComplete: true };
     });
@@ -246,11 +338,17 @@ describe('fuzz, through the gateway', () => {
       version: 3,
       extra_config: {
         'security/cors': { allow_origins: ['https://app.example.com'], allow_methods: ['GET', 'POST'] },
-        'security/bot-detector': { deny: ['BadBot/1.0'], patterns: ['(facebookexternalhit)/.*'], cache_size: 100 },
+        'security/bot-detector': {
+          deny: ['BadBot/1.0'],
+          patterns: ['(facebookexternalhit)/.*'],
+          cache_size: 100,
+        },
         'auth/api-keys': { keys: [{ key: 'good-key', roles: ['user'] }] },
       },
       endpoints: [
-        ep('/jwt', { 'auth/validator': { alg: 'RS256', jwk_local_path: jwksFile, roles_key: 'roles', roles: ['user'] } }),
+        ep('/jwt', {
+          'auth/validator': { alg: 'RS256', jwk_local_path: jwksFile, roles_key: 'roles', roles: ['user'] },
+        }),
         ep('/key', { 'auth/api-keys': { roles: ['user'] } }),
         ep('/schema', { 'validation/json-schema': ADDRESS }, { method: 'POST' }),
         ep('/cel/{nick}', { 'validation/cel': [{ check_expr: "req_params.Nick.matches('^k[a-z]*$')" }] }),
@@ -271,13 +369,23 @@ describe('fuzz, through the gateway', () => {
       switch (i % 6) {
         case 0: {
           const good = i % 120 === 0;
-          cases.push({ path: '/jwt', headers: { authorization: good ? `Bearer ${validToken}` : authorization(r, badToken(r, validToken)) }, expect: good ? 200 : 401 });
+          cases.push({
+            path: '/jwt',
+            headers: {
+              authorization: good ? `Bearer ${validToken}` : authorization(r, badToken(r, validToken)),
+            },
+            expect: good ? 200 : 401,
+          });
           if (good) accepted++;
           break;
         }
         case 1: {
           const good = i % 121 === 1;
-          cases.push({ path: '/key', headers: { authorization: good ? 'Bearer good-key' : authorization(r, headerText(r, 0, 40)) }, expect: good ? 200 : 401 });
+          cases.push({
+            path: '/key',
+            headers: { authorization: good ? 'Bearer good-key' : authorization(r, headerText(r, 0, 40)) },
+            expect: good ? 200 : 401,
+          });
           if (good) accepted++;
           break;
         }
@@ -297,7 +405,12 @@ describe('fuzz, through the gateway', () => {
         }
         case 4: {
           const o = origin(r, ['https://app.example.com']).replace(/[^\x20-\x7e]/g, '');
-          cases.push({ path: r.pick(['/open', '/jwt', '/nowhere']), method: 'OPTIONS', headers: { origin: o || 'null', 'access-control-request-method': r.pick(['GET', 'PUT', 'X']) }, expect: 204 });
+          cases.push({
+            path: r.pick(['/open', '/jwt', '/nowhere']),
+            method: 'OPTIONS',
+            headers: { origin: o || 'null', 'access-control-request-method': r.pick(['GET', 'PUT', 'X']) },
+            expect: 204,
+          });
           break;
         }
         default: {
@@ -310,9 +423,17 @@ describe('fuzz, through the gateway', () => {
     const worker = async () => {
       while (i < cases.length) {
         const c = cases[i++];
-        const res = await fetch(`${gw.url}${c.path}`, { method: c.method ?? 'GET', headers: c.headers, body: c.body || undefined });
+        const res = await fetch(`${gw.url}${c.path}`, {
+          method: c.method ?? 'GET',
+          headers: c.headers,
+          body: c.body || undefined,
+        });
         await res.arrayBuffer();
-        assert.equal(res.status, c.expect, `${c.method ?? 'GET'} ${c.path} ${JSON.stringify(c.headers ?? {})} ${c.body ?? ''}`);
+        assert.equal(
+          res.status,
+          c.expect,
+          `${c.method ?? 'GET'} ${c.path} ${JSON.stringify(c.headers ?? {})} ${c.body ?? ''}`,
+        );
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));

@@ -32,7 +32,9 @@ function secure(cfg, service = { version: 3 }) {
 describe('security/http', () => {
   test('docs example over HTTPS (proxy header): every header', async () => {
     const { stage } = secure(docsExample);
-    const res = await stage(request({ headers: { host: 'host.known.com:443', 'x-forwarded-proto': 'https' } }));
+    const res = await stage(
+      request({ headers: { host: 'host.known.com:443', 'x-forwarded-proto': 'https' } }),
+    );
     assert.equal(res.status, 200);
     assert.equal(res.headers['strict-transport-security'], 'max-age=300; includeSubDomains');
     assert.equal(res.headers['x-frame-options'], 'ALLOW-FROM https://example.com');
@@ -49,7 +51,15 @@ describe('security/http', () => {
     const bad = await stage(request({ headers: { host: 'evil.com', 'x-forwarded-proto': 'https' } }));
     assert.equal(bad.status, 500);
     assert.equal(bad.body, 'Bad Host\n');
-    const viaProxy = await stage(request({ headers: { host: 'internal:8080', 'x-forwarded-hosts': 'host.known.com:443', 'x-forwarded-proto': 'https' } }));
+    const viaProxy = await stage(
+      request({
+        headers: {
+          host: 'internal:8080',
+          'x-forwarded-hosts': 'host.known.com:443',
+          'x-forwarded-proto': 'https',
+        },
+      }),
+    );
     assert.equal(viaProxy.status, 200);
     assert.equal(next.seen.length, 1);
   });
@@ -61,7 +71,9 @@ describe('security/http', () => {
     assert.equal(res.headers.location, 'https://ssl.host.domain/a/b?x=1');
     assert.equal(next.seen.length, 0);
     const noHost = secure({ ssl_redirect: true });
-    const r2 = await noHost.stage(request({ method: 'POST', path: '/p', headers: { host: 'api.example.com' } }));
+    const r2 = await noHost.stage(
+      request({ method: 'POST', path: '/p', headers: { host: 'api.example.com' } }),
+    );
     assert.equal(r2.headers.location, 'https://api.example.com/p');
     const temp = secure({ ssl_redirect: true, ssl_temporary_redirect: true });
     assert.equal((await temp.stage(request({ headers: { host: 'h' } }))).status, 307);
@@ -81,14 +93,20 @@ describe('security/http', () => {
   });
 
   test('is_development disables host checks, redirects, HSTS', async () => {
-    const res = await secure({ ...docsExample, is_development: true }).stage(request({ headers: { host: 'anything' } }));
+    const res = await secure({ ...docsExample, is_development: true }).stage(
+      request({ headers: { host: 'anything' } }),
+    );
     assert.equal(res.status, 200);
     assert.equal(res.headers['strict-transport-security'], undefined);
     assert.equal(res.headers['x-content-type-options'], 'nosniff');
   });
 
   test('validate(): wrong types are reported with their path', () => {
-    const issues = httpSecurityModule.validate({ sts_seconds: '300', frame_deny: 'yes', ssl_proxy_headers: { a: 1 } }, '$.extra_config["security/http"]', { version: 3 });
+    const issues = httpSecurityModule.validate(
+      { sts_seconds: '300', frame_deny: 'yes', ssl_proxy_headers: { a: 1 } },
+      '$.extra_config["security/http"]',
+      { version: 3 },
+    );
     assert.deepEqual(issues.map((i) => i.path).sort(), [
       '$.extra_config["security/http"].frame_deny',
       '$.extra_config["security/http"].ssl_proxy_headers["a"]',
@@ -119,7 +137,10 @@ describe('security/bot-detector', () => {
       const r = await stage(ua('Pingdom.com_bot_version_1.2'));
       assert.equal(r.status, 403);
       assert.equal(r.body, null);
-      assert.equal((await stage(ua('facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)'))).status, 403);
+      assert.equal(
+        (await stage(ua('facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)'))).status,
+        403,
+      );
       assert.equal((await stage(ua('Mozilla/5.0'))).status, 200);
       assert.equal((await stage(ua('ab'))).status, 200, 'deny is literal');
       assert.equal((await stage(ua(undefined))).status, 200);
@@ -140,7 +161,11 @@ describe('security/bot-detector', () => {
 
   test('RE2 inline flags are translated; invalid patterns are reported by validate()', () => {
     assert.ok(re2ToRegExp('(?i)googlebot').test('GoogleBot/2.1'));
-    const issues = botDetectorModule.validate({ patterns: ['ok', '(unclosed'] }, '$.extra_config["security/bot-detector"]', { version: 3 });
+    const issues = botDetectorModule.validate(
+      { patterns: ['ok', '(unclosed'] },
+      '$.extra_config["security/bot-detector"]',
+      { version: 3 },
+    );
     assert.equal(issues.length, 1);
     assert.equal(issues[0].path, '$.extra_config["security/bot-detector"].patterns[1]');
   });

@@ -6,7 +6,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CompactSign, SignJWT, compactVerify, exportJWK, generateKeyPair, importJWK } from 'jose';
+import { CompactSign, compactVerify, exportJWK, generateKeyPair, importJWK, SignJWT } from 'jose';
 import { jwtSignerModule } from '../dist/security/jwt-signer.js';
 import { jwtValidatorModule } from '../dist/security/jwt-validator.js';
 import { captureLogger, ctxFor, okStage, request } from './fixtures/security/unit.mjs';
@@ -17,7 +17,9 @@ const now = () => Math.floor(Date.now() / 1000);
 
 async function makeKey(alg, kid) {
   if (alg.startsWith('HS')) {
-    const k = Buffer.from(`secret-for-${kid}-0123456789abcdef0123456789abcdef0123456789`).toString('base64url');
+    const k = Buffer.from(`secret-for-${kid}-0123456789abcdef0123456789abcdef0123456789`).toString(
+      'base64url',
+    );
     const jwk = { kty: 'oct', k, kid, alg };
     return { alg, kid, publicJwk: jwk, privateKey: await importJWK(jwk, alg) };
   }
@@ -28,7 +30,9 @@ async function makeKey(alg, kid) {
 }
 
 function sign(key, claims, header = {}) {
-  return new SignJWT(claims).setProtectedHeader({ alg: key.alg, kid: key.kid, ...header }).sign(key.privateKey);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, ...header })
+    .sign(key.privateKey);
 }
 
 function jwkFile(name, jwks) {
@@ -47,20 +51,48 @@ function validator(cfg, endpointExtra = {}, logger) {
 const bearer = (t) => request({ headers: { authorization: `Bearer ${t}` } });
 
 before(async () => {
-  for (const alg of ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA'])
+  for (const alg of [
+    'HS256',
+    'HS384',
+    'HS512',
+    'RS256',
+    'RS384',
+    'RS512',
+    'ES256',
+    'ES384',
+    'ES512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'EdDSA',
+  ])
     keys[alg] = await makeKey(alg, `kid-${alg}`);
   keys.other = await makeKey('RS256', 'kid-RS256');
 });
 
 describe('auth/validator: algorithms', () => {
-  for (const alg of ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'EdDSA']) {
+  for (const alg of [
+    'HS256',
+    'HS384',
+    'HS512',
+    'RS256',
+    'RS384',
+    'RS512',
+    'ES256',
+    'ES384',
+    'ES512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'EdDSA',
+  ]) {
     test(`${alg}: a good token passes, a tampered one is 401`, async () => {
       const file = jwkFile(`${alg}.json`, [keys[alg].publicJwk]);
       const { stage, next } = validator({ alg, jwk_local_path: file });
       const token = await sign(keys[alg], { sub: '1234567890', exp: now() + 600 });
       assert.equal((await stage(bearer(token))).status, 200);
       assert.equal(next.seen[0].claims.sub, '1234567890');
-      const [h, p, s] = token.split('.');
+      const [h, , s] = token.split('.');
       const forged = `${h}.${Buffer.from(JSON.stringify({ sub: 'admin', exp: now() + 600 })).toString('base64url')}.${s}`;
       assert.equal((await stage(bearer(forged))).status, 401);
       assert.equal(next.seen.length, 1);
@@ -138,9 +170,19 @@ describe('auth/validator: token checks', () => {
   });
 
   test('issuer and audience must match', async () => {
-    assert.equal((await stage(bearer(await sign(keys.RS256, { ...good(), iss: 'https://evil.io' })))).status, 401);
-    assert.equal((await stage(bearer(await sign(keys.RS256, { ...good(), aud: 'http://other' })))).status, 401);
-    assert.equal((await stage(bearer(await sign(keys.RS256, { ...good(), aud: ['x', 'http://api.example.com'] })))).status, 200);
+    assert.equal(
+      (await stage(bearer(await sign(keys.RS256, { ...good(), iss: 'https://evil.io' })))).status,
+      401,
+    );
+    assert.equal(
+      (await stage(bearer(await sign(keys.RS256, { ...good(), aud: 'http://other' })))).status,
+      401,
+    );
+    assert.equal(
+      (await stage(bearer(await sign(keys.RS256, { ...good(), aud: ['x', 'http://api.example.com'] }))))
+        .status,
+      200,
+    );
     const { iss, ...noIss } = good();
     assert.equal((await stage(bearer(await sign(keys.RS256, noIss)))).status, 401);
   });
@@ -151,16 +193,31 @@ describe('auth/validator: token checks', () => {
     assert.equal((await stage(bearer(await sign(keys.RS256, { ...good(), [r]: 'admin' })))).status, 403);
     const { [r]: _, ...noRoles } = good();
     assert.equal((await stage(bearer(await sign(keys.RS256, noRoles)))).status, 403);
-    assert.equal((await stage(bearer(await sign(keys.RS256, { ...good(), [r]: ['guest', 'admin'] })))).status, 200);
+    assert.equal(
+      (await stage(bearer(await sign(keys.RS256, { ...good(), [r]: ['guest', 'admin'] })))).status,
+      200,
+    );
   });
 });
 
 describe('auth/validator: nested roles, scopes, cookie, propagation, CEL', () => {
   test('roles_key_is_nested', async () => {
     const file = jwkFile('hs.json', [keys.HS256.publicJwk]);
-    const { stage } = validator({ alg: 'HS256', jwk_local_path: file, roles_key: 'realm_access.roles', roles_key_is_nested: true, roles: ['admin'] });
-    assert.equal((await stage(bearer(await sign(keys.HS256, { realm_access: { roles: ['admin'] } })))).status, 200);
-    assert.equal((await stage(bearer(await sign(keys.HS256, { realm_access: { roles: ['user'] } })))).status, 403);
+    const { stage } = validator({
+      alg: 'HS256',
+      jwk_local_path: file,
+      roles_key: 'realm_access.roles',
+      roles_key_is_nested: true,
+      roles: ['admin'],
+    });
+    assert.equal(
+      (await stage(bearer(await sign(keys.HS256, { realm_access: { roles: ['admin'] } })))).status,
+      200,
+    );
+    assert.equal(
+      (await stage(bearer(await sign(keys.HS256, { realm_access: { roles: ['user'] } })))).status,
+      403,
+    );
     assert.equal((await stage(bearer(await sign(keys.HS256, { realm_access: 'admin' })))).status, 403);
   });
 
@@ -168,7 +225,13 @@ describe('auth/validator: nested roles, scopes, cookie, propagation, CEL', () =>
     const file = jwkFile('hs.json', [keys.HS256.publicJwk]);
     const scopes = ['resource1:action1', 'resource2:action1'];
     const any = validator({ alg: 'HS256', jwk_local_path: file, scopes_key: 'my_scopes', scopes }).stage;
-    const all = validator({ alg: 'HS256', jwk_local_path: file, scopes_key: 'my_scopes', scopes, scopes_matcher: 'all' }).stage;
+    const all = validator({
+      alg: 'HS256',
+      jwk_local_path: file,
+      scopes_key: 'my_scopes',
+      scopes,
+      scopes_matcher: 'all',
+    }).stage;
     const one = await sign(keys.HS256, { my_scopes: 'resource1:action1 other' });
     const both = await sign(keys.HS256, { my_scopes: ['resource2:action1', 'resource1:action1'] });
     const none = await sign(keys.HS256, { my_scopes: 'nothing' });
@@ -200,7 +263,12 @@ describe('auth/validator: nested roles, scopes, cookie, propagation, CEL', () =>
         ['missing', 'X-Missing'],
       ],
     });
-    const t = await sign(keys.HS256, { sub: 'u-1', realm_access: { role: 'admin' }, groups: ['a', 'b'], exp: 1735689600 + 10 ** 9 });
+    const t = await sign(keys.HS256, {
+      sub: 'u-1',
+      realm_access: { role: 'admin' },
+      groups: ['a', 'b'],
+      exp: 1735689600 + 10 ** 9,
+    });
     assert.equal((await stage(bearer(t))).status, 200);
     assert.deepEqual(next.seen[0].extraBackendHeaders, {
       'X-User': 'u-1',
@@ -213,17 +281,33 @@ describe('auth/validator: nested roles, scopes, cookie, propagation, CEL', () =>
 
   test('CEL JWT rejecter from validation/cel → 401', async () => {
     const file = jwkFile('hs.json', [keys.HS256.publicJwk]);
-    const cel = [{ check_expr: 'has(JWT.user_id) && has(JWT.enabled_days) && (timestamp(now).getDayOfWeek() in JWT.enabled_days)' }];
+    const cel = [
+      {
+        check_expr:
+          'has(JWT.user_id) && has(JWT.enabled_days) && (timestamp(now).getDayOfWeek() in JWT.enabled_days)',
+      },
+    ];
     const { stage } = validator({ alg: 'HS256', jwk_local_path: file }, { 'validation/cel': cel });
-    assert.equal((await stage(bearer(await sign(keys.HS256, { user_id: 1, enabled_days: [0, 1, 2, 3, 4, 5, 6] })))).status, 200);
+    assert.equal(
+      (await stage(bearer(await sign(keys.HS256, { user_id: 1, enabled_days: [0, 1, 2, 3, 4, 5, 6] }))))
+        .status,
+      200,
+    );
     assert.equal((await stage(bearer(await sign(keys.HS256, { user_id: 1, enabled_days: [] })))).status, 401);
-    assert.equal((await stage(bearer(await sign(keys.HS256, { enabled_days: [0, 1, 2, 3, 4, 5, 6] })))).status, 401);
+    assert.equal(
+      (await stage(bearer(await sign(keys.HS256, { enabled_days: [0, 1, 2, 3, 4, 5, 6] })))).status,
+      401,
+    );
   });
 
   test('operation_debug logs the reason, never the token', async () => {
     const file = jwkFile('hs.json', [keys.HS256.publicJwk]);
     const log = captureLogger();
-    const { stage } = validator({ alg: 'HS256', jwk_local_path: file, operation_debug: true, issuer: 'me' }, {}, log.logger);
+    const { stage } = validator(
+      { alg: 'HS256', jwk_local_path: file, operation_debug: true, issuer: 'me' },
+      {},
+      log.logger,
+    );
     const t = await sign(keys.HS256, { iss: 'someone-else' });
     assert.equal((await stage(bearer(t))).status, 401);
     await new Promise((r) => setTimeout(r, 10));
@@ -241,7 +325,7 @@ describe('auth/validator: jwk_url and caches', () => {
   let served;
   before(async () => {
     served = [keys.RS256.publicJwk];
-    server = http.createServer((req, res) => {
+    server = http.createServer((_req, res) => {
       hits++;
       if (failing) {
         res.writeHead(503);
@@ -257,19 +341,38 @@ describe('auth/validator: jwk_url and caches', () => {
   after(() => new Promise((r) => server.close(r)));
 
   test('validate() refuses http jwk_url without disable_jwk_security', () => {
-    const issues = jwtValidatorModule.validate({ alg: 'RS256', jwk_url: url }, '$.endpoints[0].extra_config["auth/validator"]', { version: 3 });
+    const issues = jwtValidatorModule.validate(
+      { alg: 'RS256', jwk_url: url },
+      '$.endpoints[0].extra_config["auth/validator"]',
+      { version: 3 },
+    );
     assert.equal(issues.length, 1);
     assert.equal(issues[0].path, '$.endpoints[0].extra_config["auth/validator"].jwk_url');
-    assert.deepEqual(jwtValidatorModule.validate({ alg: 'RS256', jwk_url: url, disable_jwk_security: true }, '$.x', { version: 3 }), []);
+    assert.deepEqual(
+      jwtValidatorModule.validate({ alg: 'RS256', jwk_url: url, disable_jwk_security: true }, '$.x', {
+        version: 3,
+      }),
+      [],
+    );
   });
 
   test('with cache: one download serves many requests; unknown kid refresh is rate-limited', async () => {
     hits = 0;
-    const { stage } = validator({ alg: 'RS256', jwk_url: url, disable_jwk_security: true, cache: true, cache_duration: 3600 });
+    const { stage } = validator({
+      alg: 'RS256',
+      jwk_url: url,
+      disable_jwk_security: true,
+      cache: true,
+      cache_duration: 3600,
+    });
     const t = await sign(keys.RS256, { sub: 'x' });
     for (let i = 0; i < 20; i++) assert.equal((await stage(bearer(t))).status, 200);
     assert.equal(hits, 1);
-    for (let i = 0; i < 20; i++) assert.equal((await stage(bearer(await sign(keys.RS256, { sub: 'x' }, { kid: `rand-${i}` })))).status, 401);
+    for (let i = 0; i < 20; i++)
+      assert.equal(
+        (await stage(bearer(await sign(keys.RS256, { sub: 'x' }, { kid: `rand-${i}` })))).status,
+        401,
+      );
     assert.equal(hits, 2, 'unknown kids trigger at most one refresh per window');
   });
 
@@ -288,7 +391,13 @@ describe('auth/validator: jwk_url and caches', () => {
   });
 
   test('fallback: when the JWK URL fails, the last good keys are used', async () => {
-    const { stage } = validator({ alg: 'RS256', jwk_url: url, disable_jwk_security: true, cache: true, cache_duration: 1 });
+    const { stage } = validator({
+      alg: 'RS256',
+      jwk_url: url,
+      disable_jwk_security: true,
+      cache: true,
+      cache_duration: 1,
+    });
     const t = await sign(keys.RS256, { sub: 'x' });
     assert.equal((await stage(bearer(t))).status, 200);
     failing = true;
@@ -302,7 +411,13 @@ describe('auth/validator: jwk_url and caches', () => {
 
   test('key rotation: a new kid is picked up by a refresh', async () => {
     const rotated = await makeKey('RS256', 'kid-rotated');
-    const { stage } = validator({ alg: 'RS256', jwk_url: url, disable_jwk_security: true, cache: true, cache_duration: 3600 });
+    const { stage } = validator({
+      alg: 'RS256',
+      jwk_url: url,
+      disable_jwk_security: true,
+      cache: true,
+      cache_duration: 3600,
+    });
     assert.equal((await stage(bearer(await sign(keys.RS256, { sub: 'x' })))).status, 200);
     served = [keys.RS256.publicJwk, rotated.publicJwk];
     assert.equal((await stage(bearer(await sign(rotated, { sub: 'y' })))).status, 200);
@@ -313,7 +428,10 @@ describe('auth/validator: jwk_url and caches', () => {
     const cfg = { alg: 'RS256', jwk_url: url, disable_jwk_security: true, cache: true, cache_duration: 3600 };
     hits = 0;
     const stages = [0, 1, 2].map((i) =>
-      jwtValidatorModule.endpoint(cfg, ctxFor({ service, endpoint: { endpoint: `/p${i}`, extra_config: { 'auth/validator': cfg } } }))(okStage()),
+      jwtValidatorModule.endpoint(
+        cfg,
+        ctxFor({ service, endpoint: { endpoint: `/p${i}`, extra_config: { 'auth/validator': cfg } } }),
+      )(okStage()),
     );
     const t = await sign(keys.RS256, { sub: 'x' });
     for (const s of stages) assert.equal((await s(bearer(t))).status, 200);
@@ -324,11 +442,22 @@ describe('auth/validator: jwk_url and caches', () => {
 describe('auth/signer', () => {
   test('signs keys_to_sign with sorted JSON; other keys untouched; verifiable with the public key', async () => {
     const file = jwkFile('sign.json', [keys.HS256.publicJwk]);
-    const cfg = { alg: 'HS256', kid: 'kid-HS256', keys_to_sign: ['access_token', 'refresh_token', 'absent'], jwk_local_path: file, disable_jwk_security: true };
+    const cfg = {
+      alg: 'HS256',
+      kid: 'kid-HS256',
+      keys_to_sign: ['access_token', 'refresh_token', 'absent'],
+      jwk_local_path: file,
+      disable_jwk_security: true,
+    };
     assert.deepEqual(jwtSignerModule.validate(cfg, '$.x', { version: 3 }), []);
     const mw = jwtSignerModule.proxy(cfg, ctxFor({}));
     const backend = {
-      access_token: { sub: '1234567890qwertyuio', aud: 'http://api.example.com', roles: ['role_a', 'role_b'], exp: 1735689600 },
+      access_token: {
+        sub: '1234567890qwertyuio',
+        aud: 'http://api.example.com',
+        roles: ['role_a', 'role_b'],
+        exp: 1735689600,
+      },
       refresh_token: { sub: '1234567890qwertyuio', jti: 'x<y' },
       exp: 1735689600,
     };
@@ -352,7 +481,10 @@ describe('auth/signer', () => {
 
   test('RS256 with a private JWK; full serialization', async () => {
     const file = jwkFile('rsa-private.json', [keys.RS256.privateJwk]);
-    const mw = jwtSignerModule.proxy({ alg: 'RS256', kid: 'kid-RS256', keys_to_sign: ['t'], jwk_local_path: file, full: true }, ctxFor({}));
+    const mw = jwtSignerModule.proxy(
+      { alg: 'RS256', kid: 'kid-RS256', keys_to_sign: ['t'], jwk_local_path: file, full: true },
+      ctxFor({}),
+    );
     const out = await mw(async () => ({ data: { t: { a: 1 } }, isComplete: true }))(request());
     const full = JSON.parse(out.data.t);
     assert.deepEqual(Object.keys(full), ['payload', 'protected', 'signature']);
@@ -363,7 +495,9 @@ describe('auth/signer', () => {
 
   test('validate(): unknown kid in the file and missing keys_to_sign are reported', () => {
     const file = jwkFile('sign2.json', [keys.HS256.publicJwk]);
-    const issues = jwtSignerModule.validate({ alg: 'HS256', kid: 'nope', jwk_local_path: file }, '$.e', { version: 3 });
+    const issues = jwtSignerModule.validate({ alg: 'HS256', kid: 'nope', jwk_local_path: file }, '$.e', {
+      version: 3,
+    });
     assert.deepEqual(issues.map((i) => i.path).sort(), ['$.e.keys_to_sign', '$.e.kid']);
   });
 });

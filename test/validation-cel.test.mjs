@@ -8,7 +8,10 @@ import { ctxFor, request } from './fixtures/security/unit.mjs';
 function endpointStage(cel, endpoint = {}, data = { ok: true }) {
   const ep = { endpoint: '/e', ...endpoint, extra_config: { 'validation/cel': cel } };
   let calls = 0;
-  const stage = celModule.proxy(cel, ctxFor({ endpoint: ep }))(async () => {
+  const stage = celModule.proxy(
+    cel,
+    ctxFor({ endpoint: ep }),
+  )(async () => {
     calls++;
     return { data: structuredClone(data), isComplete: true };
   });
@@ -18,14 +21,26 @@ function endpointStage(cel, endpoint = {}, data = { ok: true }) {
 function backendStage(cel, backend = {}, data = {}) {
   let calls = 0;
   const b = { url_pattern: '/x', ...backend, extra_config: { 'validation/cel': cel } };
-  const stage = celModule.backend(cel, ctxFor({ backend: b }))(async () => {
+  const stage = celModule.backend(
+    cel,
+    ctxFor({ backend: b }),
+  )(async () => {
     calls++;
     return { status: 200, headers: {}, body: Buffer.from('{}'), data: structuredClone(data) };
   });
   return { stage, calls: () => calls };
 }
 
-const breq = (over = {}) => ({ method: 'GET', path: '/x', headers: {}, body: null, params: {}, origin: request(), deadline: 0, ...over });
+const breq = (over = {}) => ({
+  method: 'GET',
+  path: '/x',
+  headers: {},
+  body: null,
+  params: {},
+  origin: request(),
+  deadline: 0,
+  ...over,
+});
 
 describe('validation/cel: endpoint level', () => {
   test("req_params capitalised: req_params.Nick.matches('k.*')", async () => {
@@ -59,7 +74,10 @@ describe('validation/cel: endpoint level', () => {
   });
 
   test('stacked expressions: the first false one is reported', async () => {
-    const { stage } = endpointStage([{ check_expr: "req_method == 'GET'" }, { check_expr: "req_path.startsWith('/nick')" }]);
+    const { stage } = endpointStage([
+      { check_expr: "req_method == 'GET'" },
+      { check_expr: "req_path.startsWith('/nick')" },
+    ]);
     await assert.rejects(stage(request({ path: '/other' })), /evaluator #1/);
     await stage(request({ path: '/nick/x' }));
   });
@@ -73,7 +91,11 @@ describe('validation/cel: endpoint level', () => {
   });
 
   test('response checks: resp_data and resp_completed; a failing one answers 500 without data', async () => {
-    const { stage } = endpointStage([{ check_expr: 'resp_completed && resp_data.user.id > 10.0' }], {}, { user: { id: 42 } });
+    const { stage } = endpointStage(
+      [{ check_expr: 'resp_completed && resp_data.user.id > 10.0' }],
+      {},
+      { user: { id: 42 } },
+    );
     assert.deepEqual((await stage(request())).data, { user: { id: 42 } });
     const low = endpointStage([{ check_expr: 'resp_data.user.id > 100.0' }], {}, { user: { id: 42 } });
     const res = await low.stage(request());
@@ -82,7 +104,10 @@ describe('validation/cel: endpoint level', () => {
   });
 
   test('JWT-only expressions are left to auth/validator; errors count as false', async () => {
-    assert.equal(celModule.proxy([{ check_expr: 'has(JWT.sub)' }], ctxFor({ endpoint: { endpoint: '/e' } })), undefined);
+    assert.equal(
+      celModule.proxy([{ check_expr: 'has(JWT.sub)' }], ctxFor({ endpoint: { endpoint: '/e' } })),
+      undefined,
+    );
     const { stage } = endpointStage([{ check_expr: "req_headers['Missing'][0] == 'x'" }]);
     await assert.rejects(stage(request()));
   });
@@ -91,7 +116,11 @@ describe('validation/cel: endpoint level', () => {
 describe('validation/cel: backend level', () => {
   test("'company' in resp_data.github, after the backend's group", async () => {
     const cel = [{ check_expr: "'company' in resp_data.github" }];
-    const ok = backendStage(cel, { allow: ['name', 'company'], group: 'github' }, { name: 'n', company: 'c', other: 1 });
+    const ok = backendStage(
+      cel,
+      { allow: ['name', 'company'], group: 'github' },
+      { name: 'n', company: 'c', other: 1 },
+    );
     const res = await ok.stage(breq());
     assert.deepEqual(res.data, { name: 'n', company: 'c', other: 1 }, 'the data itself is not modified');
     const missing = backendStage(cel, { allow: ['name', 'company'], group: 'github' }, { name: 'n' });
@@ -115,26 +144,50 @@ describe('validation/cel: backend level', () => {
   });
 
   test('resp_data.sequence2.message == "pong" with group', async () => {
-    const { stage } = backendStage([{ check_expr: "resp_data.sequence2.message == 'pong'" }], { group: 'sequence2' }, { message: 'pong' });
+    const { stage } = backendStage(
+      [{ check_expr: "resp_data.sequence2.message == 'pong'" }],
+      { group: 'sequence2' },
+      { message: 'pong' },
+    );
     await stage(breq());
   });
 });
 
 describe('validation/cel: compile', () => {
   test('phases by variable names; has(x[...]) rewritten', () => {
-    const cel = [{ check_expr: "req_method == 'GET'" }, { check_expr: 'resp_completed' }, { check_expr: 'has(JWT.a)' }];
-    assert.deepEqual(compileCelChecks(cel, 'req').map((c) => c.index), [0]);
-    assert.deepEqual(compileCelChecks(cel, 'resp').map((c) => c.index), [1]);
-    assert.deepEqual(compileCelChecks(cel, 'jwt').map((c) => c.index), [2]);
+    const cel = [
+      { check_expr: "req_method == 'GET'" },
+      { check_expr: 'resp_completed' },
+      { check_expr: 'has(JWT.a)' },
+    ];
+    assert.deepEqual(
+      compileCelChecks(cel, 'req').map((c) => c.index),
+      [0],
+    );
+    assert.deepEqual(
+      compileCelChecks(cel, 'resp').map((c) => c.index),
+      [1],
+    );
+    assert.deepEqual(
+      compileCelChecks(cel, 'jwt').map((c) => c.index),
+      [2],
+    );
     assert.equal(normaliseExpression("has(a.b['x y'])"), "('x y' in a.b)");
     assert.equal(firstFailing(compileCelChecks([{ check_expr: 'req_x == 1' }], 'req'), {}), 0);
   });
 
   test('validate(): syntax errors with the path of check_expr', () => {
-    const issues = celModule.validate([{ check_expr: 'req_method ==' }, { nope: 1 }], '$.endpoints[0].extra_config["validation/cel"]', { version: 3 });
-    assert.deepEqual(issues.map((i) => i.path), [
-      '$.endpoints[0].extra_config["validation/cel"][0].check_expr',
-      '$.endpoints[0].extra_config["validation/cel"][1]',
-    ]);
+    const issues = celModule.validate(
+      [{ check_expr: 'req_method ==' }, { nope: 1 }],
+      '$.endpoints[0].extra_config["validation/cel"]',
+      { version: 3 },
+    );
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      [
+        '$.endpoints[0].extra_config["validation/cel"][0].check_expr',
+        '$.endpoints[0].extra_config["validation/cel"][1]',
+      ],
+    );
   });
 });

@@ -23,17 +23,29 @@ describe('validation/json-schema', () => {
       check(Buffer.from('{"invalid": true}')),
       '- (root): number is required\n- (root): street_name is required\n- (root): street_type is required',
     );
-    assert.equal(check(Buffer.from('{"number": 1, "street_name": "Main", "street_type": "Avenue"}')), undefined);
+    assert.equal(
+      check(Buffer.from('{"number": 1, "street_name": "Main", "street_type": "Avenue"}')),
+      undefined,
+    );
   });
 
   test('type, enum and nested messages in gojsonschema style', () => {
     const check = compileJsonSchema({
       type: 'object',
-      properties: { a: { type: 'object', properties: { b: { type: 'string', minLength: 3 } } }, n: { type: 'integer', minimum: 2 } },
+      properties: {
+        a: { type: 'object', properties: { b: { type: 'string', minLength: 3 } } },
+        n: { type: 'integer', minimum: 2 },
+      },
       additionalProperties: false,
     });
-    assert.equal(check(Buffer.from('{"a": {"b": 7}}')), '- a.b: Invalid type. Expected: string, given: integer');
-    assert.equal(check(Buffer.from('{"a": {"b": "xy"}}')), '- a.b: String length must be greater than or equal to 3');
+    assert.equal(
+      check(Buffer.from('{"a": {"b": 7}}')),
+      '- a.b: Invalid type. Expected: string, given: integer',
+    );
+    assert.equal(
+      check(Buffer.from('{"a": {"b": "xy"}}')),
+      '- a.b: String length must be greater than or equal to 3',
+    );
     assert.equal(check(Buffer.from('{"n": 1}')), '- n: Must be greater than or equal to 2');
     assert.equal(check(Buffer.from('{"zz": 1}')), '- (root): Additional property zz is not allowed');
     assert.equal(
@@ -51,14 +63,31 @@ describe('validation/json-schema', () => {
   });
 
   test('drafts: 04 (exclusiveMaximum boolean), 06, 07 default, 2019-09, 2020-12', () => {
-    const d4 = compileJsonSchema({ $schema: 'http://json-schema.org/draft-04/schema#', type: 'number', maximum: 5, exclusiveMaximum: true });
+    const d4 = compileJsonSchema({
+      $schema: 'http://json-schema.org/draft-04/schema#',
+      type: 'number',
+      maximum: 5,
+      exclusiveMaximum: true,
+    });
     assert.equal(d4(Buffer.from('4')), undefined);
     assert.notEqual(d4(Buffer.from('5')), undefined);
-    const d6 = compileJsonSchema({ $schema: 'http://json-schema.org/draft-06/schema#', type: 'number', exclusiveMaximum: 5 });
+    const d6 = compileJsonSchema({
+      $schema: 'http://json-schema.org/draft-06/schema#',
+      type: 'number',
+      exclusiveMaximum: 5,
+    });
     assert.notEqual(d6(Buffer.from('5')), undefined);
-    const d2019 = compileJsonSchema({ $schema: 'https://json-schema.org/draft/2019-09/schema', type: 'object', dependentRequired: { a: ['b'] } });
+    const d2019 = compileJsonSchema({
+      $schema: 'https://json-schema.org/draft/2019-09/schema',
+      type: 'object',
+      dependentRequired: { a: ['b'] },
+    });
     assert.notEqual(d2019(Buffer.from('{"a":1}')), undefined);
-    const d2020 = compileJsonSchema({ $schema: 'https://json-schema.org/draft/2020-12/schema', type: 'array', prefixItems: [{ type: 'string' }] });
+    const d2020 = compileJsonSchema({
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'array',
+      prefixItems: [{ type: 'string' }],
+    });
     assert.notEqual(d2020(Buffer.from('[1]')), undefined);
     assert.equal(d2020(Buffer.from('["a", 1]')), undefined);
   });
@@ -77,12 +106,18 @@ describe('validation/json-schema', () => {
       return true;
     });
     assert.equal(calls, 0);
-    await stage(request({ method: 'POST', body: Buffer.from('{"number":1,"street_name":"a","street_type":"Street"}') }));
+    await stage(
+      request({ method: 'POST', body: Buffer.from('{"number":1,"street_name":"a","street_type":"Street"}') }),
+    );
     assert.equal(calls, 1);
   });
 
   test('validate(): a broken schema is reported with its path', () => {
-    const issues = jsonSchemaModule.validate({ type: 'nonsense' }, '$.endpoints[2].extra_config["validation/json-schema"]', { version: 3 });
+    const issues = jsonSchemaModule.validate(
+      { type: 'nonsense' },
+      '$.endpoints[2].extra_config["validation/json-schema"]',
+      { version: 3 },
+    );
     assert.equal(issues.length, 1);
     assert.equal(issues[0].path, '$.endpoints[2].extra_config["validation/json-schema"]');
     assert.deepEqual(jsonSchemaModule.validate(address, '$.x', { version: 3 }), []);

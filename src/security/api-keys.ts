@@ -8,8 +8,15 @@
 // page shows); a key over its rate is 429. Keys and hashes never reach the logs.
 
 import { createHash } from 'node:crypto';
-import type { CompileContext, ConfigIssue, EndpointMiddleware, FeatureModule, GwRequest, GwResponse } from '../types.js';
-import { IssueList, type Obj, canonicalHeaderName, emptyResponse, isObject, isStringArray } from './util.js';
+import type {
+  CompileContext,
+  ConfigIssue,
+  EndpointMiddleware,
+  FeatureModule,
+  GwRequest,
+  GwResponse,
+} from '../types.js';
+import { canonicalHeaderName, emptyResponse, IssueList, isObject, isStringArray, type Obj } from './util.js';
 
 export const API_KEYS_NAMESPACE = 'auth/api-keys';
 
@@ -36,9 +43,13 @@ export function hashApiKey(hash: ApiKeyHash, salt: string, key: string): string 
     case 'fnv128':
       return fnv128Hex(salt + key);
     case 'sha256':
-      return createHash('sha256').update(salt + key).digest('hex');
+      return createHash('sha256')
+        .update(salt + key)
+        .digest('hex');
     case 'sha1':
-      return createHash('sha1').update(salt + key).digest('hex');
+      return createHash('sha1')
+        .update(salt + key)
+        .digest('hex');
   }
 }
 
@@ -59,7 +70,10 @@ interface EndpointConfig {
 }
 
 /** Reads the presented key: `Bearer K`, `Basic base64(K:)` or the whole header value; or the query. */
-function compileExtractor(strategy: 'header' | 'query_string', identifier: string): (req: GwRequest) => string | undefined {
+function compileExtractor(
+  strategy: 'header' | 'query_string',
+  identifier: string,
+): (req: GwRequest) => string | undefined {
   if (strategy === 'query_string') {
     const name = identifier;
     return (req) => {
@@ -124,14 +138,19 @@ export function compileApiKeys(root: RootConfig, endpoint: EndpointConfig) {
   const hash: ApiKeyHash = root.hash ?? 'plain';
   const salt = root.salt ?? '';
   const table = new Map<string, string[]>();
-  for (const k of root.keys ?? []) if (typeof k.key === 'string' && k.key !== '') table.set(hash === 'plain' ? salt + k.key : k.key.toLowerCase(), k.roles ?? []);
+  for (const k of root.keys ?? [])
+    if (typeof k.key === 'string' && k.key !== '')
+      table.set(hash === 'plain' ? salt + k.key : k.key.toLowerCase(), k.roles ?? []);
   const strategy = endpoint.strategy ?? root.strategy ?? 'header';
-  const identifier = endpoint.identifier ?? root.identifier ?? (strategy === 'query_string' ? 'key' : 'Authorization');
+  const identifier =
+    endpoint.identifier ?? root.identifier ?? (strategy === 'query_string' ? 'key' : 'Authorization');
   const extract = compileExtractor(strategy, identifier);
   const required = endpoint.roles && endpoint.roles.length > 0 ? new Set(endpoint.roles) : undefined;
   const roleHeader = root.propagate_role ? canonicalHeaderName(root.propagate_role) : undefined;
   const rate =
-    typeof endpoint.client_max_rate === 'number' && endpoint.client_max_rate > 0 ? compileRate(endpoint.client_max_rate) : undefined;
+    typeof endpoint.client_max_rate === 'number' && endpoint.client_max_rate > 0
+      ? compileRate(endpoint.client_max_rate)
+      : undefined;
   const unauthorized = emptyResponse(401);
   const tooMany = emptyResponse(429);
 
@@ -169,18 +188,25 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
     v.add('strategy', 'expected "header" or "query_string"');
   v.type(raw, 'identifier', 'string');
   if (path.startsWith('$.extra_config')) {
-    if (raw.hash !== undefined && !HASHES.includes(raw.hash as string)) v.add('hash', `expected one of ${HASHES.join(', ')}`);
+    if (raw.hash !== undefined && !HASHES.includes(raw.hash as string))
+      v.add('hash', `expected one of ${HASHES.join(', ')}`);
     v.type(raw, 'salt', 'string');
     v.type(raw, 'propagate_role', 'string');
     if (!Array.isArray(raw.keys)) v.add('keys', 'required: an array of {"key": "...", "roles": [...]}');
     else
       raw.keys.forEach((k, i) => {
-        if (!isObject(k) || typeof k.key !== 'string' || k.key === '') v.add(`keys[${i}].key`, 'expected a non-empty string');
-        else if (k.roles !== undefined && !isStringArray(k.roles)) v.add(`keys[${i}].roles`, 'expected an array of strings');
+        if (!isObject(k) || typeof k.key !== 'string' || k.key === '')
+          v.add(`keys[${i}].key`, 'expected a non-empty string');
+        else if (k.roles !== undefined && !isStringArray(k.roles))
+          v.add(`keys[${i}].roles`, 'expected an array of strings');
       });
   } else {
     v.type(raw, 'roles', 'string[]');
-    if (v.type(raw, 'client_max_rate', 'number') && typeof raw.client_max_rate === 'number' && raw.client_max_rate < 0)
+    if (
+      v.type(raw, 'client_max_rate', 'number') &&
+      typeof raw.client_max_rate === 'number' &&
+      raw.client_max_rate < 0
+    )
       v.add('client_max_rate', 'expected a number >= 0');
   }
   return v.issues;
@@ -189,7 +215,10 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
 function validateWithService(raw: unknown, path: string, service: { extra_config?: Obj }): ConfigIssue[] {
   const issues = validate(raw, path);
   if (!path.startsWith('$.extra_config') && !isObject(service.extra_config?.[API_KEYS_NAMESPACE]))
-    issues.push({ path, message: 'auth/api-keys at an endpoint needs the keys declared in the root extra_config' });
+    issues.push({
+      path,
+      message: 'auth/api-keys at an endpoint needs the keys declared in the root extra_config',
+    });
   return issues;
 }
 

@@ -8,8 +8,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
-import type { CompileContext, ConfigIssue, EndpointMiddleware, FeatureModule, GwRequest, GwResponse } from '../types.js';
-import { IssueList, SmallLru, isObject } from './util.js';
+import type {
+  CompileContext,
+  ConfigIssue,
+  EndpointMiddleware,
+  FeatureModule,
+  GwRequest,
+  GwResponse,
+} from '../types.js';
+import { IssueList, isObject, SmallLru } from './util.js';
 
 export const BASIC_AUTH_NAMESPACE = 'auth/basic';
 
@@ -28,20 +35,24 @@ export function parseHtpasswd(text: string, origin: string): Map<string, string>
     const colon = l.indexOf(':');
     if (colon <= 0) throw new Error(`${origin}:${i + 1}: expected user:bcrypt-hash`);
     const hash = l.slice(colon + 1);
-    if (!BCRYPT.test(hash)) throw new Error(`${origin}:${i + 1}: only bcrypt hashes are supported (htpasswd -B)`);
+    if (!BCRYPT.test(hash))
+      throw new Error(`${origin}:${i + 1}: only bcrypt hashes are supported (htpasswd -B)`);
     users.set(l.slice(0, colon), hash);
   });
   return users;
 }
 
 function loadUsers(cfg: BasicConfig): Map<string, string> {
-  const users = cfg.htpasswd_path ? parseHtpasswd(readFileSync(cfg.htpasswd_path, 'utf8'), cfg.htpasswd_path) : new Map();
+  const users = cfg.htpasswd_path
+    ? parseHtpasswd(readFileSync(cfg.htpasswd_path, 'utf8'), cfg.htpasswd_path)
+    : new Map();
   for (const [u, h] of Object.entries(cfg.users ?? {})) users.set(u, h);
   return users;
 }
 
 function credentials(header: string | undefined): [string, string] | undefined {
-  if (header === undefined || header.length < 7 || header.slice(0, 6).toLowerCase() !== 'basic ') return undefined;
+  if (header === undefined || header.length < 7 || header.slice(0, 6).toLowerCase() !== 'basic ')
+    return undefined;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
@@ -56,7 +67,13 @@ export function compileBasicAuth(cfg: BasicConfig): (req: GwRequest) => Promise<
     if (!cred) return false;
     const hash = users.get(cred[0]);
     if (hash === undefined) return false;
-    const memo = createHash('sha256').update(cred[0]).update('\0').update(cred[1]).update('\0').update(hash).digest('base64');
+    const memo = createHash('sha256')
+      .update(cred[0])
+      .update('\0')
+      .update(cred[1])
+      .update('\0')
+      .update(hash)
+      .digest('base64');
     if (accepted.get(memo)) return true;
     // bcryptjs knows $2a$/$2b$; $2y$ (htpasswd) is the same algorithm.
     const ok = await bcrypt.compare(cred[1], hash.replace(/^\$2[xy]\$/, '$2b$'));
@@ -71,13 +88,18 @@ function effectiveConfig(raw: unknown, root: unknown): BasicConfig | undefined {
   return isObject(root) ? (root as BasicConfig) : undefined;
 }
 
-function validate(raw: unknown, path: string, service: { extra_config?: Record<string, unknown> }): ConfigIssue[] {
+function validate(
+  raw: unknown,
+  path: string,
+  service: { extra_config?: Record<string, unknown> },
+): ConfigIssue[] {
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
   const v = new IssueList(path);
   v.type(raw, 'htpasswd_path', 'string');
   if (v.type(raw, 'users', 'object') && isObject(raw.users))
     for (const [u, h] of Object.entries(raw.users))
-      if (typeof h !== 'string' || !BCRYPT.test(h)) v.add(`users["${u}"]`, 'expected a bcrypt hash (htpasswd -nB user)');
+      if (typeof h !== 'string' || !BCRYPT.test(h))
+        v.add(`users["${u}"]`, 'expected a bcrypt hash (htpasswd -nB user)');
   if (typeof raw.htpasswd_path === 'string')
     try {
       parseHtpasswd(readFileSync(raw.htpasswd_path, 'utf8'), raw.htpasswd_path);
@@ -100,7 +122,11 @@ export const basicAuthModule: FeatureModule = {
     const cfg = effectiveConfig(raw, ctx.service.extra_config?.[BASIC_AUTH_NAMESPACE]);
     if (!cfg) return undefined;
     const check = compileBasicAuth(cfg);
-    const refused: GwResponse = { status: 401, headers: { 'www-authenticate': 'Basic realm="Restricted"' }, body: null };
+    const refused: GwResponse = {
+      status: 401,
+      headers: { 'www-authenticate': 'Basic realm="Restricted"' },
+      body: null,
+    };
     return (next) => async (req) => {
       if (!(await check(req))) return { ...refused, headers: { ...refused.headers } };
       return next(req);

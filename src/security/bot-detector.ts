@@ -4,7 +4,7 @@
 // `empty_user_agent_is_bot`. Verdicts are kept in an LRU of `cache_size` entries. Bots get 403.
 
 import type { CompileContext, ConfigIssue, EndpointMiddleware, FeatureModule, GwRequest } from '../types.js';
-import { IssueList, SmallLru, emptyResponse, isObject } from './util.js';
+import { emptyResponse, IssueList, isObject, SmallLru } from './util.js';
 
 export const BOT_DETECTOR_NAMESPACE = 'security/bot-detector';
 
@@ -72,7 +72,10 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
       try {
         re2ToRegExp(p);
       } catch (err) {
-        v.add(`patterns[${i}]`, `invalid regular expression: ${err instanceof Error ? err.message : String(err)}`);
+        v.add(
+          `patterns[${i}]`,
+          `invalid regular expression: ${err instanceof Error ? err.message : String(err)}`,
+        );
       }
     });
   return v.issues;

@@ -17,7 +17,7 @@ import type {
   GwResponse,
   ResponseHeaders,
 } from '../types.js';
-import { IssueList, canonicalHeaderName, isObject, parseGoDuration } from './util.js';
+import { canonicalHeaderName, IssueList, isObject, parseGoDuration } from './util.js';
 
 export const CORS_NAMESPACE = 'security/cors';
 
@@ -58,8 +58,15 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
     if (star < 0) exact.add(o);
     else wildcards.push({ prefix: o.slice(0, star), suffix: o.slice(star + 1) });
   }
-  const methods = new Set((cfg.allow_methods && cfg.allow_methods.length > 0 ? cfg.allow_methods : ['GET', 'POST', 'HEAD']).map((m) => m.toUpperCase()));
-  const headerList = cfg.allow_headers && cfg.allow_headers.length > 0 ? cfg.allow_headers : ['Accept', 'Content-Type', 'X-Requested-With'];
+  const methods = new Set(
+    (cfg.allow_methods && cfg.allow_methods.length > 0 ? cfg.allow_methods : ['GET', 'POST', 'HEAD']).map(
+      (m) => m.toUpperCase(),
+    ),
+  );
+  const headerList =
+    cfg.allow_headers && cfg.allow_headers.length > 0
+      ? cfg.allow_headers
+      : ['Accept', 'Content-Type', 'X-Requested-With'];
   const allHeaders = headerList.includes('*');
   const headers = new Set([...headerList, 'Origin'].map((h) => canonicalHeaderName(h)));
   const expose = (cfg.expose_headers ?? []).map((h) => canonicalHeaderName(h)).join(', ');
@@ -76,7 +83,8 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
     const o = origin.toLowerCase();
     if (exact.has(o)) return true;
     for (const w of wildcards)
-      if (o.length >= w.prefix.length + w.suffix.length && o.startsWith(w.prefix) && o.endsWith(w.suffix)) return true;
+      if (o.length >= w.prefix.length + w.suffix.length && o.startsWith(w.prefix) && o.endsWith(w.suffix))
+        return true;
     return false;
   };
   const methodAllowed = (m: string): boolean => {
@@ -133,7 +141,8 @@ function withHeaders(res: GwResponse, extra: ResponseHeaders): GwResponse {
   const headers: ResponseHeaders = { ...res.headers };
   for (const k in extra) {
     const prev = headers[k];
-    if (k === 'vary' && prev !== undefined) headers[k] = `${Array.isArray(prev) ? prev.join(', ') : prev}, ${extra[k]}`;
+    if (k === 'vary' && prev !== undefined)
+      headers[k] = `${Array.isArray(prev) ? prev.join(', ') : prev}, ${extra[k]}`;
     else headers[k] = extra[k];
   }
   return { status: res.status, headers, body: res.body };
@@ -141,11 +150,18 @@ function withHeaders(res: GwResponse, extra: ResponseHeaders): GwResponse {
 
 function validate(raw: unknown, path: string): ConfigIssue[] {
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
-  if (!path.startsWith('$.extra_config')) return [{ path, message: 'security/cors belongs to the root extra_config' }];
+  if (!path.startsWith('$.extra_config'))
+    return [{ path, message: 'security/cors belongs to the root extra_config' }];
   const v = new IssueList(path);
-  for (const k of ['allow_origins', 'allow_methods', 'allow_headers', 'expose_headers']) v.type(raw, k, 'string[]');
-  for (const k of ['allow_credentials', 'allow_private_network', 'options_passthrough', 'debug']) v.type(raw, k, 'boolean');
-  if (v.type(raw, 'max_age', 'string') && typeof raw.max_age === 'string' && parseGoDuration(raw.max_age) === undefined)
+  for (const k of ['allow_origins', 'allow_methods', 'allow_headers', 'expose_headers'])
+    v.type(raw, k, 'string[]');
+  for (const k of ['allow_credentials', 'allow_private_network', 'options_passthrough', 'debug'])
+    v.type(raw, k, 'boolean');
+  if (
+    v.type(raw, 'max_age', 'string') &&
+    typeof raw.max_age === 'string' &&
+    parseGoDuration(raw.max_age) === undefined
+  )
     v.add('max_age', 'expected a duration such as "12h" or "30m"');
   if (
     v.type(raw, 'options_success_status', 'integer') &&
@@ -173,7 +189,10 @@ export const corsModule: FeatureModule = {
     return (next) => async (req) => {
       if (cors.isPreflight(req)) {
         const headers = cors.preflightHeaders(req);
-        if (debug) logger.debug(`[CORS] preflight ${req.path} origin=${req.headers.origin ?? ''} allowed=${'access-control-allow-origin' in headers}`);
+        if (debug)
+          logger.debug(
+            `[CORS] preflight ${req.path} origin=${req.headers.origin ?? ''} allowed=${'access-control-allow-origin' in headers}`,
+          );
         if (!cors.passthrough) return { status: cors.successStatus, headers, body: null };
         return withHeaders(await next(req), headers);
       }

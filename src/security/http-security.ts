@@ -46,9 +46,14 @@ export interface HttpSecurityConfig {
   is_development?: boolean;
 }
 
-export type SecurityDecision = { kind: 'pass'; headers: ResponseHeaders } | { kind: 'answer'; response: GwResponse };
+export type SecurityDecision =
+  | { kind: 'pass'; headers: ResponseHeaders }
+  | { kind: 'answer'; response: GwResponse };
 
-export function compileHttpSecurity(cfg: HttpSecurityConfig, listenerIsTls: boolean): (req: GwRequest) => SecurityDecision {
+export function compileHttpSecurity(
+  cfg: HttpSecurityConfig,
+  listenerIsTls: boolean,
+): (req: GwRequest) => SecurityDecision {
   const dev = cfg.is_development === true;
   const allowed = dev ? [] : (cfg.allowed_hosts ?? []);
   const hostRegexes = cfg.allowed_hosts_are_regex ? allowed.map((h) => new RegExp(`^${h}$`)) : null;
@@ -126,7 +131,8 @@ export function compileHttpSecurity(cfg: HttpSecurityConfig, listenerIsTls: bool
 
 function validate(raw: unknown, path: string): ConfigIssue[] {
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
-  if (!path.startsWith('$.extra_config')) return [{ path, message: 'security/http belongs to the root extra_config' }];
+  if (!path.startsWith('$.extra_config'))
+    return [{ path, message: 'security/http belongs to the root extra_config' }];
   const v = new IssueList(path);
   for (const k of ['allowed_hosts', 'host_proxy_headers']) v.type(raw, k, 'string[]');
   for (const k of [

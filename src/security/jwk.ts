@@ -8,10 +8,10 @@
 // An unknown `kid` triggers a new download at most once per `unknownKidRefreshMs`, so tokens with
 // made-up kids cannot turn the gateway into a flood against the identity provider.
 
-import { KeyObject, constants, createHmac, timingSafeEqual, verify as cryptoVerify } from 'node:crypto';
+import { constants, createHmac, verify as cryptoVerify, KeyObject, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
-import { type CryptoKey, type JWK, importJWK } from 'jose';
+import { type CryptoKey, importJWK, type JWK } from 'jose';
 import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { isObject } from './util.js';
@@ -34,19 +34,27 @@ export function verifierFor(alg: string, key: CryptoKey | Uint8Array): VerifyKey
   }
   if (key instanceof Uint8Array) throw new Error(`${alg} needs an asymmetric key`);
   const ko = KeyObject.from(key);
-  const guard = (check: (data: Buffer, sig: Buffer) => boolean): VerifyKey => (input, sig) => {
-    try {
-      return check(Buffer.from(input), sig);
-    } catch {
-      return false;
-    }
-  };
+  const guard =
+    (check: (data: Buffer, sig: Buffer) => boolean): VerifyKey =>
+    (input, sig) => {
+      try {
+        return check(Buffer.from(input), sig);
+      } catch {
+        return false;
+      }
+    };
   if (alg.startsWith('RS')) return guard((d, sig) => cryptoVerify(hash, d, ko, sig));
   if (alg.startsWith('PS'))
     return guard((d, sig) =>
-      cryptoVerify(hash, d, { key: ko, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, sig),
+      cryptoVerify(
+        hash,
+        d,
+        { key: ko, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+        sig,
+      ),
     );
-  if (alg.startsWith('ES')) return guard((d, sig) => cryptoVerify(hash, d, { key: ko, dsaEncoding: 'ieee-p1363' }, sig));
+  if (alg.startsWith('ES'))
+    return guard((d, sig) => cryptoVerify(hash, d, { key: ko, dsaEncoding: 'ieee-p1363' }, sig));
   if (alg === 'EdDSA') return guard((d, sig) => cryptoVerify(null, d, ko, sig));
   throw new Error(`unsupported algorithm ${alg}`);
 }
@@ -246,5 +254,7 @@ export class RemoteKeySource implements KeySource {
 /** An undici Agent trusting `ca` files in addition to (or instead of) the system pool. */
 export function agentWithCa(caFiles: string[]): Agent | undefined {
   if (caFiles.length === 0) return undefined;
-  return new Agent({ connect: { ca: [...tls.rootCertificates, ...caFiles.map((f) => readFileSync(f, 'utf8'))] } });
+  return new Agent({
+    connect: { ca: [...tls.rootCertificates, ...caFiles.map((f) => readFileSync(f, 'utf8'))] },
+  });
 }

@@ -5,15 +5,15 @@
 // as they are. The private key (jwk_local_path or jwk_url) is loaded once, at startup or on the
 // first request, and never logged.
 
-import { CompactSign, FlattenedSign, type JWK, importJWK } from 'jose';
+import { readFileSync } from 'node:fs';
+import * as tls from 'node:tls';
+import { CompactSign, FlattenedSign, importJWK, type JWK } from 'jose';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { CompileContext, ConfigIssue, FeatureModule, ProxyMiddleware } from '../types.js';
 import { BackendError } from '../types.js';
 import { type JwkSet, LocalKeySource, parseJwkSet } from './jwk.js';
 import { JWS_ALGORITHMS } from './jwt-validator.js';
 import { IssueList, isObject, sortedJson } from './util.js';
-import { Agent, fetch as undiciFetch } from 'undici';
-import { readFileSync } from 'node:fs';
-import * as tls from 'node:tls';
 
 export const JWT_SIGNER_NAMESPACE = 'auth/signer';
 
@@ -68,7 +68,11 @@ export function compileSigner(cfg: SignerConfig): (data: Record<string, unknown>
       const payload = encoder.encode(sortedJson(value));
       if (full) {
         const jws = await new FlattenedSign(payload).setProtectedHeader(header).sign(k);
-        data[name] = JSON.stringify({ payload: jws.payload, protected: jws.protected, signature: jws.signature });
+        data[name] = JSON.stringify({
+          payload: jws.payload,
+          protected: jws.protected,
+          signature: jws.signature,
+        });
       } else {
         data[name] = await new CompactSign(payload).setProtectedHeader(header).sign(k);
       }

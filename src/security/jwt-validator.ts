@@ -21,24 +21,24 @@ import type {
 } from '../types.js';
 import { CEL_NAMESPACE, compileCelChecks, firstFailing, nowRfc3339 } from '../validation/cel.js';
 import {
+  agentWithCa,
   JwkDownloader,
   type KeyIdentifyStrategy,
   type KeySource,
   LocalKeySource,
-  RemoteKeySource,
-  agentWithCa,
   parseJwkSet,
+  RemoteKeySource,
 } from './jwk.js';
 import {
-  IssueList,
-  type Obj,
-  SmallLru,
   canonicalHeaderName,
   emptyResponse,
   goValue,
+  IssueList,
   isObject,
   isStringArray,
   nestedValue,
+  type Obj,
+  SmallLru,
 } from './util.js';
 
 export const JWT_VALIDATOR_NAMESPACE = 'auth/validator';
@@ -192,7 +192,8 @@ export function keySourceFor(cfg: ValidatorConfig, service: ServiceConfig, logge
   const source = new RemoteKeySource(downloaderFor(service, logger), {
     url: cfg.jwk_url,
     cache: cfg.cache === true,
-    cacheTtlMs: (cfg.cache_duration && cfg.cache_duration > 0 ? cfg.cache_duration : DEFAULT_CACHE_DURATION_S) * 1000,
+    cacheTtlMs:
+      (cfg.cache_duration && cfg.cache_duration > 0 ? cfg.cache_duration : DEFAULT_CACHE_DURATION_S) * 1000,
     strategy,
     dispatcher: agentWithCa(cfg.jwk_local_ca ? [cfg.jwk_local_ca] : []),
   });
@@ -238,7 +239,11 @@ export function compileValidator(
   const memoTtl = cfg.jwk_local_path
     ? VERIFIED_TTL_MS
     : cfg.cache === true
-      ? Math.min(VERIFIED_TTL_MS, (cfg.cache_duration && cfg.cache_duration > 0 ? cfg.cache_duration : DEFAULT_CACHE_DURATION_S) * 1000)
+      ? Math.min(
+          VERIFIED_TTL_MS,
+          (cfg.cache_duration && cfg.cache_duration > 0 ? cfg.cache_duration : DEFAULT_CACHE_DURATION_S) *
+            1000,
+        )
       : 0;
   const verified = memoTtl > 0 ? new SmallLru<{ claims: Obj; until: number }>(VERIFIED_ENTRIES) : undefined;
 
@@ -246,17 +251,20 @@ export function compileValidator(
     const memo = verified?.get(raw);
     if (memo !== undefined && memo.until > Date.now()) return memo.claims;
     const parts = raw.split('.');
-    if (parts.length !== 3 || parts[0] === '' || parts[2] === '') throw new TokenError('malformed token', 401);
+    if (parts.length !== 3 || parts[0] === '' || parts[2] === '')
+      throw new TokenError('malformed token', 401);
     const header = decodeSegment(parts[0]);
     if (!isObject(header)) throw new TokenError('malformed token header', 401);
     if (header.alg !== alg) throw new TokenError('unexpected alg in the token header', 401);
-    const id = strategy === 'x5t' ? header.x5t : strategy === 'kid_x5t' ? (header.kid ?? header.x5t) : header.kid;
+    const id =
+      strategy === 'x5t' ? header.x5t : strategy === 'kid_x5t' ? (header.kid ?? header.x5t) : header.kid;
     if (typeof id !== 'string' || id === '') throw new TokenError('no key id in the token header', 401);
     if (header.crit !== undefined) throw new TokenError('unsupported critical header', 401);
     if (!B64URL.test(parts[1]) || !B64URL.test(parts[2])) throw new TokenError('malformed token', 401);
     const verifyKey = await source.key(id, alg);
     if (verifyKey === undefined) throw new TokenError('no key for the token key id', 401);
-    if (!verifyKey(`${parts[0]}.${parts[1]}`, Buffer.from(parts[2], 'base64url'))) throw new TokenError('invalid signature', 401);
+    if (!verifyKey(`${parts[0]}.${parts[1]}`, Buffer.from(parts[2], 'base64url')))
+      throw new TokenError('invalid signature', 401);
     let claims: unknown;
     try {
       claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
@@ -293,7 +301,8 @@ export function compileValidator(
     if (scopes) {
       const present = scopeList(claims, scopesKey);
       const ok =
-        present !== undefined && (scopesAll ? scopes.every((s) => present.includes(s)) : scopes.some((s) => present.includes(s)));
+        present !== undefined &&
+        (scopesAll ? scopes.every((s) => present.includes(s)) : scopes.some((s) => present.includes(s)));
       if (!ok) throw new TokenError('missing a required scope', 403);
     }
     return claims;
@@ -302,7 +311,9 @@ export function compileValidator(
   const propagate = (req: GwRequest, claims: Obj): void => {
     if (propagation.length === 0) return;
     for (const p of propagation) {
-      const v = claimHeaderValue(Object.hasOwn(claims, p.direct) ? claims[p.direct] : nestedValue(claims, p.path));
+      const v = claimHeaderValue(
+        Object.hasOwn(claims, p.direct) ? claims[p.direct] : nestedValue(claims, p.path),
+      );
       if (v === undefined) continue;
       req.extraBackendHeaders ??= {};
       req.extraBackendHeaders[p.header] = v;
@@ -321,13 +332,30 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
     v.type(cfg, 'shared_cache_duration', 'integer');
     return v.issues;
   }
-  if (v.type(cfg, 'alg', 'string') && cfg.alg !== undefined && !(JWS_ALGORITHMS as readonly string[]).includes(cfg.alg as string))
+  if (
+    v.type(cfg, 'alg', 'string') &&
+    cfg.alg !== undefined &&
+    !(JWS_ALGORITHMS as readonly string[]).includes(cfg.alg as string)
+  )
     v.add('alg', `unsupported algorithm; expected one of ${JWS_ALGORITHMS.join(', ')}`);
-  for (const k of ['jwk_url', 'jwk_local_path', 'jwk_local_ca', 'issuer', 'roles_key', 'scopes_key', 'cookie_key'])
+  for (const k of [
+    'jwk_url',
+    'jwk_local_path',
+    'jwk_local_ca',
+    'issuer',
+    'roles_key',
+    'scopes_key',
+    'cookie_key',
+  ])
     v.type(cfg, k, 'string');
   for (const k of ['audience', 'roles', 'scopes', 'jwk_fingerprints']) v.type(cfg, k, 'string[]');
-  for (const k of ['roles_key_is_nested', 'disable_jwk_security', 'operation_debug', 'cache']) v.type(cfg, k, 'boolean');
-  if (v.type(cfg, 'cache_duration', 'integer') && typeof cfg.cache_duration === 'number' && cfg.cache_duration < 0)
+  for (const k of ['roles_key_is_nested', 'disable_jwk_security', 'operation_debug', 'cache'])
+    v.type(cfg, k, 'boolean');
+  if (
+    v.type(cfg, 'cache_duration', 'integer') &&
+    typeof cfg.cache_duration === 'number' &&
+    cfg.cache_duration < 0
+  )
     v.add('cache_duration', 'expected seconds >= 0');
   if (cfg.scopes_matcher !== undefined && cfg.scopes_matcher !== 'any' && cfg.scopes_matcher !== 'all')
     v.add('scopes_matcher', 'expected "any" or "all"');
@@ -337,7 +365,8 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
   )
     v.add('key_identify_strategy', 'expected "kid", "x5t" or "kid_x5t"');
   if (cfg.propagate_claims !== undefined) {
-    if (!Array.isArray(cfg.propagate_claims)) v.add('propagate_claims', 'expected an array of ["claim", "Header"] pairs');
+    if (!Array.isArray(cfg.propagate_claims))
+      v.add('propagate_claims', 'expected an array of ["claim", "Header"] pairs');
     else
       cfg.propagate_claims.forEach((pair, i) => {
         if (!isStringArray(pair) || pair.length !== 2 || pair[0] === '' || pair[1] === '')
@@ -388,19 +417,23 @@ export const jwtValidatorModule: FeatureModule = {
     const label = `[ENDPOINT: ${ctx.endpoint?.endpoint ?? ''}][JWTValidator]`;
     const unauthorized = emptyResponse(401);
     const forbidden = emptyResponse(403);
-    return (next) => async (req): Promise<GwResponse> => {
-      let claims: Obj;
-      try {
-        claims = await validator.verify(req);
-      } catch (err) {
-        const status = err instanceof TokenError ? err.status : 401;
-        if (debug) logger.error(`${label} Unable to validate the token: ${err instanceof Error ? err.message : 'error'}`);
-        return { ...(status === 403 ? forbidden : unauthorized), headers: {} };
-      }
-      req.claims = claims;
-      validator.propagate(req, claims);
-      return next(req);
-    };
+    return (next) =>
+      async (req): Promise<GwResponse> => {
+        let claims: Obj;
+        try {
+          claims = await validator.verify(req);
+        } catch (err) {
+          const status = err instanceof TokenError ? err.status : 401;
+          if (debug)
+            logger.error(
+              `${label} Unable to validate the token: ${err instanceof Error ? err.message : 'error'}`,
+            );
+          return { ...(status === 403 ? forbidden : unauthorized), headers: {} };
+        }
+        req.claims = claims;
+        validator.propagate(req, claims);
+        return next(req);
+      };
   },
 };
 

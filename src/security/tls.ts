@@ -92,7 +92,8 @@ export interface ListenerTls {
 
 function keyPairs(cfg: TlsConfig): Array<{ public_key: string; private_key: string }> {
   if (Array.isArray(cfg.keys) && cfg.keys.length > 0) return cfg.keys;
-  if (cfg.public_key && cfg.private_key) return [{ public_key: cfg.public_key, private_key: cfg.private_key }];
+  if (cfg.public_key && cfg.private_key)
+    return [{ public_key: cfg.public_key, private_key: cfg.private_key }];
   return [];
 }
 
@@ -120,7 +121,9 @@ export function tlsOptionsFromConfig(service: { tls?: unknown }): ListenerTls | 
     ciphers,
     honorCipherOrder: cfg.prefer_server_cipher_suites === true,
   };
-  const curves = (cfg.curve_preferences ?? []).map((c) => CURVES[c]).filter((c): c is string => c !== undefined);
+  const curves = (cfg.curve_preferences ?? [])
+    .map((c) => CURVES[c])
+    .filter((c): c is string => c !== undefined);
   if (curves.length > 0) node.ecdhCurve = curves.join(':');
   const caFiles = cfg.ca_certs ?? [];
   if (cfg.enable_mtls === true) {
@@ -153,24 +156,33 @@ export function validateTls(raw: unknown, path = '$.tls'): ConfigIssue[] {
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
   const v = new IssueList(path);
   const cfg = raw as TlsConfig & Record<string, unknown>;
-  for (const k of ['disabled', 'prefer_server_cipher_suites', 'enable_mtls', 'disable_system_ca_pool']) v.type(cfg, k, 'boolean');
+  for (const k of ['disabled', 'prefer_server_cipher_suites', 'enable_mtls', 'disable_system_ca_pool'])
+    v.type(cfg, k, 'boolean');
   if (cfg.disabled === true) return v.issues;
   const checkFile = (sub: string, file: unknown) => {
     if (typeof file !== 'string' || file === '') v.add(sub, 'expected a file path');
     else if (!existsSync(file)) v.add(sub, `file not found: ${file}`);
   };
   if (cfg.keys !== undefined) {
-    if (!Array.isArray(cfg.keys) || cfg.keys.length === 0) v.add('keys', 'expected an array of {"public_key", "private_key"}');
+    if (!Array.isArray(cfg.keys) || cfg.keys.length === 0)
+      v.add('keys', 'expected an array of {"public_key", "private_key"}');
     else
       cfg.keys.forEach((k, i) => {
-        if (!isObject(k)) return v.add(`keys[${i}]`, 'expected {"public_key", "private_key"}');
+        if (!isObject(k)) {
+          v.add(`keys[${i}]`, 'expected {"public_key", "private_key"}');
+          return;
+        }
         checkFile(`keys[${i}].public_key`, k.public_key);
         checkFile(`keys[${i}].private_key`, k.private_key);
       });
   } else if (cfg.public_key !== undefined || cfg.private_key !== undefined) {
     checkFile('public_key', cfg.public_key);
     checkFile('private_key', cfg.private_key);
-  } else v.add('keys', 'TLS needs at least one key pair: "keys": [{"public_key": "cert.pem", "private_key": "key.pem"}]');
+  } else
+    v.add(
+      'keys',
+      'TLS needs at least one key pair: "keys": [{"public_key": "cert.pem", "private_key": "key.pem"}]',
+    );
   for (const k of ['min_version', 'max_version'] as const) {
     const val = cfg[k];
     if (val !== undefined && (typeof val !== 'string' || !(val in VERSIONS)))
@@ -181,24 +193,35 @@ export function validateTls(raw: unknown, path = '$.tls'): ConfigIssue[] {
   if (min && max && VERSION_ORDER.indexOf(min) > VERSION_ORDER.indexOf(max))
     v.add('min_version', 'is above max_version (the default max_version is TLS13)');
   if (cfg.cipher_suites !== undefined) {
-    if (!Array.isArray(cfg.cipher_suites)) v.add('cipher_suites', 'expected an array of cipher suite numbers');
+    if (!Array.isArray(cfg.cipher_suites))
+      v.add('cipher_suites', 'expected an array of cipher suite numbers');
     else
       cfg.cipher_suites.forEach((c, i) => {
-        if (typeof c !== 'number' || CIPHER_SUITES[c] === undefined) v.add(`cipher_suites[${i}]`, 'unknown cipher suite number');
+        if (typeof c !== 'number' || CIPHER_SUITES[c] === undefined)
+          v.add(`cipher_suites[${i}]`, 'unknown cipher suite number');
       });
   }
   if (cfg.curve_preferences !== undefined) {
-    if (!Array.isArray(cfg.curve_preferences)) v.add('curve_preferences', 'expected an array of curve ids (23, 24, 25, 29)');
+    if (!Array.isArray(cfg.curve_preferences))
+      v.add('curve_preferences', 'expected an array of curve ids (23, 24, 25, 29)');
     else
       cfg.curve_preferences.forEach((c, i) => {
-        if (typeof c !== 'number' || CURVES[c] === undefined) v.add(`curve_preferences[${i}]`, 'expected 23 (P-256), 24 (P-384), 25 (P-521) or 29 (X25519)');
+        if (typeof c !== 'number' || CURVES[c] === undefined)
+          v.add(`curve_preferences[${i}]`, 'expected 23 (P-256), 24 (P-384), 25 (P-521) or 29 (X25519)');
       });
   }
   if (cfg.ca_certs !== undefined) {
     if (!isStringArray(cfg.ca_certs)) v.add('ca_certs', 'expected an array of PEM file paths');
-    else cfg.ca_certs.forEach((f, i) => checkFile(`ca_certs[${i}]`, f));
+    else
+      cfg.ca_certs.forEach((f, i) => {
+        checkFile(`ca_certs[${i}]`, f);
+      });
   }
-  if (cfg.enable_mtls === true && (!Array.isArray(cfg.ca_certs) || cfg.ca_certs.length === 0) && cfg.disable_system_ca_pool === true)
+  if (
+    cfg.enable_mtls === true &&
+    (!Array.isArray(cfg.ca_certs) || cfg.ca_certs.length === 0) &&
+    cfg.disable_system_ca_pool === true
+  )
     v.add('ca_certs', 'mTLS without the system pool needs at least one CA file');
   return v.issues;
 }

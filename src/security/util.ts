@@ -21,7 +21,11 @@ export class IssueList {
     this.issues.push({ path: sub === '' ? this.base : `${this.base}.${sub}`, message });
   }
   /** Checks an optional field's type; returns false (and records) when present with a wrong type. */
-  type(cfg: Obj, key: string, kind: 'string' | 'boolean' | 'number' | 'integer' | 'string[]' | 'object' | 'array'): boolean {
+  type(
+    cfg: Obj,
+    key: string,
+    kind: 'string' | 'boolean' | 'number' | 'integer' | 'string[]' | 'object' | 'array',
+  ): boolean {
     const v = cfg[key];
     if (v === undefined) return true;
     let ok: boolean;
@@ -41,7 +45,11 @@ export class IssueList {
       default:
         ok = typeof v === kind;
     }
-    if (!ok) this.add(key, `expected ${kind === 'string[]' ? 'an array of strings' : `a${/^[aeiou]/.test(kind) ? 'n' : ''} ${kind}`}`);
+    if (!ok)
+      this.add(
+        key,
+        `expected ${kind === 'string[]' ? 'an array of strings' : `a${/^[aeiou]/.test(kind) ? 'n' : ''} ${kind}`}`,
+      );
     return ok;
   }
 }
@@ -49,8 +57,8 @@ export class IssueList {
 const DURATION_UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3,
-  'μs': 1e-3,
+  µs: 1e-3,
+  μs: 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -134,7 +142,9 @@ const GO_HTML_ESCAPE = /[<>&\u2028\u2029]/g;
 const GO_HTML_TEST = /[<>&\u2028\u2029]/;
 function goString(s: string): string {
   const j = JSON.stringify(s);
-  return GO_HTML_TEST.test(j) ? j.replace(GO_HTML_ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) : j;
+  return GO_HTML_TEST.test(j)
+    ? j.replace(GO_HTML_ESCAPE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : j;
 }
 
 /** JSON as Go's encoding/json writes a decoded map: keys sorted at every level, <>& escaped. */

@@ -8,8 +8,10 @@
 // Expressions are parsed once at startup; per request only the activation object is built.
 
 import { parse } from '@marcbachmann/cel-js';
+import { canonicalHeaderName, isObject } from '../security/util.js';
 import {
   type BackendConfig,
+  BackendError,
   type BackendMiddleware,
   type BackendRequest,
   type CompileContext,
@@ -21,9 +23,7 @@ import {
   type ProxyMiddleware,
   type ProxyResponse,
   type ResponseHeaders,
-  BackendError,
 } from '../types.js';
-import { canonicalHeaderName, isObject } from '../security/util.js';
 
 export const CEL_NAMESPACE = 'validation/cel';
 
@@ -176,7 +176,8 @@ function compileEndpointRequestView(endpoint: EndpointConfig | undefined) {
         const v = h[lower] ?? req.extraBackendHeaders?.[canonicalHeaderName(lower)];
         if (v !== undefined) headers[name] = [v];
       }
-    if (req.extraBackendHeaders && allHeaders) for (const k in req.extraBackendHeaders) headers[k] = [req.extraBackendHeaders[k]];
+    if (req.extraBackendHeaders && allHeaders)
+      for (const k in req.extraBackendHeaders) headers[k] = [req.extraBackendHeaders[k]];
     headers['X-Forwarded-For'] = [req.clientIp];
     if (h.host !== undefined) headers['X-Forwarded-Host'] = [h.host];
     if (headers['User-Agent'] === undefined) headers['User-Agent'] = ['KrakenD Version 0.1.0'];
@@ -185,7 +186,8 @@ function compileEndpointRequestView(endpoint: EndpointConfig | undefined) {
       req_path: req.path,
       req_params: capitalisedParams(req.params),
       req_headers: headers,
-      req_querystring: allowedQuery === null || allowedQuery.size > 0 ? queryMap(req.query, allowedQuery) : {},
+      req_querystring:
+        allowedQuery === null || allowedQuery.size > 0 ? queryMap(req.query, allowedQuery) : {},
       now: nowRfc3339(),
     };
   };
@@ -218,12 +220,18 @@ function proxyResponseActivation(pr: ProxyResponse): Record<string, unknown> {
  * The backend's own manipulation (target → allow/deny → mapping → group), as the data that
  * backend-level response checks see. A read-only view: the input is not modified.
  */
-function compileBackendView(backend: BackendConfig | undefined): ((data: Record<string, unknown>) => Record<string, unknown>) | undefined {
+function compileBackendView(
+  backend: BackendConfig | undefined,
+): ((data: Record<string, unknown>) => Record<string, unknown>) | undefined {
   if (!backend) return undefined;
   const target = backend.target ? backend.target.split('.') : undefined;
-  const allow = backend.allow && backend.allow.length > 0 ? backend.allow.map((a) => a.split('.')) : undefined;
-  const deny = !allow && backend.deny && backend.deny.length > 0 ? backend.deny.map((d) => d.split('.')) : undefined;
-  const mapping = backend.mapping ? Object.entries(backend.mapping).map(([from, to]) => [from.split('.')[0], to] as const) : [];
+  const allow =
+    backend.allow && backend.allow.length > 0 ? backend.allow.map((a) => a.split('.')) : undefined;
+  const deny =
+    !allow && backend.deny && backend.deny.length > 0 ? backend.deny.map((d) => d.split('.')) : undefined;
+  const mapping = backend.mapping
+    ? Object.entries(backend.mapping).map(([from, to]) => [from.split('.')[0], to] as const)
+    : [];
   const group = backend.group;
   if (!target && !allow && !deny && mapping.length === 0 && !group) return undefined;
   const pick = (src: unknown, path: string[], dst: Record<string, unknown>) => {
@@ -244,7 +252,8 @@ function compileBackendView(backend: BackendConfig | undefined): ((data: Record<
     if (!Object.hasOwn(obj, path[0])) return obj;
     const copy = { ...obj };
     if (path.length === 1) delete copy[path[0]];
-    else if (isObject(copy[path[0]])) copy[path[0]] = drop(copy[path[0]] as Record<string, unknown>, path.slice(1));
+    else if (isObject(copy[path[0]]))
+      copy[path[0]] = drop(copy[path[0]] as Record<string, unknown>, path.slice(1));
     return copy;
   };
   return (input) => {
@@ -327,7 +336,11 @@ export const celModule: FeatureModule = {
         const failed = firstFailing(post, proxyResponseActivation(pr));
         if (failed >= 0) {
           logger.info(`[${name}][CEL] response aborted by evaluator #${failed}`);
-          return { data: null, isComplete: false, error: new BackendError(`request aborted by evaluator #${failed}`, 500) };
+          return {
+            data: null,
+            isComplete: false,
+            error: new BackendError(`request aborted by evaluator #${failed}`, 500),
+          };
         }
       }
       return pr;

@@ -7,11 +7,11 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import Ajv2019 from 'ajv/dist/2019.js';
 import Ajv2020 from 'ajv/dist/2020.js';
-import AjvDraft04 from 'ajv-draft-04';
 import draft06 from 'ajv/dist/refs/json-schema-draft-06.json' with { type: 'json' };
+import AjvDraft04 from 'ajv-draft-04';
+import { isObject } from '../security/util.js';
 import type { CompileContext, ConfigIssue, FeatureModule, ProxyMiddleware } from '../types.js';
 import { BackendError } from '../types.js';
-import { isObject } from '../security/util.js';
 
 export const JSON_SCHEMA_NAMESPACE = 'validation/json-schema';
 
@@ -44,7 +44,9 @@ function engineFor(schema: Record<string, unknown>): AjvLike {
         engine = new (Ajv2019 as unknown as new (o: object) => AjvLike)(ajvOptions);
         break;
       default: {
-        const a = new (Ajv as unknown as new (o: object) => AjvLike & { addMetaSchema(s: object): void })(ajvOptions);
+        const a = new (Ajv as unknown as new (o: object) => AjvLike & { addMetaSchema(s: object): void })(
+          ajvOptions,
+        );
         a.addMetaSchema(draft06 as object);
         engine = a;
       }
@@ -148,11 +150,21 @@ function describe(e: ErrorObject, body: unknown): string {
 /** The error text KrakenD returns, one "- …" line per problem. */
 export function formatSchemaErrors(errors: readonly ErrorObject[], body: unknown): string {
   // ajv reports anyOf/oneOf branches too; gojsonschema keeps only the summary line.
-  const kept = errors.filter((e) => !errors.some((o) => o !== e && (o.keyword === 'anyOf' || o.keyword === 'oneOf') && e.schemaPath.startsWith(`${o.schemaPath}/`)));
+  const kept = errors.filter(
+    (e) =>
+      !errors.some(
+        (o) =>
+          o !== e &&
+          (o.keyword === 'anyOf' || o.keyword === 'oneOf') &&
+          e.schemaPath.startsWith(`${o.schemaPath}/`),
+      ),
+  );
   return kept.map((e) => `- ${describe(e, body)}`).join('\n');
 }
 
-export function compileJsonSchema(schema: Record<string, unknown>): (body: Buffer | null) => string | undefined {
+export function compileJsonSchema(
+  schema: Record<string, unknown>,
+): (body: Buffer | null) => string | undefined {
   const validateFn = engineFor(schema).compile(schema);
   return (body) => {
     if (body === null || body.length === 0) return 'could not validate an empty body';
