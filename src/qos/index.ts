@@ -4,7 +4,9 @@
 import type { FeatureModule } from '../types.js';
 import { circuitBreakerModule } from './circuit-breaker.js';
 import { httpCacheModule } from './http-cache.js';
+import { redisModule, routerRedisRateLimitModule, serviceRedisRateLimitModule } from './redis.js';
 import { proxyRateLimitModule } from './ratelimit-proxy.js';
 import { routerRateLimitModule, serviceRateLimitModule } from './ratelimit-router.js';
 
-export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule, circuitBreakerModule, httpCacheModule];
+export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule, circuitBreakerModule, httpCacheModule,
+  redisModule, routerRedisRateLimitModule, serviceRedisRateLimitModule];

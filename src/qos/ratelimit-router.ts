@@ -27,7 +27,7 @@ export function validateRates(cfg: Obj, v: Issues, withClient: boolean): void {
     v.number(cfg, rateKey, { min: 1e-9, max: MAX_RATE, allowZero: true });
     v.number(cfg, capKey, { min: 1, max: MAX_CAPACITY, integer: true });
     const rate = cfg[rateKey];
-    if (typeof rate !== 'number' || !(rate > 0) || rate > MAX_RATE || !(everyMs > 0)) continue;
+    if (typeof rate !== 'number' || !(rate >= 1e-9) || rate > MAX_RATE || !(everyMs > 0)) continue;
     const intervalNs = (everyMs * 1e6) / rate;
     if (intervalNs < 1) v.add(rateKey, `${rate} per ${cfg.every ?? '1s'} is more than one request per nanosecond`);
     else if (intervalNs > MAX_INTERVAL_NS)

@@ -1,0 +1,179 @@
+// Redis-backed rate limits end to end: a real redis-server on a free port, two gw nodes (each with
+// 2 worker threads) sharing it, and what happens when Redis goes away and comes back.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import { test } from 'node:test';
+import { Redis } from 'ioredis';
+import { freePort, jsonBackend, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
+
+const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
+const skip = haveRedis ? false : 'redis-server is not installed (apt-get install redis-server)';
+
+async function startRedis(port) {
+  port ??= await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    stop: () =>
+      new Promise((resolve) => {
+        process.removeListener('exit', kill);
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function fresh(url, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers: { connection: 'close', ...headers } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+  });
+}
+
+const count = (statuses, s) => statuses.filter((x) => x === s).length;
+
+function config(backendUrl, redisAddress, limit) {
+  return {
+    version: 3,
+    extra_config: { redis: { connection_pools: [{ name: 'shared_instance', address: redisAddress, read_timeout: '200ms' }] } },
+    endpoints: [
+      {
+        endpoint: '/foo',
+        extra_config: { 'qos/ratelimit/router/redis': { connection_name: 'shared_instance', every: '1h', ...limit } },
+        backend: [{ host: [backendUrl], url_pattern: '/ok' }],
+      },
+    ],
+  };
+}
+
+test('two gw nodes × 2 workers share one Redis: 5 per client and 8 per endpoint in total', { skip }, async () => {
+  const redis = await startRedis();
+  const backend = await jsonBackend({ '/ok': { ok: true } });
+  const cfg = config(backend.url, redis.address, { client_max_rate: 5, max_rate: 8, strategy: 'header', key: 'X-Client' });
+  const [n1, n2] = await Promise.all([
+    startGateway(cfg, { args: ['--workers', '2'] }),
+    startGateway(cfg, { args: ['--workers', '2'] }),
+  ]);
+  try {
+    const alice = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => fresh(`${(i % 2 ? n1 : n2).url}/foo`, { 'x-client': 'alice' })),
+    );
+    assert.equal(count(alice, 200), 5, alice.join(','));
+    assert.equal(count(alice, 429), 7);
+    const bob = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => fresh(`${(i % 2 ? n1 : n2).url}/foo`, { 'x-client': 'bob' })),
+    );
+    assert.equal(count(bob, 200), 3, 'the endpoint total of 8 is shared by both nodes');
+    assert.equal(count(bob, 503), 3);
+
+    // Redis only keeps buckets that are not full again: keys expire.
+    const r = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true });
+    await r.connect();
+    const keys = await r.keys('gw:rl:*');
+    assert.equal(keys.length, 3, keys.join(' ')); // endpoint, alice, bob
+    for (const k of keys) {
+      const ttl = await r.pttl(k);
+      assert.ok(ttl > 0 && ttl <= 3_600_000 * 8 + 1000, `${k} expires (${ttl} ms)`);
+    }
+    r.disconnect();
+  } finally {
+    await Promise.all([n1.stop(), n2.stop()]);
+    await backend.close();
+    await redis.stop();
+  }
+});
+
+test('Redis unreachable: refuse (503) or fall back to local buckets, with a log line; back when it returns', { skip }, async () => {
+  const redis = await startRedis();
+  const backend = await jsonBackend({ '/ok': { ok: true } });
+  const limit = { client_max_rate: 3, strategy: 'header', key: 'X-Client' };
+  const strict = await startGateway(config(backend.url, redis.address, limit), { args: ['--workers', '2'] });
+  const lenient = await startGateway(config(backend.url, redis.address, { ...limit, on_failure_allow: true }), {
+    args: ['--workers', '2'],
+  });
+  try {
+    assert.equal(await fresh(`${strict.url}/foo`, { 'x-client': 'warm' }), 200);
+    await redis.stop();
+    await new Promise((r) => setTimeout(r, 300));
+
+    const refused = await Promise.all(Array.from({ length: 4 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'c' })));
+    assert.deepEqual(refused, [503, 503, 503, 503]);
+    const local = await Promise.all(Array.from({ length: 6 }, () => fresh(`${lenient.url}/foo`, { 'x-client': 'c' })));
+    assert.equal(count(local, 200), 3, `local buckets keep the limit across workers: ${local}`);
+    assert.equal(count(local, 429), 3);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(strict.logs(), /Redis unreachable .*refusing requests \(503\)/);
+    assert.match(lenient.logs(), /Redis unreachable .*falling back to local buckets/);
+
+    // Redis back on the same port: cluster-wide limits again (a fresh Redis: new buckets).
+    const again = await startRedis(redis.port);
+    let statuses = [];
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      if ((await fresh(`${strict.url}/foo`, { 'x-client': 'probe' })) === 200) break;
+    }
+    statuses = await Promise.all(Array.from({ length: 5 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'd' })));
+    assert.equal(count(statuses, 200), 3, statuses.join(','));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(strict.logs(), /Redis answers again/);
+    await again.stop();
+  } finally {
+    await Promise.all([strict.stop(), lenient.stop()]);
+    await backend.close();
+    await redis.stop();
+  }
+});
+
+test('gw check: Redis pools and Redis-backed limits', async () => {
+  const file = writeConfig({
+    version: 3,
+    extra_config: {
+      redis: { connection_pools: [{ name: 'a', address: '' }, { name: 'a', address: 'redis:6379', db: -1 }], clusters: [{ name: 'c' }] },
+      'qos/ratelimit/service/redis': { connection_pool: 'missing', client_max_rate: 0.000000000001 },
+    },
+    endpoints: [
+      {
+        endpoint: '/x',
+        extra_config: { 'qos/ratelimit/router/redis': { client_max_rate: -3, on_failure_allow: 'yes' } },
+        backend: [{ host: ['http://127.0.0.1:9'], url_pattern: '/' }],
+      },
+    ],
+  });
+  const { code, stdout, stderr } = await runGw(['check', '-c', file]);
+  const out = stdout + stderr;
+  assert.equal(code, 1);
+  for (const path of [
+    '$.extra_config.redis.connection_pools[0].address',
+    '$.extra_config.redis.connection_pools[1].name',
+    '$.extra_config.redis.connection_pools[1].db',
+    '$.extra_config.redis.clusters[0].addresses',
+    '$.extra_config["qos/ratelimit/service/redis"].connection_pool',
+    '$.extra_config["qos/ratelimit/service/redis"].client_max_rate',
+    '$.endpoints[0].extra_config["qos/ratelimit/router/redis"].client_max_rate',
+    '$.endpoints[0].extra_config["qos/ratelimit/router/redis"].on_failure_allow',
+    '$.endpoints[0].extra_config["qos/ratelimit/router/redis"].connection_name',
+  ])
+    assert.ok(out.includes(path), `missing ${path} in:\n${out}`);
+});
