@@ -58,9 +58,12 @@ test('runtime stage performed in a clean folder starts and answers its healthche
   for (const dev of Object.keys(pkg.devDependencies ?? {})) {
     assert.throws(() => readFileSync(join(app, 'node_modules', dev, 'package.json')), `${dev} is a devDependency`);
   }
+  // As a user would mount their own config: the example, on a port free on this machine.
   const port = await freePort();
-  const cmd = JSON.parse(instruction(runtime, 'CMD')[0]).map((a) => (a === '/etc/gw/krakend.json' ? join(etc, 'krakend.json') : a));
-  const child = spawn(process.execPath, [join(app, 'bin', 'gw.js'), ...cmd, '-p', String(port), '--workers', '1'], {
+  const mounted = join(etc, 'krakend.json');
+  writeFileSync(mounted, readFileSync(mounted, 'utf8').replaceAll('8080', String(port)));
+  const cmd = JSON.parse(instruction(runtime, 'CMD')[0]).map((a) => (a === '/etc/gw/krakend.json' ? mounted : a));
+  const child = spawn(process.execPath, [join(app, 'bin', 'gw.js'), ...cmd, '--workers', '1'], {
     cwd: app,
     env: { ...process.env, NODE_ENV: 'production', KRAKEND_LISTEN_IP: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
