@@ -16,6 +16,8 @@ export interface FrontTls {
   keyFile: string;
   caFile?: string;
   passphrase?: string;
+  /** TLS ≤ 1.2 cipher list (OpenSSL names), for uWS. */
+  ciphers?: string;
   /** Options for node:https (the fallback). */
   node: https.ServerOptions;
 }
@@ -110,6 +112,7 @@ class UwsFront implements HttpFront {
           key_file_name: opts.tls.keyFile,
           ca_file_name: opts.tls.caFile,
           passphrase: opts.tls.passphrase,
+          ssl_ciphers: opts.tls.ciphers,
         })
       : uws.App();
     this.app.any('/*', (res, req) => this.onRequest(res, req));

@@ -8,6 +8,7 @@ import type { ServiceConfig } from '../types.js';
 import { type FrontKind, loadUws, uwsUnavailableReason } from './front.js';
 import { type Instance, type InstanceOptions, startInstance } from './instance.js';
 import { createLogger } from '../telemetry/logger.js';
+import { tlsOptionsFromConfig } from '../security/tls.js';
 
 export interface ServeOptions {
   service: ServiceConfig;
@@ -51,6 +52,11 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
   let front = opts.front;
   if (front === 'uws' && !loadUws()) {
     log.warn(`uWebSockets.js does not load here (${uwsUnavailableReason()}): serving with node:http`);
+    front = 'node';
+  }
+  const listenerTls = tlsOptionsFromConfig(opts.service);
+  if (front === 'uws' && listenerTls?.uwsIncompatibility) {
+    log.warn(`tls: ${listenerTls.uwsIncompatibility} needs the node:https front`);
     front = 'node';
   }
   let workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));

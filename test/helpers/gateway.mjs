@@ -110,15 +110,16 @@ export function runGw(args, { env = {}, timeoutMs = 20000 } = {}) {
 }
 
 /**
- * Starts `gw run -c FILE -p PORT` with `config` (object; `port` is set for you) and waits until
- * it answers. Returns { url, port, child, logs(), stop() }. Extra CLI args via opts.args.
+ * Starts `gw run -c FILE -p PORT` with `config` (object; `port` is set for you; or null with
+ * opts.file) and waits until it answers. Returns { url, port, child, logs(), stop() }. Extra CLI
+ * args via opts.args; opts.rawArgs replaces the whole command line.
  * The process is killed when the test process exits, so nothing outlives a test run.
  */
 export async function startGateway(config, opts = {}) {
   const port = opts.port ?? (await freePort());
-  const cfg = typeof config === 'string' ? config : { listen_ip: '127.0.0.1', ...config, port };
+  const cfg = config === null || typeof config === 'string' ? config : { listen_ip: '127.0.0.1', ...config, port };
   const file = opts.file ?? writeConfig(cfg, opts.ext ?? 'json');
-  const args = ['run', '-c', file, '-p', String(port), ...(opts.args ?? ['--workers', '1'])];
+  const args = opts.rawArgs ?? ['run', '-c', file, '-p', String(port), ...(opts.args ?? ['--workers', '1'])];
   const child = spawn(process.execPath, [GW_BIN, ...args], {
     env: { ...process.env, ...(opts.env ?? {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
