@@ -1,5 +1,7 @@
 // The one place where extra_config namespaces are registered. Adding a feature = one module
-// implementing FeatureModule, one line here, and its tests.
+// implementing FeatureModule, one line here, and its tests. The order of `featureModules` is
+// the order middlewares run in at each layer (first = outermost), as KrakenD chains them:
+// bot detector → auth (API keys, basic, JWT) → rate limits → the rest.
 
 import type { FeatureModule } from '../types.js';
 import { apiKeysModule } from '../security/api-keys.js';
@@ -14,16 +16,31 @@ import { jsonSchemaModule } from '../validation/json-schema.js';
 import { qosModules } from '../qos/index.js';
 
 export const featureModules: FeatureModule[] = [
-  // one line per namespace module, e.g.:
-  // corsModule,
-  corsModule, httpSecurityModule, botDetectorModule, jwtValidatorModule, jwkClientModule, jwtSignerModule, apiKeysModule, basicAuthModule, celModule, jsonSchemaModule, // security + validation (issue 5)
+  // service level, around the router
+  corsModule,
+  httpSecurityModule,
+  // router layer: who may call, then how often
+  botDetectorModule,
+  apiKeysModule,
+  basicAuthModule,
+  jwtValidatorModule,
+  jwkClientModule,
   ...qosModules, // rate limits, circuit breaker, http cache, redis (issue 4)
+  // proxy layer: request/response validation and signing
+  jsonSchemaModule,
+  celModule,
+  jwtSignerModule,
 ];
 
 /** Namespaces gw understands without a module of their own (handled by the core). */
 export const coreNamespaces = new Set<string>(['router', 'proxy', 'backend/http', 'backend/http/client']);
 
 export const featureByNamespace = new Map<string, FeatureModule>(featureModules.map((m) => [m.namespace, m]));
+
+/** The registered namespaces present in `extra`, in registry (= run, outermost-first) order. */
+export function namespacesInRunOrder(extra: Record<string, unknown>): string[] {
+  return featureModules.filter((m) => extra[m.namespace] !== undefined).map((m) => m.namespace);
+}
 
 export function isKnownNamespace(ns: string): boolean {
   return coreNamespaces.has(ns) || featureByNamespace.has(ns);

@@ -3,7 +3,7 @@
 // Every decision the config makes (encodings, transforms, forwarding, timeouts) is taken here.
 
 import type { Logger } from 'pino';
-import { featureByNamespace } from '../extensions/registry.js';
+import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry.js';
 import {
   type DataTransform,
   compileBackendManipulation,
@@ -112,11 +112,11 @@ function applyFeatures<T>(
 ): T {
   if (!extra) return inner;
   let stage = inner;
-  // Config order is outermost-first: wrap in reverse so the first namespace runs first.
-  const names = Object.keys(extra).reverse();
-  for (const ns of names) {
-    const mod = featureByNamespace.get(ns);
-    const hook = mod ? pick(mod) : undefined;
+  // The registry's order is the run order (bot detector before JWT before rate limits, as
+  // KrakenD chains them), whatever order the config lists the namespaces in.
+  for (const ns of namespacesInRunOrder(extra).reverse()) {
+    const mod = featureByNamespace.get(ns)!;
+    const hook = pick(mod);
     if (!hook) continue;
     const mw = hook.call(mod, extra[ns], ctxFor(ns));
     if (mw) stage = mw(stage);

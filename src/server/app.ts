@@ -3,7 +3,7 @@
 
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { featureByNamespace } from '../extensions/registry.js';
+import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
 import { type EndpointRuntime, compileEndpoint } from '../proxy/endpoint.js';
 import { PoolRegistry } from '../proxy/http-client.js';
@@ -179,7 +179,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
 
   let handle: EndpointStage = dispatch;
   const rootExtra = service.extra_config ?? {};
-  for (const ns of Object.keys(rootExtra).reverse()) {
+  for (const ns of namespacesInRunOrder(rootExtra).reverse()) {
     const mod = featureByNamespace.get(ns);
     if (!mod?.service) continue;
     const ctx: CompileContext = {
