@@ -1,3 +1,4 @@
+// asc-flags: --enable simd
 // JSON response transform: reads each backend's body bytes, applies the endpoint's compiled
 // program (target, allow/deny, mapping, group, flatmap, merge) and writes the response bytes.
 // The program format is produced by src/transform/wasm/plan.ts; see wasm/json/program.ts.
@@ -18,7 +19,8 @@ let outPtr: usize = 0;
 
 /** Persistent block for a plan (call between runs only). 0 when memory is exhausted. */
 export function planAlloc(size: u32): usize {
-  return allocPersistent(size);
+  // 16 bytes of slack: key bytes are read as 16-byte vectors (json/writer.ts copyBytes)
+  return allocPersistent(<usize>size + 16);
 }
 
 /** Starts a run: rewinds the arena. */
@@ -26,10 +28,10 @@ export function begin(): void {
   resetArena();
 }
 
-/** Room for an input body of `size` bytes followed by 8 zero bytes. 0 when memory is exhausted. */
+/** Room for an input body of `size` bytes followed by 16 zero bytes. 0 when memory is exhausted. */
 export function inputAlloc(size: u32): usize {
-  const p = allocChecked(<usize>size + 8);
-  if (p != 0) store<u64>(p + size, 0);
+  const p = allocChecked(<usize>size + 16);
+  if (p != 0) v128.store(p + size, i64x2.splat(0));
   return p;
 }
 

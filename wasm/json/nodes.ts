@@ -161,13 +161,23 @@ export function arrayIndexOf(p: usize, n: usize): u32 {
   return v <= 4294967294 ? <u32>v : NOT_INDEX;
 }
 
+/**
+ * Key hash from the first and last 4 bytes and the length (src/transform/wasm/plan.ts keyHash
+ * computes the same for plan keys). Keys are short; a collision only costs a byte comparison.
+ * Reads up to 3 bytes past a short key: they are masked off (and there is always memory there).
+ */
 // @ts-ignore: decorator
-@inline export function fnv1a(p: usize, n: usize): u32 {
-  let h: u32 = 0x811c9dc5;
-  for (let i: usize = 0; i < n; i++) {
-    h = (h ^ <u32>load<u8>(p + i)) * 0x01000193;
+@inline export function keyHashOf(p: usize, n: usize): u32 {
+  let a: u32;
+  let b: u32;
+  if (n >= 4) {
+    a = load<u32>(p);
+    b = load<u32>(p + n - 4);
+  } else {
+    a = n == 0 ? 0 : load<u32>(p) & ((<u32>1 << (<u32>n << 3)) - 1);
+    b = a;
   }
-  return h;
+  return (a * 0x9e3779b1) ^ ((b ^ <u32>n) * 0x85ebca77);
 }
 
 /** Finds the member with this key (objects hold each key once). */

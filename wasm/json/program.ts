@@ -1,7 +1,8 @@
 // The interpreter of compiled endpoint plans (laid out by src/transform/wasm/plan.ts).
 //
 // plan (i32 words):   [0] backend count  [1] endpoint program or 0  [2] key "collection"
-//                     [3 + 2i] backend i flags (1 = is_collection)  [4 + 2i] backend i program or 0
+//                     [3 + 3i] backend i flags (1 = is_collection)  [4 + 3i] backend i program or 0
+//                     [5 + 3i] backend i read shape or 0 (see readDocument), for the document root
 // program (i32 words): opcode, operands…, ending with OP_END
 // path:               count, then count segments (a key record, or WILDCARD)
 // key list:           count, then count key records
@@ -232,14 +233,15 @@ export function runPlan(plan: usize, parts: usize, count: i32): usize {
     const len = word(parts, 3 * i + 2);
     inputBytes += len;
     if (index < 0 || index >= backends) continue;
-    const flags = <i32>word(plan, 3 + 2 * index);
-    const prog = word(plan, 4 + 2 * index);
+    const flags = <i32>word(plan, 3 + 3 * index);
+    const prog = word(plan, 4 + 3 * index);
+    const shape = word(plan, 5 + 3 * index);
     const isCollection = (flags & 1) != 0;
     let cur: usize;
     if (len == 0) {
       cur = newObject();
     } else {
-      cur = readDocument(ptr, ptr + len, isCollection ? ROOT_ARRAY : ROOT_OBJECT, false);
+      cur = readDocument(ptr, ptr + len, isCollection ? ROOT_ARRAY : ROOT_OBJECT, shape);
       if (cur == 0) return 0;
       if (isCollection) {
         const wrap = newObject();

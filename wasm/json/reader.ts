@@ -1,6 +1,6 @@
 // RFC 8259 reader over bytes. The whole input is always validated (grammar, escapes, numbers,
 // nesting bound); values nobody looks into are only skipped and become RAW spans. Input buffers
-// carry at least 8 zero bytes after their end: a 0 byte is invalid everywhere in JSON, so the
+// carry at least 16 zero bytes after their end: a 0 byte is invalid everywhere in JSON, so the
 // scanners stop on it without bounds checks and only then ask whether the input really ended.
 
 import { ERR_DEPTH, ERR_FALLBACK, ERR_SHAPE, ERR_SYNTAX, alloc, fail, failure } from './memory';
@@ -16,7 +16,9 @@ import {
   fieldA,
   fieldB,
   findMember,
-  fnv1a,
+  keyHashOf,
+  keyIndex,
+  keysEqual,
   kindOf,
   newKey,
   newValue,
@@ -29,17 +31,6 @@ export const MAX_DEPTH: i32 = 512;
 
 const STACK: usize = memory.data(MAX_DEPTH + 8);
 
-// Byte classes inside strings: 0 = plain, 1 = quote, 2 = backslash, 3 = control, 4 = non-ASCII.
-const STRING_CLASS: usize = memory.data<u8>([
-  3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,
-  0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
-]);
 
 /** Set by scanString: the string had at least one escape. */
 let sawEscape: bool = false;
@@ -97,25 +88,26 @@ function utf8Length(p: usize): usize {
 /** p at the opening quote; returns the position after the closing quote, or 0. */
 function scanString(p: usize): usize {
   p++;
+  const quote = i8x16.splat(0x22);
+  const backslash = i8x16.splat(0x5c);
+  const space = i8x16.splat(0x20);
   while (true) {
-    // Plain bytes in blocks of 4: most strings are ASCII without escapes.
-    const w = load<u32>(p);
-    if (
-      load<u8>(STRING_CLASS + (w & 0xff)) == 0 &&
-      load<u8>(STRING_CLASS + ((w >> 8) & 0xff)) == 0 &&
-      load<u8>(STRING_CLASS + ((w >> 16) & 0xff)) == 0 &&
-      load<u8>(STRING_CLASS + (w >> 24)) == 0
-    ) {
-      p += 4;
+    // 16 bytes at a time: find the first quote, backslash, control byte or non-ASCII byte.
+    // Inputs carry 16 zero bytes after their end, and a zero byte stops the scan.
+    const v = v128.load(p);
+    const special = v128.or(
+      v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)),
+      v128.or(i8x16.lt_u(v, space), i8x16.lt_s(v, i8x16.splat(0))),
+    );
+    const mask = i8x16.bitmask(special);
+    if (mask == 0) {
+      p += 16;
       continue;
     }
+    p += <usize>ctz(mask);
     const c = <u32>load<u8>(p);
-    const cls = load<u8>(STRING_CLASS + c);
-    if (cls == 0) {
-      p++;
-    } else if (cls == 1) {
-      return p + 1;
-    } else if (cls == 2) {
+    if (c == 0x22) return p + 1;
+    if (c == 0x5c) {
       sawEscape = true;
       const e = <u32>load<u8>(p, 1);
       if (e == 0x75) {
@@ -130,7 +122,7 @@ function scanString(p: usize): usize {
         fail(ERR_SYNTAX, p);
         return 0;
       }
-    } else if (cls == 3) {
+    } else if (c < 0x20) {
       fail(ERR_SYNTAX, p);
       return 0;
     } else {
@@ -316,7 +308,7 @@ function hex4(p: usize): u32 {
 /** Unescapes a validated string body [p, end) into the arena; returns the decoded length via lastLen. */
 let lastLen: usize = 0;
 function unescape(p: usize, end: usize): usize {
-  const out = alloc(end - p);
+  const out = alloc(end - p + 4); // +4: keyHashOf may read a word past a short key
   let o = out;
   while (p < end) {
     const c = <u32>load<u8>(p);
@@ -372,7 +364,7 @@ function readKey(p: usize): usize {
     cmpLen = lastLen;
   }
   if (cmpLen == 9 && memory.compare(cmpPtr, PROTO, 9) == 0) fail(ERR_FALLBACK, p);
-  return newKey(rawPtr, rawLen, cmpPtr, cmpLen, fnv1a(cmpPtr, cmpLen), arrayIndexOf(cmpPtr, cmpLen));
+  return newKey(rawPtr, rawLen, cmpPtr, cmpLen, keyHashOf(cmpPtr, cmpLen), arrayIndexOf(cmpPtr, cmpLen));
 }
 
 /** A RAW value for the value at p; advances to its end (in rawEnd). */
@@ -389,7 +381,61 @@ function readRaw(p: usize, depth: i32): usize {
  * Parses the object at p ('{') one level deep into `into` (an OBJ node): members are RAW values.
  * Duplicate keys behave as in JSON.parse: the last value wins, the first position stays.
  */
-function readObject(p: usize, depth: i32, into: usize): usize {
+/**
+ * The shape to open while reading (compiled from the paths the program will walk): a node is
+ * [count, (key or WILDCARD, child node)…]; a member whose entry matches is read materialized
+ * with the child node, the others stay RAW. Nodes with a WILDCARD have no other entry.
+ */
+// @ts-ignore: decorator
+@inline const SHAPE_WILDCARD: usize = 1;
+
+// @ts-ignore: decorator
+@inline function shapeChild(shape: usize, key: usize): usize {
+  if (shape == 0) return 0;
+  const n = load<i32>(shape);
+  if (n == 0) return 0;
+  if (load<usize>(shape, 4) == SHAPE_WILDCARD) return load<usize>(shape, 8);
+  return shapeNamedChild(shape, n, key);
+}
+
+function shapeNamedChild(shape: usize, n: i32, key: usize): usize {
+  for (let i = 0; i < n; i++) {
+    const e = shape + 4 + (<usize>i << 3);
+    if (keysEqual(load<usize>(e), key)) return load<usize>(e, 4);
+  }
+  return 0;
+}
+
+function shapeIndexChild(shape: usize, index: u32): usize {
+  if (shape == 0) return 0;
+  const n = load<i32>(shape);
+  for (let i = 0; i < n; i++) {
+    const e = shape + 4 + (<usize>i << 3);
+    const k = load<usize>(e);
+    if (k == SHAPE_WILDCARD || keyIndex(k) == index) return load<usize>(e, 4);
+  }
+  return 0;
+}
+
+/** Reads the value at p: materialized when `shape` asks for it and it is a container, else RAW. */
+function readValue(p: usize, depth: i32, shape: usize): usize {
+  if (shape != 0) {
+    const c = load<u8>(p);
+    if (c == 0x7b) {
+      const v = newValue(K_OBJ, 0, 0, 0);
+      rawEnd = readObject(p, depth, v, shape);
+      return rawEnd == 0 ? 0 : v;
+    }
+    if (c == 0x5b) {
+      const v = newValue(K_ARR, 0, 0, 0);
+      rawEnd = readArray(p, depth, v, shape);
+      return rawEnd == 0 ? 0 : v;
+    }
+  }
+  return readRaw(p, depth);
+}
+
+export function readObject(p: usize, depth: i32, into: usize, shape: usize): usize {
   if (depth + 1 > MAX_DEPTH) {
     fail(ERR_DEPTH, p);
     return 0;
@@ -412,7 +458,7 @@ function readObject(p: usize, depth: i32, into: usize): usize {
       return 0;
     }
     p = skipWs(p + 1);
-    const value = readRaw(p, depth + 1);
+    const value = readValue(p, depth + 1, shapeChild(shape, key));
     if (value == 0) return 0;
     p = skipWs(rawEnd);
     const bit: u64 = (<u64>1) << (load<u32>(key, 16) & 63);
@@ -435,7 +481,7 @@ function readObject(p: usize, depth: i32, into: usize): usize {
   }
 }
 
-function readArray(p: usize, depth: i32, into: usize): usize {
+export function readArray(p: usize, depth: i32, into: usize, shape: usize): usize {
   if (depth + 1 > MAX_DEPTH) {
     fail(ERR_DEPTH, p);
     return 0;
@@ -443,8 +489,9 @@ function readArray(p: usize, depth: i32, into: usize): usize {
   setValue(into, K_ARR, 0, 0, 0);
   p = skipWs(p + 1);
   if (load<u8>(p) == 0x5d) return p + 1;
+  let index: u32 = 0;
   while (true) {
-    const value = readRaw(p, depth + 1);
+    const value = readValue(p, depth + 1, shapeIndexChild(shape, index++));
     if (value == 0) return 0;
     appendItem(into, value);
     p = skipWs(rawEnd);
@@ -471,16 +518,16 @@ function readArray(p: usize, depth: i32, into: usize): usize {
  * `accept` (ROOT_OBJECT / ROOT_ARRAY), else ERR_SHAPE. An object root is materialized one level;
  * an array root only when `materializeArray`. Returns the root value or 0 (see `failure`).
  */
-export function readDocument(start: usize, end: usize, accept: i32, materializeArray: bool): usize {
+export function readDocument(start: usize, end: usize, accept: i32, shape: usize): usize {
   let p = skipWs(start);
   const c = <u32>load<u8>(p);
   let root: usize = 0;
   if (c == 0x7b && (accept & ROOT_OBJECT) != 0) {
     root = newValue(K_OBJ, 0, 0, 0);
-    p = readObject(p, 0, root);
-  } else if (c == 0x5b && (accept & ROOT_ARRAY) != 0 && materializeArray) {
+    p = readObject(p, 0, root, shape);
+  } else if (c == 0x5b && (accept & ROOT_ARRAY) != 0 && shape != 0) {
     root = newValue(K_ARR, 0, 0, 0);
-    p = readArray(p, 0, root);
+    p = readArray(p, 0, root, shape);
   } else {
     root = readRaw(p, 0);
     p = root == 0 ? 0 : rawEnd;
@@ -522,8 +569,8 @@ export function materialize(v: usize): void {
   if (kindOf(v) != K_RAW) return;
   const p = fieldA(v);
   const c = load<u8>(p);
-  if (c == 0x7b) readObject(p, 0, v);
-  else if (c == 0x5b) readArray(p, 0, v);
+  if (c == 0x7b) readObject(p, 0, v, 0);
+  else if (c == 0x5b) readArray(p, 0, v, 0);
 }
 
 export function rawFirstByte(v: usize): u32 {

@@ -40,6 +40,25 @@ function ensureSlow(n: usize): bool {
   return true;
 }
 
+/**
+ * Copies n bytes. Short spans (keys, numbers, short strings: most of them) move as one or two
+ * 16-byte vectors instead of a memory.copy call; this may write up to 16 bytes past dst + n (the
+ * caller reserved them) and read past src + n (inputs and plans carry 16 bytes of padding).
+ */
+// @ts-ignore: decorator
+@inline function copyBytes(dst: usize, src: usize, n: usize): void {
+  if (n <= 16) {
+    v128.store(dst, v128.load(src));
+  } else if (n <= 32) {
+    const a = v128.load(src);
+    const b = v128.load(src + n - 16);
+    v128.store(dst, a);
+    v128.store(dst + n - 16, b);
+  } else {
+    memory.copy(dst, src, n);
+  }
+}
+
 // @ts-ignore: decorator
 @inline function putByte(b: u8): void {
   if (ensure(1)) store<u8>(out++, b);
@@ -83,11 +102,11 @@ function writeValue(v: usize): void {
     while (m != 0) {
       const key = memberKey(m);
       const n = keyRawLen(key);
-      if (!ensure(n + 4)) return;
+      if (!ensure(n + 20)) return;
       if (!first) store<u8>(out++, 0x2c);
       first = false;
       store<u8>(out++, 0x22);
-      memory.copy(out, keyRawPtr(key), n);
+      copyBytes(out, keyRawPtr(key), n);
       out += n;
       store<u8>(out++, 0x22);
       store<u8>(out++, 0x3a);
@@ -113,8 +132,8 @@ function writeValue(v: usize): void {
       minifyCopy(start, end);
     } else {
       const n = end - start;
-      if (!ensure(n)) return;
-      memory.copy(out, start, n);
+      if (!ensure(n + 16)) return;
+      copyBytes(out, start, n);
       out += n;
     }
   }

@@ -152,9 +152,10 @@ class WasmTransform implements WasmEndpointTransform {
     this.i32 = new Int32Array(ex.memory.buffer);
   }
 
+  /** The views over WASM memory; growing the memory detaches them (length 0), then they are rebuilt. */
   private views(): Uint8Array {
-    const buffer = this.ex.memory.buffer;
-    if (this.u8.buffer !== buffer) {
+    if (this.u8.length === 0) {
+      const buffer = this.ex.memory.buffer;
       this.u8 = new Uint8Array(buffer);
       this.i32 = new Int32Array(buffer);
     }
@@ -219,7 +220,7 @@ class WasmTransform implements WasmEndpointTransform {
   }
 
   private isCollection(index: number): boolean {
-    return (this.i32[(this.planPtr >> 2) + 3 + 2 * index] & 1) === 1;
+    return (this.i32[(this.planPtr >> 2) + 3 + 3 * index] & 1) === 1;
   }
 }
 
@@ -233,8 +234,11 @@ function wasmDeclines(plan: EndpointTransformPlan): string | undefined {
  * The WASM transform for this plan, or undefined when the JS path serves it better (a measured
  * rule, see wasmDeclines) or the module is not available.
  */
-export function createWasmEndpointTransform(plan: EndpointTransformPlan): WasmEndpointTransform | undefined {
-  if (wasmDeclines(plan)) return undefined;
+export function createWasmEndpointTransform(
+  plan: EndpointTransformPlan,
+  options: { /** Skip the measured rule (benchmarks, tests). */ force?: boolean } = {},
+): WasmEndpointTransform | undefined {
+  if (!options.force && wasmDeclines(plan)) return undefined;
   const ex = transformModule();
   if (!ex) return undefined;
   let compiled: ReturnType<typeof compilePlan>;

@@ -49,10 +49,17 @@ export function wtf8(s: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
-export function fnv1a(bytes: Uint8Array): number {
-  let h = 0x811c9dc5;
-  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h >>> 0;
+/** wasm/json/nodes.ts keyHash: the first and last 4 bytes and the length (keys are short). */
+export function keyHash(bytes: Uint8Array): number {
+  const n = bytes.length;
+  const word = (at: number, len: number) => {
+    let v = 0;
+    for (let i = 0; i < len; i++) v |= bytes[at + i] << (8 * i);
+    return v >>> 0;
+  };
+  const a = n >= 4 ? word(0, 4) : word(0, n);
+  const b = n >= 4 ? word(n - 4, 4) : a;
+  return (Math.imul(a, 0x9e3779b1) ^ Math.imul(b ^ n, 0x85ebca77)) >>> 0;
 }
 
 /** The value JS objects order first ("0".."4294967294", canonical), else NOT_INDEX. */
@@ -109,7 +116,7 @@ class Block {
     this.set(at + 1, raw.length);
     this.setBytesRef(at + 2, this.addBytes(cmp));
     this.set(at + 3, cmp.length);
-    this.set(at + 4, fnv1a(cmp));
+    this.set(at + 4, keyHash(cmp));
     this.set(at + 5, arrayIndexOf(name));
     this.keys.set(name, at);
     return at;
@@ -280,17 +287,124 @@ function backendProgram(block: Block, m: BackendManipulation): number[][] {
   return rows;
 }
 
+/**
+ * The read shape: the containers the program will walk, opened while the document is read so
+ * that their bytes are scanned once (anything else is opened lazily, at the cost of a rescan).
+ * A trie of path segments; `*` absorbs its named siblings (opening more than needed is harmless).
+ */
+interface Shape {
+  children: Map<string, Shape>;
+}
+
+function addShapePath(root: Shape, segments: readonly string[]): void {
+  let node = root;
+  for (const seg of segments) {
+    let next = node.children.get(seg);
+    if (!next) {
+      next = { children: new Map() };
+      node.children.set(seg, next);
+    }
+    node = next;
+  }
+}
+
+function mergeShape(into: Shape, from: Shape): void {
+  for (const [k, v] of from.children) {
+    const mine = into.children.get(k);
+    if (mine) mergeShape(mine, v);
+    else into.children.set(k, v);
+  }
+}
+
+function normaliseShape(node: Shape): void {
+  const star = node.children.get('*');
+  if (star) {
+    for (const [k, v] of node.children) if (k !== '*') mergeShape(star, v);
+    node.children = new Map([['*', star]]);
+  }
+  for (const child of node.children.values()) normaliseShape(child);
+}
+
+function treePaths(tree: PathTree, prefix: string[], out: string[][]): void {
+  for (const [k, v] of tree) {
+    if (v !== true) {
+      out.push([...prefix, k]);
+      treePaths(v, [...prefix, k], out);
+    }
+  }
+}
+
+/** The shape of the document root of backend `m` (for a collection: of the array). */
+/** The containers flatmap operations walk (relative to the object they run on). */
+function flatmapPaths(ops: readonly FlatmapOp[], paths: string[][]): void {
+  for (const op of ops) {
+    if (op.type === 'del') {
+      for (const arg of op.args) paths.push(splitPath(arg).slice(0, -1));
+    } else if (op.args.length === 2) {
+      const split = splitMovePaths(splitPath(op.args[0]), splitPath(op.args[1]));
+      if (!split) continue;
+      paths.push([...split.base, ...split.srcRel.slice(0, -1)]);
+      paths.push([...split.base, ...split.dstRel.slice(0, -1)]);
+    }
+  }
+}
+
+function backendShape(
+  m: BackendManipulation & { isCollection?: boolean },
+  endpointPaths: readonly string[][],
+): Shape | undefined {
+  const root: Shape = { children: new Map() };
+  const target = m.target ? splitPath(m.target) : [];
+  const paths: string[][] = [];
+  // Paths of the endpoint flatmap reach this backend's data below its group (if any).
+  for (const p of endpointPaths) {
+    if (!m.group) paths.push(p);
+    else if (p.length > 1 && (p[0] === m.group || p[0] === '*')) paths.push(p.slice(1));
+  }
+  if (m.flatmap && m.flatmap.length > 0) {
+    flatmapPaths(m.flatmap, paths);
+  } else if (m.allow && m.allow.length > 0) {
+    treePaths(buildPathTree(m.allow), [], paths);
+  } else if (m.deny && m.deny.length > 0) {
+    treePaths(buildPathTree(m.deny), [], paths);
+  }
+  addShapePath(root, target);
+  for (const p of paths) addShapePath(root, [...target, ...p]);
+  normaliseShape(root);
+  if (m.isCollection) {
+    const star = root.children.get('*');
+    return root.children.get('collection') ?? star;
+  }
+  return root;
+}
+
+function emitShape(block: Block, node: Shape): number {
+  const entries = [...node.children.entries()];
+  const at = block.reserve(1 + 2 * entries.length);
+  block.set(at, entries.length);
+  entries.forEach(([name, child], i) => {
+    if (name === '*') block.set(at + 1 + 2 * i, WILDCARD);
+    else block.setRef(at + 1 + 2 * i, block.key(name));
+    block.setRef(at + 2 + 2 * i, emitShape(block, child));
+  });
+  return at;
+}
+
 /** Compiles the plan into a relocatable block; `root` is the word index of the plan header. */
 export function compilePlan(plan: EndpointTransformPlan): { block: Block; root: number } {
   const block = new Block();
   const n = plan.backends.length;
-  const root = block.reserve(3 + 2 * n);
+  const root = block.reserve(3 + 3 * n);
   block.set(root, n);
   block.setRef(root + 2, block.key('collection'));
+  const endpointPaths: string[][] = [];
+  if (plan.endpointFlatmap) flatmapPaths(plan.endpointFlatmap, endpointPaths);
   plan.backends.forEach((b, i) => {
-    block.set(root + 3 + 2 * i, b.isCollection ? 1 : 0);
+    block.set(root + 3 + 3 * i, b.isCollection ? 1 : 0);
     const rows = backendProgram(block, b);
-    if (rows.length > 0) block.setRef(root + 4 + 2 * i, emitProgram(block, rows));
+    if (rows.length > 0) block.setRef(root + 4 + 3 * i, emitProgram(block, rows));
+    const shape = backendShape(b, endpointPaths);
+    if (shape) block.setRef(root + 5 + 3 * i, emitShape(block, shape));
   });
   if (plan.endpointFlatmap && plan.endpointFlatmap.length > 0) {
     const rows: number[][] = [];
