@@ -41,7 +41,14 @@ test('WASM and TypeScript engines decide the same on 3 × 20,000 random requests
   for (const seed of [1, 2, 3]) {
     const rnd = seeded(seed);
     // A small table (35 clients) and 100 keys: groups fill up and evict.
-    const cfg = { max_rate: 50, capacity: 20, client_max_rate: 3, client_capacity: 4, every: '1s', max_clients: 35 };
+    const cfg = {
+      max_rate: 50,
+      capacity: 20,
+      client_max_rate: 3,
+      client_capacity: 4,
+      every: '1s',
+      max_clients: 35,
+    };
     const a = layoutBuckets(service(cfg), NS, true);
     const b = layoutBuckets(service(cfg), NS, true);
     const wasm = engineFor(a.memory, 'wasm');
@@ -59,7 +66,15 @@ test('WASM and TypeScript engines decide the same on 3 × 20,000 random requests
         passed += x;
       } else {
         hashKey(`client-${Math.floor(rnd() * 100)}`);
-        const args = [region.table, region.groups, keyHi, keyLo, now, spec.client.intervalNs, spec.client.burst];
+        const args = [
+          region.table,
+          region.groups,
+          keyHi,
+          keyLo,
+          now,
+          spec.client.intervalNs,
+          spec.client.burst,
+        ];
         const x = wasm.takeKey(...args);
         const y = ref.takeKey(...args);
         assert.equal(x, y, `takeKey #${i}`);
@@ -67,7 +82,11 @@ test('WASM and TypeScript engines decide the same on 3 × 20,000 random requests
       }
     }
     assert.ok(passed > 2000 && passed < 18000, `a mix of passes and refusals (${passed})`);
-    assert.deepEqual(new Uint8Array(a.memory.buffer), new Uint8Array(b.memory.buffer), 'same memory afterwards');
+    assert.deepEqual(
+      new Uint8Array(a.memory.buffer),
+      new Uint8Array(b.memory.buffer),
+      'same memory afterwards',
+    );
   }
 });
 
@@ -91,8 +110,13 @@ test('token bucket: capacity is the burst, max_rate per every is the refill (spi
   assert.equal(n, 10);
 
   hashKey('1.2.3.4');
-  const takeKey = (at) => engine.takeKey(table, groups, keyHi, keyLo, at, spec.client.intervalNs, spec.client.burst);
-  assert.deepEqual([takeKey(t), takeKey(t), takeKey(t)], [1, 1, 0], 'client_capacity defaults to client_max_rate');
+  const takeKey = (at) =>
+    engine.takeKey(table, groups, keyHi, keyLo, at, spec.client.intervalNs, spec.client.burst);
+  assert.deepEqual(
+    [takeKey(t), takeKey(t), takeKey(t)],
+    [1, 1, 0],
+    'client_capacity defaults to client_max_rate',
+  );
   assert.equal(takeKey(t + 500), 1, 'one token per 500 ms');
   assert.equal(takeKey(t + 600), 0);
 });

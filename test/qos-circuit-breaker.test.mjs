@@ -27,7 +27,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** A backend whose status the test switches; `delay` ms before answering. */
 async function switchable() {
   const state = { status: 500, delay: 0 };
-  const backend = await startBackend((req, res) => {
+  const backend = await startBackend((_req, res) => {
     setTimeout(() => {
       res.writeHead(state.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: state.status }));
@@ -49,7 +49,13 @@ test('closed → open after more than max_errors consecutive errors → half-ope
               host: [backend.url],
               url_pattern: '/',
               extra_config: {
-                'qos/circuit-breaker': { interval: 60, timeout: 1, max_errors: 2, name: 'cb-test', log_status_change: true },
+                'qos/circuit-breaker': {
+                  interval: 60,
+                  timeout: 1,
+                  max_errors: 2,
+                  name: 'cb-test',
+                  log_status_change: true,
+                },
               },
             },
           ],
@@ -64,7 +70,11 @@ test('closed → open after more than max_errors consecutive errors → half-ope
     state.status = 200;
     assert.deepEqual(await sequence(1, `${gw.url}/cb`), [200]);
     state.status = 500;
-    assert.deepEqual(await sequence(3, `${gw.url}/cb`), [500, 500, 500], 'the 3rd consecutive error exceeds 2');
+    assert.deepEqual(
+      await sequence(3, `${gw.url}/cb`),
+      [500, 500, 500],
+      'the 3rd consecutive error exceeds 2',
+    );
     const hits = backend.requests.length;
     assert.equal(hits, 6);
     assert.deepEqual(await sequence(4, `${gw.url}/cb`), [503, 503, 503, 503], 'open: refused at once');
@@ -88,7 +98,12 @@ test('closed → open after more than max_errors consecutive errors → half-ope
 
     await sleep(100);
     const logs = gw.logs();
-    for (const change of ["from 'closed' to 'open'", "from 'open' to 'half-open'", "from 'half-open' to 'open'", "from 'half-open' to 'closed'"])
+    for (const change of [
+      "from 'closed' to 'open'",
+      "from 'open' to 'half-open'",
+      "from 'half-open' to 'open'",
+      "from 'half-open' to 'closed'",
+    ])
       assert.ok(logs.includes(`Circuit breaker named 'cb-test' went ${change}`), `log: ${change}\n${logs}`);
   } finally {
     await gw.stop();
@@ -97,15 +112,15 @@ test('closed → open after more than max_errors consecutive errors → half-ope
 });
 
 test('round-robin over host entries; a host whose breaker is open is skipped', async () => {
-  const a = await startBackend((req, res) => {
+  const a = await startBackend((_req, res) => {
     res.writeHead(503, { 'content-type': 'application/json' });
     res.end('{"host":"a"}');
   });
-  const b = await startBackend((req, res) => {
+  const b = await startBackend((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"host":"b"}');
   });
-  const c = await startBackend((req, res) => {
+  const c = await startBackend((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"host":"c"}');
   });
@@ -137,7 +152,10 @@ test('round-robin over host entries; a host whose breaker is open is skipped', a
     const statuses = await sequence(20, `${gw.url}/skip`);
     assert.equal(a.requests.length, 2, 'host a: 2 consecutive errors open its breaker, then it is skipped');
     assert.equal(statuses.filter((s) => s === 500).length, 2);
-    assert.ok(statuses.slice(4).every((s) => s === 200), statuses.join(','));
+    assert.ok(
+      statuses.slice(4).every((s) => s === 200),
+      statuses.join(','),
+    );
   } finally {
     await gw.stop();
     await Promise.all([a.close(), b.close(), c.close()]);
@@ -156,7 +174,11 @@ test('gw check: circuit-breaker values', async () => {
             url_pattern: '/',
             extra_config: { 'qos/circuit-breaker': { interval: 0, timeout: -5, max_errors: 1.5 } },
           },
-          { host: ['http://127.0.0.1:9'], url_pattern: '/', extra_config: { 'qos/circuit-breaker': { interval: 60 } } },
+          {
+            host: ['http://127.0.0.1:9'],
+            url_pattern: '/',
+            extra_config: { 'qos/circuit-breaker': { interval: 60 } },
+          },
         ],
       },
     ],
@@ -166,6 +188,12 @@ test('gw check: circuit-breaker values', async () => {
   assert.equal(code, 1);
   const p0 = '$.endpoints[0].backend[0].extra_config["qos/circuit-breaker"]';
   const p1 = '$.endpoints[0].backend[1].extra_config["qos/circuit-breaker"]';
-  for (const path of [`${p0}.interval`, `${p0}.timeout`, `${p0}.max_errors`, `${p1}.timeout`, `${p1}.max_errors`])
+  for (const path of [
+    `${p0}.interval`,
+    `${p0}.timeout`,
+    `${p0}.max_errors`,
+    `${p1}.timeout`,
+    `${p1}.max_errors`,
+  ])
     assert.ok(out.includes(path), `missing ${path} in:\n${out}`);
 });

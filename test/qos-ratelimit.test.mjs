@@ -47,7 +47,9 @@ test('client_max_rate 5: exactly 5 per client across 2 workers, then 429', async
         },
         {
           endpoint: '/by-header',
-          extra_config: { 'qos/ratelimit/router': { client_max_rate: 5, every: '1h', strategy: 'header', key: 'X-Client' } },
+          extra_config: {
+            'qos/ratelimit/router': { client_max_rate: 5, every: '1h', strategy: 'header', key: 'X-Client' },
+          },
           backend: [{ host: [backend.url], url_pattern: '/ok' }],
         },
       ],
@@ -106,7 +108,13 @@ test('max_rate: endpoint limit shared by all clients → 503; refill after `ever
         {
           endpoint: '/both',
           extra_config: {
-            'qos/ratelimit/router': { max_rate: 4, client_max_rate: 3, every: '1h', strategy: 'header', key: 'X-Id' },
+            'qos/ratelimit/router': {
+              max_rate: 4,
+              client_max_rate: 3,
+              every: '1h',
+              strategy: 'header',
+              key: 'X-Id',
+            },
           },
           backend: [{ host: [backend.url], url_pattern: '/ok' }],
         },
@@ -153,7 +161,13 @@ test('qos/ratelimit/service limits every endpoint together, per client and in to
     {
       version: 3,
       extra_config: {
-        'qos/ratelimit/service': { max_rate: 6, client_max_rate: 4, every: '1h', strategy: 'header', key: 'X-Token' },
+        'qos/ratelimit/service': {
+          max_rate: 6,
+          client_max_rate: 4,
+          every: '1h',
+          strategy: 'header',
+          key: 'X-Token',
+        },
       },
       endpoints: [
         { endpoint: '/a', backend: [{ host: [backend.url], url_pattern: '/ok' }] },
@@ -163,7 +177,10 @@ test('qos/ratelimit/service limits every endpoint together, per client and in to
     { args: ['--workers', '2'] },
   );
   try {
-    const t1 = [...(await burst(3, `${gw.url}/a`, { 'x-token': 't1' })), ...(await burst(3, `${gw.url}/b`, { 'x-token': 't1' }))];
+    const t1 = [
+      ...(await burst(3, `${gw.url}/a`, { 'x-token': 't1' })),
+      ...(await burst(3, `${gw.url}/b`, { 'x-token': 't1' })),
+    ];
     assert.equal(count(t1, 200), 4, 'client limit spans endpoints');
     assert.equal(count(t1, 429), 2);
     const t2 = await burst(4, `${gw.url}/b`, { 'x-token': 't2' });
@@ -194,7 +211,11 @@ test('qos/ratelimit/proxy: one bucket per backend across workers; refused calls 
         {
           endpoint: '/partial',
           backend: [
-            { host: [backend.url], url_pattern: '/a', extra_config: { 'qos/ratelimit/proxy': { max_rate: 1, every: '1h' } } },
+            {
+              host: [backend.url],
+              url_pattern: '/a',
+              extra_config: { 'qos/ratelimit/proxy': { max_rate: 1, every: '1h' } },
+            },
             { host: [backend.url], url_pattern: '/b' },
           ],
         },
@@ -221,14 +242,20 @@ test('qos/ratelimit/proxy: one bucket per backend across workers; refused calls 
 });
 
 test('gw check rejects 0, negative, NaN-like and absurd limits with their JSON path', async () => {
-  const file = writeConfig({
+  const config = {
     version: 3,
-    extra_config: { 'qos/ratelimit/service': { max_rate: 1e999, strategy: 'cookie' } },
+    extra_config: { 'qos/ratelimit/service': { max_rate: 'INFINITY', strategy: 'cookie' } },
     endpoints: [
       {
         endpoint: '/x',
         extra_config: {
-          'qos/ratelimit/router': { max_rate: -1, client_max_rate: 'ten', capacity: 0, every: '0s', max_clients: 1e12 },
+          'qos/ratelimit/router': {
+            max_rate: -1,
+            client_max_rate: 'ten',
+            capacity: 0,
+            every: '0s',
+            max_clients: 1e12,
+          },
         },
         backend: [
           {
@@ -244,7 +271,9 @@ test('gw check rejects 0, negative, NaN-like and absurd limits with their JSON p
         backend: [{ host: ['http://127.0.0.1:9'], url_pattern: '/' }],
       },
     ],
-  });
+  };
+  // 1e999 is valid JSON that parses to Infinity (JSON.stringify would write null).
+  const file = writeConfig(JSON.stringify(config).replace('"INFINITY"', '1e999'));
   const { code, stdout, stderr } = await runGw(['check', '-c', file]);
   const out = stdout + stderr;
   assert.equal(code, 1, out);

@@ -13,9 +13,13 @@ const skip = haveRedis ? false : 'redis-server is not installed (apt-get install
 
 async function startRedis(port) {
   port ??= await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   for (let i = 0; i < 100; i++) {
@@ -57,21 +61,34 @@ const count = (statuses, s) => statuses.filter((x) => x === s).length;
 function config(backendUrl, redisAddress, limit) {
   return {
     version: 3,
-    extra_config: { redis: { connection_pools: [{ name: 'shared_instance', address: redisAddress, read_timeout: '200ms' }] } },
+    extra_config: {
+      redis: {
+        connection_pools: [{ name: 'shared_instance', address: redisAddress, read_timeout: '200ms' }],
+      },
+    },
     endpoints: [
       {
         endpoint: '/foo',
-        extra_config: { 'qos/ratelimit/router/redis': { connection_name: 'shared_instance', every: '1h', ...limit } },
+        extra_config: {
+          'qos/ratelimit/router/redis': { connection_name: 'shared_instance', every: '1h', ...limit },
+        },
         backend: [{ host: [backendUrl], url_pattern: '/ok' }],
       },
     ],
   };
 }
 
-test('two gw nodes × 2 workers share one Redis: 5 per client and 8 per endpoint in total', { skip }, async () => {
+test('two gw nodes × 2 workers share one Redis: 5 per client and 8 per endpoint in total', {
+  skip,
+}, async () => {
   const redis = await startRedis();
   const backend = await jsonBackend({ '/ok': { ok: true } });
-  const cfg = config(backend.url, redis.address, { client_max_rate: 5, max_rate: 8, strategy: 'header', key: 'X-Client' });
+  const cfg = config(backend.url, redis.address, {
+    client_max_rate: 5,
+    max_rate: 8,
+    strategy: 'header',
+    key: 'X-Client',
+  });
   const [n1, n2] = await Promise.all([
     startGateway(cfg, { args: ['--workers', '2'] }),
     startGateway(cfg, { args: ['--workers', '2'] }),
@@ -105,22 +122,31 @@ test('two gw nodes × 2 workers share one Redis: 5 per client and 8 per endpoint
   }
 });
 
-test('Redis unreachable: refuse (503) or fall back to local buckets, with a log line; back when it returns', { skip }, async () => {
+test('Redis unreachable: refuse (503) or fall back to local buckets, with a log line; back when it returns', {
+  skip,
+}, async () => {
   const redis = await startRedis();
   const backend = await jsonBackend({ '/ok': { ok: true } });
   const limit = { client_max_rate: 3, strategy: 'header', key: 'X-Client' };
   const strict = await startGateway(config(backend.url, redis.address, limit), { args: ['--workers', '2'] });
-  const lenient = await startGateway(config(backend.url, redis.address, { ...limit, on_failure_allow: true }), {
-    args: ['--workers', '2'],
-  });
+  const lenient = await startGateway(
+    config(backend.url, redis.address, { ...limit, on_failure_allow: true }),
+    {
+      args: ['--workers', '2'],
+    },
+  );
   try {
     assert.equal(await fresh(`${strict.url}/foo`, { 'x-client': 'warm' }), 200);
     await redis.stop();
     await new Promise((r) => setTimeout(r, 300));
 
-    const refused = await Promise.all(Array.from({ length: 4 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'c' })));
+    const refused = await Promise.all(
+      Array.from({ length: 4 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'c' })),
+    );
     assert.deepEqual(refused, [503, 503, 503, 503]);
-    const local = await Promise.all(Array.from({ length: 6 }, () => fresh(`${lenient.url}/foo`, { 'x-client': 'c' })));
+    const local = await Promise.all(
+      Array.from({ length: 6 }, () => fresh(`${lenient.url}/foo`, { 'x-client': 'c' })),
+    );
     assert.equal(count(local, 200), 3, `local buckets keep the limit across workers: ${local}`);
     assert.equal(count(local, 429), 3);
     await new Promise((r) => setTimeout(r, 100));
@@ -134,7 +160,9 @@ test('Redis unreachable: refuse (503) or fall back to local buckets, with a log 
       await new Promise((r) => setTimeout(r, 100));
       if ((await fresh(`${strict.url}/foo`, { 'x-client': 'probe' })) === 200) break;
     }
-    statuses = await Promise.all(Array.from({ length: 5 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'd' })));
+    statuses = await Promise.all(
+      Array.from({ length: 5 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'd' })),
+    );
     assert.equal(count(statuses, 200), 3, statuses.join(','));
     await new Promise((r) => setTimeout(r, 100));
     assert.match(strict.logs(), /Redis answers again/);
@@ -150,7 +178,13 @@ test('gw check: Redis pools and Redis-backed limits', async () => {
   const file = writeConfig({
     version: 3,
     extra_config: {
-      redis: { connection_pools: [{ name: 'a', address: '' }, { name: 'a', address: 'redis:6379', db: -1 }], clusters: [{ name: 'c' }] },
+      redis: {
+        connection_pools: [
+          { name: 'a', address: '' },
+          { name: 'a', address: 'redis:6379', db: -1 },
+        ],
+        clusters: [{ name: 'c' }],
+      },
       'qos/ratelimit/service/redis': { connection_pool: 'missing', client_max_rate: 0.000000000001 },
     },
     endpoints: [

@@ -48,7 +48,8 @@ const MAX_BYTES = 2 ** 31;
 /** max_rate per `every` → a token every N ns (rounded, at least 1). */
 export function rateSpec(maxRate: number, everyMs: number, capacity: number | undefined): RateSpec {
   const intervalNs = Math.max(1, Math.round((everyMs * 1e6) / maxRate));
-  const burst = capacity !== undefined && capacity > 0 ? Math.floor(capacity) : Math.max(1, Math.floor(maxRate));
+  const burst =
+    capacity !== undefined && capacity > 0 ? Math.floor(capacity) : Math.max(1, Math.floor(maxRate));
   return { intervalNs, burst };
 }
 
@@ -108,7 +109,11 @@ function wallNow(): number {
 }
 
 /** Lays out the buckets of every limit of `namespace`; undefined when it has none. */
-export function layoutBuckets(service: ServiceConfig, namespace: string, withClient: boolean): SharedBuckets | undefined {
+export function layoutBuckets(
+  service: ServiceConfig,
+  namespace: string,
+  withClient: boolean,
+): SharedBuckets | undefined {
   const regions: Record<string, LimitRegion> = {};
   let offset = FIRST_OFFSET;
   for (const { path, cfg } of scopesOf(service, namespace)) {
@@ -125,7 +130,8 @@ export function layoutBuckets(service: ServiceConfig, namespace: string, withCli
       region.groups = groups;
       offset += groups * GROUP_BYTES;
     }
-    if (offset > MAX_BYTES) throw new Error(`${path}: rate-limit tables exceed ${MAX_BYTES / 2 ** 20} MiB of shared memory`);
+    if (offset > MAX_BYTES)
+      throw new Error(`${path}: rate-limit tables exceed ${MAX_BYTES / 2 ** 20} MiB of shared memory`);
     regions[path] = region;
   }
   if (Object.keys(regions).length === 0) return undefined;
@@ -138,7 +144,15 @@ export function layoutBuckets(service: ServiceConfig, namespace: string, withCli
 
 export interface BucketEngine {
   take(cell: number, nowMs: number, intervalNs: number, burst: number): number;
-  takeKey(table: number, groups: number, hi: number, lo: number, nowMs: number, intervalNs: number, burst: number): number;
+  takeKey(
+    table: number,
+    groups: number,
+    hi: number,
+    lo: number,
+    nowMs: number,
+    intervalNs: number,
+    burst: number,
+  ): number;
 }
 
 const WASM_URL = new URL('../../build/ratelimit.wasm', import.meta.url);
@@ -202,7 +216,15 @@ export class AtomicsBuckets implements BucketEngine {
     }
   }
 
-  takeKey(table: number, groups: number, hi: number, lo: number, nowMs: number, intervalNs: number, burst: number): number {
+  takeKey(
+    table: number,
+    groups: number,
+    hi: number,
+    lo: number,
+    nowMs: number,
+    intervalNs: number,
+    burst: number,
+  ): number {
     let key = BigInt.asIntN(64, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
     if (key === 0n) key = 1n;
     const now = BigInt(Math.trunc(nowMs * 1e6));
@@ -282,7 +304,12 @@ export interface Limiter {
 }
 
 /** The limiter of the limit configured at `path`, over its region of `shared`. */
-export function compileLimiter(shared: SharedBuckets, path: string, spec: LimitSpec, prefer: 'wasm' | 'js' = 'wasm'): Limiter {
+export function compileLimiter(
+  shared: SharedBuckets,
+  path: string,
+  spec: LimitSpec,
+  prefer: 'wasm' | 'js' = 'wasm',
+): Limiter {
   const region = shared.regions[path];
   if (!region) throw new Error(`${path}: no rate-limit region was laid out for this limit`);
   const engine = engineFor(shared.memory, prefer);

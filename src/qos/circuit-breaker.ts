@@ -159,11 +159,19 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
   return v.list;
 }
 
-function transitionLogger(logger: Logger, enabled: boolean, label: string, name: string, host: string | undefined) {
+function transitionLogger(
+  logger: Logger,
+  enabled: boolean,
+  label: string,
+  name: string,
+  host: string | undefined,
+) {
   if (!enabled) return undefined;
   const where = host ? ` (host ${host})` : '';
   return (from: string, to: string) =>
-    logger.warn(`[BACKEND: ${label}][CB] Circuit breaker named '${name}'${where} went from '${from}' to '${to}'`);
+    logger.warn(
+      `[BACKEND: ${label}][CB] Circuit breaker named '${name}'${where} went from '${from}' to '${to}'`,
+    );
 }
 
 const localLayouts = new WeakMap<ServiceConfig, SharedBreakers | undefined>();
@@ -220,7 +228,11 @@ function backend(raw: unknown, ctx: CompileContext): BackendMiddleware | undefin
   return (next) => async (breq) => {
     const now = Date.now();
     let ticket = DENIED;
-    const index = balancer.nextUsable((i) => byIndex[i].available(now) && (ticket = byIndex[i].allow(now)) !== DENIED);
+    const index = balancer.nextUsable((i) => {
+      if (!byIndex[i].available(now)) return false;
+      ticket = byIndex[i].allow(now);
+      return ticket !== DENIED;
+    });
     if (index < 0) throw openError();
     const breaker = byIndex[index];
     try {

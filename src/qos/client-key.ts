@@ -54,6 +54,12 @@ export function validateClientKey(cfg: Obj, v: Issues): void {
   v.string(cfg, 'strategy', STRATEGIES);
   v.string(cfg, 'key');
   const strategy = cfg.strategy ?? 'ip';
-  if ((strategy === 'header' || strategy === 'param' || strategy === 'jwt') && (typeof cfg.key !== 'string' || cfg.key === ''))
-    v.add('key', `the "${strategy}" strategy needs the name of the ${strategy === 'jwt' ? 'claim' : strategy} in "key"`);
+  if (
+    (strategy === 'header' || strategy === 'param' || strategy === 'jwt') &&
+    (typeof cfg.key !== 'string' || cfg.key === '')
+  )
+    v.add(
+      'key',
+      `the "${strategy}" strategy needs the name of the ${strategy === 'jwt' ? 'claim' : strategy} in "key"`,
+    );
 }

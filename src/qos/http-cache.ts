@@ -88,7 +88,7 @@ export function freshnessOf(
   const h = res.headers;
   if (h['set-cookie'] !== undefined) return undefined;
   const vary = single(h.vary);
-  if (vary !== undefined && vary.split(',').some((v) => v.trim() === '*')) return undefined;
+  if (vary?.split(',').some((v) => v.trim() === '*')) return undefined;
   const cc = parseCacheControl(h['cache-control']);
   if (cc.has('no-store') || cc.has('private') || cc.has('no-cache')) return undefined;
   if (authorized && !cc.has('public') && !cc.has('s-maxage') && !cc.has('must-revalidate')) return undefined;
@@ -104,7 +104,11 @@ export function freshnessOf(
   if (!(lifetimeMs > 0)) return undefined;
   const age = seconds(single(h.age)) ?? 0;
   const apparent = Number.isNaN(date) ? 0 : Math.max(0, now - date);
-  return { lifetimeMs, ageMs: Math.max(age, apparent), staleIfErrorMs: seconds(cc.get('stale-if-error')) ?? 0 };
+  return {
+    lifetimeMs,
+    ageMs: Math.max(age, apparent),
+    staleIfErrorMs: seconds(cc.get('stale-if-error')) ?? 0,
+  };
 }
 
 /** Canonical MIME header name, as BackendRequest headers are written (`Accept-Encoding`). */
@@ -138,7 +142,10 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
   v.number(raw, 'max_items', { min: 1, max: 1e8, integer: true });
   v.number(raw, 'max_size', { min: 1024, max: 2 ** 42, integer: true });
   if ((raw.max_items === undefined) !== (raw.max_size === undefined))
-    v.add(raw.max_items === undefined ? 'max_items' : 'max_size', 'max_items and max_size go together: set both or neither');
+    v.add(
+      raw.max_items === undefined ? 'max_items' : 'max_size',
+      'max_items and max_size go together: set both or neither',
+    );
   return v.list;
 }
 
@@ -156,7 +163,8 @@ function backend(raw: unknown, ctx: CompileContext): BackendMiddleware | undefin
   if (shared) {
     sharedLru ??= newLru(maxItems, maxSize);
     lru = sharedLru;
-    const hosts = ctx.backend?.host && ctx.backend.host.length > 0 ? ctx.backend.host : (ctx.service.host ?? []);
+    const hosts =
+      ctx.backend?.host && ctx.backend.host.length > 0 ? ctx.backend.host : (ctx.service.host ?? []);
     prefix = `${hosts.join(',')} `;
   } else {
     lru = newLru(maxItems, maxSize);
@@ -175,7 +183,12 @@ function backend(raw: unknown, ctx: CompileContext): BackendMiddleware | undefin
     const fresh = freshnessOf(res, requestHeader(breq, 'Authorization') !== undefined, now);
     if (!fresh) return;
     const varyHeader = single(res.headers.vary);
-    const varyNames = varyHeader ? varyHeader.split(',').map(canonical).filter((n) => n !== '') : [];
+    const varyNames = varyHeader
+      ? varyHeader
+          .split(',')
+          .map(canonical)
+          .filter((n) => n !== '')
+      : [];
     const size = res.body.length + headersSize(res.headers) + key.length + 128;
     if (size > maxSize) return;
     lru.set(key, {
@@ -219,7 +232,8 @@ function backend(raw: unknown, ctx: CompileContext): BackendMiddleware | undefin
         if (minFresh !== undefined && entry.lifetimeMs - age < minFresh) usable = false;
         if (!usable && directives.has('max-stale') && !directives.has('no-cache')) {
           const maxStale = seconds(directives.get('max-stale'));
-          if (maxStale === undefined || age - entry.lifetimeMs <= maxStale) usable = maxAge === undefined || age <= maxAge;
+          if (maxStale === undefined || age - entry.lifetimeMs <= maxStale)
+            usable = maxAge === undefined || age <= maxAge;
         }
       }
       if (usable) return fromEntry(entry, now);

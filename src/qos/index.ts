@@ -8,5 +8,13 @@ import { redisModule, routerRedisRateLimitModule, serviceRedisRateLimitModule } 
 import { proxyRateLimitModule } from './ratelimit-proxy.js';
 import { routerRateLimitModule, serviceRateLimitModule } from './ratelimit-router.js';
 
-export const qosModules: FeatureModule[] = [routerRateLimitModule, serviceRateLimitModule, proxyRateLimitModule, circuitBreakerModule, httpCacheModule,
-  redisModule, routerRedisRateLimitModule, serviceRedisRateLimitModule];
+export const qosModules: FeatureModule[] = [
+  routerRateLimitModule,
+  serviceRateLimitModule,
+  proxyRateLimitModule,
+  circuitBreakerModule,
+  httpCacheModule,
+  redisModule,
+  routerRedisRateLimitModule,
+  serviceRedisRateLimitModule,
+];

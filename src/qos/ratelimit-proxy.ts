@@ -3,7 +3,13 @@
 // shared by every worker thread. A refused call fails that backend with 503 ("rate limit
 // exceeded"), which the circuit breaker counts as an error when it wraps this limit.
 
-import { BackendError, type BackendMiddleware, type CompileContext, type ConfigIssue, type FeatureModule } from '../types.js';
+import {
+  BackendError,
+  type BackendMiddleware,
+  type CompileContext,
+  type ConfigIssue,
+  type FeatureModule,
+} from '../types.js';
 import { compileLimiter, layoutBuckets, limitSpec, sharedOrLocal } from './buckets.js';
 import { validateRates } from './ratelimit-router.js';
 import { Issues, isObject } from './util.js';

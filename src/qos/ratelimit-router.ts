@@ -6,8 +6,22 @@
 // threads. As in KrakenD, the client bucket is checked first, then the endpoint's.
 // gw extension: `max_clients` bounds the client table (default 65536 clients, ~1.2 MB).
 
-import type { CompileContext, ConfigIssue, EndpointMiddleware, FeatureModule, GwResponse, ServiceConfig } from '../types.js';
-import { type LimitSpec, MAX_MAX_CLIENTS, compileLimiter, layoutBuckets, limitSpec, sharedOrLocal } from './buckets.js';
+import type {
+  CompileContext,
+  ConfigIssue,
+  EndpointMiddleware,
+  FeatureModule,
+  GwResponse,
+  ServiceConfig,
+} from '../types.js';
+import {
+  type LimitSpec,
+  MAX_MAX_CLIENTS,
+  compileLimiter,
+  layoutBuckets,
+  limitSpec,
+  sharedOrLocal,
+} from './buckets.js';
 import { type ClientKey, compileClientKey, validateClientKey } from './client-key.js';
 import { Issues, MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj, durationMs, isObject } from './util.js';
 
@@ -29,12 +43,17 @@ export function validateRates(cfg: Obj, v: Issues, withClient: boolean): void {
     const rate = cfg[rateKey];
     if (typeof rate !== 'number' || !(rate >= 1e-9) || rate > MAX_RATE || !(everyMs > 0)) continue;
     const intervalNs = (everyMs * 1e6) / rate;
-    if (intervalNs < 1) v.add(rateKey, `${rate} per ${cfg.every ?? '1s'} is more than one request per nanosecond`);
+    if (intervalNs < 1)
+      v.add(rateKey, `${rate} per ${cfg.every ?? '1s'} is more than one request per nanosecond`);
     else if (intervalNs > MAX_INTERVAL_NS)
-      v.add(rateKey, `${rate} per ${cfg.every ?? '1s'} is less than one request every 104 days: use a larger rate or a shorter "every"`);
+      v.add(
+        rateKey,
+        `${rate} per ${cfg.every ?? '1s'} is less than one request every 104 days: use a larger rate or a shorter "every"`,
+      );
     else {
       const cap = typeof cfg[capKey] === 'number' ? (cfg[capKey] as number) : Math.max(1, rate);
-      if (intervalNs * cap > MAX_TOLERANCE_NS) v.add(capKey, `a capacity of ${cap} at this rate spans more than 146 years`);
+      if (intervalNs * cap > MAX_TOLERANCE_NS)
+        v.add(capKey, `a capacity of ${cap} at this rate spans more than 146 years`);
     }
   }
   if (withClient) {

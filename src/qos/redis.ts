@@ -56,7 +56,8 @@ function poolsOf(service: ServiceConfig): PoolConfig[] {
   ] as const) {
     const items = redis[list];
     if (!Array.isArray(items)) continue;
-    for (const item of items) if (isObject(item) && typeof item.name === 'string') out.push({ name: item.name, cluster, cfg: item });
+    for (const item of items)
+      if (isObject(item) && typeof item.name === 'string') out.push({ name: item.name, cluster, cfg: item });
   }
   return out;
 }
@@ -82,7 +83,9 @@ function clientOptions(cfg: Obj) {
 function createClient(pool: PoolConfig): RedisClient {
   const { cfg } = pool;
   if (pool.cluster) {
-    const addresses = Array.isArray(cfg.addresses) ? cfg.addresses.filter((a): a is string => typeof a === 'string') : [];
+    const addresses = Array.isArray(cfg.addresses)
+      ? cfg.addresses.filter((a): a is string => typeof a === 'string')
+      : [];
     const opts = clientOptions(cfg);
     return new Cluster(addresses.map(hostPort), {
       enableOfflineQueue: false,
@@ -91,8 +94,17 @@ function createClient(pool: PoolConfig): RedisClient {
       redisOptions: opts,
     });
   }
-  const address = typeof cfg.address === 'string' ? cfg.address : typeof cfg.host === 'string' ? cfg.host : '127.0.0.1:6379';
-  return new Redis({ ...hostPort(address), db: typeof cfg.db === 'number' ? cfg.db : 0, ...clientOptions(cfg) });
+  const address =
+    typeof cfg.address === 'string'
+      ? cfg.address
+      : typeof cfg.host === 'string'
+        ? cfg.host
+        : '127.0.0.1:6379';
+  return new Redis({
+    ...hostPort(address),
+    db: typeof cfg.db === 'number' ? cfg.db : 0,
+    ...clientOptions(cfg),
+  });
 }
 
 interface PoolClient {
@@ -146,9 +158,14 @@ function clientFor(ctx: CompileContext, name: string): PoolClient | undefined {
 }
 
 function validatePool(item: unknown, v: Issues, at: string, cluster: boolean, names: Set<string>): void {
-  if (!isObject(item)) return v.add(at, 'expected an object like {"name": "shared_instance", "address": "redis:6379"}');
-  if (typeof item.name !== 'string' || item.name === '') v.add(`${at}.name`, 'expected the pool name (a non-empty string)');
-  else if (names.has(item.name)) v.add(`${at}.name`, `the name "${item.name}" is already used by another pool or cluster`);
+  if (!isObject(item)) {
+    v.add(at, 'expected an object like {"name": "shared_instance", "address": "redis:6379"}');
+    return;
+  }
+  if (typeof item.name !== 'string' || item.name === '')
+    v.add(`${at}.name`, 'expected the pool name (a non-empty string)');
+  else if (names.has(item.name))
+    v.add(`${at}.name`, `the name "${item.name}" is already used by another pool or cluster`);
   else names.add(item.name);
   if (cluster) {
     const a = item.addresses;
@@ -165,14 +182,18 @@ function validatePool(item: unknown, v: Issues, at: string, cluster: boolean, na
     const x = item[k];
     if (x === undefined) continue;
     const ms = durationMs(x);
-    if (ms === undefined || ms <= 0 || ms > HOUR_MS) v.add(`${at}.${k}`, `expected a duration above 0 like "500ms", got ${JSON.stringify(x)}`);
+    if (ms === undefined || ms <= 0 || ms > HOUR_MS)
+      v.add(`${at}.${k}`, `expected a duration above 0 like "500ms", got ${JSON.stringify(x)}`);
   }
 }
 
 function validateRedis(raw: unknown, path: string): ConfigIssue[] {
   const v = new Issues(path);
   if (!isObject(raw)) {
-    v.add('', 'expected an object like {"connection_pools": [{"name": "shared_instance", "address": "redis:6379"}]}');
+    v.add(
+      '',
+      'expected an object like {"connection_pools": [{"name": "shared_instance", "address": "redis:6379"}]}',
+    );
     return v.list;
   }
   const names = new Set<string>();
@@ -187,7 +208,9 @@ function validateRedis(raw: unknown, path: string): ConfigIssue[] {
       v.add(list, 'expected an array of pools');
       continue;
     }
-    items.forEach((item, i) => validatePool(item, v, `${list}[${i}]`, cluster, names));
+    items.forEach((item, i) => {
+      validatePool(item, v, `${list}[${i}]`, cluster, names);
+    });
   }
   return v.list;
 }
@@ -245,15 +268,23 @@ function poolName(cfg: Obj): unknown {
 function validateRedisLimit(raw: unknown, path: string, service: ServiceConfig): ConfigIssue[] {
   const v = new Issues(path);
   if (!isObject(raw)) {
-    v.add('', 'expected an object like {"connection_name": "shared_instance", "client_max_rate": 10, "every": "1m"}');
+    v.add(
+      '',
+      'expected an object like {"connection_name": "shared_instance", "client_max_rate": 10, "every": "1m"}',
+    );
     return v.list;
   }
   validateRates(raw, v, true);
   v.boolean(raw, 'on_failure_allow');
   const name = poolName(raw);
   const field =
-    raw.connection_pool !== undefined ? 'connection_pool' : raw.redis_instance !== undefined ? 'redis_instance' : 'connection_name';
-  if (typeof name !== 'string' || name === '') v.add(field, 'expected the name of a pool declared in the service\'s "redis" namespace');
+    raw.connection_pool !== undefined
+      ? 'connection_pool'
+      : raw.redis_instance !== undefined
+        ? 'redis_instance'
+        : 'connection_name';
+  if (typeof name !== 'string' || name === '')
+    v.add(field, 'expected the name of a pool declared in the service\'s "redis" namespace');
   else if (!poolsOf(service).some((p) => p.name === name))
     v.add(field, `no Redis pool or cluster named "${name}" in $.extra_config.redis`);
   return v.list;
@@ -314,7 +345,14 @@ function compileRedisLimit(namespace: string, scopeId: (ctx: CompileContext) => 
       if (!started) await pool.firstReady;
       let verdict: number;
       try {
-        verdict = await redis.gwLimit(endpointKey, `${tag}:c:${clientPart(key)}`, eInterval, eTolerance, cInterval, cTolerance);
+        verdict = await redis.gwLimit(
+          endpointKey,
+          `${tag}:c:${clientPart(key)}`,
+          eInterval,
+          eTolerance,
+          cInterval,
+          cTolerance,
+        );
         if (failing) {
           failing = false;
           logger.info(`[REDIS] ${ctx.path}: Redis answers again, limits are cluster-wide again`);
@@ -341,7 +379,8 @@ export const routerRedisRateLimitModule: FeatureModule = {
   prepareShared: (service) => layoutBuckets(service, ROUTER_REDIS_NAMESPACE, true),
   endpoint: compileRedisLimit(
     ROUTER_REDIS_NAMESPACE,
-    (ctx) => `endpoint ${(ctx.endpoint?.method ?? 'GET').toUpperCase()} ${ctx.endpoint?.endpoint ?? ctx.path}`,
+    (ctx) =>
+      `endpoint ${(ctx.endpoint?.method ?? 'GET').toUpperCase()} ${ctx.endpoint?.endpoint ?? ctx.path}`,
   ),
 };
 

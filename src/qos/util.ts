@@ -23,14 +23,19 @@ export class Issues {
    * An optional number in [min, max]; `allowZero` accepts 0 even when min > 0 (KrakenD's "0 means
    * no limit"). Non-numbers, NaN, ±Infinity (JSON's 1e999), negatives and absurd values are issues.
    */
-  number(cfg: Obj, key: string, opts: { min: number; max: number; integer?: boolean; allowZero?: boolean }): void {
+  number(
+    cfg: Obj,
+    key: string,
+    opts: { min: number; max: number; integer?: boolean; allowZero?: boolean },
+  ): void {
     const v = cfg[key];
     if (v === undefined) return;
     const what = opts.integer ? 'an integer' : 'a number';
     const range = `${opts.allowZero ? `0 (no limit) or ` : ''}${what} from ${opts.min} to ${opts.max}`;
-    if (typeof v !== 'number' || Number.isNaN(v)) return this.add(key, `expected ${range}, got ${JSON.stringify(v)}`);
-    if (opts.allowZero && v === 0) return;
-    if (!Number.isFinite(v) || v < opts.min || v > opts.max || (opts.integer && !Number.isInteger(v)))
+    if (typeof v !== 'number' || Number.isNaN(v))
+      this.add(key, `expected ${range}, got ${JSON.stringify(v)}`);
+    else if (opts.allowZero && v === 0) return;
+    else if (!Number.isFinite(v) || v < opts.min || v > opts.max || (opts.integer && !Number.isInteger(v)))
       this.add(key, `expected ${range}, got ${v}`);
   }
 
@@ -47,13 +52,15 @@ export class Issues {
   string(cfg: Obj, key: string, allowed?: readonly string[]): void {
     const v = cfg[key];
     if (v === undefined) return;
-    if (typeof v !== 'string') return this.add(key, `expected a string, got ${JSON.stringify(v)}`);
-    if (allowed && !allowed.includes(v)) this.add(key, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') this.add(key, `expected a string, got ${JSON.stringify(v)}`);
+    else if (allowed && !allowed.includes(v))
+      this.add(key, `expected one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   }
 
   boolean(cfg: Obj, key: string): void {
     const v = cfg[key];
-    if (v !== undefined && typeof v !== 'boolean') this.add(key, `expected true or false, got ${JSON.stringify(v)}`);
+    if (v !== undefined && typeof v !== 'boolean')
+      this.add(key, `expected true or false, got ${JSON.stringify(v)}`);
   }
 }
 
