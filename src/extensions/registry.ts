@@ -14,6 +14,7 @@ import { jwtSignerModule } from '../security/jwt-signer.js';
 import { celModule } from '../validation/cel.js';
 import { jsonSchemaModule } from '../validation/json-schema.js';
 import { qosModules } from '../qos/index.js';
+import { loggingModule } from '../telemetry/logging.js';
 
 export const featureModules: FeatureModule[] = [
   // service level, around the router
@@ -26,6 +27,7 @@ export const featureModules: FeatureModule[] = [
   jwtValidatorModule,
   jwkClientModule,
   ...qosModules, // rate limits, circuit breaker, http cache, redis (issue 4)
+  loggingModule, // telemetry (issue 6)
   // proxy layer: request/response validation and signing
   jsonSchemaModule,
   celModule,

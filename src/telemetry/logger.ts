@@ -1,8 +1,14 @@
-// pino from the start; `telemetry/logging` (issue 6) refines level/prefix/format through these options.
+// pino from the start. Without `telemetry/logging`: pino's JSON lines. With it (issue 6): KrakenD's
+// text formats (default / logstash / custom), written by a pino hook to the same destination.
 // Lines go straight to fd 1 through sonic-boom: in a worker thread, process.stdout would hop
 // through the main thread for every line.
+import { isatty } from 'node:tty';
+import { format } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import pino, { type Logger } from 'pino';
 import type { ServiceConfig } from '../types.js';
+import { compilePattern } from './log-format.js';
+import { type LoggingSettings, loggingConfig, loggingSettings } from './logging.js';
 
 export interface LoggerOptions {
   level?: string;
@@ -35,17 +41,78 @@ export function pinoLevel(level: string | undefined): string {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const logging = opts.service?.extra_config?.['telemetry/logging'] as { level?: string; prefix?: string } | undefined;
-  const level = opts.level ?? process.env.GW_LOG_LEVEL ?? logging?.level;
-  const prefix = opts.prefix ?? logging?.prefix;
+  const destination = pino.destination({ dest: 1, sync: false });
+  const logging = loggingConfig(opts.service);
+  if (logging) return createTextLogger(opts, loggingSettings(logging), destination);
+  const level = opts.level ?? process.env.GW_LOG_LEVEL;
   return pino(
     {
       level: pinoLevel(level),
       base: { ...(opts.bindings ?? {}) },
-      msgPrefix: prefix ? `${prefix} ` : undefined,
+      msgPrefix: opts.prefix ? `${opts.prefix} ` : undefined,
     },
-    pino.destination({ dest: 1, sync: false }),
+    destination,
   );
+}
+
+/** The message of a pino call: `(msg, ...args)`, `(obj, msg, ...args)` or `(err, msg?)`. */
+function messageOf(args: unknown[]): string {
+  const [first, ...rest] = args;
+  if (typeof first === 'string') return rest.length === 0 ? first : format(first, ...rest);
+  if (first instanceof Error) {
+    const msg = typeof rest[0] === 'string' ? format(...(rest as [string, ...unknown[]])) : '';
+    return msg ? `${msg}: ${first.message}` : first.message;
+  }
+  const msg = typeof rest[0] === 'string' ? format(...(rest as [string, ...unknown[]])) : '';
+  if (first === null || first === undefined) return msg;
+  let fields: string;
+  try {
+    fields = JSON.stringify(first);
+  } catch {
+    fields = String(first);
+  }
+  return msg ? `${msg} ${fields}` : fields;
+}
+
+/**
+ * `telemetry/logging` configured: KrakenD's text lines (default/custom patterns) or logstash JSON.
+ * pino still decides levels and holds the destination; its logMethod hook writes our line
+ * instead of serializing its JSON.
+ */
+function createTextLogger(
+  opts: LoggerOptions,
+  settings: LoggingSettings,
+  destination: ReturnType<typeof pino.destination>,
+): Logger {
+  const explicit = opts.level ?? process.env.GW_LOG_LEVEL;
+  const level =
+    explicit !== undefined ? pinoLevel(explicit) : settings.enabled ? pinoLevel(settings.level) : 'silent';
+  const line = compilePattern(settings.pattern, { colors: isatty(1), module: 'KRAKEND', program: 'gw' });
+  const prefix = settings.prefix && !settings.json ? `${settings.prefix} ` : '';
+  let id = 0;
+  const logger = pino(
+    {
+      level,
+      base: { ...(opts.bindings ?? {}) },
+      hooks: {
+        logMethod(args, _method, levelValue) {
+          const text = line({ level: levelValue, message: messageOf(args), time: new Date(), id: ++id });
+          destination.write(`${prefix}${text}\n`);
+        },
+      },
+    },
+    destination,
+  );
+  if (settings.syslogRequested && isMainThread)
+    logger.warn('telemetry/logging: syslog is not supported by gw; application logs go to stdout');
+  return logger;
+}
+
+/** The destination a logger writes to (the access log writes its lines there directly). */
+export function loggerDestination(logger: Logger): { write(line: string): unknown } | undefined {
+  return (logger as unknown as Record<symbol, { write(line: string): unknown } | undefined>)[
+    pino.symbols.streamSym
+  ];
 }
 
 /** Writes out what the async destination still holds (before a worker thread exits). */
