@@ -163,6 +163,7 @@ for (const mix of MIXES) {
   for (const [label, size] of SIZES) {
     const name = `${mix.name} ${label}`;
     if (ONLY && !name.includes(ONLY)) continue;
+    seed = 42; // the same bytes whatever --only selects
     const bodies = mix.bodies(size);
     const parts = bodies.map((body, index) => ({ index, body }));
     const js = jsEndpointTransform(mix.plan, { checkDepth: false });

@@ -10,6 +10,7 @@ import {
   K_ARR,
   NOT_INDEX,
   appendItem,
+  appendMember,
   fieldA,
   fieldB,
   fieldC,
@@ -188,11 +189,47 @@ let leafA: usize = 0;
 let leafB: usize = 0;
 
 function moveIn(node: usize, src: usize, dst: usize): void {
+  if (segCount(src) == 1 && segCount(dst) == 1 && isObjectValue(node)) {
+    renameIn(node, seg(src, 0), seg(dst, 0));
+    return;
+  }
   const value = getPath(node, src);
   if (value == 0) return;
   const deleted = deleteAt(node, src);
   if (canSet(node, dst)) doSet(node, dst, value);
   else if (deleted) relink();
+}
+
+/**
+ * move of one key to another inside an object (the usual rename): the same result as the
+ * general path (remove the source; the destination keeps its place if it exists, else goes
+ * last) in one pass over the members.
+ */
+function renameIn(node: usize, from: usize, to: usize): void {
+  materialize(node);
+  let prev: usize = 0;
+  let source: usize = 0;
+  let sourcePrev: usize = 0;
+  let target: usize = 0;
+  let m = fieldA(node);
+  while (m != 0) {
+    const k = memberKey(m);
+    if (source == 0 && keysEqual(k, from)) {
+      source = m;
+      sourcePrev = prev;
+      if (target != 0) break;
+    } else if (target == 0 && keysEqual(k, to)) {
+      target = m;
+      if (source != 0) break;
+    }
+    prev = m;
+    m = memberNext(m);
+  }
+  if (source == 0) return;
+  const value = memberValue(source);
+  unlink(node, sourcePrev, source);
+  if (target != 0) store<usize>(target, value, 8);
+  else appendMember(node, to, value);
 }
 
 function appendIn(node: usize, src: usize, dst: usize): void {

@@ -194,7 +194,24 @@ export function findMember(obj: usize, key: usize): usize {
  * Adds a member where a JS object would enumerate it: array-index keys first in ascending order,
  * then the others in insertion order. The key must not be present yet.
  */
-export function appendMember(obj: usize, key: usize, value: usize): usize {
+// @ts-ignore: decorator
+@inline export function appendMember(obj: usize, key: usize, value: usize): usize {
+  const last = fieldB(obj);
+  if (keyIndex(key) == NOT_INDEX && last != 0) {
+    // the common case: a named key after other members goes last
+    const m = alloc(12);
+    store<usize>(m, 0);
+    store<usize>(m, key, 4);
+    store<usize>(m, value, 8);
+    store<usize>(last, m);
+    store<usize>(obj, m, 8);
+    store<i32>(obj, fieldC(obj) + 1, 12);
+    return m;
+  }
+  return appendMemberOrdered(obj, key, value);
+}
+
+function appendMemberOrdered(obj: usize, key: usize, value: usize): usize {
   const m = alloc(12);
   store<usize>(m, 0);
   store<usize>(m, key, 4);

@@ -5,6 +5,7 @@ import { ERR_NOMEM, arenaPosition, fail, reserveAtTop, setArenaTop } from './mem
 import {
   K_ARR,
   K_OBJ,
+  K_RAW,
   RAW_HAS_WS,
   fieldA,
   fieldB,
@@ -93,6 +94,21 @@ function minifyCopy(p: usize, end: usize): void {
   out = o;
 }
 
+/** Writes a RAW span: copied as is, or minified when it had whitespace between tokens. */
+// @ts-ignore: decorator
+@inline function writeRaw(v: usize): void {
+  const start = fieldA(v);
+  const end = fieldB(v);
+  if ((fieldC(v) & RAW_HAS_WS) != 0) {
+    minifyCopy(start, end);
+  } else {
+    const n = end - start;
+    if (!ensure(n + 16)) return;
+    copyBytes(out, start, n);
+    out += n;
+  }
+}
+
 function writeValue(v: usize): void {
   const kind = kindOf(v);
   if (kind == K_OBJ) {
@@ -108,9 +124,11 @@ function writeValue(v: usize): void {
       store<u8>(out++, 0x22);
       copyBytes(out, keyRawPtr(key), n);
       out += n;
-      store<u8>(out++, 0x22);
-      store<u8>(out++, 0x3a);
-      writeValue(memberValue(m));
+      store<u16>(out, 0x3a22); // '":'
+      out += 2;
+      const value = memberValue(m);
+      if (kindOf(value) == K_RAW) writeRaw(value);
+      else writeValue(value);
       m = memberNext(m);
     }
     putByte(0x7d);
@@ -121,21 +139,14 @@ function writeValue(v: usize): void {
     while (it != 0) {
       if (!first) putByte(0x2c);
       first = false;
-      writeValue(itemValue(it));
+      const value = itemValue(it);
+      if (kindOf(value) == K_RAW) writeRaw(value);
+      else writeValue(value);
       it = itemNext(it);
     }
     putByte(0x5d);
   } else {
-    const start = fieldA(v);
-    const end = fieldB(v);
-    if ((fieldC(v) & RAW_HAS_WS) != 0) {
-      minifyCopy(start, end);
-    } else {
-      const n = end - start;
-      if (!ensure(n + 16)) return;
-      copyBytes(out, start, n);
-      out += n;
-    }
+    writeRaw(v);
   }
 }
 
