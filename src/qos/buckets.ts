@@ -113,11 +113,12 @@ export function layoutBuckets(
   service: ServiceConfig,
   namespace: string,
   withClient: boolean,
+  wanted: (cfg: Obj) => boolean = () => true,
 ): SharedBuckets | undefined {
   const regions: Record<string, LimitRegion> = {};
   let offset = FIRST_OFFSET;
   for (const { path, cfg } of scopesOf(service, namespace)) {
-    if (!isObject(cfg)) continue;
+    if (!isObject(cfg) || !wanted(cfg)) continue;
     const spec = limitSpec(cfg, withClient);
     const region: LimitRegion = {};
     if (spec.shared) {

@@ -376,7 +376,9 @@ export const routerRedisRateLimitModule: FeatureModule = {
   namespace: ROUTER_REDIS_NAMESPACE,
   schema: { type: 'object' },
   validate: validateRedisLimit,
-  prepareShared: (service) => layoutBuckets(service, ROUTER_REDIS_NAMESPACE, true),
+  // Local buckets only for the limits that fall back to them.
+  prepareShared: (service) =>
+    layoutBuckets(service, ROUTER_REDIS_NAMESPACE, true, (cfg) => cfg.on_failure_allow === true),
   endpoint: compileRedisLimit(
     ROUTER_REDIS_NAMESPACE,
     (ctx) =>
@@ -388,6 +390,7 @@ export const serviceRedisRateLimitModule: FeatureModule = {
   namespace: SERVICE_REDIS_NAMESPACE,
   schema: { type: 'object' },
   validate: validateRedisLimit,
-  prepareShared: (service) => layoutBuckets(service, SERVICE_REDIS_NAMESPACE, true),
+  prepareShared: (service) =>
+    layoutBuckets(service, SERVICE_REDIS_NAMESPACE, true, (cfg) => cfg.on_failure_allow === true),
   service: compileRedisLimit(SERVICE_REDIS_NAMESPACE, () => 'service'),
 };
