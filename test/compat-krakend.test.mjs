@@ -1,0 +1,137 @@
+// KrakenD CE compatibility suite: the shape of krakend-ce's integration tests (tests/fixtures/
+// krakend.json served against a small backend, one spec file per case with "in" and "out") run
+// against `gw run -c`. Each spec is its own test: status code, body (JSON-equal, or string-equal
+// when the expected body is a string; not checked when absent) and every listed header (a null
+// value means the header must be absent). Placeholders: {{version}}, {{gateway_host}},
+// {{backend}}, {{backend_hostport}}.
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { GW_VERSION } from '../dist/proxy/backend-request.js';
+import { startCompatBackend } from './compat/backend.mjs';
+import { ROOT, startGateway } from './helpers/gateway.mjs';
+
+const COMPAT = join(ROOT, 'test', 'compat');
+const SPECS = join(COMPAT, 'specs');
+const specFiles = readdirSync(SPECS)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+
+/** Area of a spec, from its file name, for the summary. */
+const AREAS = [
+  ['forwarding', /^(param_forwarding|query_forwarding|header_forwarding|body_forwarding|method_|host_sanitize|concurrent)/],
+  ['manipulation', /^(merge|group|deny|allow|target|collection|flatmap)/],
+  ['sequential/static', /^(sequential|static)/],
+  ['errors/status', /^(error|detail_error|status_|timeout)/],
+  ['no-op/redirects', /^(no_op|redirect)/],
+  ['encodings', /^encoding/],
+  ['headers/router', /^(cache|empty|router|health)/],
+];
+const areaOf = (name) => AREAS.find(([, re]) => re.test(name))?.[0] ?? 'other';
+
+function request(base, input) {
+  const target = new URL(input.url.replace(/^https?:\/\/[^/]+/, ''), base);
+  const body =
+    input.body === undefined ? undefined : Buffer.from(typeof input.body === 'string' ? input.body : JSON.stringify(input.body));
+  const headers = { ...(input.header ?? {}) };
+  if (body) headers['Content-Length'] = String(body.length);
+  return new Promise((resolve, reject) => {
+    const req = http.request(target, { method: input.method ?? 'GET', headers, agent: false, timeout: 5000 }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function checkHeaders(expected, actual) {
+  for (const [name, want] of Object.entries(expected ?? {})) {
+    const got = actual[name.toLowerCase()];
+    if (want === null) {
+      assert.equal(got, undefined, `header ${name} must be absent, got ${JSON.stringify(got)}`);
+      continue;
+    }
+    if (name.toLowerCase() === 'set-cookie') assert.deepEqual(got, want, `header ${name}`);
+    else assert.equal(got, want.join(', '), `header ${name}`);
+  }
+}
+
+function checkBody(expected, text) {
+  if (expected === undefined) return;
+  if (typeof expected === 'string') {
+    assert.equal(text, expected, 'body');
+    return;
+  }
+  let got;
+  try {
+    got = JSON.parse(text);
+  } catch {
+    assert.fail(`body is not JSON: ${JSON.stringify(text.slice(0, 200))}`);
+  }
+  assert.deepEqual(got, expected, 'body');
+}
+
+describe('KrakenD CE compatibility (core proxy)', () => {
+  let backend;
+  let gw;
+  let vars;
+  const results = [];
+
+  before(async () => {
+    backend = await startCompatBackend();
+    const raw = readFileSync(join(COMPAT, 'krakend.json'), 'utf8')
+      .replaceAll('{{backend_hostport}}', `127.0.0.1:${backend.port}`)
+      .replaceAll('{{backend}}', backend.url);
+    gw = await startGateway(JSON.parse(raw));
+    vars = {
+      '{{version}}': GW_VERSION,
+      '{{gateway_host}}': `127.0.0.1:${gw.port}`,
+      '{{backend}}': backend.url,
+      '{{backend_hostport}}': `127.0.0.1:${backend.port}`,
+    };
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await backend?.close();
+    const byArea = new Map();
+    for (const { name, ok } of results) {
+      const a = areaOf(name);
+      const cur = byArea.get(a) ?? { pass: 0, total: 0 };
+      cur.total++;
+      if (ok) cur.pass++;
+      byArea.set(a, cur);
+    }
+    const pass = results.filter((r) => r.ok).length;
+    const lines = [`KrakenD CE compatibility: ${pass} of ${results.length} specs pass`];
+    for (const [a, { pass: p, total }] of byArea) lines.push(`  ${a}: ${p}/${total}`);
+    const failed = results.filter((r) => !r.ok).map((r) => r.name);
+    if (failed.length) lines.push(`  failing: ${failed.join(', ')}`);
+    console.log(lines.join('\n'));
+  });
+
+  for (const file of specFiles) {
+    const name = file.replace(/\.json$/, '');
+    test(name, async () => {
+      let text = readFileSync(join(SPECS, file), 'utf8');
+      for (const [k, v] of Object.entries(vars)) text = text.replaceAll(k, v);
+      const spec = JSON.parse(text);
+      let ok = false;
+      try {
+        const res = await request(gw.url, spec.in);
+        assert.equal(res.status, spec.out.status_code, `status (body: ${res.text.slice(0, 200)})`);
+        checkBody(spec.out.body, res.text);
+        checkHeaders(spec.out.header, res.headers);
+        ok = true;
+      } finally {
+        results.push({ name, ok });
+      }
+    });
+  }
+});
