@@ -357,3 +357,14 @@ test('several plans share one module instance per thread', () => {
     assert.equal(b.run(parts).toString(), '{"x":{"id":7,"y":1}}');
   }
 });
+
+test('wide objects: 100,000 keys with duplicates, merged and renamed, stay linear', () => {
+  const keys = Array.from({ length: 100_000 }, (_, i) => `key${i}`);
+  const wide = `{${keys.map((k, i) => `"${k}":${i}`).join(',')},"key5":"dup"}`;
+  const plan = { backends: [{ mapping: { key7: 'renamed' } }, { deny: ['key9'] }] };
+  const out = both(plan, [wide, wide]);
+  const v = JSON.parse(out.toString());
+  assert.equal(v.key5, 'dup');
+  assert.equal(v.renamed, 7);
+  assert.equal(Object.keys(v).length, 100_001);
+});

@@ -11,6 +11,7 @@ import {
   NOT_INDEX,
   appendItem,
   appendMember,
+  dropIndex,
   fieldA,
   fieldB,
   fieldC,
@@ -83,6 +84,7 @@ function unlink(container: usize, prev: usize, cell: usize): void {
   else store<usize>(prev, next);
   if (fieldB(container) == cell) store<usize>(container, prev, 8);
   store<i32>(container, fieldC(container) - 1, 12);
+  dropIndex(container);
   undoContainer = container;
   undoPrev = prev;
   undoCell = cell;
@@ -98,6 +100,7 @@ function relink(): void {
   else store<usize>(prev, cell);
   if (next == 0) store<usize>(container, cell, 8);
   store<i32>(container, fieldC(container) + 1, 12);
+  dropIndex(container);
 }
 
 /** Removes one child of a container (an array element, the later ones shift down, or a key). */

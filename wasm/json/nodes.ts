@@ -2,10 +2,13 @@
 // into are materialized into objects/arrays; every other value stays a RAW span of the input bytes
 // and is copied to the output as it came (minified if it had whitespace).
 //
-//   value  (16 B): kind, a, b, c
+//   value  (20 B): kind, a, b, c, index
 //     RAW   a = start, b = end (exclusive), c = flags (RAW_HAS_WS)
-//     OBJ   a = first member, b = last member, c = count
+//     OBJ   a = first member, b = last member, c = count, index = key hash table or 0
 //     ARR   a = first item,   b = last item,   c = count
+//   An object with more than INDEX_MIN members gets a hash table of its members on the first
+//   lookup (kept up to date on append, dropped on removal), so wide objects cost O(1) per key
+//   instead of a scan: a backend sending 100,000 keys must not make the merge quadratic.
 //   member (12 B): next, key, value
 //   item    (8 B): next, value
 //   key    (24 B): rawPtr, rawLen (bytes between the quotes, as written), cmpPtr, cmpLen (unescaped,
@@ -45,11 +48,12 @@ import { alloc } from './memory';
 
 // @ts-ignore: decorator
 @inline export function newValue(kind: i32, a: usize, b: usize, c: i32): usize {
-  const v = alloc(16);
+  const v = alloc(20);
   store<i32>(v, kind);
   store<usize>(v, a, 4);
   store<usize>(v, b, 8);
   store<i32>(v, c, 12);
+  store<usize>(v, 0, 16);
   return v;
 }
 
@@ -59,6 +63,69 @@ import { alloc } from './memory';
   store<usize>(v, a, 4);
   store<usize>(v, b, 8);
   store<i32>(v, c, 12);
+  store<usize>(v, 0, 16);
+}
+
+/** Forgets an object's member table (after a removal; rebuilt on the next lookup). */
+// @ts-ignore: decorator
+@inline export function dropIndex(obj: usize): void {
+  store<usize>(obj, 0, 16);
+}
+
+// @ts-ignore: decorator
+@inline const INDEX_MIN: i32 = 16;
+
+/** table: [capacity (power of 2), used, capacity × member pointer or 0] */
+function buildIndex(obj: usize, count: i32): usize {
+  let cap: u32 = 64;
+  while (cap < <u32>count * 2) cap <<= 1;
+  const t = alloc(8 + (<usize>cap << 2));
+  store<u32>(t, cap);
+  store<u32>(t, 0, 4);
+  memory.fill(t + 8, 0, <usize>cap << 2);
+  let m = fieldA(obj);
+  while (m != 0) {
+    indexInsert(t, m);
+    m = memberNext(m);
+  }
+  store<usize>(obj, t, 16);
+  return t;
+}
+
+/** Table slot of a key hash: its high bits mixed down (the key hash is multiplicative). */
+// @ts-ignore: decorator
+@inline function slotOf(h: u32, mask: u32): u32 {
+  h = (h ^ (h >> 16)) * 0x45d9f3b;
+  return (h ^ (h >> 16)) & mask;
+}
+
+function indexInsert(t: usize, m: usize): void {
+  const mask = load<u32>(t) - 1;
+  let i = slotOf(keyHash(memberKey(m)), mask);
+  while (load<usize>(t + 8 + (<usize>i << 2)) != 0) i = (i + 1) & mask;
+  store<usize>(t + 8 + (<usize>i << 2), m);
+  store<u32>(t, load<u32>(t, 4) + 1, 4);
+}
+
+function indexFind(t: usize, key: usize): usize {
+  const mask = load<u32>(t) - 1;
+  let i = slotOf(keyHash(key), mask);
+  while (true) {
+    const m = load<usize>(t + 8 + (<usize>i << 2));
+    if (m == 0) return 0;
+    if (keysEqual(memberKey(m), key)) return m;
+    i = (i + 1) & mask;
+  }
+}
+
+/** Keeps the table (if any) in step with a member just linked in. */
+// @ts-ignore: decorator
+@inline function indexAdded(obj: usize, m: usize): void {
+  const t = load<usize>(obj, 16);
+  if (t != 0) {
+    if ((load<u32>(t, 4) + 1) * 2 > load<u32>(t)) buildIndex(obj, fieldC(obj));
+    else indexInsert(t, m);
+  }
 }
 
 export function newObject(): usize {
@@ -182,6 +249,12 @@ export function arrayIndexOf(p: usize, n: usize): u32 {
 
 /** Finds the member with this key (objects hold each key once). */
 export function findMember(obj: usize, key: usize): usize {
+  const count = fieldC(obj);
+  if (count > INDEX_MIN) {
+    let t = load<usize>(obj, 16);
+    if (t == 0) t = buildIndex(obj, count);
+    return indexFind(t, key);
+  }
   let m = fieldA(obj);
   while (m != 0) {
     if (keysEqual(memberKey(m), key)) return m;
@@ -206,6 +279,7 @@ export function findMember(obj: usize, key: usize): usize {
     store<usize>(last, m);
     store<usize>(obj, m, 8);
     store<i32>(obj, fieldC(obj) + 1, 12);
+    indexAdded(obj, m);
     return m;
   }
   return appendMemberOrdered(obj, key, value);
@@ -238,6 +312,7 @@ function appendMemberOrdered(obj: usize, key: usize, value: usize): usize {
     if (cur == 0) store<usize>(obj, m, 8);
   }
   store<i32>(obj, fieldC(obj) + 1, 12);
+  indexAdded(obj, m);
   return m;
 }
 
@@ -259,6 +334,7 @@ export function removeMember(obj: usize, key: usize): usize {
       else store<usize>(prev, next);
       if (fieldB(obj) == m) store<usize>(obj, prev, 8);
       store<i32>(obj, fieldC(obj) - 1, 12);
+      dropIndex(obj);
       return memberValue(m);
     }
     prev = m;

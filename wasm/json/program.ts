@@ -11,6 +11,7 @@
 import { alloc, failure } from './memory';
 import {
   appendMember,
+  dropIndex,
   fieldA,
   findMember,
   keysEqual,
@@ -106,6 +107,7 @@ function allowPrune(obj: usize, tree: usize): bool {
   }
   store<usize>(obj, prev, 8);
   store<i32>(obj, count, 12);
+  dropIndex(obj);
   return count == 0;
 }
 

@@ -461,7 +461,7 @@ export function readObject(p: usize, depth: i32, into: usize, shape: usize): usi
     const value = readValue(p, depth + 1, shapeChild(shape, key));
     if (value == 0) return 0;
     p = skipWs(rawEnd);
-    const bit: u64 = (<u64>1) << (load<u32>(key, 16) & 63);
+    const bit: u64 = (<u64>1) << (load<u32>(key, 16) >> 26);
     if ((seen & bit) != 0) {
       const existing = findMember(into, key);
       if (existing != 0) setMemberValue(existing, value);
