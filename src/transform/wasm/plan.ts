@@ -368,6 +368,22 @@ function backendShape(
   } else if (m.deny && m.deny.length > 0) {
     treePaths(buildPathTree(m.deny), [], paths);
   }
+  // A path under a move/append destination was, before that operation, under its source.
+  if (m.flatmap) {
+    for (let k = m.flatmap.length - 1; k >= 0; k--) {
+      const op = m.flatmap[k];
+      if (op.type === 'del' || op.args.length !== 2) continue;
+      const split = splitMovePaths(splitPath(op.args[0]), splitPath(op.args[1]));
+      if (!split) continue;
+      const dst = [...split.base, ...split.dstRel];
+      const src = [...split.base, ...split.srcRel];
+      for (const p of [...paths]) {
+        if (p.length >= dst.length && dst.every((seg, i) => seg === p[i] || seg === '*' || p[i] === '*')) {
+          paths.push([...src, ...p.slice(dst.length)]);
+        }
+      }
+    }
+  }
   addShapePath(root, target);
   for (const p of paths) addShapePath(root, [...target, ...p]);
   normaliseShape(root);
