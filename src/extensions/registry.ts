@@ -15,6 +15,9 @@ import { celModule } from '../validation/cel.js';
 import { jsonSchemaModule } from '../validation/json-schema.js';
 import { qosModules } from '../qos/index.js';
 import { loggingModule } from '../telemetry/logging.js';
+import { opentelemetryModule } from '../telemetry/opentelemetry.js';
+import { metricsModule } from '../telemetry/stats.js';
+import { luaBackendModule, luaEndpointModule, luaProxyModule } from '../modifiers/lua/index.js';
 
 export const featureModules: FeatureModule[] = [
   // service level, around the router
@@ -26,12 +29,16 @@ export const featureModules: FeatureModule[] = [
   basicAuthModule,
   jwtValidatorModule,
   jwkClientModule,
+  luaEndpointModule, // router layer after auth, before rate limits; proxy layer outside CEL/schema (issue 7)
+  luaProxyModule,
   ...qosModules, // rate limits, circuit breaker, http cache, redis (issue 4)
-  loggingModule, // telemetry (issue 6)
+  loggingModule, metricsModule, opentelemetryModule, // telemetry (issue 6)
   // proxy layer: request/response validation and signing
   jsonSchemaModule,
   celModule,
   jwtSignerModule,
+  // backend layer, innermost last: lua-backend inside circuit breaker/rate limits (issue 7)
+  luaBackendModule,
 ];
 
 /** Namespaces gw understands without a module of their own (handled by the core). */
