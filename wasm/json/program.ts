@@ -6,10 +6,12 @@
 // program (i32 words): opcode, operands…, ending with OP_END
 // path:               count, then count segments (a key record, or WILDCARD)
 // key list:           count, then count key records
-// allow tree:         count, then count × (key, subtree or 0 for "keep the whole value")
+// allow/deny tree:    count, 64-bit filter of the keys' hashes (bit = hash >> 26), then
+//                     count × (key, subtree or 0 for "the whole value")
 
 import { alloc, failure } from './memory';
 import {
+  keyHash,
   appendMember,
   dropIndex,
   fieldA,
@@ -68,11 +70,14 @@ function applyTarget(cur: usize, path: usize): usize {
   return cur;
 }
 
+/** The tree entry for a key, or 0. A 64-bit filter of the entries' hashes rejects most keys at once. */
 function treeLookup(tree: usize, key: usize): usize {
+  const bit: u64 = (<u64>1) << (keyHash(key) >> 26);
+  if ((load<u64>(tree, 4) & bit) == 0) return 0;
   const n = load<i32>(tree);
   for (let i = 0; i < n; i++) {
-    const k = word(tree, 1 + 2 * i);
-    if (keysEqual(k, key)) return tree + ((<usize>(1 + 2 * i)) << 2);
+    const k = word(tree, 3 + 2 * i);
+    if (keysEqual(k, key)) return tree + ((<usize>(3 + 2 * i)) << 2);
   }
   return 0;
 }
@@ -116,8 +121,8 @@ function denyTree(obj: usize, tree: usize): void {
   materialize(obj);
   const n = load<i32>(tree);
   for (let i = 0; i < n; i++) {
-    const key = word(tree, 1 + 2 * i);
-    const sub = word(tree, 2 + 2 * i);
+    const key = word(tree, 3 + 2 * i);
+    const sub = word(tree, 4 + 2 * i);
     if (sub == 0) {
       removeMember(obj, key);
     } else {

@@ -364,7 +364,8 @@ function readKey(p: usize): usize {
     cmpLen = lastLen;
   }
   if (cmpLen == 9 && memory.compare(cmpPtr, PROTO, 9) == 0) fail(ERR_FALLBACK, p);
-  return newKey(rawPtr, rawLen, cmpPtr, cmpLen, keyHashOf(cmpPtr, cmpLen), arrayIndexOf(cmpPtr, cmpLen));
+  const index = <u32>load<u8>(cmpPtr) - 0x30 < 10 && cmpLen != 0 ? arrayIndexOf(cmpPtr, cmpLen) : NOT_INDEX;
+  return newKey(rawPtr, rawLen, cmpPtr, cmpLen, keyHashOf(cmpPtr, cmpLen), index);
 }
 
 /** A RAW value for the value at p; advances to its end (in rawEnd). */

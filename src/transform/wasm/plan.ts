@@ -185,15 +185,23 @@ function buildPathTree(paths: readonly string[]): PathTree {
   return root;
 }
 
+/** [count, filter lo, filter hi, (key, subtree or 0)…]: the filter has bit (hash >>> 26) per key. */
 function emitPathTree(block: Block, tree: PathTree): number {
   const entries = [...tree.entries()];
-  const at = block.reserve(1 + 2 * entries.length);
+  const at = block.reserve(3 + 2 * entries.length);
   block.set(at, entries.length);
+  let lo = 0;
+  let hi = 0;
   entries.forEach(([name, child], i) => {
-    block.setRef(at + 1 + 2 * i, block.key(name));
-    if (child === true) block.set(at + 2 + 2 * i, 0);
-    else block.setRef(at + 2 + 2 * i, emitPathTree(block, child));
+    const bit = keyHash(wtf8(name)) >>> 26;
+    if (bit < 32) lo |= 1 << bit;
+    else hi |= 1 << (bit - 32);
+    block.setRef(at + 3 + 2 * i, block.key(name));
+    if (child === true) block.set(at + 4 + 2 * i, 0);
+    else block.setRef(at + 4 + 2 * i, emitPathTree(block, child));
   });
+  block.set(at + 1, lo);
+  block.set(at + 2, hi);
   return at;
 }
 
