@@ -1,0 +1,170 @@
+// The timing middlewares shared by `telemetry/metrics` and `telemetry/opentelemetry`: one per
+// endpoint (router layer), per endpoint proxy (merge of the backends) and per backend. Their
+// series are created here, at compile time; per request they read the clock twice and record.
+
+import type {
+  BackendConfig,
+  BackendMiddleware,
+  CompileContext,
+  EndpointConfig,
+  EndpointMiddleware,
+  GwResponse,
+  ProxyMiddleware,
+} from '../types.js';
+import { BackendError } from '../types.js';
+import { TelemetryHub } from './hub.js';
+import { type Labels, MetricsStore, type Series } from './metrics-store.js';
+
+/** Series families (internal names; prometheus.ts and stats.ts give them their public names). */
+export const SERVER_DURATION = 'server.duration';
+export const SERVER_SIZE = 'server.response.size';
+export const PROXY_DURATION = 'proxy.duration';
+export const BACKEND_DURATION = 'backend.duration';
+
+export interface TelemetryState {
+  store: MetricsStore;
+  hub: TelemetryHub;
+}
+
+const states = new Map<string, TelemetryState>();
+
+/** What the main thread hands every worker for a telemetry namespace. */
+export interface TelemetryShared {
+  channel: string;
+}
+
+export function prepareTelemetryShared(namespace: string): TelemetryShared {
+  return { channel: `gw-telemetry:${namespace}:${process.pid}:${Math.random().toString(36).slice(2)}` };
+}
+
+/** This thread's store and hub for `namespace` (created by the first hook that asks). */
+export function telemetryState(namespace: string, ctx: CompileContext): TelemetryState {
+  const shared = ctx.shared[namespace] as TelemetryShared | undefined;
+  const channel = shared?.channel ?? `gw-telemetry:${namespace}:${process.pid}:local`;
+  let state = states.get(channel);
+  if (state === undefined) {
+    const store = new MetricsStore();
+    const created: TelemetryState = { store, hub: new TelemetryHub(channel, store, ctx.workerId) };
+    states.set(channel, created);
+    ctx.onClose(() => {
+      created.hub.close();
+      states.delete(channel);
+    });
+    state = created;
+  }
+  return state;
+}
+
+function bodyBytes(body: GwResponse['body']): number {
+  if (body === null) return 0;
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+}
+
+export function routeLabels(endpoint: EndpointConfig): Labels {
+  return { method: (endpoint.method ?? 'GET').toUpperCase(), route: endpoint.endpoint };
+}
+
+/** Router layer: duration and response size per endpoint and status code. */
+export function instrumentEndpoint(
+  store: MetricsStore,
+  endpoint: EndpointConfig,
+  withSize: boolean,
+): EndpointMiddleware {
+  const labels = routeLabels(endpoint);
+  const byStatus: Array<[Series, Series | undefined] | undefined> = [];
+  const seriesFor = (status: number) => {
+    let s = byStatus[status];
+    if (s === undefined) {
+      const l = { ...labels, status: String(status) };
+      s = [
+        store.series(SERVER_DURATION, l, 'us'),
+        withSize ? store.series(SERVER_SIZE, l, 'bytes') : undefined,
+      ];
+      byStatus[status] = s;
+    }
+    return s;
+  };
+  return (next) => async (req) => {
+    const started = performance.now();
+    let res: GwResponse;
+    try {
+      res = await next(req);
+    } catch (err) {
+      seriesFor(500)[0].record((performance.now() - started) * 1000);
+      throw err;
+    }
+    const [time, size] = seriesFor(res.status >= 100 && res.status < 600 ? res.status : 500);
+    time.record((performance.now() - started) * 1000);
+    size?.record(bodyBytes(res.body));
+    return res;
+  };
+}
+
+/** Proxy layer: the merge of the backends, by completeness and error. */
+export function instrumentProxy(store: MetricsStore, endpoint: EndpointConfig): ProxyMiddleware {
+  const labels = routeLabels(endpoint);
+  const series = (complete: boolean, error: boolean) =>
+    store.series(PROXY_DURATION, { ...labels, complete: String(complete), error: String(error) }, 'us');
+  const ok = series(true, false);
+  const incomplete = series(false, false);
+  const failedPartly = series(true, true);
+  const failed = series(false, true);
+  return (next) => async (req) => {
+    const started = performance.now();
+    try {
+      const res = await next(req);
+      // an incomplete merge means a backend failed, whether or not the merge reports its error
+      // (KrakenD's merger returns the error with the partial response)
+      const error = res.error !== undefined || (!res.isComplete && res.raw === undefined);
+      const s = error ? (res.isComplete ? failedPartly : failed) : res.isComplete ? ok : incomplete;
+      s.record((performance.now() - started) * 1000);
+      return res;
+    } catch (err) {
+      failed.record((performance.now() - started) * 1000);
+      throw err;
+    }
+  };
+}
+
+/** Backend layer: one backend call (after its own features: cache, circuit breaker…). */
+export function instrumentBackend(
+  store: MetricsStore,
+  endpoint: EndpointConfig,
+  backend: BackendConfig,
+): BackendMiddleware {
+  const labels: Labels = {
+    ...routeLabels(endpoint),
+    backend_method: (backend.method ?? endpoint.method ?? 'GET').toUpperCase(),
+    backend: backend.url_pattern,
+  };
+  const byStatus: Array<Series | undefined> = [];
+  const seriesFor = (status: number, ok: boolean) => {
+    const slot = ok ? status : 1000 + status;
+    let s = byStatus[slot];
+    if (s === undefined) {
+      s = store.series(
+        BACKEND_DURATION,
+        { ...labels, status: String(status), complete: String(ok), error: String(!ok) },
+        'us',
+      );
+      byStatus[slot] = s;
+    }
+    return s;
+  };
+  return (next) => async (breq) => {
+    const started = performance.now();
+    try {
+      const res = await next(breq);
+      seriesFor(res.status >= 0 && res.status < 1000 ? res.status : 0, true).record(
+        (performance.now() - started) * 1000,
+      );
+      return res;
+    } catch (err) {
+      const status = err instanceof BackendError ? (err.backendStatus ?? 0) : 0;
+      seriesFor(status >= 0 && status < 1000 ? status : 0, false).record(
+        (performance.now() - started) * 1000,
+      );
+      throw err;
+    }
+  };
+}

@@ -1,0 +1,178 @@
+// Prometheus text exposition (format 0.0.4) of the aggregated series, with the names an
+// OpenTelemetry Prometheus exporter gives KrakenD's layers: dots become underscores, the unit
+// is appended (`_seconds`, `_bytes`), histograms have `_bucket{le}`, `_sum` and `_count`.
+
+import { availableParallelism } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { BACKEND_DURATION, PROXY_DURATION, SERVER_DURATION, SERVER_SIZE } from './instrument.js';
+import { type AggregatedSeries, cumulativeBuckets, type Labels } from './metrics-store.js';
+
+/** Seconds: a gateway answers in well under a millisecond, so the low end is finer than OTel's defaults. */
+export const DURATION_BUCKETS_S = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+export const SIZE_BUCKETS_BYTES = [128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
+
+interface FamilyView {
+  name: string;
+  help: string;
+  /** Internal label → Prometheus label. */
+  labels: Record<string, string>;
+  /** Divisor from the series unit to the exposed unit (µs → s). */
+  scale: number;
+  bounds: number[];
+}
+
+const FAMILIES: Record<string, FamilyView> = {
+  [SERVER_DURATION]: {
+    name: 'http_server_duration_seconds',
+    help: 'Time to answer a request, per endpoint (global layer).',
+    labels: { method: 'http_request_method', route: 'http_route', status: 'http_response_status_code' },
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [SERVER_SIZE]: {
+    name: 'http_server_response_size_bytes',
+    help: 'Size of the response body, per endpoint (global layer).',
+    labels: { method: 'http_request_method', route: 'http_route', status: 'http_response_status_code' },
+    scale: 1,
+    bounds: SIZE_BUCKETS_BYTES,
+  },
+  [PROXY_DURATION]: {
+    name: 'krakend_proxy_duration_seconds',
+    help: 'Time of the proxy layer (backend calls, merge and manipulation), per endpoint.',
+    labels: {
+      method: 'http_request_method',
+      route: 'http_route',
+      complete: 'krakend_response_complete',
+      error: 'error',
+    },
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_DURATION]: {
+    name: 'krakend_backend_duration_seconds',
+    help: 'Time of one backend call (backend layer), per endpoint and backend.',
+    labels: {
+      method: 'http_request_method',
+      route: 'http_route',
+      backend_method: 'krakend_backend_method',
+      backend: 'url_path',
+      status: 'http_response_status_code',
+      complete: 'krakend_response_complete',
+      error: 'error',
+    },
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+};
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+function labelText(pairs: Array<[string, string]>): string {
+  return pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
+}
+
+function num(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  return String(v);
+}
+
+export interface PrometheusOptions {
+  resource: Labels;
+  processMetrics: boolean;
+  runtimeMetrics: boolean;
+  threads: number;
+}
+
+const startTimeSec = Math.floor(Date.now() / 1000 - process.uptime());
+let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+
+export function renderPrometheus(series: AggregatedSeries[], opts: PrometheusOptions): string {
+  const out: string[] = [];
+  const resource = Object.entries(opts.resource).filter(([, v]) => v !== '');
+  out.push(
+    '# HELP target_info Target metadata',
+    '# TYPE target_info gauge',
+    `target_info{${labelText(resource)}} 1`,
+  );
+
+  const byFamily = new Map<string, AggregatedSeries[]>();
+  for (const s of series) {
+    if (!FAMILIES[s.family]) continue;
+    const list = byFamily.get(s.family);
+    if (list) list.push(s);
+    else byFamily.set(s.family, [s]);
+  }
+  for (const family of Object.keys(FAMILIES)) {
+    const list = byFamily.get(family);
+    if (!list) continue;
+    const view = FAMILIES[family];
+    out.push(`# HELP ${view.name} ${view.help}`, `# TYPE ${view.name} histogram`);
+    const rows = list
+      .map((s) => ({
+        s,
+        pairs: Object.entries(s.labels).map(([k, v]) => [view.labels[k] ?? k, v] as [string, string]),
+      }))
+      .sort((a, b) => labelText(a.pairs).localeCompare(labelText(b.pairs)));
+    const boundsInUnit = view.bounds.map((b) => b * view.scale);
+    for (const { s, pairs } of rows) {
+      const cumulative = s.counts
+        ? cumulativeBuckets(s.counts, boundsInUnit)
+        : view.bounds.map(() => s.count);
+      view.bounds.forEach((b, i) => {
+        out.push(`${view.name}_bucket{${labelText([...pairs, ['le', String(b)]])}} ${cumulative[i]}`);
+      });
+      out.push(`${view.name}_bucket{${labelText([...pairs, ['le', '+Inf']])}} ${s.count}`);
+      out.push(`${view.name}_sum{${labelText(pairs)}} ${num(s.sum / view.scale)}`);
+      out.push(`${view.name}_count{${labelText(pairs)}} ${s.count}`);
+    }
+  }
+
+  if (opts.processMetrics) {
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    out.push(
+      '# HELP process_cpu_seconds_total Total user and system CPU time of the gateway process (all threads).',
+      '# TYPE process_cpu_seconds_total counter',
+      `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
+      '# HELP process_resident_memory_bytes Resident memory size.',
+      '# TYPE process_resident_memory_bytes gauge',
+      `process_resident_memory_bytes ${mem.rss}`,
+      '# HELP process_start_time_seconds Start time of the process since the Unix epoch.',
+      '# TYPE process_start_time_seconds gauge',
+      `process_start_time_seconds ${startTimeSec}`,
+      '# HELP gw_worker_threads Worker threads whose metrics this scrape includes.',
+      '# TYPE gw_worker_threads gauge',
+      `gw_worker_threads ${opts.threads}`,
+      '# HELP gw_cpus Available CPUs.',
+      '# TYPE gw_cpus gauge',
+      `gw_cpus ${availableParallelism()}`,
+    );
+  }
+  if (opts.runtimeMetrics) {
+    if (!loopDelay) {
+      loopDelay = monitorEventLoopDelay({ resolution: 20 });
+      loopDelay.enable();
+    }
+    const mem = process.memoryUsage();
+    out.push(
+      '# HELP nodejs_heap_used_bytes V8 heap in use (the metrics thread).',
+      '# TYPE nodejs_heap_used_bytes gauge',
+      `nodejs_heap_used_bytes ${mem.heapUsed}`,
+      '# HELP nodejs_heap_total_bytes V8 heap size (the metrics thread).',
+      '# TYPE nodejs_heap_total_bytes gauge',
+      `nodejs_heap_total_bytes ${mem.heapTotal}`,
+      '# HELP nodejs_external_memory_bytes Memory of C++ objects bound to JS objects (buffers), process-wide.',
+      '# TYPE nodejs_external_memory_bytes gauge',
+      `nodejs_external_memory_bytes ${mem.external}`,
+      '# HELP nodejs_eventloop_delay_p99_seconds Event loop delay, 99th percentile (the metrics thread).',
+      '# TYPE nodejs_eventloop_delay_p99_seconds gauge',
+      `nodejs_eventloop_delay_p99_seconds ${loopDelay.percentile(99) / 1e9}`,
+    );
+  }
+  return `${out.join('\n')}\n`;
+}
