@@ -18,6 +18,7 @@ import { loggingModule } from '../telemetry/logging.js';
 import { opentelemetryModule } from '../telemetry/opentelemetry.js';
 import { metricsModule } from '../telemetry/stats.js';
 import { luaBackendModule, luaEndpointModule, luaProxyModule } from '../modifiers/lua/index.js';
+import '../encodings/xml.js'; // registers the xml/rss decoders and the xml output encoder (issue 7)
 
 export const featureModules: FeatureModule[] = [
   // service level, around the router
