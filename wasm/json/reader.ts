@@ -371,6 +371,13 @@ function readKey(p: usize): usize {
 /** A RAW value for the value at p; advances to its end (in rawEnd). */
 let rawEnd: usize = 0;
 function readRaw(p: usize, depth: i32): usize {
+  const c = <u32>load<u8>(p);
+  if (c != 0x7b && c != 0x5b) {
+    const e = scanScalar(p, c);
+    if (e == 0) return 0;
+    rawEnd = e;
+    return newValue(K_RAW, p, e, 0);
+  }
   sawWs = false;
   const end = skipValue(p, depth);
   if (end == 0) return 0;
@@ -459,8 +466,17 @@ export function readObject(p: usize, depth: i32, into: usize, shape: usize): usi
       return 0;
     }
     p = skipWs(p + 1);
-    const value = readValue(p, depth + 1, shapeChild(shape, key));
-    if (value == 0) return 0;
+    let value: usize;
+    if (load<u8>(p) == 0x22) {
+      // string values, the most common kind, skip the general reader
+      const e = scanString(p);
+      if (e == 0) return 0;
+      value = newValue(K_RAW, p, e, 0);
+      rawEnd = e;
+    } else {
+      value = readValue(p, depth + 1, shapeChild(shape, key));
+      if (value == 0) return 0;
+    }
     p = skipWs(rawEnd);
     const bit: u64 = (<u64>1) << (load<u32>(key, 16) >> 26);
     if ((seen & bit) != 0) {
@@ -492,8 +508,17 @@ export function readArray(p: usize, depth: i32, into: usize, shape: usize): usiz
   if (load<u8>(p) == 0x5d) return p + 1;
   let index: u32 = 0;
   while (true) {
-    const value = readValue(p, depth + 1, shapeIndexChild(shape, index++));
-    if (value == 0) return 0;
+    let value: usize;
+    if (load<u8>(p) == 0x22) {
+      const e = scanString(p);
+      if (e == 0) return 0;
+      value = newValue(K_RAW, p, e, 0);
+      rawEnd = e;
+      index++;
+    } else {
+      value = readValue(p, depth + 1, shapeIndexChild(shape, index++));
+      if (value == 0) return 0;
+    }
     appendItem(into, value);
     p = skipWs(rawEnd);
     const c = load<u8>(p);
