@@ -18,6 +18,7 @@ import { loggingModule } from '../telemetry/logging.js';
 import { opentelemetryModule } from '../telemetry/opentelemetry.js';
 import { metricsModule } from '../telemetry/stats.js';
 import { luaBackendModule, luaEndpointModule, luaProxyModule } from '../modifiers/lua/index.js';
+import { martianModule } from '../modifiers/martian.js';
 import '../encodings/xml.js'; // registers the xml/rss decoders and the xml output encoder (issue 7)
 
 export const featureModules: FeatureModule[] = [
@@ -40,6 +41,7 @@ export const featureModules: FeatureModule[] = [
   jwtSignerModule,
   // backend layer, innermost last: lua-backend inside circuit breaker/rate limits (issue 7)
   luaBackendModule,
+  martianModule, // innermost: martian edits the HTTP request/response itself
 ];
 
 /** Namespaces gw understands without a module of their own (handled by the core). */

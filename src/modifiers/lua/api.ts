@@ -381,11 +381,12 @@ export class BackendRequestView implements LuaView {
         return n === 0 ? splitPathQuery(req.path).query : undefined;
       case Op.reqUrl: {
         if (n === 0) return `${this.host}${req.path}`;
+        // Same host: keep the path (load balancing still applies); another host: the whole URL.
         const url = str(a[0]) ?? '';
-        let pathAndQuery = url;
+        let target = url;
         const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(url);
-        if (m) pathAndQuery = url.slice(m[0].length) || '/';
-        this.own().path = pathAndQuery;
+        if (m && m[0] === this.host) target = url.slice(m[0].length) || '/';
+        this.own().path = target;
         return;
       }
       case Op.reqParams: {
