@@ -299,7 +299,8 @@ describe('martian end to end (docs examples)', () => {
       const headers = {};
       for (let i = 0; i < req.rawHeaders.length; i += 2) {
         const k = req.rawHeaders[i].replace(/(^|-)([a-z])/g, (_, d, c) => d + c.toUpperCase());
-        (headers[k] ??= []).push(req.rawHeaders[i + 1]);
+        headers[k] ??= [];
+        headers[k].push(req.rawHeaders[i + 1]);
       }
       res.writeHead(200, {
         'content-type': 'application/json',

@@ -19,6 +19,7 @@ import { opentelemetryModule } from '../telemetry/opentelemetry.js';
 import { metricsModule } from '../telemetry/stats.js';
 import { luaBackendModule, luaEndpointModule, luaProxyModule } from '../modifiers/lua/index.js';
 import { martianModule } from '../modifiers/martian.js';
+import { graphqlModule } from '../backends/graphql.js';
 import '../encodings/xml.js'; // registers the xml/rss decoders and the xml output encoder (issue 7)
 
 export const featureModules: FeatureModule[] = [
@@ -40,6 +41,7 @@ export const featureModules: FeatureModule[] = [
   celModule,
   jwtSignerModule,
   // backend layer, innermost last: lua-backend inside circuit breaker/rate limits (issue 7)
+  graphqlModule, // rewrites the request before lua-backend and martian see it
   luaBackendModule,
   martianModule, // innermost: martian edits the HTTP request/response itself
 ];
