@@ -155,12 +155,16 @@ test('Redis unreachable: refuse (503) or fall back to local buckets, with a log 
 
     // Redis back on the same port: cluster-wide limits again (a fresh Redis: new buckets).
     const again = await startRedis(redis.port);
-    let statuses = [];
-    for (let i = 0; i < 50; i++) {
+    // Until every worker has reconnected: a batch over fresh connections (spread over both
+    // workers), each request as a new client, all served.
+    for (let i = 0; i < 60; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      if ((await fresh(`${strict.url}/foo`, { 'x-client': 'probe' })) === 200) break;
+      const batch = await Promise.all(
+        Array.from({ length: 8 }, (_, j) => fresh(`${strict.url}/foo`, { 'x-client': `probe-${i}-${j}` })),
+      );
+      if (batch.every((s) => s === 200)) break;
     }
-    statuses = await Promise.all(
+    const statuses = await Promise.all(
       Array.from({ length: 5 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'd' })),
     );
     assert.equal(count(statuses, 200), 3, statuses.join(','));
