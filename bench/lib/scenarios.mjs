@@ -77,6 +77,13 @@ export const SCENARIOS = [
     path: '/noop',
     nginx: '/noop',
   },
+  {
+    name: 'noop-metrics',
+    description: 'the no-op scenario with telemetry/opentelemetry (prometheus) and telemetry/metrics on',
+    instance: 'metrics',
+    path: '/noop',
+    nginx: '/noop',
+  },
 ];
 
 /** The paths the reference nginx proxies, to the backend's files. */
@@ -145,6 +152,13 @@ export function writeGwConfig(dir, instance, backendUrl, features) {
     router: instance === 'accesslog' ? {} : { disable_access_log: true },
     'telemetry/logging': { level: instance === 'accesslog' ? 'INFO' : 'WARNING', stdout: true },
   };
+  if (instance === 'metrics') {
+    // port 0: the OS picks free ports; the bench only measures the recording cost
+    extra_config['telemetry/metrics'] = { listen_address: '127.0.0.1:0' };
+    extra_config['telemetry/opentelemetry'] = {
+      exporters: { prometheus: [{ name: 'bench', port: 0, listen_ip: '127.0.0.1' }] },
+    };
+  }
   const config = {
     $schema: 'https://www.krakend.io/schema/v2.7/krakend.json',
     version: 3,
