@@ -196,13 +196,18 @@ export function newObject(): usize {
 
 export function newKey(rawPtr: usize, rawLen: usize, cmpPtr: usize, cmpLen: usize, hash: u32, index: u32): usize {
   const k = alloc(24);
+  setKey(k, rawPtr, rawLen, cmpPtr, cmpLen, hash, index);
+  return k;
+}
+
+// @ts-ignore: decorator
+@inline export function setKey(k: usize, rawPtr: usize, rawLen: usize, cmpPtr: usize, cmpLen: usize, hash: u32, index: u32): void {
   store<usize>(k, rawPtr);
   store<usize>(k, rawLen, 4);
   store<usize>(k, cmpPtr, 8);
   store<usize>(k, cmpLen, 12);
   store<u32>(k, hash, 16);
   store<u32>(k, index, 20);
-  return k;
 }
 
 // @ts-ignore: decorator
@@ -269,28 +274,34 @@ export function findMember(obj: usize, key: usize): usize {
  */
 // @ts-ignore: decorator
 @inline export function appendMember(obj: usize, key: usize, value: usize): usize {
-  const last = fieldB(obj);
-  if (keyIndex(key) == NOT_INDEX && last != 0) {
-    // the common case: a named key after other members goes last
-    const m = alloc(12);
-    store<usize>(m, 0);
-    store<usize>(m, key, 4);
-    store<usize>(m, value, 8);
-    store<usize>(last, m);
-    store<usize>(obj, m, 8);
-    store<i32>(obj, fieldC(obj) + 1, 12);
-    indexAdded(obj, m);
-    return m;
-  }
-  return appendMemberOrdered(obj, key, value);
-}
-
-function appendMemberOrdered(obj: usize, key: usize, value: usize): usize {
   const m = alloc(12);
   store<usize>(m, 0);
   store<usize>(m, key, 4);
   store<usize>(m, value, 8);
-  const index = keyIndex(key);
+  linkMember(obj, m);
+  return m;
+}
+
+/**
+ * Links a member (next = 0, key and value set) where a JS object would enumerate it: array-index
+ * keys first in ascending order, then the others in insertion order. The key must be new.
+ */
+// @ts-ignore: decorator
+@inline export function linkMember(obj: usize, m: usize): void {
+  const last = fieldB(obj);
+  if (keyIndex(memberKey(m)) == NOT_INDEX && last != 0) {
+    // the common case: a named key after other members goes last
+    store<usize>(last, m);
+    store<usize>(obj, m, 8);
+    store<i32>(obj, fieldC(obj) + 1, 12);
+    indexAdded(obj, m);
+  } else {
+    linkMemberOrdered(obj, m);
+  }
+}
+
+function linkMemberOrdered(obj: usize, m: usize): void {
+  const index = keyIndex(memberKey(m));
   const last = fieldB(obj);
   if (index == NOT_INDEX || last == 0 || (keyIndex(memberKey(last)) != NOT_INDEX && keyIndex(memberKey(last)) < index)) {
     if (last == 0) store<usize>(obj, m, 4);
@@ -313,7 +324,6 @@ function appendMemberOrdered(obj: usize, key: usize, value: usize): usize {
   }
   store<i32>(obj, fieldC(obj) + 1, 12);
   indexAdded(obj, m);
-  return m;
 }
 
 /** `obj[key] = value` as JS does it: an existing key keeps its place. */

@@ -12,6 +12,8 @@ import {
   RAW_HAS_WS,
   appendItem,
   appendMember,
+  linkMember,
+  setKey,
   arrayIndexOf,
   fieldA,
   fieldB,
@@ -348,12 +350,12 @@ function unescape(p: usize, end: usize): usize {
 // "__proto__": JS objects treat this key specially on assignment.
 const PROTO: usize = memory.data<u8>([0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]);
 
-/** p at the opening quote of a key; returns the key record (position after it in keyEnd). */
+/** p at the opening quote of a key; fills the key record at k (position after it in keyEnd). */
 let keyEnd: usize = 0;
-function readKey(p: usize): usize {
+function readKey(p: usize, k: usize): bool {
   sawEscape = false;
   const end = scanString(p);
-  if (end == 0) return 0;
+  if (end == 0) return false;
   keyEnd = end;
   const rawPtr = p + 1;
   const rawLen = end - 1 - rawPtr;
@@ -365,7 +367,8 @@ function readKey(p: usize): usize {
   }
   if (cmpLen == 9 && memory.compare(cmpPtr, PROTO, 9) == 0) fail(ERR_FALLBACK, p);
   const index = <u32>load<u8>(cmpPtr) - 0x30 < 10 && cmpLen != 0 ? arrayIndexOf(cmpPtr, cmpLen) : NOT_INDEX;
-  return newKey(rawPtr, rawLen, cmpPtr, cmpLen, keyHashOf(cmpPtr, cmpLen), index);
+  setKey(k, rawPtr, rawLen, cmpPtr, cmpLen, keyHashOf(cmpPtr, cmpLen), index);
+  return true;
 }
 
 /** A RAW value for the value at p; advances to its end (in rawEnd). */
@@ -458,8 +461,10 @@ export function readObject(p: usize, depth: i32, into: usize, shape: usize): usi
       fail(ERR_SYNTAX, p);
       return 0;
     }
-    const key = readKey(p);
-    if (key == 0) return 0;
+    // member (12 B), its key (24 B) and, for a string, its value (20 B) in one block
+    const m = alloc(56);
+    const key = m + 12;
+    if (!readKey(p, key)) return 0;
     p = skipWs(keyEnd);
     if (load<u8>(p) != 0x3a) {
       fail(ERR_SYNTAX, p);
@@ -467,24 +472,29 @@ export function readObject(p: usize, depth: i32, into: usize, shape: usize): usi
     }
     p = skipWs(p + 1);
     let value: usize;
-    if (load<u8>(p) == 0x22) {
-      // string values, the most common kind, skip the general reader
-      const e = scanString(p);
+    const vc = <u32>load<u8>(p);
+    if (vc != 0x7b && vc != 0x5b) {
+      // scalars, the most common values, skip the general reader
+      const e = scanScalar(p, vc);
       if (e == 0) return 0;
-      value = newValue(K_RAW, p, e, 0);
+      value = m + 36;
+      setValue(value, K_RAW, p, e, 0);
       rawEnd = e;
     } else {
       value = readValue(p, depth + 1, shapeChild(shape, key));
       if (value == 0) return 0;
     }
     p = skipWs(rawEnd);
+    store<usize>(m, 0);
+    store<usize>(m, key, 4);
+    store<usize>(m, value, 8);
     const bit: u64 = (<u64>1) << (load<u32>(key, 16) >> 26);
     if ((seen & bit) != 0) {
       const existing = findMember(into, key);
       if (existing != 0) setMemberValue(existing, value);
-      else appendMember(into, key, value);
+      else linkMember(into, m);
     } else {
-      appendMember(into, key, value);
+      linkMember(into, m);
     }
     seen |= bit;
     const c = load<u8>(p);
