@@ -88,7 +88,7 @@ test('closed → open after more than max_errors consecutive errors → half-ope
     // Next probe succeeds (slowly): concurrent calls are refused while it runs, then closed.
     await sleep(1100);
     state.status = 200;
-    state.delay = 300;
+    state.delay = 1000;
     const during = await Promise.all(Array.from({ length: 6 }, () => fresh(`${gw.url}/cb`)));
     assert.equal(during.filter((r) => r.status === 200).length, 1, 'exactly one probe');
     assert.equal(during.filter((r) => r.status === 503).length, 5);

@@ -22,6 +22,12 @@ async function burst(n, url, headers) {
 }
 
 const count = (results, status) => results.filter((r) => r.status === status).length;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** startGateway returns once one worker accepts; wait for all of them (the main thread's log line). */
+async function allWorkersListening(gw) {
+  for (let i = 0; i < 200 && !/listening on .*workers\)/.test(gw.logs()); i++) await sleep(25);
+}
 
 /** Workers whose access log shows at least one request for `path`. */
 function workersServing(logs, path) {
@@ -57,6 +63,7 @@ test('client_max_rate 5: exactly 5 per client across 2 workers, then 429', async
     { args: ['--workers', '2'] },
   );
   try {
+    await allWorkersListening(gw);
     // Sequential waves of concurrent requests: each wave opens new connections.
     const byIp = [];
     for (let wave = 0; wave < 4; wave++) byIp.push(...(await burst(10, `${gw.url}/by-ip`)));
@@ -74,7 +81,8 @@ test('client_max_rate 5: exactly 5 per client across 2 workers, then 429', async
     assert.equal(count(b, 429), 7);
     // No identity with the header strategy: refused, as KrakenD does.
     assert.equal(count(none, 429), 2);
-    await new Promise((r) => setTimeout(r, 200));
+    // Access logs are written asynchronously by each worker.
+    for (let i = 0; i < 100 && workersServing(gw.logs(), '/by-ip').size < 2; i++) await sleep(50);
     assert.equal(workersServing(gw.logs(), '/by-ip').size, 2, 'both workers served /by-ip');
   } finally {
     await gw.stop();
@@ -95,7 +103,7 @@ test('max_rate: endpoint limit shared by all clients → 503; refill after `ever
         },
         {
           endpoint: '/refill',
-          extra_config: { 'qos/ratelimit/router': { max_rate: 4, capacity: 2, every: '1s' } },
+          extra_config: { 'qos/ratelimit/router': { max_rate: 2, capacity: 2, every: '1s' } },
           backend: [{ host: [backend.url], url_pattern: '/ok' }],
         },
         {
@@ -133,7 +141,7 @@ test('max_rate: endpoint limit shared by all clients → 503; refill after `ever
 
     const first = await burst(4, `${gw.url}/refill`);
     assert.equal(count(first, 200), 2, 'capacity 2');
-    await new Promise((r) => setTimeout(r, 600)); // 4/s: two tokens back after 500 ms
+    await new Promise((r) => setTimeout(r, 1100)); // 2/s: two tokens back after 1 s
     const second = await burst(4, `${gw.url}/refill`);
     assert.equal(count(second, 200), 2, 'refilled at max_rate');
 
