@@ -186,6 +186,7 @@ let currentExec: LuaExec | undefined;
 let hookTicks = 0;
 let hookBudget = 0;
 let hookDeadline = 0;
+let hookMillis = 0;
 
 const utf8 = new TextDecoder('utf-8');
 const utf8Enc = new TextEncoder();
@@ -266,9 +267,12 @@ function hook(L: number): void {
   hookTicks++;
   if (hookTicks > hookBudget || ((hookTicks & 15) === 0 && Date.now() > hookDeadline)) {
     if (currentExec) currentExec.runaway = true;
+    // From now on every instruction of this coroutine raises: a pcall around the loop cannot
+    // swallow the stop (the main state, whose hook new coroutines copy, is left untouched).
+    C.lua_sethook(L, hookPtr, LUA_MASKCOUNT, 1);
     pushString(
       L,
-      `script stopped: it ran past its budget (${hookBudget * HOOK_STEP} instructions or ${defaultLimits.maxMillis} ms)`,
+      `script stopped: it ran past its budget (${hookBudget * HOOK_STEP} instructions or ${hookMillis} ms)`,
     );
     C.lua_error(L);
   }
@@ -748,6 +752,7 @@ export class LuaState {
     C.lua_rawgeti(T, LUA_REGISTRYINDEX, BigInt(ref));
     hookTicks = 0;
     hookBudget = Math.ceil(this.limits.maxInstructions / HOOK_STEP);
+    hookMillis = this.limits.maxMillis;
     const step = (nargs: number): void | Promise<void> => {
       hookDeadline = Date.now() + this.limits.maxMillis;
       const prev = currentExec;
