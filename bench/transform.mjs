@@ -30,7 +30,10 @@ const rnd = () => {
   seed >>>= 0;
   return seed / 4294967296;
 };
-const WORDS = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua'.split(' ');
+const WORDS =
+  'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua'.split(
+    ' ',
+  );
 const words = (n) => Array.from({ length: n }, () => WORDS[Math.floor(rnd() * WORDS.length)]).join(' ');
 
 function order(i) {
@@ -43,7 +46,12 @@ function order(i) {
     currency: 'EUR',
     shipped: rnd() > 0.5,
     tags: [words(1), words(1)],
-    warehouse: { code: `W${Math.floor(rnd() * 90) + 10}`, city: words(1), lat: rnd() * 180 - 90, lng: rnd() * 360 - 180 },
+    warehouse: {
+      code: `W${Math.floor(rnd() * 90) + 10}`,
+      city: words(1),
+      lat: rnd() * 180 - 90,
+      lng: rnd() * 360 - 180,
+    },
   };
 }
 
@@ -65,7 +73,11 @@ function userDoc(bytes) {
     },
     phone: '1-770-736-8031 x56442',
     website: 'hildegard.org',
-    company: { name: 'Romaguera-Crona', catchPhrase: 'Multi-layered client-server neural-net', bs: 'harness real-time e-markets' },
+    company: {
+      name: 'Romaguera-Crona',
+      catchPhrase: 'Multi-layered client-server neural-net',
+      bs: 'harness real-time e-markets',
+    },
     orders: [],
   };
   let i = 0;
@@ -181,9 +193,18 @@ for (const mix of MIXES) {
     const jsNs = median(jsTimes);
     const wasmNs = median(wasmTimes);
     const bytes = bodies.reduce((s, b) => s + b.length, 0);
-    const c = { name, bytes, js_ns: Math.round(jsNs), wasm_ns: Math.round(wasmNs), speedup: Math.round((jsNs / wasmNs) * 100) / 100 };
+    const c = {
+      name,
+      bytes,
+      js_ns: Math.round(jsNs),
+      wasm_ns: Math.round(wasmNs),
+      speedup: Math.round((jsNs / wasmNs) * 100) / 100,
+    };
     cases.push(c);
-    if (!asJson) console.log(`${name.padEnd(26)} ${String(bytes).padStart(7)} B  js ${fmt(jsNs)}  wasm ${fmt(wasmNs)}  ×${c.speedup}`);
+    if (!asJson)
+      console.log(
+        `${name.padEnd(26)} ${String(bytes).padStart(7)} B  js ${fmt(jsNs)}  wasm ${fmt(wasmNs)}  ×${c.speedup}`,
+      );
   }
 }
 
@@ -194,6 +215,9 @@ function fmt(ns) {
 if (asJson) {
   console.log('| case | bytes | JS (JSON.parse → transform → JSON.stringify) | WASM | speedup |');
   console.log('|---|---:|---:|---:|---:|');
-  for (const c of cases) console.log(`| ${c.name} | ${c.bytes} | ${fmt(c.js_ns).trim()} | ${fmt(c.wasm_ns).trim()} | ${c.speedup}× |`);
+  for (const c of cases)
+    console.log(
+      `| ${c.name} | ${c.bytes} | ${fmt(c.js_ns).trim()} | ${fmt(c.wasm_ns).trim()} | ${c.speedup}× |`,
+    );
   console.log(JSON.stringify({ cases }));
 }

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import {
-  TransformInputError,
   createWasmEndpointTransform,
   jsEndpointTransform,
+  TransformInputError,
   wasmTransformStats,
 } from '../dist/transform/wasm/index.js';
 
@@ -17,14 +17,46 @@ const SEED = 20261123;
 
 // Keys from a small alphabet so that config paths hit document keys (and duplicates happen),
 // with the hard cases mixed in: integer-like keys, escapes, non-ASCII, astral, empty.
-const KEYS = ['a', 'b', 'c', 'd', 'id', 'data', 'items', '0', '1', '10', '01', 'é', '😀', 'q"t', 'b\\s', 'n\nl', '', '*', 'x.y'];
+const KEYS = [
+  'a',
+  'b',
+  'c',
+  'd',
+  'id',
+  'data',
+  'items',
+  '0',
+  '1',
+  '10',
+  '01',
+  'é',
+  '😀',
+  'q"t',
+  'b\\s',
+  'n\nl',
+  '',
+  '*',
+  'x.y',
+];
 const keyArb = fc.constantFrom(...KEYS);
 
 // Number tokens kept as text: the WASM path copies them byte for byte.
 const numberArb = fc.oneof(
   fc.integer({ min: -1e6, max: 1e6 }).map(String),
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => JSON.stringify(d)),
-  fc.constantFrom('0', '-0', '1.0', '1.50', '1e2', '1E+2', '-2.5e-3', '12345678901234567890', '0.1e1', '1e400', '-1e-400'),
+  fc.constantFrom(
+    '0',
+    '-0',
+    '1.0',
+    '1.50',
+    '1e2',
+    '1E+2',
+    '-2.5e-3',
+    '12345678901234567890',
+    '0.1e1',
+    '1e400',
+    '-1e-400',
+  ),
 );
 const stringArb = fc.oneof(
   fc.string({ maxLength: 12 }),
@@ -44,7 +76,10 @@ const { value: valueArb } = fc.letrec((tie) => ({
   object: fc.record({ t: fc.constant('obj'), v: fc.array(fc.tuple(keyArb, tie('value')), { maxLength: 6 }) }),
   array: fc.record({ t: fc.constant('arr'), v: fc.array(tie('value'), { maxLength: 5 }) }),
 }));
-const objectDocArb = fc.record({ t: fc.constant('obj'), v: fc.array(fc.tuple(keyArb, valueArb), { maxLength: 8 }) });
+const objectDocArb = fc.record({
+  t: fc.constant('obj'),
+  v: fc.array(fc.tuple(keyArb, valueArb), { maxLength: 8 }),
+});
 const arrayDocArb = fc.record({ t: fc.constant('arr'), v: fc.array(valueArb, { maxLength: 6 }) });
 
 /** A tiny PRNG so that a seed picks the spelling (whitespace, escapes) of a document. */
@@ -65,7 +100,9 @@ const WS = [' ', '\n', '\t', '\r', '  \n  '];
 function spellString(str, rnd, escapeRate) {
   if (escapeRate === 0) return JSON.stringify(str);
   let out = '"';
-  for (const ch of JSON.stringify(str).slice(1, -1).match(/\\u[0-9a-f]{4}|\\.|[\s\S]/gu) ?? []) {
+  for (const ch of JSON.stringify(str)
+    .slice(1, -1)
+    .match(/\\u[0-9a-f]{4}|\\.|[\s\S]/gu) ?? []) {
     if (ch.length === 1 && rnd() < escapeRate) {
       if (ch === '/') out += '\\/';
       else for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
@@ -101,7 +138,22 @@ function spell(node, style) {
 }
 
 // Config paths over the same alphabet.
-const segArb = fc.constantFrom('a', 'b', 'c', 'd', 'id', 'data', 'items', '0', '1', '01', 'é', '😀', 'q"t', '');
+const segArb = fc.constantFrom(
+  'a',
+  'b',
+  'c',
+  'd',
+  'id',
+  'data',
+  'items',
+  '0',
+  '1',
+  '01',
+  'é',
+  '😀',
+  'q"t',
+  '',
+);
 const pathArb = fc.array(segArb, { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
 const fmSegArb = fc.oneof(segArb, fc.constant('*'), fc.constant('*'), fc.constantFrom('collection', '2'));
 const fmPathArb = fc.array(fmSegArb, { minLength: 1, maxLength: 4 }).map((s) => s.join('.'));
@@ -109,7 +161,11 @@ const movePairArb = fc.oneof(
   fc.tuple(fmPathArb, fmPathArb),
   // paths sharing a base, as real configs write them ("a.*.b" → "a.*.c")
   fc
-    .tuple(fc.array(fmSegArb, { maxLength: 3 }), fc.array(segArb, { minLength: 1, maxLength: 2 }), fc.array(segArb, { minLength: 1, maxLength: 2 }))
+    .tuple(
+      fc.array(fmSegArb, { maxLength: 3 }),
+      fc.array(segArb, { minLength: 1, maxLength: 2 }),
+      fc.array(segArb, { minLength: 1, maxLength: 2 }),
+    )
     .map(([base, s, d]) => [[...base, ...s].join('.'), [...base, ...d].join('.')]),
 );
 const flatmapOpArb = fc.oneof(
@@ -124,10 +180,14 @@ const backendArb = fc.record(
     target: fc.oneof(segArb, pathArb),
     allow: fc.array(pathArb, { minLength: 1, maxLength: 4 }),
     deny: fc.array(pathArb, { minLength: 1, maxLength: 4 }),
-    mapping: fc.dictionary(fc.oneof(segArb, pathArb, fc.constant('collection')), fc.oneof(segArb, fc.constant('x.y')), {
-      minKeys: 1,
-      maxKeys: 3,
-    }),
+    mapping: fc.dictionary(
+      fc.oneof(segArb, pathArb, fc.constant('collection')),
+      fc.oneof(segArb, fc.constant('x.y')),
+      {
+        minKeys: 1,
+        maxKeys: 3,
+      },
+    ),
     group: fc.constantFrom('g', 'a', 'last_post', '0', 'é'),
     flatmap: flatmapArb,
     isCollection: fc.boolean(),
@@ -178,7 +238,9 @@ function assertExercised(t, before, { minOutputs, maxFallbackShare }) {
   const fallbacks = after.fallbacks - before.stats.fallbacks;
   const outputs = tally.outputs - before.outputs;
   const refusals = tally.refusals - before.refusals;
-  t.diagnostic(`${runs} WASM runs: ${outputs} outputs, ${refusals} refusals, ${fallbacks} answered by the JS fallback`);
+  t.diagnostic(
+    `${runs} WASM runs: ${outputs} outputs, ${refusals} refusals, ${fallbacks} answered by the JS fallback`,
+  );
   assert.ok(outputs >= minOutputs, `at least ${minOutputs} cases produce output (got ${outputs})`);
   assert.ok(fallbacks <= runs * maxFallbackShare, `fallbacks ${fallbacks} of ${runs}`);
 }
@@ -219,14 +281,20 @@ test('differential: flatmap-heavy plans over collections and nested arrays (2,50
     ),
   });
   fc.assert(
-    fc.property(nestedDoc, flatmapArb, fc.option(flatmapArb, { nil: undefined }), fc.nat(), (doc, fm, efm, style) => {
-      const plan = { backends: [{ flatmap: fm }, { group: 'g', flatmap: fm }], endpointFlatmap: efm };
-      const body = Buffer.from(spell(doc, style), 'utf8');
-      check(plan, [
-        { index: 0, body },
-        { index: 1, body },
-      ]);
-    }),
+    fc.property(
+      nestedDoc,
+      flatmapArb,
+      fc.option(flatmapArb, { nil: undefined }),
+      fc.nat(),
+      (doc, fm, efm, style) => {
+        const plan = { backends: [{ flatmap: fm }, { group: 'g', flatmap: fm }], endpointFlatmap: efm };
+        const body = Buffer.from(spell(doc, style), 'utf8');
+        check(plan, [
+          { index: 0, body },
+          { index: 1, body },
+        ]);
+      },
+    ),
     { seed: SEED + 1, numRuns: 2500 },
   );
   assertExercised(t, before, { minOutputs: 2000, maxFallbackShare: 0.1 });
@@ -238,7 +306,11 @@ test('differential: allow / deny / mapping on a dense key space (1,500 cases)', 
   const smallPath = fc.array(small, { minLength: 1, maxLength: 3 }).map((s) => s.join('.'));
   const { doc } = fc.letrec((tie) => ({
     doc: fc.record({ t: fc.constant('obj'), v: fc.array(fc.tuple(small, tie('val')), { maxLength: 6 }) }),
-    val: fc.oneof({ depthSize: 'small' }, fc.record({ t: fc.constant('num'), v: fc.constantFrom('1', '2.0', '-3e1') }), tie('doc')),
+    val: fc.oneof(
+      { depthSize: 'small' },
+      fc.record({ t: fc.constant('num'), v: fc.constantFrom('1', '2.0', '-3e1') }),
+      tie('doc'),
+    ),
   }));
   const manip = fc.record(
     {
@@ -251,10 +323,18 @@ test('differential: allow / deny / mapping on a dense key space (1,500 cases)', 
     { requiredKeys: ['mapping'] },
   );
   fc.assert(
-    fc.property(fc.array(manip, { minLength: 1, maxLength: 3 }), fc.array(doc, { minLength: 3, maxLength: 3 }), fc.nat(), (backends, docs, style) => {
-      const parts = backends.map((_, i) => ({ index: i, body: Buffer.from(spell(docs[i], style + i), 'utf8') }));
-      check({ backends }, parts.reverse());
-    }),
+    fc.property(
+      fc.array(manip, { minLength: 1, maxLength: 3 }),
+      fc.array(doc, { minLength: 3, maxLength: 3 }),
+      fc.nat(),
+      (backends, docs, style) => {
+        const parts = backends.map((_, i) => ({
+          index: i,
+          body: Buffer.from(spell(docs[i], style + i), 'utf8'),
+        }));
+        check({ backends }, parts.reverse());
+      },
+    ),
     { seed: SEED + 4, numRuns: 1500 },
   );
   assertExercised(t, before, { minOutputs: 1500, maxFallbackShare: 0 });
@@ -262,19 +342,45 @@ test('differential: allow / deny / mapping on a dense key space (1,500 cases)', 
 
 test('differential: corrupted documents are refused by both paths or read alike (2,500 cases)', (t) => {
   const before = snapshot();
-  const mutation = fc.record({ at: fc.nat(), kind: fc.nat(5), ch: fc.constantFrom('{', '}', '[', ']', ',', ':', '"', '\\', '0', '-', 'e', '.', ' ', 'x', '\u0001', '\u00e9') });
+  const mutation = fc.record({
+    at: fc.nat(),
+    kind: fc.nat(5),
+    ch: fc.constantFrom(
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"',
+      '\\',
+      '0',
+      '-',
+      'e',
+      '.',
+      ' ',
+      'x',
+      '\u0001',
+      '\u00e9',
+    ),
+  });
   fc.assert(
-    fc.property(objectDocArb, fc.nat(), fc.array(mutation, { minLength: 1, maxLength: 3 }), (doc, style, muts) => {
-      let text = spell(doc, style);
-      for (const m of muts) {
-        const at = text.length === 0 ? 0 : m.at % (text.length + 1);
-        if (m.kind === 0) text = text.slice(0, at) + text.slice(at + 1);
-        else if (m.kind === 1) text = text.slice(0, at);
-        else text = text.slice(0, at) + m.ch + text.slice(at);
-      }
-      check({ backends: [{ allow: ['a', 'b.c', 'id'] }] }, [{ index: 0, body: Buffer.from(text, 'utf8') }]);
-      check({ backends: [{}] }, [{ index: 0, body: Buffer.from(text, 'utf8') }]);
-    }),
+    fc.property(
+      objectDocArb,
+      fc.nat(),
+      fc.array(mutation, { minLength: 1, maxLength: 3 }),
+      (doc, style, muts) => {
+        let text = spell(doc, style);
+        for (const m of muts) {
+          const at = text.length === 0 ? 0 : m.at % (text.length + 1);
+          if (m.kind === 0) text = text.slice(0, at) + text.slice(at + 1);
+          else if (m.kind === 1) text = text.slice(0, at);
+          else text = text.slice(0, at) + m.ch + text.slice(at);
+        }
+        check({ backends: [{ allow: ['a', 'b.c', 'id'] }] }, [{ index: 0, body: Buffer.from(text, 'utf8') }]);
+        check({ backends: [{}] }, [{ index: 0, body: Buffer.from(text, 'utf8') }]);
+      },
+    ),
     { seed: SEED + 2, numRuns: 2500 },
   );
   assertExercised(t, before, { minOutputs: 300, maxFallbackShare: 0.1 });
@@ -290,7 +396,11 @@ test('differential: raw byte noise, invalid UTF-8 included (1,000 cases)', (t) =
       // inside the document: mostly syntax errors; inside a string value: invalid UTF-8
       const body = Buffer.concat([text.subarray(0, pos), Buffer.from(noise), text.subarray(pos)]);
       check({ backends: [{ deny: ['a'] }] }, [{ index: 0, body }]);
-      const inString = Buffer.concat([Buffer.from('{"a":"'), Buffer.from(noise.filter((b) => b !== 0x22 && b !== 0x5c && b >= 0x20)), Buffer.from('","b":1}')]);
+      const inString = Buffer.concat([
+        Buffer.from('{"a":"'),
+        Buffer.from(noise.filter((b) => b !== 0x22 && b !== 0x5c && b >= 0x20)),
+        Buffer.from('","b":1}'),
+      ]);
       check({ backends: [{ mapping: { a: 'z' } }] }, [{ index: 0, body: inString }]);
     }),
     { seed: SEED + 3, numRuns: 1000 },

@@ -15,13 +15,13 @@
 
 import {
   type BackendManipulation,
-  type FlatmapOp,
   compileBackendManipulation,
   compileFlatmap,
+  type FlatmapOp,
   mergeInto,
   wrapCollection,
 } from '../index.js';
-import { type EndpointTransformPlan, UnsupportedPlanError, compilePlan } from './plan.js';
+import { compilePlan, type EndpointTransformPlan, UnsupportedPlanError } from './plan.js';
 import {
   ERR_DEPTH,
   ERR_FALLBACK,
@@ -91,7 +91,8 @@ function decodeJs(body: Uint8Array, isCollection: boolean, index: number, checkD
     throw new TransformInputError(`JSON from backend ${index} nests deeper than ${MAX_DEPTH} levels`, index);
   }
   if (isCollection) {
-    if (!Array.isArray(value)) throw new TransformInputError(`backend ${index} did not return a JSON array`, index);
+    if (!Array.isArray(value))
+      throw new TransformInputError(`backend ${index} did not return a JSON array`, index);
     return wrapCollection(value);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -106,14 +107,19 @@ export interface JsTransformOptions {
 }
 
 /** The JS path: JSON.parse → reference manipulation → merge → endpoint flatmap → JSON.stringify. */
-export function jsEndpointTransform(plan: EndpointTransformPlan, options: JsTransformOptions = {}): EndpointTransform {
+export function jsEndpointTransform(
+  plan: EndpointTransformPlan,
+  options: JsTransformOptions = {},
+): EndpointTransform {
   const checkDepth = options.checkDepth !== false;
   const backends = plan.backends.map((b) => ({
     isCollection: b.isCollection === true,
     transform: compileBackendManipulation(b),
   }));
   const endpointFlatmap =
-    plan.endpointFlatmap && plan.endpointFlatmap.length > 0 ? compileFlatmap(plan.endpointFlatmap) : undefined;
+    plan.endpointFlatmap && plan.endpointFlatmap.length > 0
+      ? compileFlatmap(plan.endpointFlatmap)
+      : undefined;
   return {
     run(parts) {
       const acc: Record<string, unknown> = {};
@@ -209,7 +215,10 @@ class WasmTransform implements WasmEndpointTransform {
     const index = parts[i]?.index ?? 0;
     const offset = pos - (this.starts[i] ?? 0);
     if (status === ERR_DEPTH)
-      return new TransformInputError(`JSON from backend ${index} nests deeper than ${MAX_DEPTH} levels`, index);
+      return new TransformInputError(
+        `JSON from backend ${index} nests deeper than ${MAX_DEPTH} levels`,
+        index,
+      );
     if (status === ERR_SHAPE) {
       const want = this.backendCount > index && this.isCollection(index) ? 'array' : 'object';
       return new TransformInputError(`backend ${index} did not return a JSON ${want}`, index);

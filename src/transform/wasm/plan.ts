@@ -228,7 +228,9 @@ function emitMapping(block: Block, mapping: Readonly<Record<string, string>>): n
   });
   const t = at + 1 + 2 * pairs.length;
   block.set(t, targets.length);
-  targets.forEach((name, i) => block.setRef(t + 1 + i, block.key(name)));
+  targets.forEach((name, i) => {
+    block.setRef(t + 1 + i, block.key(name));
+  });
   return at;
 }
 
