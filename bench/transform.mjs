@@ -7,7 +7,8 @@
 //   npm run bench:transform                  table
 //   npm run bench:transform -- --json        …and the results as one JSON object on the last line
 //   options: --rounds N (default 5, the median is reported), --ms N (time per round per path, 150),
-//            --only NAME_SUBSTRING
+//            --only NAME_SUBSTRING, --shapes (also the adversarial shapes behind the measured rule
+//            of createWasmEndpointTransform: tiny, pretty-printed, non-ASCII, wide, deep wildcards)
 import { createWasmEndpointTransform, jsEndpointTransform } from '../dist/transform/wasm/index.js';
 
 const args = process.argv.slice(2);
@@ -16,6 +17,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? args[i + 1] : dflt;
 };
 const asJson = args.includes('--json');
+const withShapes = args.includes('--shapes');
 const ROUNDS = Number(opt('rounds', 5));
 const ROUND_MS = Number(opt('ms', 150));
 const ONLY = opt('only', '');
@@ -148,6 +150,60 @@ const MIXES = [
  * runs as fit in `ms` of CPU. CPU time rather than wall time, because the machine is shared: wall
  * time counts the moments another process had the core.
  */
+const CJK = {
+  items: Array.from({ length: 200 }, (_, i) => ({ id: i, text: '日本語のテキストです。これは長い文章です' })),
+};
+const toBody = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v));
+// Documents and plans picked to be hard for the WASM path (the bench's mixes are the common ones).
+const SHAPES = [
+  { name: 'shape: 15 B body, allow', plan: { backends: [{ allow: ['a'] }] }, bodies: [{ a: 1, b: 'x' }] },
+  { name: 'shape: 15 B body, no manipulation', plan: { backends: [{}] }, bodies: [{ a: 1, b: 'x' }] },
+  { name: 'shape: non-ASCII text, allow', plan: { backends: [{ allow: ['items'] }] }, bodies: [CJK] },
+  {
+    name: 'shape: escaped (\\uXXXX) text, allow',
+    plan: { backends: [{ allow: ['items'] }] },
+    bodies: [
+      JSON.stringify(CJK).replace(
+        /[^\x00-\x7f]/g,
+        (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+      ),
+    ],
+  },
+  {
+    name: 'shape: pretty-printed, allow',
+    plan: { backends: [{ allow: ['items'] }] },
+    bodies: [JSON.stringify(CJK, null, 2).replace(/[^\x00-\x7f]/g, 'x')],
+  },
+  {
+    name: 'shape: 2,000-key object, mapping',
+    plan: { backends: [{ mapping: { k5: 'z' } }] },
+    bodies: [Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`k${i}`, i]))],
+  },
+  {
+    name: 'shape: collection, wildcard del + nested move',
+    plan: {
+      backends: [
+        {
+          isCollection: true,
+          flatmap: [
+            { type: 'del', args: ['collection.*.tags.*'] },
+            { type: 'move', args: ['collection.*.w.c', 'collection.*.w.d'] },
+          ],
+        },
+      ],
+    },
+    bodies: [Array.from({ length: 150 }, (_, i) => ({ id: i, tags: ['a', 'b', 'c'], w: { c: 1, e: 2 } }))],
+  },
+  {
+    name: 'shape: endpoint flatmap under a moved group',
+    plan: {
+      backends: [{ group: 'g', flatmap: [{ type: 'move', args: ['items', 'list'] }] }, {}],
+      endpointFlatmap: [{ type: 'del', args: ['g.list.*.text'] }],
+    },
+    bodies: [CJK, { x: 1 }],
+  },
+];
+
 function timeOne(fn, parts, ms) {
   for (let i = 0; i < 20; i++) fn.run(parts);
   let n = 0;
@@ -204,6 +260,36 @@ for (const mix of MIXES) {
     if (!asJson)
       console.log(
         `${name.padEnd(26)} ${String(bytes).padStart(7)} B  js ${fmt(jsNs)}  wasm ${fmt(wasmNs)}  ×${c.speedup}`,
+      );
+  }
+}
+
+if (withShapes) {
+  for (const shape of SHAPES) {
+    if (ONLY && !shape.name.includes(ONLY)) continue;
+    const parts = shape.bodies.map((b, index) => ({ index, body: toBody(b) }));
+    const js = jsEndpointTransform(shape.plan, { checkDepth: false });
+    const wasm = createWasmEndpointTransform(shape.plan, { force: true });
+    const jsTimes = [];
+    const wasmTimes = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      jsTimes.push(timeOne(js, parts, ROUND_MS));
+      wasmTimes.push(timeOne(wasm, parts, ROUND_MS));
+    }
+    const jsNs = median(jsTimes);
+    const wasmNs = median(wasmTimes);
+    const bytes = parts.reduce((n, p) => n + p.body.length, 0);
+    const c = {
+      name: shape.name,
+      bytes,
+      js_ns: Math.round(jsNs),
+      wasm_ns: Math.round(wasmNs),
+      speedup: Math.round((jsNs / wasmNs) * 100) / 100,
+    };
+    cases.push(c);
+    if (!asJson)
+      console.log(
+        `${shape.name.padEnd(46)} ${String(bytes).padStart(7)} B  js ${fmt(jsNs)}  wasm ${fmt(wasmNs)}  ×${c.speedup}`,
       );
   }
 }
