@@ -68,6 +68,8 @@ export interface ServiceConfig {
 export interface ConfigIssue {
   path: string;
   message: string;
+  /** A module's `validate()` may report a warning (gw check prints it, gw run still starts). */
+  severity?: 'warning';
 }
 
 /** Header maps use lower-case names; a header sent several times is joined with ", ". */
@@ -219,4 +221,12 @@ export interface FeatureModule {
    * breaker, cache…): the endpoint may then keep bodies as bytes for the WASM transform.
    */
   bytesOnly?: boolean;
+  /**
+   * Root-level namespaces that observe the whole service (telemetry): called once per endpoint,
+   * per endpoint proxy and per backend with the root config value (`ctx.endpoint`/`ctx.backend`
+   * say which), whether or not that endpoint has extra_config of its own. Outermost wrappers.
+   */
+  instrumentEndpoint?(cfg: unknown, ctx: CompileContext): EndpointMiddleware | undefined;
+  instrumentProxy?(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined;
+  instrumentBackend?(cfg: unknown, ctx: CompileContext): BackendMiddleware | undefined;
 }

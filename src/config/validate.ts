@@ -480,7 +480,9 @@ function checkExtraConfig(
     else if (v) ok = runSchema(v, mod.schema as object, value, path, c.errors);
     if (ok && mod.validate) {
       try {
-        for (const issue of mod.validate(value, path, service)) c.errors.push(issue);
+        for (const issue of mod.validate(value, path, service))
+          if (issue.severity === 'warning') c.warn(issue.path, issue.message);
+          else c.errors.push(issue);
       } catch (err) {
         c.error(path, `could not validate "${ns}": ${err instanceof Error ? err.message : String(err)}`);
       }

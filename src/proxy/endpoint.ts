@@ -163,14 +163,21 @@ function compileBackend(
   const balancer = createHostBalancer(backend, hosts);
 
   const httpStage: BackendStage = async (breq: BackendRequest): Promise<BackendResponse> => {
-    const origin = hostCount === 1 ? hosts[0] : balancer.origin(breq);
+    let origin = hostCount === 1 ? hosts[0] : balancer.origin(breq);
+    let target = breq.path;
+    // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.
+    if (target.charCodeAt(0) !== 47 && URL.canParse(target)) {
+      const u = new URL(target);
+      origin = u.origin;
+      target = `${u.pathname}${u.search}`;
+    }
     const headers: string[] = [];
     const h = breq.headers;
     for (const k in h) headers.push(k, h[k]);
     const remaining = breq.deadline > 0 ? breq.deadline - Date.now() : timeoutMs;
     const res = await callBackend(rt.pools, origin, {
       method: breq.method,
-      path: breq.path,
+      path: target,
       headers,
       body: breq.body,
       timeoutMs: remaining > 0 ? remaining : 1,
@@ -183,11 +190,17 @@ function compileBackend(
     return { status: res.status, headers: res.headers, body: res.body, data: decoder!(res.body, isCollection) };
   };
 
-  const stage = applyFeatures<BackendStage>(
+  const featured = applyFeatures<BackendStage>(
     backend.extra_config,
     (m) => m.backend as never,
     httpStage,
     (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint, backend),
+  );
+  const stage = applyFeatures<BackendStage>(
+    service.extra_config,
+    (m) => m.instrumentBackend as never,
+    featured,
+    (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint, backend),
   );
   const transform = noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend));
   const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
@@ -521,6 +534,12 @@ export function compileEndpoint(
     proxy,
     (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint),
   );
+  proxy = applyFeatures<ProxyStage>(
+    service.extra_config,
+    (m) => m.instrumentProxy as never,
+    proxy,
+    (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint),
+  );
 
   const encoder = getEncoder(outputEncoding) ?? getEncoder('json')!;
   const versionHeader = rt.versionHeader;
@@ -583,6 +602,12 @@ export function compileEndpoint(
     (m) => m.endpoint as never,
     stage,
     (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint),
+  );
+  stage = applyFeatures<EndpointStage>(
+    service.extra_config,
+    (m) => m.instrumentEndpoint as never,
+    stage,
+    (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint),
   );
   return { method, path: endpoint.endpoint, stage };
 }

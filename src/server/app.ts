@@ -10,6 +10,7 @@ import { PoolRegistry } from '../proxy/http-client.js';
 import type { CompileContext, EndpointStage, GwRequest, GwResponse, ServiceConfig } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
 import { Router, cleanPath } from './router.js';
+import { compileAccessLog } from '../telemetry/access-log.js';
 
 export interface RouterOptions {
   return_error_msg?: boolean;
@@ -125,8 +126,6 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const clientIp = compileClientIp(routerOpts);
   const notFound = errorBody(routerOpts, 404, '404 page not found');
   const methodNotAllowed = errorBody(routerOpts, 405, '405 method not allowed');
-  const skipLog = new Set(routerOpts.logger_skip_paths ?? []);
-  const accessLog = routerOpts.disable_access_log !== true;
 
   const redirect = (req: GwRequest, location: string): GwResponse => {
     const code = req.method === 'GET' ? 301 : 307;
@@ -202,15 +201,12 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       }
     : inner;
 
+  const accessLog = compileAccessLog(service, logger);
   const logged: EndpointStage = accessLog
     ? async (req) => {
         const started = performance.now();
         const res = await withIp(req);
-        if (!skipLog.has(req.path)) {
-          logger.info(
-            `[GW] ${req.method} ${req.query ? `${req.path}?${req.query}` : req.path} ${res.status} ${(performance.now() - started).toFixed(3)}ms ${req.clientIp}`,
-          );
-        }
+        accessLog(req, res.status, started);
         return res;
       }
     : withIp;
