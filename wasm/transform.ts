@@ -16,6 +16,12 @@ import { runPlan } from './json/program';
 import { outputLength } from './json/writer';
 
 let outPtr: usize = 0;
+// Output pointer and length of the last run, read by the bridge without a call.
+const RESULT: usize = memory.data(8);
+
+export function resultAddr(): usize {
+  return RESULT;
+}
 
 /** Persistent block for a plan (call between runs only). 0 when memory is exhausted. */
 export function planAlloc(size: u32): usize {
@@ -43,7 +49,25 @@ export function run(plan: usize, parts: usize, count: i32): i32 {
   outPtr = runPlan(plan, parts, count);
   if (failure != ERR_NONE) return failure;
   if (outPtr == 0) return ERR_NOMEM;
+  store<usize>(RESULT, outPtr);
+  store<usize>(RESULT, outputLength(), 4);
   return 0;
+}
+
+/** begin() and inputAlloc(size) in one call: the usual single-body request. */
+export function beginWith(size: u32): usize {
+  resetArena();
+  return inputAlloc(size);
+}
+
+/** run() for one body already at ptr (from beginWith). */
+export function run1(plan: usize, index: i32, ptr: usize, len: u32): i32 {
+  const desc = allocChecked(12);
+  if (desc == 0) return ERR_NOMEM;
+  store<i32>(desc, index);
+  store<usize>(desc, ptr, 4);
+  store<u32>(desc, len, 8);
+  return run(plan, desc, 1);
 }
 
 export function outputPtr(): usize {

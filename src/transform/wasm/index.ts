@@ -147,6 +147,7 @@ class WasmTransform implements WasmEndpointTransform {
   private u8: Uint8Array;
   private i32: Int32Array;
   private readonly starts: number[] = [];
+  private readonly resultWord: number;
 
   constructor(
     private readonly ex: TransformExports,
@@ -156,6 +157,7 @@ class WasmTransform implements WasmEndpointTransform {
   ) {
     this.u8 = new Uint8Array(ex.memory.buffer);
     this.i32 = new Int32Array(ex.memory.buffer);
+    this.resultWord = ex.resultAddr() >> 2;
   }
 
   /** The views over WASM memory; growing the memory detaches them (length 0), then they are rebuilt. */
@@ -172,30 +174,41 @@ class WasmTransform implements WasmEndpointTransform {
     const ex = this.ex;
     const n = parts.length;
     stats.runs++;
-    ex.begin();
-    const starts = this.starts;
-    for (let i = 0; i < n; i++) {
-      const body = parts[i].body;
-      const ptr = ex.inputAlloc(body.length);
+    let status: number;
+    if (n === 1) {
+      const body = parts[0].body;
+      const ptr = ex.beginWith(body.length);
       if (ptr === 0) return this.runFallback(parts);
       this.views().set(body, ptr);
-      starts[i] = ptr;
+      this.starts[0] = ptr;
+      status = ex.run1(this.planPtr, parts[0].index, ptr, body.length);
+    } else {
+      ex.begin();
+      const starts = this.starts;
+      for (let i = 0; i < n; i++) {
+        const body = parts[i].body;
+        const ptr = ex.inputAlloc(body.length);
+        if (ptr === 0) return this.runFallback(parts);
+        this.views().set(body, ptr);
+        starts[i] = ptr;
+      }
+      const desc = ex.inputAlloc(12 * n);
+      if (desc === 0) return this.runFallback(parts);
+      this.views();
+      const i32 = this.i32;
+      for (let i = 0, w = desc >> 2; i < n; i++, w += 3) {
+        i32[w] = parts[i].index;
+        i32[w + 1] = starts[i];
+        i32[w + 2] = parts[i].body.length;
+      }
+      status = ex.run(this.planPtr, desc, n);
     }
-    const desc = ex.inputAlloc(12 * n);
-    if (desc === 0) return this.runFallback(parts);
-    this.views();
-    const i32 = this.i32;
-    for (let i = 0, w = desc >> 2; i < n; i++, w += 3) {
-      i32[w] = parts[i].index;
-      i32[w + 1] = starts[i];
-      i32[w + 2] = parts[i].body.length;
-    }
-    const status = ex.run(this.planPtr, desc, n);
     if (status === 0) {
-      const ptr = ex.outputPtr();
-      const len = ex.outputLen();
+      const u8 = this.views();
+      const ptr = this.i32[this.resultWord];
+      const len = this.i32[this.resultWord + 1];
       const out = Buffer.allocUnsafe(len);
-      out.set(this.views().subarray(ptr, ptr + len));
+      out.set(u8.subarray(ptr, ptr + len));
       return out;
     }
     if (status === ERR_FALLBACK || status === ERR_NOMEM) return this.runFallback(parts);

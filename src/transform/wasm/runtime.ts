@@ -8,6 +8,9 @@ export interface TransformExports {
   begin(): void;
   inputAlloc(size: number): number;
   run(plan: number, parts: number, count: number): number;
+  beginWith(size: number): number;
+  run1(plan: number, index: number, ptr: number, len: number): number;
+  resultAddr(): number;
   outputPtr(): number;
   outputLen(): number;
   errorPos(): number;
