@@ -8,6 +8,15 @@ import { get, jsonBackend, ROOT, runGw, startGateway, writeConfig } from './help
 const FIX = join(ROOT, 'test', 'fixtures', 'lua');
 const src = (name) => join(FIX, name);
 
+/** Logs are written asynchronously: wait until `re` shows up (or fail after 5 s). */
+async function waitForLog(gw, re) {
+  const deadline = Date.now() + 5000;
+  while (!re.test(gw.logs())) {
+    if (Date.now() > deadline) assert.match(gw.logs(), re);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 describe('Lua end to end', () => {
   let backend;
   let gw;
@@ -292,7 +301,7 @@ describe('Lua end to end', () => {
     const r = await get(`${gw.url}/filter`);
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, { KeepThisField: 'kept' });
-    assert.match(gw.logs(), /Found key:\tdrop1/);
+    await waitForLog(gw, /Found key:\tdrop1/);
   });
 
   test('collection example (luaList iteration, Lua table set as a list)', async () => {
@@ -308,7 +317,7 @@ describe('Lua end to end', () => {
     assert.equal(r.json.headers['x-from-lua-proxy'], '1234');
     assert.equal(r.json.headers['x-from-lua'], '1234', 'service-level lua-endpoint runs for every endpoint');
     assert.equal(r.headers.get('x-from-lua-proxy'), '1234');
-    assert.match(gw.logs(), /Lua proxy post modifier/);
+    await waitForLog(gw, /Lua proxy post modifier/);
   });
 
   test('custom_error sets the status (and body with a content type)', async () => {
@@ -332,12 +341,11 @@ describe('Lua end to end', () => {
     const spinEndpoint = await get(`${gw.url}/spin-endpoint`);
     assert.equal(spinEndpoint.status, 500);
     assert.ok(Date.now() - t0 < 20000);
-    const logs = gw.logs();
-    assert.match(
-      logs,
+    await waitForLog(
+      gw,
       /modifier\/lua-proxy at \$\.endpoints\[10\][^\n]*runaway\.lua[^\n]*pre: script stopped/,
     );
-    assert.match(logs, /modifier\/lua-backend[^\n]*runaway\.lua[^\n]*not enough memory/);
+    await waitForLog(gw, /modifier\/lua-backend[^\n]*runaway\.lua[^\n]*not enough memory/);
     // same worker, same scripts: still serving, runaway endpoints included
     const again = await get(`${gw.url}/decorator`);
     assert.equal(again.status, 200);
@@ -349,7 +357,7 @@ describe('Lua end to end', () => {
   test('a script error is logged with file and line', async () => {
     const r = await get(`${gw.url}/broken`);
     assert.equal(r.status, 500);
-    assert.match(gw.logs(), /bad-code\.lua:5/);
+    await waitForLog(gw, /bad-code\.lua:5/);
   });
 
   test('params are read and set with a capitalised name', async () => {

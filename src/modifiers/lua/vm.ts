@@ -661,6 +661,7 @@ export class LuaState {
   private readonly id: number;
   readonly refs: Record<string, number> = {};
   private gcRef = 0;
+  private spareThread: [number, number] | undefined;
   closed = false;
 
   constructor(
@@ -746,8 +747,16 @@ export class LuaState {
    */
   run(ref: number, exec: LuaExec): void | Promise<void> {
     const L = this.L;
-    const T = C.lua_newthread(L) as number;
-    const threadRef = C.luaL_ref(L, LUA_REGISTRYINDEX) as number;
+    // A coroutine that returned normally is reused (creating one costs several allocations).
+    let T: number;
+    let threadRef: number;
+    if (this.spareThread) {
+      [T, threadRef] = this.spareThread;
+      this.spareThread = undefined;
+    } else {
+      T = C.lua_newthread(L) as number;
+      threadRef = C.luaL_ref(L, LUA_REGISTRYINDEX) as number;
+    }
     exec.epoch = epochCounter++ % 2 ** 28;
     C.lua_rawgeti(T, LUA_REGISTRYINDEX, BigInt(ref));
     hookTicks = 0;
@@ -764,7 +773,9 @@ export class LuaState {
         currentExec = prev;
       }
       if (status === LUA_OK) {
-        C.luaL_unref(L, LUA_REGISTRYINDEX, threadRef);
+        C.lua_settop(T, 0);
+        if (this.spareThread) C.luaL_unref(L, LUA_REGISTRYINDEX, threadRef);
+        else this.spareThread = [T, threadRef];
         return;
       }
       if (status === LUA_YIELD) {
