@@ -48,7 +48,7 @@ export interface RunningGateway {
 }
 
 export async function serve(opts: ServeOptions): Promise<RunningGateway> {
-  const log = createLogger({ level: opts.logLevel, service: opts.service });
+  const log = createLogger({ level: opts.logLevel, service: opts.service, sync: true });
   let front = opts.front;
   if (front === 'uws' && !loadUws()) {
     log.warn(`uWebSockets.js does not load here (${uwsUnavailableReason()}): serving with node:http`);

@@ -18,6 +18,8 @@ export interface LoggerOptions {
   bindings?: Record<string, unknown>;
   /** The service config, for its `telemetry/logging` options. */
   service?: ServiceConfig;
+  /** Write each line before returning (the main thread's few lines must not be lost at exit). */
+  sync?: boolean;
 }
 
 /** KrakenD levels (DEBUG, INFO, WARNING, ERROR, CRITICAL) → pino levels. */
@@ -41,7 +43,7 @@ export function pinoLevel(level: string | undefined): string {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const destination = pino.destination({ dest: 1, sync: false });
+  const destination = pino.destination({ dest: 1, sync: opts.sync === true });
   const logging = loggingConfig(opts.service);
   if (logging) return createTextLogger(opts, loggingSettings(logging), destination);
   const level = opts.level ?? process.env.GW_LOG_LEVEL;
