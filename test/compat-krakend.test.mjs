@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GW_VERSION } from '../dist/proxy/backend-request.js';
@@ -31,8 +32,33 @@ const AREAS = [
 ];
 const areaOf = (name) => AREAS.find(([, re]) => re.test(name))?.[0] ?? 'other';
 
+/** HEAD over a raw socket: an HTTP client would hide content sent by mistake after the headers. */
+function rawHead(target, headers) {
+  return new Promise((resolve, reject) => {
+    const lines = [`HEAD ${target.pathname}${target.search} HTTP/1.1`, `Host: ${target.host}`, 'Connection: close'];
+    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+    const socket = net.connect(Number(target.port), target.hostname, () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
+    const chunks = [];
+    socket.setTimeout(5000, () => socket.destroy(new Error('request timed out')));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('latin1');
+      const split = raw.indexOf('\r\n\r\n');
+      const head = (split < 0 ? raw : raw.slice(0, split)).split('\r\n');
+      const res = { status: Number(head[0].split(' ')[1]), headers: {}, text: split < 0 ? '' : raw.slice(split + 4) };
+      for (const line of head.slice(1)) {
+        const c = line.indexOf(':');
+        res.headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
+      }
+      resolve(res);
+    });
+  });
+}
+
 function request(base, input) {
   const target = new URL(input.url.replace(/^https?:\/\/[^/]+/, ''), base);
+  if (input.method === 'HEAD') return rawHead(target, input.header ?? {});
   const body =
     input.body === undefined ? undefined : Buffer.from(typeof input.body === 'string' ? input.body : JSON.stringify(input.body));
   const headers = { ...(input.header ?? {}) };

@@ -172,7 +172,7 @@ class UwsFront implements HttpFront {
       headers[k] = prev === undefined ? v : `${prev}, ${v}`;
     });
     const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
-    const state = { aborted: false, done: false, timer: undefined as NodeJS.Timeout | undefined };
+    const state = { aborted: false, done: false, head: method === 'HEAD', timer: undefined as NodeJS.Timeout | undefined };
     this.active++;
     res.onAborted(() => {
       state.aborted = true;
@@ -254,7 +254,12 @@ class UwsFront implements HttpFront {
         else for (let i = 0; i < v.length; i++) res.writeHeader(k, v[i]);
       }
       const body = r.body;
-      if (body === null || body === undefined) res.end(undefined, closeConn);
+      // A HEAD response announces the length but carries no content (RFC 9110 §9.3.2), as Go's
+      // server does. This uWS build throws on endWithoutBody(length, close): write the length ourselves.
+      if (state.head) {
+        res.writeHeader('content-length', String(body == null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+        res.endWithoutBody();
+      } else if (body === null || body === undefined) res.end(undefined, closeConn);
       else res.end(body as never, closeConn);
     });
     this.finished();
@@ -264,6 +269,7 @@ class UwsFront implements HttpFront {
 interface ResState {
   aborted: boolean;
   done: boolean;
+  head: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
