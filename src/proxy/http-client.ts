@@ -165,23 +165,50 @@ function decompress(res: HttpResult): HttpResult {
   return { status: res.status, headers, body };
 }
 
+const SENSITIVE_ON_REDIRECT = new Set(['authorization', 'www-authenticate', 'cookie', 'cookie2']);
+
+/**
+ * The headers of a redirected request, as Go's http.Client builds them: the original ones, minus
+ * credentials when the new host is neither the previous one nor a subdomain of it, plus a Referer
+ * naming the previous URL (unless the client sent one, or the hop goes from https to http).
+ */
+function redirectHeaders(initial: string[], from: URL, to: URL): string[] {
+  const sameDomain = to.hostname === from.hostname || to.hostname.endsWith(`.${from.hostname}`);
+  const out: string[] = [];
+  let hasReferer = false;
+  for (let i = 0; i < initial.length; i += 2) {
+    const k = initial[i].toLowerCase();
+    if (!sameDomain && SENSITIVE_ON_REDIRECT.has(k)) continue;
+    if (k === 'referer') hasReferer = true;
+    out.push(initial[i], initial[i + 1]);
+  }
+  if (!hasReferer && !(from.protocol === 'https:' && to.protocol === 'http:')) {
+    from.username = '';
+    from.password = '';
+    out.push('Referer', from.href);
+  }
+  return out;
+}
+
 /** Calls `origin` + opts.path; follows redirects like Go's client; decompresses when asked. */
 export async function callBackend(pools: PoolRegistry, origin: string, opts: CallOptions): Promise<HttpResult> {
   let pool = pools.get(origin);
   let path = opts.path;
   let method = opts.method;
   let body = opts.body;
+  let headers = opts.headers;
   const started = opts.timeoutMs > 0 ? Date.now() : 0;
   for (let hops = 0; ; hops++) {
     const remaining = opts.timeoutMs > 0 ? opts.timeoutMs - (Date.now() - started) : 0;
     if (opts.timeoutMs > 0 && remaining <= 0) throw new UpstreamError('context deadline exceeded', 'timeout');
-    let res = await dispatchOnce(pool, { ...opts, timeoutMs: remaining }, path, method, body);
+    let res = await dispatchOnce(pool, { ...opts, headers, timeoutMs: remaining }, path, method, body);
     if (opts.followRedirects && REDIRECTS.has(res.status)) {
       const location = res.headers.location;
       if (typeof location === 'string' && location !== '') {
         if (hops + 1 >= MAX_REDIRECTS) throw new UpstreamError('stopped after 10 redirects', 'redirects');
         const next = new URL(location, `${origin}${path}`);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') return res;
+        headers = redirectHeaders(opts.headers, new URL(`${origin}${path}`), next);
         origin = next.origin;
         pool = pools.get(origin);
         path = `${next.pathname}${next.search}`;

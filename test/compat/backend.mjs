@@ -118,6 +118,12 @@ function route(req, res, body) {
       return;
     }
     case 'redirect': {
+      if (seg[2] === 'cross') {
+        // Same server under another host name: Go's client drops credentials on such a hop.
+        const location = `http://localhost:${req.socket.localPort}/param_forwarding/redirected?from=cross`;
+        res.writeHead(302, { Location: location, 'Content-Type': 'text/html; charset=utf-8' });
+        return res.end();
+      }
       const code = Number(seg[2]) || 302;
       res.writeHead(code, { Location: `/param_forwarding/redirected?from=${code}`, 'Content-Type': 'text/html; charset=utf-8' });
       return res.end(`<a href="/param_forwarding/redirected?from=${code}">Redirect</a>.\n\n`);
@@ -141,6 +147,13 @@ function route(req, res, body) {
     case 'invalid-json':
       res.setHeader('Content-Type', 'application/json');
       return res.end('{"truncated": ');
+    case 'numbers':
+      // Keys in Go's (sorted) order; lura decodes with UseNumber, so the literals come back as sent.
+      res.setHeader('Content-Type', 'application/json');
+      return res.end('{"big":12345678901234567890,"e":1e3,"f":1.0,"neg":-0.0}');
+    case 'empty-body':
+      res.setHeader('Content-Type', 'application/json');
+      return res.end();
     case 'string':
       res.setHeader('Content-Type', 'text/plain; charset=utf-8');
       return res.end('hello, world');
