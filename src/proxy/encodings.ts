@@ -21,7 +21,8 @@ const decoders = new Map<string, Decoder>([
   [
     'json',
     (body, isCollection) => {
-      if (body.length === 0) return {};
+      // As lura's json.Decoder: an empty body is io.EOF, an error (use `string` or no-op for those).
+      if (body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
       const v = parseJson(body);
       if (isCollection) {
         if (!Array.isArray(v)) throw new DecodeError('backend response is not a JSON array (is_collection)');
@@ -35,7 +36,7 @@ const decoders = new Map<string, Decoder>([
   [
     'safejson',
     (body) => {
-      if (body.length === 0) return {};
+      if (body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
       const v = parseJson(body);
       if (Array.isArray(v)) return { collection: v };
       if (v !== null && typeof v === 'object') return v as Record<string, unknown>;

@@ -186,7 +186,11 @@ function compileBackend(
     });
     if (noop) return { status: res.status, headers: res.headers, body: res.body };
     if (res.status !== 200 && res.status !== 201) throw invalidStatusError(res.status, res.body, res.headers, returnErrorCode);
-    if (keepBytes) return { status: res.status, headers: res.headers, body: res.body };
+    if (keepBytes) {
+      // The byte path is JSON only; lura's JSON decoder fails on an empty body (io.EOF), so do we.
+      if (res.body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
+      return { status: res.status, headers: res.headers, body: res.body };
+    }
     return { status: res.status, headers: res.headers, body: res.body, data: decoder!(res.body, isCollection) };
   };
 
@@ -382,6 +386,12 @@ function compileNoop(b: CompiledBackend, logger: Logger, endpointLabel: string):
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+function hasKeys(data: Record<string, unknown> | null): boolean {
+  if (data === null) return false;
+  for (const _ in data) return true;
+  return false;
+}
+
 /**
  * Whether the endpoint can keep backend bodies as bytes and hand them to the WASM transform:
  * JSON in and out, a plain parallel merge, and no feature that reads or writes the data.
@@ -568,22 +578,25 @@ export function compileEndpoint(
       if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
       return { status, headers, body };
     }
+    // As lura's router (router/gin/endpoint.go): complete, and cacheable, only with non-empty data.
     if (pr.json !== undefined) {
+      const complete = pr.isComplete && pr.json.length > 2; // the byte path writes `{}` for no data
       const headers: ResponseHeaders = {
         'content-type': JSON_TYPE,
         'x-krakend': versionHeader,
-        'x-krakend-completed': pr.isComplete ? 'true' : 'false',
+        'x-krakend-completed': complete ? 'true' : 'false',
       };
-      if (pr.isComplete && cacheControl) headers['cache-control'] = cacheControl;
+      if (complete && cacheControl) headers['cache-control'] = cacheControl;
       return { status: pr.status ?? 200, headers, body: pr.json };
     }
+    const complete = pr.isComplete && hasKeys(pr.data);
     const encoded = encoder(pr.data, req);
     const headers: ResponseHeaders = {
       'content-type': encoded.contentType,
       'x-krakend': versionHeader,
-      'x-krakend-completed': pr.isComplete ? 'true' : 'false',
+      'x-krakend-completed': complete ? 'true' : 'false',
     };
-    if (pr.isComplete && cacheControl) headers['cache-control'] = cacheControl;
+    if (complete && cacheControl) headers['cache-control'] = cacheControl;
     if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
     return { status: pr.status ?? 200, headers, body: encoded.body };
   };
