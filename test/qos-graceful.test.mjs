@@ -97,9 +97,16 @@ for (const workers of ['1', '2']) {
     };
     const gw = await startGateway(config, { args: ['--workers', workers] });
     try {
+      // startGateway returns once one worker accepts; gw handles SIGTERM once all have started.
+      for (let i = 0; i < 400 && !/listening on /.test(gw.logs()); i++)
+        await new Promise((r) => setTimeout(r, 25));
       const paths = redis ? ['/limited', '/redis'] : ['/limited'];
       const inflight = Array.from({ length: 12 }, (_, i) => fresh(`${gw.url}${paths[i % paths.length]}`));
-      await new Promise((r) => setTimeout(r, 200));
+      // In flight = accepted and being served: every request has reached the (slow) backend.
+      // (A connection still in a listen socket's accept queue at SIGTERM is the core's matter.)
+      for (let i = 0; i < 200 && slow.requests.length < inflight.length; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      assert.equal(slow.requests.length, inflight.length);
       const started = Date.now();
       const exited = gw.stop();
       const results = await Promise.all(inflight);
