@@ -163,10 +163,13 @@ describe('workers', () => {
       { version: 3, endpoints: [{ endpoint: '/items', backend: [{ host: [backend.url], url_pattern: '/a' }] }] },
       { args: ['--workers', '2'] },
     );
-    const results = await Promise.all(Array.from({ length: 20 }, () => get(`${gw.url}/items`)));
-    for (const r of results) assert.deepEqual(r.json, { a: 1 });
-    assert.match(gw.logs(), /2 workers/);
-    const exit = await gw.stop();
-    assert.equal(exit.code, 0);
+    try {
+      const results = await Promise.all(Array.from({ length: 20 }, () => get(`${gw.url}/items`)));
+      for (const r of results) assert.deepEqual(r.json, { a: 1 });
+      assert.match(gw.logs(), /2 workers/);
+    } finally {
+      const exit = await gw.stop();
+      assert.equal(exit.code, 0);
+    }
   });
 });

@@ -155,6 +155,15 @@ async function runCommand(p: Parsed): Promise<number> {
   const port = p.port ?? service.port ?? 8080;
   if (!p.config) service = selfTarget(service, port);
   if (p.debug) service = { ...service, debug_endpoint: true };
+  // Signals are caught before the workers start: a SIGTERM while the last worker is still
+  // starting must drain and exit 0 too, not kill the process.
+  let signalled = false;
+  let onSignal = () => {
+    signalled = true;
+  };
+  const handler = () => onSignal();
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
   let running: Awaited<ReturnType<typeof serve>>;
   try {
     running = await serve({
@@ -171,7 +180,7 @@ async function runCommand(p: Parsed): Promise<number> {
   }
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = () => {
+    onSignal = () => {
       if (stopping) return;
       stopping = true;
       running.stop().then(
@@ -179,8 +188,7 @@ async function runCommand(p: Parsed): Promise<number> {
         () => resolve(1),
       );
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    if (signalled) onSignal();
   });
 }
 

@@ -129,6 +129,10 @@ export async function startGateway(config, opts = {}) {
   child.stderr.on('data', (d) => (out += d));
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
+  // A test that fails before stop() must not hang the run: the child is killed at exit instead.
+  child.unref();
+  child.stdout.unref();
+  child.stderr.unref();
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 15000);
   let exited = null;
