@@ -68,6 +68,30 @@ export type Encoder = (data: Record<string, unknown> | null, req: GwRequest) => 
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+const NEGOTIATE_OFFERS = ['application/json', 'text/plain', 'application/xml'];
+
+/**
+ * gin's Context.NegotiateFormat over lura's offers: the Accept entries in the order written
+ * (parameters and q-values ignored), each matched as a prefix of an offer, `*` matching the rest.
+ */
+function negotiateFormat(accept: string | undefined): string {
+  if (accept === undefined || accept.trim() === '') return NEGOTIATE_OFFERS[0];
+  for (const part of accept.split(',')) {
+    const semi = part.indexOf(';');
+    const accepted = (semi < 0 ? part : part.slice(0, semi)).trim();
+    if (accepted === '') continue;
+    for (const offer of NEGOTIATE_OFFERS) {
+      let i = 0;
+      for (; i < accepted.length && i < offer.length; i++) {
+        if (accepted[i] === '*' || offer[i] === '*') return offer;
+        if (accepted[i] !== offer[i]) break;
+      }
+      if (i === accepted.length) return offer;
+    }
+  }
+  return '';
+}
+
 const jsonEncoder: Encoder = (data) => ({ contentType: JSON_TYPE, body: JSON.stringify(data ?? {}) });
 
 const encoders: Map<string, Encoder> = new Map<string, Encoder>([
@@ -82,24 +106,21 @@ const encoders: Map<string, Encoder> = new Map<string, Encoder>([
   [
     'string',
     (data) => {
+      // lura's string render writes `content` only when it is a string, else nothing.
       const c = data?.content;
-      return {
-        contentType: 'text/plain; charset=utf-8',
-        body: typeof c === 'string' ? c : c === undefined ? '' : JSON.stringify(c),
-      };
+      return { contentType: 'text/plain; charset=utf-8', body: typeof c === 'string' ? c : '' };
     },
   ],
   ['yaml', (data) => ({ contentType: 'application/x-yaml; charset=utf-8', body: yamlStringify(data ?? {}) })],
   [
     'negotiate',
     (data, req): Encoded => {
-      const accept = req.headers.accept ?? '';
-      if (accept.includes('xml')) {
+      const offer = negotiateFormat(req.headers.accept);
+      // As lura: text/plain is answered in YAML (docs: Returned encodings), xml falls back to JSON.
+      if (offer === 'application/xml') {
         const xml: Encoder | undefined = encoders.get('xml');
         if (xml) return xml(data, req);
-      }
-      if (accept.includes('yaml')) return encoders.get('yaml')!(data, req);
-      if (accept.includes('text/plain') && !accept.includes('json')) return encoders.get('string')!(data, req);
+      } else if (offer === 'text/plain') return encoders.get('yaml')!(data, req);
       return jsonEncoder(data, req);
     },
   ],
