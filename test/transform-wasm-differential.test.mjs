@@ -13,7 +13,9 @@ import {
   wasmTransformStats,
 } from '../dist/transform/wasm/index.js';
 
-const SEED = 20261123;
+// GW_TRANSFORM_SEED / GW_TRANSFORM_SCALE explore further (e.g. SCALE=10 runs 135,000 cases).
+const SEED = Number(process.env.GW_TRANSFORM_SEED ?? 20261123);
+const SCALE = Number(process.env.GW_TRANSFORM_SCALE ?? 1);
 
 // Keys from a small alphabet so that config paths hit document keys (and duplicates happen),
 // with the hard cases mixed in: integer-like keys, escapes, non-ASCII, astral, empty.
@@ -263,7 +265,7 @@ test('differential: generated documents × manipulation plans (6,000 cases)', (t
     fc.property(caseArb, (c) => {
       check({ backends: c.backends, endpointFlatmap: c.endpointFlatmap }, partsOf(c));
     }),
-    { seed: SEED, numRuns: 6000 },
+    { seed: SEED, numRuns: 6000 * SCALE },
   );
   assertExercised(t, before, { minOutputs: 5000, maxFallbackShare: 0.1 });
 });
@@ -295,7 +297,7 @@ test('differential: flatmap-heavy plans over collections and nested arrays (2,50
         ]);
       },
     ),
-    { seed: SEED + 1, numRuns: 2500 },
+    { seed: SEED + 1, numRuns: 2500 * SCALE },
   );
   assertExercised(t, before, { minOutputs: 2000, maxFallbackShare: 0.1 });
 });
@@ -335,7 +337,7 @@ test('differential: allow / deny / mapping on a dense key space (1,500 cases)', 
         check({ backends }, parts.reverse());
       },
     ),
-    { seed: SEED + 4, numRuns: 1500 },
+    { seed: SEED + 4, numRuns: 1500 * SCALE },
   );
   assertExercised(t, before, { minOutputs: 1500, maxFallbackShare: 0 });
 });
@@ -381,7 +383,7 @@ test('differential: corrupted documents are refused by both paths or read alike 
         check({ backends: [{}] }, [{ index: 0, body: Buffer.from(text, 'utf8') }]);
       },
     ),
-    { seed: SEED + 2, numRuns: 2500 },
+    { seed: SEED + 2, numRuns: 2500 * SCALE },
   );
   assertExercised(t, before, { minOutputs: 300, maxFallbackShare: 0.1 });
 });
@@ -403,7 +405,7 @@ test('differential: raw byte noise, invalid UTF-8 included (1,000 cases)', (t) =
       ]);
       check({ backends: [{ mapping: { a: 'z' } }] }, [{ index: 0, body: inString }]);
     }),
-    { seed: SEED + 3, numRuns: 1000 },
+    { seed: SEED + 3, numRuns: 1000 * SCALE },
   );
   assertExercised(t, before, { minOutputs: 900, maxFallbackShare: 0.9 });
 });
