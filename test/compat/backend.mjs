@@ -151,6 +151,15 @@ function route(req, res, body) {
       // Keys in Go's (sorted) order; lura decodes with UseNumber, so the literals come back as sent.
       res.setHeader('Content-Type', 'application/json');
       return res.end('{"big":12345678901234567890,"e":1e3,"f":1.0,"neg":-0.0}');
+    case 'education':
+      // The input of the docs' flatmap example (Array manipulation, "Moving around data in arrays").
+      res.setHeader('Content-Type', 'application/json');
+      return res.end(
+        JSON.stringify({
+          kindergarten: [{ name: 'TEST Kinder' }, { name: "Lil' Elephants" }, { name: 'Bright Rainbows' }],
+          schools: [{ title: 'Brookside Elementary' }, { title: 'Oak Tree School' }],
+        }),
+      );
     case 'empty-body':
       res.setHeader('Content-Type', 'application/json');
       return res.end();
