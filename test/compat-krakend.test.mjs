@@ -1,6 +1,6 @@
 // KrakenD CE compatibility suite: the shape of krakend-ce's integration tests (tests/fixtures/
 // krakend.json served against a small backend, one spec file per case with "in" and "out") run
-// against `gw run -c`. Each spec is its own test: status code, body (JSON-equal, or string-equal
+// against `gw run -c`, one gateway per fixture (test/compat/krakend*.json). Each spec is its own test: status code, body (JSON-equal, or string-equal
 // when the expected body is a string; not checked when absent) and every listed header (a null
 // value means the header must be absent). Placeholders: {{version}}, {{gateway_host}},
 // {{backend}}, {{backend_hostport}}.
@@ -15,10 +15,11 @@ import { startCompatBackend } from './compat/backend.mjs';
 import { ROOT, startGateway } from './helpers/gateway.mjs';
 
 const COMPAT = join(ROOT, 'test', 'compat');
-const SPECS = join(COMPAT, 'specs');
-const specFiles = readdirSync(SPECS)
-  .filter((f) => f.endsWith('.json'))
-  .sort();
+/** One gateway per fixture; router options change every answer, so they have their own. */
+const SUITES = [
+  { title: 'core proxy', fixture: 'krakend.json', specs: 'specs' },
+  { title: 'router options', fixture: 'krakend-router.json', specs: 'specs-router', area: 'router options' },
+];
 
 /** Area of a spec, from its file name, for the summary. */
 const AREAS = [
@@ -103,61 +104,71 @@ function checkBody(expected, text) {
   assert.deepEqual(got, expected, 'body');
 }
 
-describe('KrakenD CE compatibility (core proxy)', () => {
-  let backend;
-  let gw;
-  let vars;
-  const results = [];
+const results = [];
 
-  before(async () => {
-    backend = await startCompatBackend();
-    const raw = readFileSync(join(COMPAT, 'krakend.json'), 'utf8')
-      .replaceAll('{{backend_hostport}}', `127.0.0.1:${backend.port}`)
-      .replaceAll('{{backend}}', backend.url);
-    gw = await startGateway(JSON.parse(raw));
-    vars = {
-      '{{version}}': GW_VERSION,
-      '{{gateway_host}}': `127.0.0.1:${gw.port}`,
-      '{{backend}}': backend.url,
-      '{{backend_hostport}}': `127.0.0.1:${backend.port}`,
-    };
-  });
-
-  after(async () => {
-    await gw?.stop();
-    await backend?.close();
-    const byArea = new Map();
-    for (const { name, ok } of results) {
-      const a = areaOf(name);
-      const cur = byArea.get(a) ?? { pass: 0, total: 0 };
-      cur.total++;
-      if (ok) cur.pass++;
-      byArea.set(a, cur);
-    }
-    const pass = results.filter((r) => r.ok).length;
-    const lines = [`KrakenD CE compatibility: ${pass} of ${results.length} specs pass`];
-    for (const [a, { pass: p, total }] of byArea) lines.push(`  ${a}: ${p}/${total}`);
-    const failed = results.filter((r) => !r.ok).map((r) => r.name);
-    if (failed.length) lines.push(`  failing: ${failed.join(', ')}`);
-    console.log(lines.join('\n'));
-  });
-
-  for (const file of specFiles) {
-    const name = file.replace(/\.json$/, '');
-    test(name, async () => {
-      let text = readFileSync(join(SPECS, file), 'utf8');
-      for (const [k, v] of Object.entries(vars)) text = text.replaceAll(k, v);
-      const spec = JSON.parse(text);
-      let ok = false;
-      try {
-        const res = await request(gw.url, spec.in);
-        assert.equal(res.status, spec.out.status_code, `status (body: ${res.text.slice(0, 200)})`);
-        checkBody(spec.out.body, res.text);
-        checkHeaders(spec.out.header, res.headers);
-        ok = true;
-      } finally {
-        results.push({ name, ok });
-      }
-    });
+after(() => {
+  const byArea = new Map();
+  for (const { area, ok } of results) {
+    const cur = byArea.get(area) ?? { pass: 0, total: 0 };
+    cur.total++;
+    if (ok) cur.pass++;
+    byArea.set(area, cur);
   }
+  const pass = results.filter((r) => r.ok).length;
+  const lines = [`KrakenD CE compatibility: ${pass} of ${results.length} specs pass`];
+  for (const [a, { pass: p, total }] of byArea) lines.push(`  ${a}: ${p}/${total}`);
+  const failed = results.filter((r) => !r.ok).map((r) => r.name);
+  if (failed.length) lines.push(`  failing: ${failed.join(', ')}`);
+  console.log(lines.join('\n'));
 });
+
+for (const suite of SUITES) {
+  const dir = join(COMPAT, suite.specs);
+  const specFiles = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
+
+  describe(`KrakenD CE compatibility (${suite.title})`, () => {
+    let backend;
+    let gw;
+    let vars;
+
+    before(async () => {
+      backend = await startCompatBackend();
+      const raw = readFileSync(join(COMPAT, suite.fixture), 'utf8')
+        .replaceAll('{{backend_hostport}}', `127.0.0.1:${backend.port}`)
+        .replaceAll('{{backend}}', backend.url);
+      gw = await startGateway(JSON.parse(raw));
+      vars = {
+        '{{version}}': GW_VERSION,
+        '{{gateway_host}}': `127.0.0.1:${gw.port}`,
+        '{{backend}}': backend.url,
+        '{{backend_hostport}}': `127.0.0.1:${backend.port}`,
+      };
+    });
+
+    after(async () => {
+      await gw?.stop();
+      await backend?.close();
+    });
+
+    for (const file of specFiles) {
+      const name = file.replace(/\.json$/, '');
+      test(name, async () => {
+        let text = readFileSync(join(dir, file), 'utf8');
+        for (const [k, v] of Object.entries(vars)) text = text.replaceAll(k, v);
+        const spec = JSON.parse(text);
+        let ok = false;
+        try {
+          const res = await request(gw.url, spec.in);
+          assert.equal(res.status, spec.out.status_code, `status (body: ${res.text.slice(0, 200)})`);
+          checkBody(spec.out.body, res.text);
+          checkHeaders(spec.out.header, res.headers);
+          ok = true;
+        } finally {
+          results.push({ name, area: suite.area ?? areaOf(name), ok });
+        }
+      });
+    }
+  });
+}
