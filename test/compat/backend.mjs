@@ -151,6 +151,15 @@ function route(req, res, body) {
       // Keys in Go's (sorted) order; lura decodes with UseNumber, so the literals come back as sent.
       res.setHeader('Content-Type', 'application/json');
       return res.end('{"big":12345678901234567890,"e":1e3,"f":1.0,"neg":-0.0}');
+    case 'method':
+      res.setHeader('Content-Type', 'application/json');
+      return res.end(JSON.stringify({ method: req.method }));
+    case 'big': {
+      // ~1 MB of JSON: bodies are buffered and passed whole.
+      res.setHeader('Content-Type', 'application/json');
+      const items = Array.from({ length: 20000 }, (_, i) => ({ i, name: `item-${i}`, tags: ['a', 'b'] }));
+      return res.end(JSON.stringify({ count: items.length, items }));
+    }
     case 'education':
       // The input of the docs' flatmap example (Array manipulation, "Moving around data in arrays").
       res.setHeader('Content-Type', 'application/json');
