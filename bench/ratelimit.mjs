@@ -156,13 +156,14 @@ async function microCost() {
     body: null,
     clientIp: ip,
   }));
-  const out = {};
-  for (let pass = 0; pass < 2; pass++) {
+  // The fastest of 7 interleaved passes: the neighbours' load only ever adds time.
+  const out = Object.fromEntries(Object.keys(stages).map((k) => [k, Number.POSITIVE_INFINITY]));
+  for (let pass = 0; pass < 7; pass++) {
     for (const [name, stage] of Object.entries(stages)) {
-      const n = 2_000_000;
+      const n = 500_000;
       const t = process.hrtime.bigint();
       for (let i = 0; i < n; i++) await stage(reqs[i % 1000]);
-      out[name] = Number(process.hrtime.bigint() - t) / n;
+      out[name] = Math.min(out[name], Number(process.hrtime.bigint() - t) / n);
     }
   }
   return out;

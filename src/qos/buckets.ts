@@ -302,6 +302,8 @@ export interface Limiter {
   takeShared(): boolean;
   /** Client bucket of `key`: true when the request may pass (always true without client_max_rate). */
   takeClient(key: string): boolean;
+  /** Client bucket then shared bucket on one clock read: 0 pass, 429 client, 503 shared. */
+  takeBoth(key: string): number;
 }
 
 /** The limiter of the limit configured at `path`, over its region of `shared`. */
@@ -318,6 +320,7 @@ export function compileLimiter(
   const yes = () => true;
   let takeShared: () => boolean = yes;
   let takeClient: (key: string) => boolean = yes;
+  let takeBoth = (key: string) => (!takeClient(key) ? 429 : !takeShared() ? 503 : 0);
   if (spec.shared && region.cell !== undefined) {
     const { intervalNs, burst } = spec.shared;
     const cell = region.cell;
@@ -331,8 +334,19 @@ export function compileLimiter(
       hashKey(key);
       return engine.takeKey(table, groups, keyHi, keyLo, now(), intervalNs, burst) === 1;
     };
+    if (spec.shared && region.cell !== undefined) {
+      const cell = region.cell;
+      const sharedInterval = spec.shared.intervalNs;
+      const sharedBurst = spec.shared.burst;
+      takeBoth = (key) => {
+        const t = now();
+        hashKey(key);
+        if (engine.takeKey(table, groups, keyHi, keyLo, t, intervalNs, burst) !== 1) return 429;
+        return engine.take(cell, t, sharedInterval, sharedBurst) === 1 ? 0 : 503;
+      };
+    }
   }
-  return { takeShared, takeClient };
+  return { takeShared, takeClient, takeBoth };
 }
 
 const localLayouts = new WeakMap<ServiceConfig, Map<string, SharedBuckets | undefined>>();

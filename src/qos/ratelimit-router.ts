@@ -16,6 +16,7 @@ import type {
 } from '../types.js';
 import {
   type LimitSpec,
+  type Limiter,
   MAX_MAX_CLIENTS,
   compileLimiter,
   layoutBuckets,
@@ -79,19 +80,19 @@ function status(code: number): GwResponse {
 /** The router-layer middleware of one limit, specialised for what it limits. */
 export function limitMiddleware(
   spec: LimitSpec,
-  takeShared: () => boolean,
-  takeClient: (key: string) => boolean,
+  limiter: Limiter,
   clientKey: ClientKey,
 ): EndpointMiddleware | undefined {
+  const { takeShared, takeClient, takeBoth } = limiter;
   // Fresh objects per refusal: later layers (CORS, headers…) may add to them.
   const tooMany = () => Promise.resolve(status(429));
   const unavailable = () => Promise.resolve(status(503));
   if (spec.client && spec.shared)
     return (next) => (req) => {
       const key = clientKey(req);
-      if (key === undefined || !takeClient(key)) return tooMany();
-      if (!takeShared()) return unavailable();
-      return next(req);
+      if (key === undefined) return tooMany();
+      const verdict = takeBoth(key);
+      return verdict === 0 ? next(req) : verdict === 429 ? tooMany() : unavailable();
     };
   if (spec.client)
     return (next) => (req) => {
@@ -111,7 +112,7 @@ function compile(namespace: string) {
     const shared = sharedOrLocal(ctx.shared, ctx.service, namespace, true);
     if (!shared) return undefined;
     const limiter = compileLimiter(shared, ctx.path, spec);
-    return limitMiddleware(spec, limiter.takeShared, limiter.takeClient, compileClientKey(raw));
+    return limitMiddleware(spec, limiter, compileClientKey(raw));
   };
 }
 
