@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOCUMENTS } from './lib/docs.mjs';
 import { backendConf, startNginx } from './lib/nginx.mjs';
-import { findExecutable, freePort, runToEnd, startProcess, waitForHttp } from './lib/proc.mjs';
+import { findExecutable, freePort, runToEnd, startProcess, treeCpuSec, waitForHttp } from './lib/proc.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const GW_BIN = join(HERE, '..', 'bin', 'gw.js');
@@ -105,7 +105,7 @@ async function startGw(backendUrl) {
   );
   procs.push(proc);
   await waitForHttp(`http://127.0.0.1:${port}/__health`, 'gw', 15000, proc);
-  return `http://127.0.0.1:${port}`;
+  return { url: `http://127.0.0.1:${port}`, pid: proc.pid };
 }
 
 async function load(url, durationSec, warmupSec) {
@@ -176,22 +176,29 @@ try {
       `both limits +${(micro.both - micro.plain).toFixed(0)} ns per request`,
   );
   const backend = await startBackend();
-  const gw = await startGw(backend.url);
+  const { url: gw, pid: gwPid } = await startGw(backend.url);
   console.log(
     `gw ${opts.workers} worker(s), backend ${backend.kind}, ${opts.connections} connections, ` +
       `${opts.rounds} rounds × ${opts.durationSec}s per endpoint (+${opts.warmupSec}s warm-up)`,
   );
   const results = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
+  // gw's CPU time per request: what the limit adds, much less disturbed by the neighbours' load
+  // than req/s (which also measures how much of the machine gw got).
+  const cpu = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
   for (let round = 0; round < opts.rounds; round++) {
     // Rotate the order each round: no endpoint always runs first or last.
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]);
     const line = [];
     for (const v of order) {
-      const r = await load(`${gw}${v.path}`, opts.durationSec, opts.warmupSec);
+      if (opts.warmupSec > 0) await load(`${gw}${v.path}`, opts.warmupSec, 0);
+      const cpu0 = treeCpuSec(gwPid);
+      const r = await load(`${gw}${v.path}`, opts.durationSec, 0);
+      const cpuUs = ((treeCpuSec(gwPid) - cpu0) * 1e6) / r.requests;
       if (r.non2xx > 0 || r.errors > 0)
         throw new Error(`${v.path}: ${r.non2xx} non-2xx, ${r.errors} errors (limit refused?)`);
       results[v.name].push(r.reqPerSec);
-      line.push(`${v.name} ${Math.round(r.reqPerSec)}`);
+      cpu[v.name].push(cpuUs);
+      line.push(`${v.name} ${Math.round(r.reqPerSec)} req/s ${cpuUs.toFixed(1)} µs`);
     }
     console.log(`round ${round + 1}: ${line.join('  ')}`);
   }
@@ -205,8 +212,18 @@ try {
     const cost =
       v.name === 'plain'
         ? ''
-        : `  cost ${(((base - m) / base) * 100).toFixed(1)}% (of medians), ${(paired * 100).toFixed(1)}% (median of per-round pairs)`;
+        : `  cost ${(((base - m) / base) * 100).toFixed(1)}% (of medians), ${(paired * 100).toFixed(1)}% (median of per-round pairs; negative = faster)`;
     console.log(`  ${v.label.padEnd(32)} ${String(Math.round(m)).padStart(7)}${cost}`);
+  }
+  const cpuBase = median(cpu.plain);
+  console.log('\nmedian gw CPU per request:');
+  for (const v of VARIANTS) {
+    const m = median(cpu[v.name]);
+    const cost =
+      v.name === 'plain'
+        ? ''
+        : `  ${m >= cpuBase ? '+' : ''}${(((m - cpuBase) / cpuBase) * 100).toFixed(1)}%`;
+    console.log(`  ${v.label.padEnd(32)} ${m.toFixed(1).padStart(7)} µs${cost}`);
   }
 } finally {
   for (const p of procs.reverse()) await p.stop();
