@@ -73,7 +73,8 @@ test('stores per Cache-Control max-age / s-maxage / Expires, for that long; neve
     for (let i = 0; i < 3; i++) await get(`${gw.url}/max-age`);
     const cached = await get(`${gw.url}/max-age`);
     assert.deepEqual(cached.json, { path: '/max-age', n: 1, lang: null });
-    for (const p of [...paths.slice(1), '/noop-error']) for (let i = 0; i < 3; i++) await get(`${gw.url}${p}`);
+    for (const p of [...paths.slice(1), '/noop-error'])
+      for (let i = 0; i < 3; i++) await get(`${gw.url}${p}`);
     assert.equal(hits['/s-maxage'], 1, 's-maxage wins over max-age in a shared cache');
     assert.equal(hits['/expires'], 1);
     for (const p of ['/private', '/no-store', '/no-cache', '/none', '/cookie'])
