@@ -166,7 +166,7 @@ describe('workers', () => {
     try {
       const results = await Promise.all(Array.from({ length: 20 }, () => get(`${gw.url}/items`)));
       for (const r of results) assert.deepEqual(r.json, { a: 1 });
-      assert.match(gw.logs(), /2 workers/);
+      assert.match(await gw.waitForLog(/2 workers/), /2 workers/);
     } finally {
       const exit = await gw.stop();
       assert.equal(exit.code, 0);

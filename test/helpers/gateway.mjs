@@ -153,13 +153,22 @@ export async function startGateway(config, opts = {}) {
     if (ok) break;
     await new Promise((r) => setTimeout(r, 50));
   }
+  // The port answers as soon as one worker listens; the main thread says when all of them do.
+  for (let i = 0; i < 120 && !/listening on /.test(out) && !exited; i++) await new Promise((r) => setTimeout(r, 25));
   return {
     url,
     port,
     child,
     logs: () => out,
+    /** Resolves once the output matches `re` (log lines are written asynchronously). */
+    waitForLog: async (re, timeoutMs = 5000) => {
+      const until = Date.now() + timeoutMs;
+      while (!re.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+      return out;
+    },
     stop: () =>
       new Promise((resolve) => {
+        child.ref();
         process.removeListener('exit', kill);
         if (exited) return resolve(exited);
         child.once('exit', (code, signal) => resolve({ code, signal }));
