@@ -5,7 +5,7 @@
 // value means the header must be absent). Placeholders: {{version}}, {{gateway_host}},
 // {{backend}}, {{backend_hostport}}.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -23,7 +23,10 @@ const SUITES = [
 
 /** Area of a spec, from its file name, for the summary. */
 const AREAS = [
-  ['forwarding', /^(param_forwarding|query_forwarding|header_forwarding|body_forwarding|method_|host_sanitize|concurrent)/],
+  [
+    'forwarding',
+    /^(param_forwarding|query_forwarding|header_forwarding|body_forwarding|method_|host_sanitize|concurrent)/,
+  ],
   ['manipulation', /^(merge|group|deny|allow|target|collection|flatmap)/],
   ['sequential/static', /^(sequential|static)/],
   ['errors/status', /^(error|detail_error|status_|timeout)/],
@@ -36,9 +39,15 @@ const areaOf = (name) => AREAS.find(([, re]) => re.test(name))?.[0] ?? 'other';
 /** HEAD over a raw socket: an HTTP client would hide content sent by mistake after the headers. */
 function rawHead(target, headers) {
   return new Promise((resolve, reject) => {
-    const lines = [`HEAD ${target.pathname}${target.search} HTTP/1.1`, `Host: ${target.host}`, 'Connection: close'];
+    const lines = [
+      `HEAD ${target.pathname}${target.search} HTTP/1.1`,
+      `Host: ${target.host}`,
+      'Connection: close',
+    ];
     for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-    const socket = net.connect(Number(target.port), target.hostname, () => socket.write(`${lines.join('\r\n')}\r\n\r\n`));
+    const socket = net.connect(Number(target.port), target.hostname, () =>
+      socket.write(`${lines.join('\r\n')}\r\n\r\n`),
+    );
     const chunks = [];
     socket.setTimeout(5000, () => socket.destroy(new Error('request timed out')));
     socket.on('data', (c) => chunks.push(c));
@@ -47,7 +56,11 @@ function rawHead(target, headers) {
       const raw = Buffer.concat(chunks).toString('latin1');
       const split = raw.indexOf('\r\n\r\n');
       const head = (split < 0 ? raw : raw.slice(0, split)).split('\r\n');
-      const res = { status: Number(head[0].split(' ')[1]), headers: {}, text: split < 0 ? '' : raw.slice(split + 4) };
+      const res = {
+        status: Number(head[0].split(' ')[1]),
+        headers: {},
+        text: split < 0 ? '' : raw.slice(split + 4),
+      };
       for (const line of head.slice(1)) {
         const c = line.indexOf(':');
         res.headers[line.slice(0, c).trim().toLowerCase()] = line.slice(c + 1).trim();
@@ -61,16 +74,28 @@ function request(base, input) {
   const target = new URL(input.url.replace(/^https?:\/\/[^/]+/, ''), base);
   if (input.method === 'HEAD') return rawHead(target, input.header ?? {});
   const body =
-    input.body === undefined ? undefined : Buffer.from(typeof input.body === 'string' ? input.body : JSON.stringify(input.body));
+    input.body === undefined
+      ? undefined
+      : Buffer.from(typeof input.body === 'string' ? input.body : JSON.stringify(input.body));
   const headers = { ...(input.header ?? {}) };
   if (body) headers['Content-Length'] = String(body.length);
   return new Promise((resolve, reject) => {
-    const req = http.request(target, { method: input.method ?? 'GET', headers, agent: false, timeout: 5000 }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = http.request(
+      target,
+      { method: input.method ?? 'GET', headers, agent: false, timeout: 5000 },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('request timed out')));
     req.on('error', reject);
     req.end(body);

@@ -257,7 +257,8 @@ class UwsFront implements HttpFront {
       // A HEAD response announces the length but carries no content (RFC 9110 §9.3.2), as Go's
       // server does. This uWS build throws on endWithoutBody(length, close): write the length ourselves.
       if (state.head) {
-        res.writeHeader('content-length', String(body == null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length));
+        const length = body == null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+        res.writeHeader('content-length', String(length));
         res.endWithoutBody();
       } else if (body === null || body === undefined) res.end(undefined, closeConn);
       else res.end(body as never, closeConn);

@@ -16,7 +16,13 @@ function canonical(name) {
 // Framing and connection management are transport, not forwarding: Go's client sends a chunked
 // body without Connection, undici a sized body with `connection: keep-alive`. Neither is part of
 // what KrakenD's forwarding rules decide, so the echo leaves them out (Go drops Host the same way).
-const TRANSPORT_HEADERS = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'keep-alive']);
+const TRANSPORT_HEADERS = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'keep-alive',
+]);
 
 function goHeaders(req) {
   const out = {};
@@ -24,7 +30,8 @@ function goHeaders(req) {
   for (let i = 0; i < raw.length; i += 2) {
     if (TRANSPORT_HEADERS.has(raw[i].toLowerCase())) continue;
     const k = canonical(raw[i]);
-    (out[k] ??= []).push(raw[i + 1]);
+    if (out[k] === undefined) out[k] = [];
+    out[k].push(raw[i + 1]);
   }
   return out;
 }
@@ -44,7 +51,8 @@ function goQuery(rawQuery) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
     const k = goDecode(eq < 0 ? pair : pair.slice(0, eq));
-    (out[k] ??= []).push(goDecode(eq < 0 ? '' : pair.slice(eq + 1)));
+    if (out[k] === undefined) out[k] = [];
+    out[k].push(goDecode(eq < 0 ? '' : pair.slice(eq + 1)));
   }
   return out;
 }
@@ -100,7 +108,12 @@ function route(req, res, body) {
   const seg = rawPath.split('/');
 
   // KrakenD's backend rejects requests whose X-Forwarded-For is not the (loopback) client.
-  if (seg[1] === 'param_forwarding' || seg[1] === 'collection' || seg[1] === 'delayed' || seg[1] === 'redirect') {
+  if (
+    seg[1] === 'param_forwarding' ||
+    seg[1] === 'collection' ||
+    seg[1] === 'delayed' ||
+    seg[1] === 'redirect'
+  ) {
     const xff = req.headers['x-forwarded-for'];
     if (typeof xff !== 'string' || !isLoopback(xff)) return httpError(res, 'invalid X-Forwarded-For', 400);
   }
@@ -125,7 +138,10 @@ function route(req, res, body) {
         return res.end();
       }
       const code = Number(seg[2]) || 302;
-      res.writeHead(code, { Location: `/param_forwarding/redirected?from=${code}`, 'Content-Type': 'text/html; charset=utf-8' });
+      res.writeHead(code, {
+        Location: `/param_forwarding/redirected?from=${code}`,
+        'Content-Type': 'text/html; charset=utf-8',
+      });
       return res.end(`<a href="/param_forwarding/redirected?from=${code}">Redirect</a>.\n\n`);
     }
     case 'status': {
@@ -183,7 +199,11 @@ function route(req, res, body) {
       return res.end('42');
     case 'gzip': {
       const gz = gzipSync(Buffer.from(JSON.stringify({ compressed: true, foo: 42 })));
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip', 'Content-Length': gz.length });
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Content-Encoding': 'gzip',
+        'Content-Length': gz.length,
+      });
       return res.end(gz);
     }
     case 'xml':
