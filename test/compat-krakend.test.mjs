@@ -179,7 +179,10 @@ for (const suite of SUITES) {
 
     for (const file of specFiles) {
       const name = file.replace(/\.json$/, '');
-      test(name, async () => {
+      // A spec may name a difference from KrakenD that gw keeps on purpose ("known_difference"):
+      // it runs as a todo, counted in the figure, without failing the suite.
+      const known = JSON.parse(readFileSync(join(dir, file), 'utf8')).known_difference;
+      test(name, known ? { todo: known } : {}, async () => {
         let text = readFileSync(join(dir, file), 'utf8');
         for (const [k, v] of Object.entries(vars)) text = text.replaceAll(k, v);
         const spec = JSON.parse(text);
