@@ -17,11 +17,17 @@ const entries = readdirSync(join(root, 'wasm')).filter((f) => f.endsWith('.ts') 
 for (const entry of entries) {
   const src = join('wasm', entry);
   const first = readFileSync(join(root, src), 'utf8').split('\n', 1)[0];
-  const extra = first.startsWith('// asc-flags:') ? first.slice('// asc-flags:'.length).trim().split(/\s+/) : [];
+  const extra = first.startsWith('// asc-flags:')
+    ? first.slice('// asc-flags:'.length).trim().split(/\s+/)
+    : [];
   const out = join('build', entry.replace(/\.ts$/, '.wasm'));
-  execFileSync(process.execPath, [asc, src, '--config', 'asconfig.json', '--target', target, '-o', out, ...extra], {
-    cwd: root,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [asc, src, '--config', 'asconfig.json', '--target', target, '-o', out, ...extra],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
   console.log(`wasm: ${src} → ${out}`);
 }

@@ -54,7 +54,13 @@ test('version, help and usage errors', async () => {
   const h = await runGw(['help']);
   assert.equal(h.code, 0);
   assert.match(h.stdout, /gw run/);
-  for (const args of [['run', '--bogus'], ['frobnicate'], ['run', '-p', 'notaport'], ['check'], ['run', '--workers', '0']]) {
+  for (const args of [
+    ['run', '--bogus'],
+    ['frobnicate'],
+    ['run', '-p', 'notaport'],
+    ['check'],
+    ['run', '--workers', '0'],
+  ]) {
     const r = await runGw(args);
     assert.equal(r.code, 2, args.join(' '));
   }

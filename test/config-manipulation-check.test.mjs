@@ -14,17 +14,28 @@ test('an unknown flatmap operation is an error at its JSON path', () => {
       extra_config: { proxy: { flatmap_filter: [{ type: 'nope', args: ['a'] }] } },
     }),
   );
-  assert.ok(errors.some((e) => e.path === '$.endpoints[0].extra_config.proxy.flatmap_filter[0].type'), JSON.stringify(errors));
+  assert.ok(
+    errors.some((e) => e.path === '$.endpoints[0].extra_config.proxy.flatmap_filter[0].type'),
+    JSON.stringify(errors),
+  );
 });
 
 test('a backend-level flatmap with a wrong number of args is an error', () => {
   const { errors } = checkConfig(
     base({
       endpoint: '/a',
-      backend: [{ url_pattern: '/a', extra_config: { proxy: { flatmap_filter: [{ type: 'move', args: ['only-one'] }] } } }],
+      backend: [
+        {
+          url_pattern: '/a',
+          extra_config: { proxy: { flatmap_filter: [{ type: 'move', args: ['only-one'] }] } },
+        },
+      ],
     }),
   );
-  assert.ok(errors.some((e) => e.path.startsWith('$.endpoints[0].backend[0].extra_config.proxy.flatmap_filter[0]')), JSON.stringify(errors));
+  assert.ok(
+    errors.some((e) => e.path.startsWith('$.endpoints[0].backend[0].extra_config.proxy.flatmap_filter[0]')),
+    JSON.stringify(errors),
+  );
 });
 
 test('endpoint flatmap with a single backend, and allow+deny together, are warnings', () => {

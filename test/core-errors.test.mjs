@@ -57,7 +57,9 @@ before(async () => {
     const srv = net.createServer((s) => {
       s.on('data', () => s.end('THIS IS NOT HTTP\r\n\r\n'));
     });
-    srv.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${srv.address().port}`, close: () => srv.close() }));
+    srv.listen(0, '127.0.0.1', () =>
+      resolve({ url: `http://127.0.0.1:${srv.address().port}`, close: () => srv.close() }),
+    );
   });
 });
 
@@ -98,12 +100,18 @@ function config() {
         endpoint: '/details',
         backend: [
           { host: [good.url], url_pattern: '/ok' },
-          { host: b, url_pattern: '/404', extra_config: { 'backend/http': { return_error_details: 'backend_b' } } },
+          {
+            host: b,
+            url_pattern: '/404',
+            extra_config: { 'backend/http': { return_error_details: 'backend_b' } },
+          },
         ],
       },
       {
         endpoint: '/error-code',
-        backend: [{ host: b, url_pattern: '/404', extra_config: { 'backend/http': { return_error_code: true } } }],
+        backend: [
+          { host: b, url_pattern: '/404', extra_config: { 'backend/http': { return_error_code: true } } },
+        ],
       },
       { endpoint: '/post', method: 'POST', backend: [{ host: [good.url], url_pattern: '/ok' }] },
     ],
@@ -114,7 +122,9 @@ for (const front of ['uws', 'node']) {
   describe(`bad input (${front} front)`, () => {
     let gw;
     before(async () => {
-      gw = await startGateway(config(), { args: ['--workers', '1', ...(front === 'node' ? ['--node-http'] : [])] });
+      gw = await startGateway(config(), {
+        args: ['--workers', '1', ...(front === 'node' ? ['--node-http'] : [])],
+      });
     });
     after(() => gw?.stop());
 
@@ -161,7 +171,10 @@ for (const front of ['uws', 'node']) {
     test('return_error_details puts the error under error_<alias>, status 200', async () => {
       const r = await get(`${gw.url}/details`);
       assert.equal(r.status, 200);
-      assert.deepEqual(r.json, { ok: true, error_backend_b: { http_status_code: 404, http_body: '404 page not found\n' } });
+      assert.deepEqual(r.json, {
+        ok: true,
+        error_backend_b: { http_status_code: 404, http_body: '404 page not found\n' },
+      });
     });
 
     test('return_error_code returns the backend status with an empty body', async () => {

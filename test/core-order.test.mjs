@@ -10,7 +10,12 @@ import { get, jsonBackend, startGateway } from './helpers/gateway.mjs';
 test('rate limit listed before auth/validator: unauthenticated requests get 401, not 503', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-order-'));
   const jwk = join(dir, 'keys.json');
-  writeFileSync(jwk, JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ1Njc4', kid: 'k1', alg: 'HS256' }] }));
+  writeFileSync(
+    jwk,
+    JSON.stringify({
+      keys: [{ kty: 'oct', k: 'c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ1Njc4', kid: 'k1', alg: 'HS256' }],
+    }),
+  );
   const backend = await jsonBackend({ '/ok': { ok: true } });
   const gw = await startGateway({
     version: 3,

@@ -13,11 +13,24 @@ let redirector;
 
 before(async () => {
   users = await jsonBackend({
-    '/users/1': { id: 1, name: 'Ana', email: 'ana@example.com', address: { city: 'Bcn', zip: '08001', geo: { lat: 1 } }, password: 'x' },
+    '/users/1': {
+      id: 1,
+      name: 'Ana',
+      email: 'ana@example.com',
+      address: { city: 'Bcn', zip: '08001', geo: { lat: 1 } },
+      password: 'x',
+    },
     '/users/search': { kind: 'search' },
-    '/list': [{ id: 1, user_id: 7 }, { id: 2, user_id: 8 }],
+    '/list': [
+      { id: 1, user_id: 7 },
+      { id: 2, user_id: 8 },
+    ],
     '/echo': (req) => ({ url: req.url, headers: req.headers }),
-    'POST /create': (req, body) => ({ method: req.method, got: JSON.parse(body.toString()), ct: req.headers['content-type'] }),
+    'POST /create': (req, body) => ({
+      method: req.method,
+      got: JSON.parse(body.toString()),
+      ct: req.headers['content-type'],
+    }),
     '/text': { __status: 200, __headers: { 'content-type': 'text/plain' }, __body: 'hello text' },
     '/scalar': { __status: 200, __body: '42' },
     '/hotel/25': { hotel_id: 25, name: 'Hotel California', destination_id: 1034, owner: { id: 'u-9' } },
@@ -26,7 +39,11 @@ before(async () => {
   });
   offers = await jsonBackend({
     '/offers': { offers: [1, 2], name: 'from-offers' },
-    '/raw': (req) => ({ __status: 201, __headers: { 'x-backend': 'yes', 'set-cookie': 'a=1' }, __body: { created: true } }),
+    '/raw': (_req) => ({
+      __status: 201,
+      __headers: { 'x-backend': 'yes', 'set-cookie': 'a=1' },
+      __body: { created: true },
+    }),
     '/teapot': { __status: 418, __headers: { 'x-teapot': '1' }, __body: { short: 'stout' } },
   });
   rrA = await jsonBackend({ '/who': { who: 'a' } });
@@ -111,7 +128,11 @@ before(async () => {
       { endpoint: '/safe', backend: [{ host: h, url_pattern: '/scalar', encoding: 'safejson' }] },
       { endpoint: '/safe-list', backend: [{ host: h, url_pattern: '/list', encoding: 'safejson' }] },
       { endpoint: '/noop', output_encoding: 'no-op', backend: [{ host: [offers.url], url_pattern: '/raw' }] },
-      { endpoint: '/noop-teapot', output_encoding: 'no-op', backend: [{ host: [offers.url], url_pattern: '/teapot' }] },
+      {
+        endpoint: '/noop-teapot',
+        output_encoding: 'no-op',
+        backend: [{ host: [offers.url], url_pattern: '/teapot' }],
+      },
       {
         endpoint: '/hotel-destinations/{id}',
         backend: [
@@ -155,7 +176,10 @@ before(async () => {
         extra_config: { proxy: { flatmap_filter: [{ type: 'del', args: ['collection'] }] } },
       },
       { endpoint: '/concurrent', concurrent_calls: 3, backend: [{ host: h, url_pattern: '/users/1' }] },
-      { endpoint: '/no-sanitize', backend: [{ host: [users.url.replace('http://', '')], url_pattern: '/users/1' }] },
+      {
+        endpoint: '/no-sanitize',
+        backend: [{ host: [users.url.replace('http://', '')], url_pattern: '/users/1' }],
+      },
     ],
   });
 });
@@ -218,11 +242,16 @@ describe('endpoints and backends', () => {
   });
 
   test('flatmap_filter with wildcards at endpoint level, after the merge', async () => {
-    assert.deepEqual((await get(`${gw.url}/flatmap`)).json, { things: [{ id: 1 }, { id: 2 }], name: 'from-offers' });
+    assert.deepEqual((await get(`${gw.url}/flatmap`)).json, {
+      things: [{ id: 1 }, { id: 2 }],
+      name: 'from-offers',
+    });
   });
 
   test('flatmap_filter at backend level', async () => {
-    assert.deepEqual((await get(`${gw.url}/flatmap-backend`)).json, { collection: [{ user_id: 7 }, { user_id: 8 }] });
+    assert.deepEqual((await get(`${gw.url}/flatmap-backend`)).json, {
+      collection: [{ user_id: 7 }, { user_id: 8 }],
+    });
   });
 
   test('an endpoint-level flatmap_filter does not load with a single backend (as KrakenD)', async () => {
@@ -244,8 +273,10 @@ describe('parameter forwarding', () => {
     assert.equal(json.headers['x-forwarded-host'], `127.0.0.1:${gw.port}`);
   });
 
-  test('nothing is forwarded by default; User-Agent and Accept-Encoding are the gateway\'s', async () => {
-    const { json } = await get(`${gw.url}/forward-none?page=2`, { headers: { 'X-Custom': 'c', 'User-Agent': 'mine' } });
+  test("nothing is forwarded by default; User-Agent and Accept-Encoding are the gateway's", async () => {
+    const { json } = await get(`${gw.url}/forward-none?page=2`, {
+      headers: { 'X-Custom': 'c', 'User-Agent': 'mine' },
+    });
     assert.equal(json.url, '/echo');
     assert.equal(json.headers['x-custom'], undefined);
     assert.match(json.headers['user-agent'], /^KrakenD Version /);

@@ -5,7 +5,11 @@ import { get, jsonBackend, startGateway } from './helpers/gateway.mjs';
 
 let backend;
 before(async () => {
-  backend = await jsonBackend({ '/a': { a: 1 }, '/b': { b: 2 }, '/ip': (req) => ({ xff: req.headers['x-forwarded-for'] }) });
+  backend = await jsonBackend({
+    '/a': { a: 1 },
+    '/b': { b: 2 },
+    '/ip': (req) => ({ xff: req.headers['x-forwarded-for'] }),
+  });
 });
 after(() => backend?.close());
 
@@ -96,7 +100,11 @@ describe('router options', () => {
       },
       endpoints: [
         { endpoint: '/items', backend: [{ host: [backend.url], url_pattern: '/a' }] },
-        { endpoint: '/ip', input_headers: ['X-Forwarded-For'], backend: [{ host: [backend.url], url_pattern: '/ip' }] },
+        {
+          endpoint: '/ip',
+          input_headers: ['X-Forwarded-For'],
+          backend: [{ host: [backend.url], url_pattern: '/ip' }],
+        },
         { endpoint: '/broken', backend: [{ host: [backend.url], url_pattern: '/missing' }] },
       ],
     });
@@ -148,7 +156,11 @@ describe('router options', () => {
 
 describe('disable_health', () => {
   test('removes /__health', async () => {
-    const gw = await startGateway({ version: 3, extra_config: { router: { disable_health: true } }, endpoints: [] });
+    const gw = await startGateway({
+      version: 3,
+      extra_config: { router: { disable_health: true } },
+      endpoints: [],
+    });
     try {
       assert.equal((await get(`${gw.url}/__health`)).status, 404);
     } finally {
@@ -160,7 +172,10 @@ describe('disable_health', () => {
 describe('workers', () => {
   test('two worker threads serve the same port; SIGTERM exits 0', async () => {
     const gw = await startGateway(
-      { version: 3, endpoints: [{ endpoint: '/items', backend: [{ host: [backend.url], url_pattern: '/a' }] }] },
+      {
+        version: 3,
+        endpoints: [{ endpoint: '/items', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+      },
       { args: ['--workers', '2'] },
     );
     try {

@@ -5,14 +5,18 @@ import { get, startBackend, startGateway } from './helpers/gateway.mjs';
 
 for (const workers of ['1', '2']) {
   test(`SIGTERM drains in-flight requests (${workers} worker(s))`, async () => {
-    const slow = await startBackend((req, res) => {
+    const slow = await startBackend((_req, res) => {
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"slow":true}');
       }, 400);
     });
     const gw = await startGateway(
-      { version: 3, timeout: '5s', endpoints: [{ endpoint: '/slow', backend: [{ host: [slow.url], url_pattern: '/' }] }] },
+      {
+        version: 3,
+        timeout: '5s',
+        endpoints: [{ endpoint: '/slow', backend: [{ host: [slow.url], url_pattern: '/' }] }],
+      },
       { args: ['--workers', workers] },
     );
     try {

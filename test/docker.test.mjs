@@ -3,14 +3,17 @@
 // the image's ENTRYPOINT + CMD and probes the HEALTHCHECK URL.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, freePort } from './helpers/gateway.mjs';
+import { freePort, ROOT } from './helpers/gateway.mjs';
 
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
-const stages = dockerfile.split(/^FROM /m).slice(1).map((s) => `FROM ${s}`);
+const stages = dockerfile
+  .split(/^FROM /m)
+  .slice(1)
+  .map((s) => `FROM ${s}`);
 const runtime = stages.at(-1);
 
 function instruction(stage, name) {
@@ -32,7 +35,9 @@ test('Dockerfile shape: multi-stage node:20-bookworm-slim, non-root, prod deps, 
   assert.match(runtime, /HEALTHCHECK[\s\S]*\/__health/);
 });
 
-test('runtime stage performed in a clean folder starts and answers its healthcheck', { timeout: 240000 }, async (t) => {
+test('runtime stage performed in a clean folder starts and answers its healthcheck', {
+  timeout: 240000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-image-'));
   const app = join(dir, 'app');
   const etc = join(dir, 'etc', 'gw');
@@ -44,25 +49,34 @@ test('runtime stage performed in a clean folder starts and answers its healthche
     const parts = copy.split(/\s+/).filter((p) => !p.startsWith('--from='));
     const dest = parts.pop();
     for (const src of parts) {
-      const target = dest.startsWith('/etc/gw/') ? join(etc, dest.slice('/etc/gw/'.length)) : dest === './' ? join(app, src.replace(/^\/app\//, '')) : join(app, dest.replace(/^\.\//, ''));
+      const target = dest.startsWith('/etc/gw/')
+        ? join(etc, dest.slice('/etc/gw/'.length))
+        : dest === './'
+          ? join(app, src.replace(/^\/app\//, ''))
+          : join(app, dest.replace(/^\.\//, ''));
       cpSync(join(ROOT, src.replace(/^\/app\//, '')), target, { recursive: true });
     }
   }
   const install = instruction(runtime, 'RUN').find((r) => r.includes('npm ci --omit=dev'));
-  execFileSync('bash', ['-c', install.replace(/&&.*$/, '') + ' --prefer-offline'], {
+  execFileSync('bash', ['-c', `${install.replace(/&&.*$/, '')} --prefer-offline`], {
     cwd: app,
     stdio: 'pipe',
     env: { ...process.env, NODE_ENV: 'production' },
   });
   const pkg = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
   for (const dev of Object.keys(pkg.devDependencies ?? {})) {
-    assert.throws(() => readFileSync(join(app, 'node_modules', dev, 'package.json')), `${dev} is a devDependency`);
+    assert.throws(
+      () => readFileSync(join(app, 'node_modules', dev, 'package.json')),
+      `${dev} is a devDependency`,
+    );
   }
   // As a user would mount their own config: the example, on a port free on this machine.
   const port = await freePort();
   const mounted = join(etc, 'krakend.json');
   writeFileSync(mounted, readFileSync(mounted, 'utf8').replaceAll('8080', String(port)));
-  const cmd = JSON.parse(instruction(runtime, 'CMD')[0]).map((a) => (a === '/etc/gw/krakend.json' ? mounted : a));
+  const cmd = JSON.parse(instruction(runtime, 'CMD')[0]).map((a) =>
+    a === '/etc/gw/krakend.json' ? mounted : a,
+  );
   const child = spawn(process.execPath, [join(app, 'bin', 'gw.js'), ...cmd, '--workers', '1'], {
     cwd: app,
     env: { ...process.env, NODE_ENV: 'production', KRAKEND_LISTEN_IP: '127.0.0.1' },
@@ -75,7 +89,10 @@ test('runtime stage performed in a clean folder starts and answers its healthche
   let status = 0;
   for (let i = 0; i < 100 && status !== 200; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    status = await fetch(`http://127.0.0.1:${port}/__health`).then((r) => r.status, () => 0);
+    status = await fetch(`http://127.0.0.1:${port}/__health`).then(
+      (r) => r.status,
+      () => 0,
+    );
   }
   assert.equal(status, 200, out);
   const hello = await fetch(`http://127.0.0.1:${port}/hello`);

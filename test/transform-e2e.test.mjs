@@ -33,7 +33,7 @@ describe('response manipulation end to end (--transform js)', () => {
       },
     });
     // answers raw text so that a literal "__proto__" key reaches the gateway
-    rawBackend = await startBackend((req, res) => {
+    rawBackend = await startBackend((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"__proto__": {"polluted": true}, "ok": 1}');
     });

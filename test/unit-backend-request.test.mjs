@@ -55,7 +55,9 @@ test('sequential, JWT and input_headers variables', () => {
     { method: 'GET', versionHeader: 'v' },
   );
   assert.ok(b.usesSequential);
-  const path = b.path(req({ claims: { sub: 'me' }, headers: { 'x-tenant': 't1' } }), [{ user: { hash: 'abc' } }]);
+  const path = b.path(req({ claims: { sub: 'me' }, headers: { 'x-tenant': 't1' } }), [
+    { user: { hash: 'abc' } },
+  ]);
   assert.equal(path, '/u/abc/me/t1/{resp1_missing}');
 });
 
@@ -65,7 +67,11 @@ test('headers: allow-list in canonical form, Content-Type always, X-Forwarded-* 
     { url_pattern: '/y' },
     { method: 'GET', versionHeader: 'KrakenD Version x' },
   );
-  const h = b.headers(req({ headers: { host: 'gw:8080', 'x-custom': '1', accept: 'a/b', 'content-type': 'c/d', cookie: 'no' } }));
+  const h = b.headers(
+    req({
+      headers: { host: 'gw:8080', 'x-custom': '1', accept: 'a/b', 'content-type': 'c/d', cookie: 'no' },
+    }),
+  );
   assert.deepEqual(h, {
     'X-Custom': '1',
     Accept: 'a/b',

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Router, cleanPath, splitPath } from '../dist/server/router.js';
+import { cleanPath, Router, splitPath } from '../dist/server/router.js';
 
 function router(routes) {
   const r = new Router();
@@ -16,11 +16,23 @@ test('exact routes, params, and the most specific route winning', () => {
     ['GET', '/api/{kind}/special'],
     ['GET', '/api/items/special'],
   ]);
-  assert.deepEqual(r.lookup('GET', '/api/items/search'), { kind: 'found', value: 'GET /api/items/search', params: {} });
-  assert.deepEqual(r.lookup('GET', '/api/items/42'), { kind: 'found', value: 'GET /api/items/{id}', params: { id: '42' } });
+  assert.deepEqual(r.lookup('GET', '/api/items/search'), {
+    kind: 'found',
+    value: 'GET /api/items/search',
+    params: {},
+  });
+  assert.deepEqual(r.lookup('GET', '/api/items/42'), {
+    kind: 'found',
+    value: 'GET /api/items/{id}',
+    params: { id: '42' },
+  });
   assert.deepEqual(r.lookup('GET', '/api/items/42/reviews').params, { id: '42' });
   assert.equal(r.lookup('GET', '/api/items/special').value, 'GET /api/items/special');
-  assert.deepEqual(r.lookup('GET', '/api/users/special'), { kind: 'found', value: 'GET /api/{kind}/special', params: { kind: 'users' } });
+  assert.deepEqual(r.lookup('GET', '/api/users/special'), {
+    kind: 'found',
+    value: 'GET /api/{kind}/special',
+    params: { kind: 'users' },
+  });
 });
 
 test('backtracking: a literal branch that dead-ends falls back to the param branch', () => {

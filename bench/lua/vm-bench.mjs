@@ -1,4 +1,5 @@
-import { loadLua, LuaState, LuaExec, defaultLimits } from '../../dist/modifiers/lua/vm.js';
+import { defaultLimits, LuaExec, LuaState, loadLua } from '../../dist/modifiers/lua/vm.js';
+
 await loadLua();
 const src = `function post_proxy( resp )
   local responseData = resp:data()
@@ -14,23 +15,36 @@ const src = `function post_proxy( resp )
   responseData:set("paths", paths)
   responseData:del("collection")
 end`;
-const st = new LuaState([{ name: 'x.lua', code: src }], [{ name: 'post', code: 'post_proxy(response.load())' }, {name:'loop', code:'while true do end'}, {name:'mem', code:'local t = {} local s = string.rep("x", 1000000) for i=1,1e9 do t[i] = s .. i end'}, {name:'ce', code:'custom_error("teapot", 418)'}, {name:'bad', code:'local x = nil; x.y = 1'}], false, defaultLimits);
+const st = new LuaState(
+  [{ name: 'x.lua', code: src }],
+  [
+    { name: 'post', code: 'post_proxy(response.load())' },
+    { name: 'loop', code: 'while true do end' },
+    { name: 'mem', code: 'local t = {} local s = string.rep("x", 1000000) for i=1,1e9 do t[i] = s .. i end' },
+    { name: 'ce', code: 'custom_error("teapot", 418)' },
+    { name: 'bad', code: 'local x = nil; x.y = 1' },
+  ],
+  false,
+  defaultLimits,
+);
 let data;
-const view = { call(op, args) { if (op === 32) return data; return undefined; } };
+const view = {
+  call(op, _args) {
+    if (op === 32) return data;
+    return undefined;
+  },
+};
 const N = Number(process.argv[2] ?? 100);
 function once() {
   data = { collection: Array.from({ length: N }, (_, i) => ({ path: `/p/${i}`, id: i })) };
-  const ex = new LuaExec(); ex.resp = view;
+  const ex = new LuaExec();
+  ex.resp = view;
   st.run(st.refs.post, ex);
   return data;
 }
 console.log(JSON.stringify(once()).slice(0, 100));
 for (let i = 0; i < 1000; i++) once();
-let t = process.hrtime.bigint(); const it = 5000;
+let t = process.hrtime.bigint();
+const it = 5000;
 for (let i = 0; i < it; i++) once();
 console.log(`N=${N}: ${(Number(process.hrtime.bigint() - t) / it / 1000).toFixed(1)} us/call`);
-if (0) for (const name of []) {
-  t = Date.now();
-  try { st.run(st.refs[name], new LuaExec()); console.log(name, 'no error'); } catch (e) { console.log(name, e.constructor.name, e.message, e.status ?? '', e.runaway ?? '', Date.now() - t, 'ms'); }
-}
-console.log('still works:', JSON.stringify(once()).slice(0, 60), 'mem used', st.memoryUsed());

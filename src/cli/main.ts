@@ -60,7 +60,14 @@ interface Parsed {
 
 function parseArgs(argv: string[]): Parsed {
   const [command = 'help', ...rest] = argv;
-  const p: Parsed = { command, debug: false, lint: false, testRoutes: false, front: 'uws', transform: 'wasm' };
+  const p: Parsed = {
+    command,
+    debug: false,
+    lint: false,
+    testRoutes: false,
+    front: 'uws',
+    transform: 'wasm',
+  };
   const value = (i: number, flag: string): string => {
     const v = rest[i + 1];
     if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);
@@ -76,7 +83,8 @@ function parseArgs(argv: string[]): Parsed {
       case '-p':
       case '--port': {
         const v = Number(value(i++, a));
-        if (!Number.isInteger(v) || v < 0 || v > 65535) throw new UsageError(`${a} expects a port number 0-65535`);
+        if (!Number.isInteger(v) || v < 0 || v > 65535)
+          throw new UsageError(`${a} expects a port number 0-65535`);
         p.port = v;
         break;
       }
@@ -93,7 +101,8 @@ function parseArgs(argv: string[]): Parsed {
         break;
       case '--workers': {
         const v = Number(value(i++, a));
-        if (!Number.isInteger(v) || v < 1 || v > 256) throw new UsageError('--workers expects an integer 1-256');
+        if (!Number.isInteger(v) || v < 1 || v > 256)
+          throw new UsageError('--workers expects an integer 1-256');
         p.workers = v;
         break;
       }

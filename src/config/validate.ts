@@ -3,12 +3,12 @@
 // namespace handed to its feature module. Everything is reported as a ConfigIssue with the
 // JSON path of the offending value; an unknown namespace is a warning, never an error.
 
-import { lintBackendManipulation, lintFlatmap, validateFlatmap } from '../transform/index.js';
 import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { featureByNamespace, isKnownNamespace } from '../extensions/registry.js';
 import { validateTls } from '../security/tls.js';
+import { lintBackendManipulation, lintFlatmap, validateFlatmap } from '../transform/index.js';
 import type { BackendConfig, ConfigIssue, EndpointConfig, FeatureModule, ServiceConfig } from '../types.js';
 import { parseDuration } from './duration.js';
 import {
@@ -543,7 +543,10 @@ function checkEndpoint(
       `"${pattern}" contains "?" or "#": the endpoint is a path only (query strings go in input_query_strings)`,
     );
   if (pattern.split('/').includes('*'))
-    c.warn(`${base}.endpoint`, 'a "*" segment is a wildcard only in KrakenD Enterprise: gw matches it literally');
+    c.warn(
+      `${base}.endpoint`,
+      'a "*" segment is a wildcard only in KrakenD Enterprise: gw matches it literally',
+    );
   if (route.mixed.length > 0 && service.disable_rest !== true)
     c.error(
       `${base}.endpoint`,

@@ -3,23 +3,23 @@
 // the order middlewares run in at each layer (first = outermost), as KrakenD chains them:
 // bot detector → auth (API keys, basic, JWT) → rate limits → the rest.
 
-import type { FeatureModule } from '../types.js';
+import { graphqlModule } from '../backends/graphql.js';
+import { luaBackendModule, luaEndpointModule, luaProxyModule } from '../modifiers/lua/index.js';
+import { martianModule } from '../modifiers/martian.js';
+import { qosModules } from '../qos/index.js';
 import { apiKeysModule } from '../security/api-keys.js';
 import { basicAuthModule } from '../security/basic-auth.js';
 import { botDetectorModule } from '../security/bot-detector.js';
 import { corsModule } from '../security/cors.js';
 import { httpSecurityModule } from '../security/http-security.js';
-import { jwkClientModule, jwtValidatorModule } from '../security/jwt-validator.js';
 import { jwtSignerModule } from '../security/jwt-signer.js';
-import { celModule } from '../validation/cel.js';
-import { jsonSchemaModule } from '../validation/json-schema.js';
-import { qosModules } from '../qos/index.js';
+import { jwkClientModule, jwtValidatorModule } from '../security/jwt-validator.js';
 import { loggingModule } from '../telemetry/logging.js';
 import { opentelemetryModule } from '../telemetry/opentelemetry.js';
 import { metricsModule } from '../telemetry/stats.js';
-import { luaBackendModule, luaEndpointModule, luaProxyModule } from '../modifiers/lua/index.js';
-import { martianModule } from '../modifiers/martian.js';
-import { graphqlModule } from '../backends/graphql.js';
+import type { FeatureModule } from '../types.js';
+import { celModule } from '../validation/cel.js';
+import { jsonSchemaModule } from '../validation/json-schema.js';
 import '../encodings/xml.js'; // registers the xml/rss decoders and the xml output encoder (issue 7)
 
 export const featureModules: FeatureModule[] = [
@@ -35,7 +35,9 @@ export const featureModules: FeatureModule[] = [
   luaEndpointModule, // router layer after auth, before rate limits; proxy layer outside CEL/schema (issue 7)
   luaProxyModule,
   ...qosModules, // rate limits, circuit breaker, http cache, redis (issue 4)
-  loggingModule, metricsModule, opentelemetryModule, // telemetry (issue 6)
+  loggingModule,
+  metricsModule,
+  opentelemetryModule, // telemetry (issue 6)
   // proxy layer: request/response validation and signing
   jsonSchemaModule,
   celModule,

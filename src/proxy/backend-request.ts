@@ -80,7 +80,12 @@ function compileTemplate(template: string): Part[] {
       const rest = name.slice('input_query_strings.'.length);
       const dot = rest.lastIndexOf('.');
       const pos = dot > 0 && /^\d+$/.test(rest.slice(dot + 1)) ? Number(rest.slice(dot + 1)) : 0;
-      parts.push({ kind: 'query', name: dot > 0 && pos >= 0 && /^\d+$/.test(rest.slice(dot + 1)) ? rest.slice(0, dot) : rest, position: pos, raw: m[0] });
+      parts.push({
+        kind: 'query',
+        name: dot > 0 && pos >= 0 && /^\d+$/.test(rest.slice(dot + 1)) ? rest.slice(0, dot) : rest,
+        position: pos,
+        raw: m[0],
+      });
     } else parts.push({ kind: 'param', name });
   }
   if (last < template.length) parts.push({ kind: 'text', text: template.slice(last) });
@@ -142,7 +147,7 @@ function safeDecodeQuery(s: string): string {
   }
 }
 
-function fill(parts: Part[], req: GwRequest, seq: SequentialValues | undefined, escape: boolean): string {
+function fill(parts: Part[], req: GwRequest, seq: SequentialValues | undefined, inPath: boolean): string {
   let out = '';
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i];
@@ -153,29 +158,29 @@ function fill(parts: Part[], req: GwRequest, seq: SequentialValues | undefined, 
       case 'param': {
         const v = req.params[p.name];
         if (v === undefined) throw new MissingVariableError(`missing parameter {${p.name}}`);
-        out += escape ? pathEscape(v) : encodeURIComponent(v);
+        out += inPath ? pathEscape(v) : encodeURIComponent(v);
         break;
       }
       case 'resp': {
         const v = lookupResp(seq, p.index, p.path);
-        out += v === undefined ? p.raw : escape ? pathEscape(v) : encodeURIComponent(v);
+        out += v === undefined ? p.raw : inPath ? pathEscape(v) : encodeURIComponent(v);
         break;
       }
       case 'jwt': {
         const v = req.claims?.[p.claim];
-        out += v === undefined ? p.raw : escape ? pathEscape(goString(v)) : encodeURIComponent(goString(v));
+        out += v === undefined ? p.raw : inPath ? pathEscape(goString(v)) : encodeURIComponent(goString(v));
         break;
       }
       case 'header': {
         const v = req.headers[p.name];
         if (v === undefined) throw new MissingVariableError(`missing header ${p.name}`);
-        out += escape ? pathEscape(v) : encodeURIComponent(v);
+        out += inPath ? pathEscape(v) : encodeURIComponent(v);
         break;
       }
       case 'query': {
         const v = queryValues(req.query, p.name)[p.position];
         if (v === undefined) throw new MissingVariableError(`missing query string ${p.name}`);
-        out += escape ? pathEscape(v) : encodeURIComponent(v);
+        out += inPath ? pathEscape(v) : encodeURIComponent(v);
         break;
       }
     }
@@ -228,7 +233,9 @@ export function compileRequestBuilder(
   const qIdx = pattern.indexOf('?');
   const pathParts = compileTemplate(qIdx < 0 ? pattern : pattern.slice(0, qIdx));
   const queryParts = qIdx < 0 ? null : compileTemplate(pattern.slice(qIdx + 1));
-  const staticPath = pathParts.every((p) => p.kind === 'text') ? pathParts.map((p) => (p as { text: string }).text).join('') : null;
+  const staticPath = pathParts.every((p) => p.kind === 'text')
+    ? pathParts.map((p) => (p as { text: string }).text).join('')
+    : null;
   const usesSequential = [...pathParts, ...(queryParts ?? [])].some((p) => p.kind === 'resp');
   const endpointQuery = compileQueryFilter(endpoint.input_query_strings);
   const backendQuery = compileQueryFilter(backend.input_query_strings);
@@ -258,7 +265,9 @@ export function compileRequestBuilder(
     if (!all) allowed = allowed.filter((h) => backendSet!.has(h));
   }
   const allowedCanonical = allowed.map((h) => [h, canonicalHeader(h)] as const);
-  const forwardsUserAgent = all ? backendSet === null || backendSet.has('user-agent') : allowed.includes('user-agent');
+  const forwardsUserAgent = all
+    ? backendSet === null || backendSet.has('user-agent')
+    : allowed.includes('user-agent');
   const forwardsAcceptEncoding = all
     ? backendSet === null || backendSet.has('accept-encoding')
     : allowed.includes('accept-encoding');

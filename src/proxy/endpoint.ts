@@ -4,14 +4,21 @@
 
 import type { Logger } from 'pino';
 import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry.js';
+import { createHostBalancer } from '../qos/balancer.js';
 import {
-  type DataTransform,
   compileBackendManipulation,
   compileFlatmap,
+  type DataTransform,
   flatmapFromExtraConfig,
   manipulationFromBackend,
   mergeInto,
 } from '../transform/index.js';
+import {
+  createWasmEndpointTransform,
+  TransformInputError,
+  type TransformPart,
+  type WasmEndpointTransform,
+} from '../transform/wasm/index.js';
 import {
   type BackendConfig,
   BackendError,
@@ -33,20 +40,13 @@ import {
 } from '../types.js';
 import {
   type CompiledRequestBuilder,
+  compileRequestBuilder,
   MissingVariableError,
   type SequentialValues,
-  compileRequestBuilder,
 } from './backend-request.js';
-import {
-  TransformInputError,
-  type TransformPart,
-  type WasmEndpointTransform,
-  createWasmEndpointTransform,
-} from '../transform/wasm/index.js';
 import { DecodeError, getDecoder, getEncoder } from './encodings.js';
-import { type PoolRegistry, UpstreamError, callBackend } from './http-client.js';
+import { callBackend, type PoolRegistry, UpstreamError } from './http-client.js';
 import { compileStaticProxy } from './static.js';
-import { createHostBalancer } from '../qos/balancer.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
 
 export interface EndpointRuntime {
@@ -79,9 +79,14 @@ interface CompiledBackend {
   label: string;
 }
 
-function nsConfig(extra: Record<string, unknown> | undefined, ns: string): Record<string, unknown> | undefined {
+function nsConfig(
+  extra: Record<string, unknown> | undefined,
+  ns: string,
+): Record<string, unknown> | undefined {
   const v = extra?.[ns];
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
 }
 
 function compileContext(
@@ -106,7 +111,9 @@ function compileContext(
 /** Wraps `inner` with the middlewares that a hook of each configured namespace returns. */
 function applyFeatures<T>(
   extra: Record<string, unknown> | undefined,
-  pick: (m: import('../types.js').FeatureModule) => ((cfg: unknown, ctx: CompileContext) => ((next: T) => T) | undefined) | undefined,
+  pick: (
+    m: import('../types.js').FeatureModule,
+  ) => ((cfg: unknown, ctx: CompileContext) => ((next: T) => T) | undefined) | undefined,
   inner: T,
   ctxFor: (ns: string) => CompileContext,
 ): T {
@@ -124,7 +131,12 @@ function applyFeatures<T>(
   return stage;
 }
 
-function invalidStatusError(status: number, body: Buffer, headers: ResponseHeaders, exposeCode: boolean): BackendError {
+function invalidStatusError(
+  status: number,
+  body: Buffer,
+  headers: ResponseHeaders,
+  exposeCode: boolean,
+): BackendError {
   return new BackendError('invalid status code', exposeCode ? status : 500, body, headers, status);
 }
 
@@ -157,7 +169,8 @@ function compileBackend(
       : undefined;
   const returnErrorCode = !detailsAlias && httpCfg?.return_error_code === true;
   const backendTimeout = parseDurationMs(backend.timeout);
-  const timeoutMs = backendTimeout !== undefined ? Math.min(backendTimeout, endpointTimeoutMs) : endpointTimeoutMs;
+  const timeoutMs =
+    backendTimeout !== undefined ? Math.min(backendTimeout, endpointTimeoutMs) : endpointTimeoutMs;
   const hostCount = hosts.length;
   // Round-robin; a circuit breaker may pin the host (skipping open ones): src/qos/balancer.ts.
   const balancer = createHostBalancer(backend, hosts);
@@ -181,17 +194,24 @@ function compileBackend(
       headers,
       body: breq.body,
       timeoutMs: remaining > 0 ? remaining : 1,
-      decompress: !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
+      decompress:
+        !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
       followRedirects: true,
     });
     if (noop) return { status: res.status, headers: res.headers, body: res.body };
-    if (res.status !== 200 && res.status !== 201) throw invalidStatusError(res.status, res.body, res.headers, returnErrorCode);
+    if (res.status !== 200 && res.status !== 201)
+      throw invalidStatusError(res.status, res.body, res.headers, returnErrorCode);
     if (keepBytes) {
       // The byte path is JSON only; lura's JSON decoder fails on an empty body (io.EOF), so do we.
       if (res.body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
       return { status: res.status, headers: res.headers, body: res.body };
     }
-    return { status: res.status, headers: res.headers, body: res.body, data: decoder!(res.body, isCollection) };
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: res.body,
+      data: decoder!(res.body, isCollection),
+    };
   };
 
   const featured = applyFeatures<BackendStage>(
@@ -237,7 +257,11 @@ function callCompiled(b: CompiledBackend, breq: BackendRequest): Promise<Backend
   });
 }
 
-function buildBackendRequest(b: CompiledBackend, req: GwRequest, seq: SequentialValues | undefined): BackendRequest {
+function buildBackendRequest(
+  b: CompiledBackend,
+  req: GwRequest,
+  seq: SequentialValues | undefined,
+): BackendRequest {
   return {
     method: b.builder.method,
     path: b.builder.path(req, seq),
@@ -269,10 +293,16 @@ export function toBackendError(err: unknown): BackendError {
 
 function logBackendFailure(logger: Logger, endpointLabel: string, b: CompiledBackend, err: unknown): void {
   const e = toBackendError(err);
-  logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}${e.backendStatus ? ` (status ${e.backendStatus})` : ''}`);
+  logger.warn(
+    `[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}${e.backendStatus ? ` (status ${e.backendStatus})` : ''}`,
+  );
 }
 
-async function runOne(b: CompiledBackend, req: GwRequest, seq: SequentialValues | undefined): Promise<BackendResponse> {
+async function runOne(
+  b: CompiledBackend,
+  req: GwRequest,
+  seq: SequentialValues | undefined,
+): Promise<BackendResponse> {
   return callCompiled(b, buildBackendRequest(b, req, seq));
 }
 
@@ -435,7 +465,8 @@ function compileByteMerge(
   const logFailure = (b: CompiledBackend, err: unknown) => logBackendFailure(logger, endpointLabel, b, err);
   const finish = (parts: TransformPart[], failed: BackendError | undefined): ProxyResponse => {
     for (;;) {
-      if (parts.length === 0) return { data: null, isComplete: false, error: failed ?? new BackendError('no data', 500) };
+      if (parts.length === 0)
+        return { data: null, isComplete: false, error: failed ?? new BackendError('no data', 500) };
       try {
         return { data: null, json: wasm.run(parts), isComplete: failed === undefined };
       } catch (err) {
@@ -490,7 +521,14 @@ function compileByteMerge(
     });
 }
 
-const NOOP_SKIP_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'date', 'server']);
+const NOOP_SKIP_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'date',
+  'server',
+]);
 
 export interface CompiledEndpoint {
   method: string;
@@ -508,7 +546,8 @@ export function compileEndpoint(
   const method = (endpoint.method ?? 'GET').toUpperCase();
   const outputEncoding = endpoint.output_encoding ?? service.output_encoding ?? 'json';
   const noop = outputEncoding === 'no-op';
-  const timeoutMs = parseDurationMs(endpoint.timeout) ?? parseDurationMs(service.timeout) ?? DEFAULT_TIMEOUT_MS;
+  const timeoutMs =
+    parseDurationMs(endpoint.timeout) ?? parseDurationMs(service.timeout) ?? DEFAULT_TIMEOUT_MS;
   const cacheTtlMs = parseDurationMs(endpoint.cache_ttl) ?? parseDurationMs(service.cache_ttl) ?? 0;
   const cacheControl = cacheTtlMs > 0 ? `public, max-age=${Math.floor(cacheTtlMs / 1000)}` : undefined;
   const proxyCfg = nsConfig(endpoint.extra_config, 'proxy');
@@ -521,14 +560,19 @@ export function compileEndpoint(
   const wasm =
     rt.transform === 'wasm' && bytePathEligible(endpoint, outputEncoding, sequential, proxyCfg)
       ? createWasmEndpointTransform({
-          backends: backendConfigs.map((b) => ({ ...manipulationFromBackend(b), isCollection: b.is_collection === true })),
+          backends: backendConfigs.map((b) => ({
+            ...manipulationFromBackend(b),
+            isCollection: b.is_collection === true,
+          })),
           endpointFlatmap: flatmapOps,
         })
       : undefined;
   const backends = backendConfigs.map((b, i) =>
     compileBackend(endpoint, b, i, path, service, rt, timeoutMs, noop, wasm !== undefined),
   );
-  rt.logger.debug(`[ENDPOINT: ${label}] response path: ${noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects'}`);
+  rt.logger.debug(
+    `[ENDPOINT: ${label}] response path: ${noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects'}`,
+  );
 
   let proxy: ProxyStage =
     noop && backends.length > 0

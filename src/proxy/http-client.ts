@@ -1,7 +1,7 @@
 // Backend HTTP calls through undici's low-level `dispatch` on keep-alive pools: measured at
 // 0.96× nginx vs 0.71× with `Pool.request()` (DESIGN.md). One pool per origin per worker.
 
-import { gunzipSync, inflateSync, brotliDecompressSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Pool } from 'undici';
 import type { ResponseHeaders } from '../types.js';
 
@@ -86,7 +86,13 @@ function parseHeaders(raw: Buffer[]): ResponseHeaders {
 }
 
 /** One dispatch → a complete buffered response. The handler object is the only allocation. */
-function dispatchOnce(pool: Pool, opts: CallOptions, path: string, method: string, body: Buffer | null): Promise<HttpResult> {
+function dispatchOnce(
+  pool: Pool,
+  opts: CallOptions,
+  path: string,
+  method: string,
+  body: Buffer | null,
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     let status = 0;
     let headers: ResponseHeaders = {};
@@ -103,44 +109,46 @@ function dispatchOnce(pool: Pool, opts: CallOptions, path: string, method: strin
         reject(new UpstreamError('context deadline exceeded', 'timeout'));
       }, opts.timeoutMs);
     }
-    pool.dispatch(
-      { path, method: method as never, headers: opts.headers, body: body ?? undefined },
-      {
-        onConnect(abort: (err?: Error) => void) {
-          abortFn = abort;
-          if (settled) abort(new UpstreamError('context deadline exceeded', 'timeout'));
-        },
-        onHeaders(statusCode: number, rawHeaders: Buffer[]) {
-          status = statusCode;
-          headers = parseHeaders(rawHeaders);
-          return true;
-        },
-        onData(chunk: Buffer) {
-          chunks.push(chunk);
-          size += chunk.length;
-          return true;
-        },
-        onComplete() {
-          if (timer) clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          resolve({ status, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
-        },
-        onError(err: Error) {
-          if (timer) clearTimeout(timer);
-          if (settled) return;
-          settled = true;
-          reject(toUpstreamError(err));
-        },
-      } as never,
-    );
+    pool.dispatch({ path, method: method as never, headers: opts.headers, body: body ?? undefined }, {
+      onConnect(abort: (err?: Error) => void) {
+        abortFn = abort;
+        if (settled) abort(new UpstreamError('context deadline exceeded', 'timeout'));
+      },
+      onHeaders(statusCode: number, rawHeaders: Buffer[]) {
+        status = statusCode;
+        headers = parseHeaders(rawHeaders);
+        return true;
+      },
+      onData(chunk: Buffer) {
+        chunks.push(chunk);
+        size += chunk.length;
+        return true;
+      },
+      onComplete() {
+        if (timer) clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        resolve({ status, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
+      },
+      onError(err: Error) {
+        if (timer) clearTimeout(timer);
+        if (settled) return;
+        settled = true;
+        reject(toUpstreamError(err));
+      },
+    } as never);
   });
 }
 
 function toUpstreamError(err: Error): Error {
   if (err instanceof UpstreamError) return err;
   const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'UND_ERR_CONNECT_TIMEOUT')
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  )
     return new UpstreamError(`connect: ${err.message}`, 'connect');
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED')
     return new UpstreamError(`connection reset: ${err.message}`, 'reset');
@@ -191,7 +199,11 @@ function redirectHeaders(initial: string[], from: URL, to: URL): string[] {
 }
 
 /** Calls `origin` + opts.path; follows redirects like Go's client; decompresses when asked. */
-export async function callBackend(pools: PoolRegistry, origin: string, opts: CallOptions): Promise<HttpResult> {
+export async function callBackend(
+  pools: PoolRegistry,
+  origin: string,
+  opts: CallOptions,
+): Promise<HttpResult> {
   let pool = pools.get(origin);
   let path = opts.path;
   let method = opts.method;
@@ -213,7 +225,10 @@ export async function callBackend(pools: PoolRegistry, origin: string, opts: Cal
         pool = pools.get(origin);
         path = `${next.pathname}${next.search}`;
         // Go: 301/302/303 turn non-GET/HEAD into GET without body; 307/308 keep both.
-        if (res.status === 303 || ((res.status === 301 || res.status === 302) && method !== 'GET' && method !== 'HEAD')) {
+        if (
+          res.status === 303 ||
+          ((res.status === 301 || res.status === 302) && method !== 'GET' && method !== 'HEAD')
+        ) {
           method = method === 'HEAD' ? 'HEAD' : 'GET';
           body = null;
         }

@@ -5,12 +5,12 @@ import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
-import { type EndpointRuntime, compileEndpoint } from '../proxy/endpoint.js';
+import { compileEndpoint, type EndpointRuntime } from '../proxy/endpoint.js';
 import { PoolRegistry } from '../proxy/http-client.js';
+import { compileAccessLog } from '../telemetry/access-log.js';
 import type { CompileContext, EndpointStage, GwRequest, GwResponse, ServiceConfig } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
-import { Router, cleanPath } from './router.js';
-import { compileAccessLog } from '../telemetry/access-log.js';
+import { cleanPath, Router } from './router.js';
 
 export interface RouterOptions {
   return_error_msg?: boolean;
@@ -52,7 +52,9 @@ function plain(status: number, text: string, extra?: Record<string, string>): Gw
 /** The client IP per forwarded_by_client_ip / remote_ip_headers / trusted_proxies. */
 function compileClientIp(opts: RouterOptions): ((req: GwRequest) => string) | undefined {
   if (!opts.forwarded_by_client_ip) return undefined;
-  const headerNames = (opts.remote_ip_headers ?? ['X-Forwarded-For', 'X-Real-IP']).map((h) => h.toLowerCase());
+  const headerNames = (opts.remote_ip_headers ?? ['X-Forwarded-For', 'X-Real-IP']).map((h) =>
+    h.toLowerCase(),
+  );
   const trusted = new BlockList();
   for (const cidr of opts.trusted_proxies ?? []) {
     const [ip, bits] = cidr.split('/');
@@ -83,7 +85,11 @@ function compileClientIp(opts: RouterOptions): ((req: GwRequest) => string) | un
 function errorBody(opts: RouterOptions, code: number, fallback: string): GwResponse {
   const custom = opts.error_body?.[String(code)];
   if (custom !== undefined)
-    return { status: code, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(custom) };
+    return {
+      status: code,
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: JSON.stringify(custom),
+    };
   return plain(code, fallback);
 }
 
@@ -108,7 +114,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const router = new Router<EndpointStage>();
   (service.endpoints ?? []).forEach((ep, i) => {
     const compiled = compileEndpoint(ep, i, service, rt);
-    if (!router.has(compiled.method, compiled.path)) router.add(compiled.method, compiled.path, compiled.stage);
+    if (!router.has(compiled.method, compiled.path))
+      router.add(compiled.method, compiled.path, compiled.stage);
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
@@ -120,7 +127,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const removeDuplicateSlash = routerOpts.remove_duplicate_slash === true;
   const redirectTrailingSlash =
     routerOpts.disable_redirect_trailing_slash !== true && routerOpts.redirect_trailing_slash !== false;
-  const redirectFixedPath = routerOpts.disable_redirect_fixed_path !== true && routerOpts.redirect_fixed_path !== false;
+  const redirectFixedPath =
+    routerOpts.disable_redirect_fixed_path !== true && routerOpts.redirect_fixed_path !== false;
   const autoOptions = routerOpts.auto_options === true;
   const handleMethodNotAllowed = routerOpts.disable_handle_method_not_allowed !== true;
   const clientIp = compileClientIp(routerOpts);
@@ -130,7 +138,11 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const redirect = (req: GwRequest, location: string): GwResponse => {
     const code = req.method === 'GET' ? 301 : 307;
     const target = req.query === '' ? location : `${location}?${req.query}`;
-    return { status: code, headers: { location: target, 'content-type': 'text/html; charset=utf-8' }, body: '' };
+    return {
+      status: code,
+      headers: { location: target, 'content-type': 'text/html; charset=utf-8' },
+      body: '',
+    };
   };
 
   const lookupAlternatives = (req: GwRequest, path: string): GwResponse | undefined => {
@@ -140,7 +152,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     }
     if (redirectFixedPath) {
       const cleaned = cleanPath(path);
-      if (cleaned !== path && router.lookup(req.method, cleaned).kind !== 'not-found') return redirect(req, cleaned);
+      if (cleaned !== path && router.lookup(req.method, cleaned).kind !== 'not-found')
+        return redirect(req, cleaned);
       const fixed = router.fixedPath(cleaned);
       if (fixed !== undefined) return redirect(req, fixed);
     }
@@ -169,7 +182,10 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
         });
       }
       if (handleMethodNotAllowed)
-        return Promise.resolve({ ...methodNotAllowed, headers: { ...methodNotAllowed.headers, allow: found.allow.join(', ') } });
+        return Promise.resolve({
+          ...methodNotAllowed,
+          headers: { ...methodNotAllowed.headers, allow: found.allow.join(', ') },
+        });
       return Promise.resolve(notFound);
     }
     const alt = lookupAlternatives(req, path);

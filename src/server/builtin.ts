@@ -32,7 +32,10 @@ export function debugHandler(logger: Logger): EndpointStage {
 
 function parseQuery(query: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [k, v] of new URLSearchParams(query)) (out[k] ??= []).push(v);
+  for (const [k, v] of new URLSearchParams(query)) {
+    out[k] ??= [];
+    out[k].push(v);
+  }
   return out;
 }
 

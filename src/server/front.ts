@@ -1,8 +1,10 @@
 // The HTTP front: uWebSockets.js when its native binary loads, node:http otherwise (or by flag).
 // Both present the same interface: a complete GwRequest in, a GwResponse out.
 
-import { STATUS_CODES } from 'node:http';
-import http from 'node:http';
+// The HTTP front: uWebSockets.js when its native binary loads, node:http otherwise (or by flag).
+// Both present the same interface: a complete GwRequest in, a GwResponse out.
+
+import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -160,7 +162,10 @@ class UwsFront implements HttpFront {
     if (this.active === 0 && this.drained) this.drained();
   }
 
-  private onRequest(res: import('uWebSockets.js').HttpResponse, ureq: import('uWebSockets.js').HttpRequest): void {
+  private onRequest(
+    res: import('uWebSockets.js').HttpResponse,
+    ureq: import('uWebSockets.js').HttpRequest,
+  ): void {
     const method = ureq.getCaseSensitiveMethod();
     const url = ureq.getUrl();
     const query = ureq.getQuery() ?? '';
@@ -172,7 +177,12 @@ class UwsFront implements HttpFront {
       headers[k] = prev === undefined ? v : `${prev}, ${v}`;
     });
     const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
-    const state = { aborted: false, done: false, head: method === 'HEAD', timer: undefined as NodeJS.Timeout | undefined };
+    const state = {
+      aborted: false,
+      done: false,
+      head: method === 'HEAD',
+      timer: undefined as NodeJS.Timeout | undefined,
+    };
     this.active++;
     res.onAborted(() => {
       state.aborted = true;
@@ -189,7 +199,8 @@ class UwsFront implements HttpFront {
       return;
     }
     const contentLength = headers['content-length'];
-    const hasBody = contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined;
+    const hasBody =
+      contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined;
     if (!hasBody) {
       this.dispatch(res, state, gwReq);
       return;
@@ -216,7 +227,8 @@ class UwsFront implements HttpFront {
       chunks.push(Buffer.from(chunk.slice(0)));
       if (isLast) {
         if (state.timer) clearTimeout(state.timer);
-        gwReq.body = chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size);
+        gwReq.body =
+          chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size);
         this.dispatch(res, state, gwReq);
       }
     });
@@ -239,7 +251,12 @@ class UwsFront implements HttpFront {
     }
   }
 
-  private respond(res: import('uWebSockets.js').HttpResponse, state: ResState, r: GwResponse, close: boolean): void {
+  private respond(
+    res: import('uWebSockets.js').HttpResponse,
+    state: ResState,
+    r: GwResponse,
+    close: boolean,
+  ): void {
     if (state.aborted || state.done) return;
     state.done = true;
     if (state.timer) clearTimeout(state.timer);
@@ -306,7 +323,8 @@ class NodeFront implements HttpFront {
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (!socket.writable) return socket.destroy();
-      const code = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const code =
+        err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       socket.end(`HTTP/1.1 ${statusLine(code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
   }

@@ -2,12 +2,12 @@
 // app behind an HTTP front. The config arrives already loaded and checked by the main thread.
 
 import type { Logger } from 'pino';
-import { createLogger, flushLogger } from '../telemetry/logger.js';
+import { parseDurationMs } from '../proxy/util.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
+import { createLogger, flushLogger } from '../telemetry/logger.js';
 import type { ServiceConfig } from '../types.js';
 import { buildApp } from './app.js';
-import { type FrontKind, type FrontTls, type HttpFront, createFront } from './front.js';
-import { parseDurationMs } from '../proxy/util.js';
+import { createFront, type FrontKind, type FrontTls, type HttpFront } from './front.js';
 
 export interface InstanceOptions {
   service: ServiceConfig;
@@ -36,15 +36,24 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     bindings: opts.workers > 1 ? { worker: opts.workerId } : {},
     service,
   });
-  const app = buildApp(service, { logger, shared: opts.shared, workerId: opts.workerId, transform: opts.transform });
-  const maxBody = (service.extra_config?.router as { max_payload_size?: number } | undefined)?.max_payload_size;
+  const app = buildApp(service, {
+    logger,
+    shared: opts.shared,
+    workerId: opts.workerId,
+    transform: opts.transform,
+  });
+  const maxBody = (service.extra_config?.router as { max_payload_size?: number } | undefined)
+    ?.max_payload_size;
   const front = createFront(
     opts.front,
     {
       port: opts.port,
       host: service.listen_ip ?? '0.0.0.0',
       maxBodyBytes: typeof maxBody === 'number' && maxBody > 0 ? maxBody : 10 * MB,
-      maxHeaderBytes: typeof service.max_header_bytes === 'number' && service.max_header_bytes > 0 ? service.max_header_bytes : MB,
+      maxHeaderBytes:
+        typeof service.max_header_bytes === 'number' && service.max_header_bytes > 0
+          ? service.max_header_bytes
+          : MB,
       readTimeoutMs: parseDurationMs(service.read_timeout) ?? 0,
       readHeaderTimeoutMs: parseDurationMs(service.read_header_timeout) ?? 0,
       writeTimeoutMs: parseDurationMs(service.write_timeout) ?? 0,

@@ -4,11 +4,11 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { featureByNamespace } from '../extensions/registry.js';
+import { tlsOptionsFromConfig } from '../security/tls.js';
+import { createLogger } from '../telemetry/logger.js';
 import type { ServiceConfig } from '../types.js';
 import { type FrontKind, loadUws, uwsUnavailableReason } from './front.js';
 import { type Instance, type InstanceOptions, startInstance } from './instance.js';
-import { createLogger } from '../telemetry/logger.js';
-import { tlsOptionsFromConfig } from '../security/tls.js';
 
 export interface ServeOptions {
   service: ServiceConfig;
@@ -78,7 +78,9 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
 
   if (workers === 1) {
     const instance: Instance = await startInstance({ ...base, workerId: 0 });
-    log.info(`gw listening on ${opts.service.listen_ip ?? '0.0.0.0'}:${opts.port} (${front}, 1 worker, in-process)`);
+    log.info(
+      `gw listening on ${opts.service.listen_ip ?? '0.0.0.0'}:${opts.port} (${front}, 1 worker, in-process)`,
+    );
     return { front, workers, stop: () => instance.stop(drainMs) };
   }
 
@@ -106,7 +108,9 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
     await Promise.all(threads.map((t) => t.terminate()));
     throw err;
   }
-  log.info(`gw listening on ${opts.service.listen_ip ?? '0.0.0.0'}:${opts.port} (${front}, ${workers} workers)`);
+  log.info(
+    `gw listening on ${opts.service.listen_ip ?? '0.0.0.0'}:${opts.port} (${front}, ${workers} workers)`,
+  );
   return {
     front,
     workers,

@@ -72,7 +72,7 @@ export function jsonBackend(routes) {
       return;
     }
     const value = typeof route === 'function' ? route(req, body) : route;
-    if (value && value.__status) {
+    if (value?.__status) {
       res.writeHead(value.__status, { 'content-type': 'application/json', ...(value.__headers ?? {}) });
       res.end(typeof value.__body === 'string' ? value.__body : JSON.stringify(value.__body ?? {}));
       return;
@@ -117,7 +117,8 @@ export function runGw(args, { env = {}, timeoutMs = 20000 } = {}) {
  */
 export async function startGateway(config, opts = {}) {
   const port = opts.port ?? (await freePort());
-  const cfg = config === null || typeof config === 'string' ? config : { listen_ip: '127.0.0.1', ...config, port };
+  const cfg =
+    config === null || typeof config === 'string' ? config : { listen_ip: '127.0.0.1', ...config, port };
   const file = opts.file ?? writeConfig(cfg, opts.ext ?? 'json');
   const args = opts.rawArgs ?? ['run', '-c', file, '-p', String(port), ...(opts.args ?? ['--workers', '1'])];
   const child = spawn(process.execPath, [GW_BIN, ...args], {
@@ -154,7 +155,8 @@ export async function startGateway(config, opts = {}) {
     await new Promise((r) => setTimeout(r, 50));
   }
   // The port answers as soon as one worker listens; the main thread says when all of them do.
-  for (let i = 0; i < 120 && !/listening on /.test(out) && !exited; i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 120 && !/listening on /.test(out) && !exited; i++)
+    await new Promise((r) => setTimeout(r, 25));
   return {
     url,
     port,

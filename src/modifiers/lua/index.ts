@@ -290,7 +290,7 @@ function endpointFailure(script: LuaScript, err: unknown): GwResponse {
 
 function compileEndpointLua(ns: string, cfg: unknown, ctx: CompileContext): EndpointMiddleware | undefined {
   const script = newScript(ns, cfg, ctx);
-  if (!script || !script.has('pre')) return undefined;
+  if (!script?.has('pre')) return undefined;
   return (next) => async (req) => {
     if (!script.ready) await script.start();
     const view = new EndpointCtxView(req);
