@@ -298,7 +298,7 @@ function logBackendFailure(logger: Logger, endpointLabel: string, b: CompiledBac
   );
 }
 
-async function runOne(
+function runOne(
   b: CompiledBackend,
   req: GwRequest,
   seq: SequentialValues | undefined,

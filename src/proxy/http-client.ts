@@ -88,35 +88,36 @@ function parseHeaders(raw: Buffer[]): ResponseHeaders {
 /** One dispatch → a complete buffered response. The handler object is the only allocation. */
 function dispatchOnce(
   pool: Pool,
-  opts: CallOptions,
   path: string,
   method: string,
+  headers: string[],
   body: Buffer | null,
+  timeoutMs: number,
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     let status = 0;
-    let headers: ResponseHeaders = {};
+    let resHeaders: ResponseHeaders = {};
     const chunks: Buffer[] = [];
     let size = 0;
     let abortFn: ((err?: Error) => void) | null = null;
     let timer: NodeJS.Timeout | undefined;
     let settled = false;
-    if (opts.timeoutMs > 0) {
+    if (timeoutMs > 0) {
       timer = setTimeout(() => {
         if (settled) return;
         settled = true;
         abortFn?.(new UpstreamError('context deadline exceeded', 'timeout'));
         reject(new UpstreamError('context deadline exceeded', 'timeout'));
-      }, opts.timeoutMs);
+      }, timeoutMs);
     }
-    pool.dispatch({ path, method: method as never, headers: opts.headers, body: body ?? undefined }, {
+    pool.dispatch({ path, method: method as never, headers, body: body ?? undefined }, {
       onConnect(abort: (err?: Error) => void) {
         abortFn = abort;
         if (settled) abort(new UpstreamError('context deadline exceeded', 'timeout'));
       },
       onHeaders(statusCode: number, rawHeaders: Buffer[]) {
         status = statusCode;
-        headers = parseHeaders(rawHeaders);
+        resHeaders = parseHeaders(rawHeaders);
         return true;
       },
       onData(chunk: Buffer) {
@@ -128,7 +129,7 @@ function dispatchOnce(
         if (timer) clearTimeout(timer);
         if (settled) return;
         settled = true;
-        resolve({ status, headers, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
+        resolve({ status, headers: resHeaders, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
       },
       onError(err: Error) {
         if (timer) clearTimeout(timer);
@@ -213,7 +214,7 @@ export async function callBackend(
   for (let hops = 0; ; hops++) {
     const remaining = opts.timeoutMs > 0 ? opts.timeoutMs - (Date.now() - started) : 0;
     if (opts.timeoutMs > 0 && remaining <= 0) throw new UpstreamError('context deadline exceeded', 'timeout');
-    let res = await dispatchOnce(pool, { ...opts, headers, timeoutMs: remaining }, path, method, body);
+    let res = await dispatchOnce(pool, path, method, headers, body, remaining);
     if (opts.followRedirects && REDIRECTS.has(res.status)) {
       const location = res.headers.location;
       if (typeof location === 'string' && location !== '') {
