@@ -77,6 +77,8 @@ interface CompiledBackend {
   concurrent: number;
   timeoutMs: number;
   label: string;
+  /** Data of a response: decoded by the backend stage, or here when a middleware kept only bytes. */
+  dataOf(res: BackendResponse): Record<string, unknown>;
 }
 
 function nsConfig(
@@ -239,6 +241,8 @@ function compileBackend(
     concurrent,
     timeoutMs,
     label: `${method} ${backend.url_pattern}`,
+    // A shared cache entry stored by a byte-path backend carries no data.
+    dataOf: (res) => res.data ?? (decoder ? decoder(res.body, isCollection) : {}),
   };
 }
 
@@ -324,7 +328,7 @@ function compileMerge(
     return async (req) => {
       try {
         const res = await runOne(b, req, undefined);
-        const data = b.transform ? b.transform(res.data ?? {}) : (res.data ?? {});
+        const data = b.transform ? b.transform(b.dataOf(res)) : b.dataOf(res);
         return finish(data, undefined);
       } catch (err) {
         logFailure(b, err);
@@ -346,7 +350,7 @@ function compileMerge(
             seq[b.index] = res.body.toString('utf8');
             continue;
           }
-          const data = b.transform ? b.transform(res.data ?? {}) : (res.data ?? {});
+          const data = b.transform ? b.transform(b.dataOf(res)) : b.dataOf(res);
           seq[b.index] = data;
           acc ??= {};
           mergeInto(acc, data);
@@ -379,14 +383,14 @@ function compileMerge(
         } catch (err) {
           call = Promise.reject(err);
         }
-        call.then(
-          (res) => {
-            const data = b.transform ? b.transform(res.data ?? {}) : (res.data ?? {});
+        call
+          .then((res) => {
+            const data = b.transform ? b.transform(b.dataOf(res)) : b.dataOf(res);
             acc ??= {};
             mergeInto(acc, data);
             done();
-          },
-          (err) => {
+          })
+          .catch((err) => {
             logFailure(b, err);
             failed ??= toBackendError(err);
             if (b.detailsAlias) {
@@ -394,8 +398,7 @@ function compileMerge(
               mergeInto(acc, { [`error_${b.detailsAlias}`]: errorDetails(err) });
             }
             done();
-          },
-        );
+          });
       }
     });
 }
@@ -470,7 +473,10 @@ function compileByteMerge(
       try {
         return { data: null, json: wasm.run(parts), isComplete: failed === undefined };
       } catch (err) {
-        if (!(err instanceof TransformInputError)) throw err;
+        if (!(err instanceof TransformInputError)) {
+          logger.error(`[ENDPOINT: ${endpointLabel}] transform failed: ${(err as Error).message}`);
+          return { data: null, isComplete: false, error: toBackendError(err) };
+        }
         const b = backends[err.backendIndex];
         logFailure(b, new DecodeError(err.message));
         failed ??= new BackendError(err.message, 500);
