@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import {
   AtomicsBuckets,
-  DEFAULT_MAX_CLIENTS,
   compileLimiter,
+  DEFAULT_MAX_CLIENTS,
   engineFor,
   hashKey,
   keyHi,

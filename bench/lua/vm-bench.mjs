@@ -44,7 +44,7 @@ function once() {
 }
 console.log(JSON.stringify(once()).slice(0, 100));
 for (let i = 0; i < 1000; i++) once();
-let t = process.hrtime.bigint();
+const t = process.hrtime.bigint();
 const it = 5000;
 for (let i = 0; i < it; i++) once();
 console.log(`N=${N}: ${(Number(process.hrtime.bigint() - t) / it / 1000).toFixed(1)} us/call`);

@@ -129,7 +129,11 @@ function dispatchOnce(
         if (timer) clearTimeout(timer);
         if (settled) return;
         settled = true;
-        resolve({ status, headers: resHeaders, body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size) });
+        resolve({
+          status,
+          headers: resHeaders,
+          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
+        });
       },
       onError(err: Error) {
         if (timer) clearTimeout(timer);

@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import type { ServiceConfig } from '../types.js';
-import { MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj, durationMs, isObject } from './util.js';
+import { durationMs, isObject, MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj } from './util.js';
 
 /** One token bucket's parameters: a token every `intervalNs`, at most `burst` tokens. */
 export interface RateSpec {

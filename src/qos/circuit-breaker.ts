@@ -11,6 +11,7 @@
 // backend only refuses when all of them are (src/qos/balancer.ts).
 
 import type { Logger } from 'pino';
+import { sanitizeHost } from '../proxy/util.js';
 import {
   BackendError,
   type BackendMiddleware,
@@ -20,8 +21,7 @@ import {
   type ServiceConfig,
 } from '../types.js';
 import { balancerOf, pinHost } from './balancer.js';
-import { sanitizeHost } from '../proxy/util.js';
-import { HOUR_MS, Issues, durationMs, isObject } from './util.js';
+import { durationMs, HOUR_MS, Issues, isObject } from './util.js';
 
 export const CIRCUIT_BREAKER_NAMESPACE = 'qos/circuit-breaker';
 

@@ -4,9 +4,9 @@
 import type { FeatureModule } from '../types.js';
 import { circuitBreakerModule } from './circuit-breaker.js';
 import { httpCacheModule } from './http-cache.js';
-import { redisModule, routerRedisRateLimitModule, serviceRedisRateLimitModule } from './redis.js';
 import { proxyRateLimitModule } from './ratelimit-proxy.js';
 import { routerRateLimitModule, serviceRateLimitModule } from './ratelimit-router.js';
+import { redisModule, routerRedisRateLimitModule, serviceRedisRateLimitModule } from './redis.js';
 
 export const qosModules: FeatureModule[] = [
   routerRateLimitModule,

@@ -15,16 +15,16 @@ import type {
   ServiceConfig,
 } from '../types.js';
 import {
-  type LimitSpec,
-  type Limiter,
-  MAX_MAX_CLIENTS,
   compileLimiter,
+  type Limiter,
+  type LimitSpec,
   layoutBuckets,
   limitSpec,
+  MAX_MAX_CLIENTS,
   sharedOrLocal,
 } from './buckets.js';
 import { type ClientKey, compileClientKey, validateClientKey } from './client-key.js';
-import { Issues, MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj, durationMs, isObject } from './util.js';
+import { durationMs, Issues, isObject, MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj } from './util.js';
 
 export const ROUTER_NAMESPACE = 'qos/ratelimit/router';
 export const SERVICE_NAMESPACE = 'qos/ratelimit/service';

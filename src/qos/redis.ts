@@ -25,7 +25,7 @@ import type {
 import { compileLimiter, layoutBuckets, limitSpec, sharedOrLocal } from './buckets.js';
 import { compileClientKey } from './client-key.js';
 import { validateRates } from './ratelimit-router.js';
-import { HOUR_MS, Issues, type Obj, durationMs, isObject } from './util.js';
+import { durationMs, HOUR_MS, Issues, isObject, type Obj } from './util.js';
 
 export const REDIS_NAMESPACE = 'redis';
 export const ROUTER_REDIS_NAMESPACE = 'qos/ratelimit/router/redis';
