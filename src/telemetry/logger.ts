@@ -42,8 +42,25 @@ export function pinoLevel(level: string | undefined): string {
   }
 }
 
+/**
+ * fd 1 through sonic-boom. Async destinations batch lines (one write per 8 KiB or per 200 ms)
+ * instead of one write syscall per access-log line, which cost a third of no-op throughput.
+ */
+function openDestination(sync: boolean): ReturnType<typeof pino.destination> {
+  if (sync) return pino.destination({ dest: 1, sync: true });
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
+  setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      // not ready yet, or already ended: nothing to write
+    }
+  }, 200).unref();
+  return destination;
+}
+
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const destination = pino.destination({ dest: 1, sync: opts.sync === true });
+  const destination = openDestination(opts.sync === true);
   const logging = loggingConfig(opts.service);
   if (logging) return createTextLogger(opts, loggingSettings(logging), destination);
   const level = opts.level ?? process.env.GW_LOG_LEVEL;
