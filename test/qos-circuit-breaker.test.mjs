@@ -96,7 +96,7 @@ test('closed → open after more than max_errors consecutive errors → half-ope
     state.delay = 0;
     assert.deepEqual(await sequence(3, `${gw.url}/cb`), [200, 200, 200]);
 
-    await sleep(100);
+    await sleep(400); // log lines are batched for up to 200 ms
     const logs = gw.logs();
     for (const change of [
       "from 'closed' to 'open'",

@@ -149,9 +149,14 @@ test('Redis unreachable: refuse (503) or fall back to local buckets, with a log 
     );
     assert.equal(count(local, 200), 3, `local buckets keep the limit across workers: ${local}`);
     assert.equal(count(local, 429), 3);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.match(strict.logs(), /Redis unreachable .*refusing requests \(503\)/);
-    assert.match(lenient.logs(), /Redis unreachable .*falling back to local buckets/);
+    assert.match(
+      await strict.waitForLog(/Redis unreachable .*refusing requests \(503\)/),
+      /Redis unreachable .*refusing requests \(503\)/,
+    );
+    assert.match(
+      await lenient.waitForLog(/Redis unreachable .*falling back to local buckets/),
+      /Redis unreachable .*falling back to local buckets/,
+    );
 
     // Redis back on the same port: cluster-wide limits again (a fresh Redis: new buckets).
     const again = await startRedis(redis.port);
@@ -168,8 +173,7 @@ test('Redis unreachable: refuse (503) or fall back to local buckets, with a log 
       Array.from({ length: 5 }, () => fresh(`${strict.url}/foo`, { 'x-client': 'd' })),
     );
     assert.equal(count(statuses, 200), 3, statuses.join(','));
-    await new Promise((r) => setTimeout(r, 100));
-    assert.match(strict.logs(), /Redis answers again/);
+    assert.match(await strict.waitForLog(/Redis answers again/), /Redis answers again/);
     await again.stop();
   } finally {
     await Promise.all([strict.stop(), lenient.stop()]);

@@ -295,7 +295,7 @@ describe('security end to end', () => {
       ).status,
       200,
     );
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 400)); // log lines are batched for up to 200 ms
     const logs = gw.logs();
     for (const secret of [
       '4d2c61e1-34c4-e96c-9456-15bd983c5019',

@@ -243,6 +243,10 @@ test('gw run --workers 2: /metrics and /__stats count the requests of both threa
   }
   assert.equal(metrics.status, 200);
   // the access log (pino JSON) says which worker served each request: both did
+  // (log lines are batched: wait until both workers' lines are out)
+  await gw.waitForLog(
+    /"worker":0,[^\n]*\[GW\] GET \/[\s\S]*"worker":1|"worker":1,[^\n]*\[GW\] GET \/[\s\S]*"worker":0/,
+  );
   const workers = new Set(
     gw
       .logs()
