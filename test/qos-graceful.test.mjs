@@ -2,47 +2,10 @@
 // a circuit breaker, a cache and a Redis-backed limit all complete after SIGTERM, new ones are
 // refused, and the process exits 0 promptly (the Redis clients are closed, nothing holds it up).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { test } from 'node:test';
-import { freePort, startBackend, startGateway } from './helpers/gateway.mjs';
-
-const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
-
-async function startRedis() {
-  const port = await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    address: `127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        process.removeListener('exit', kill);
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
+import { startBackend, startGateway } from './helpers/gateway.mjs';
+import { haveRedis, startRedis } from './helpers/redis.mjs';
 
 function fresh(url) {
   return new Promise((resolve) => {

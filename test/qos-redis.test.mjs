@@ -1,50 +1,13 @@
 // Redis-backed rate limits end to end: a real redis-server on a free port, two gw nodes (each with
 // 2 worker threads) sharing it, and what happens when Redis goes away and comes back.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { freePort, jsonBackend, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
+import { jsonBackend, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
+import { haveRedis, startRedis } from './helpers/redis.mjs';
 
-const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 const skip = haveRedis ? false : 'redis-server is not installed (apt-get install redis-server)';
-
-async function startRedis(port) {
-  port ??= await freePort();
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  const kill = () => child.kill('SIGKILL');
-  process.once('exit', kill);
-  for (let i = 0; i < 100; i++) {
-    const up = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (up) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    port,
-    address: `127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        process.removeListener('exit', kill);
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 function fresh(url, headers = {}) {
   return new Promise((resolve, reject) => {

@@ -23,6 +23,17 @@ export function freePort() {
   });
 }
 
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
 /**
  * Starts a node:http backend on 127.0.0.1. `handler(req, res, body)` gets the whole request body
  * as a Buffer. Returns { url, port, requests, close }, `requests` recording what arrived.
@@ -144,14 +155,7 @@ export async function startGateway(config, opts = {}) {
       kill();
       throw new Error(`gw did not start on ${url}:\n${out}`);
     }
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
+    if (await portOpen(port)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   // The port answers as soon as one worker listens; the main thread says when all of them do.
