@@ -13,6 +13,7 @@ import {
   mergeInto,
   wrapCollection,
 } from '../dist/transform/index.js';
+import { DOCS_USER } from './fixtures/docs-user.mjs';
 
 /** Deep-freezes a value: any mutation by a transform then throws (ESM code is strict). */
 function frozen(v) {
@@ -33,26 +34,7 @@ function run(backend, input) {
 const keys = (o) => Object.keys(o);
 
 // The docs' jsonplaceholder fixtures.
-const user = {
-  id: 1,
-  name: 'Leanne Graham',
-  username: 'Bret',
-  email: 'Sincere@april.biz',
-  address: {
-    street: 'Kulas Light',
-    suite: 'Apt. 556',
-    city: 'Gwenborough',
-    zipcode: '92998-3874',
-    geo: { lat: '-37.3159', lng: '81.1496' },
-  },
-  phone: '1-770-736-8031 x56442',
-  website: 'hildegard.org',
-  company: {
-    name: 'Romaguera-Crona',
-    catchPhrase: 'Multi-layered client-server neural-net',
-    bs: 'harness real-time e-markets',
-  },
-};
+const user = DOCS_USER;
 const post = {
   userId: 1,
   id: 1,

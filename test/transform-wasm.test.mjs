@@ -11,6 +11,7 @@ import {
   wasmTransformStats,
 } from '../dist/transform/wasm/index.js';
 import { transformModule } from '../dist/transform/wasm/runtime.js';
+import { DOCS_USER } from './fixtures/docs-user.mjs';
 
 const body = (v) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v), 'utf8');
 
@@ -38,26 +39,7 @@ const POST = {
   title: 'sunt aut facere repellat provident occaecati excepturi optio reprehenderit',
   body: 'quia et suscipit\nsuscipit recusandae consequuntur expedita et cum\nreprehenderit molestiae ut ut quas totam\nnostrum rerum est autem sunt rem eveniet architecto',
 };
-const USER = {
-  id: 1,
-  name: 'Leanne Graham',
-  username: 'Bret',
-  email: 'Sincere@april.biz',
-  address: {
-    street: 'Kulas Light',
-    suite: 'Apt. 556',
-    city: 'Gwenborough',
-    zipcode: '92998-3874',
-    geo: { lat: '-37.3159', lng: '81.1496' },
-  },
-  phone: '1-770-736-8031 x56442',
-  website: 'hildegard.org',
-  company: {
-    name: 'Romaguera-Crona',
-    catchPhrase: 'Multi-layered client-server neural-net',
-    bs: 'harness real-time e-markets',
-  },
-};
+const USER = DOCS_USER;
 
 test('docs, Data Manipulation: deny list example', () => {
   expectDocs({ backends: [{ deny: ['body', 'userId'] }] }, [POST], { id: 1, title: POST.title });
