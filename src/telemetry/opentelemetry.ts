@@ -3,7 +3,14 @@
 // metrics and traces pushed over OTLP with the official @opentelemetry packages (otlp.ts, loaded
 // only then). Without this namespace nothing is timed and nothing is loaded.
 
-import type { CompileContext, ConfigIssue, FeatureModule } from '../types.js';
+import type {
+  BackendMiddleware,
+  CompileContext,
+  ConfigIssue,
+  EndpointMiddleware,
+  FeatureModule,
+  ProxyMiddleware,
+} from '../types.js';
 import {
   instrumentBackend,
   instrumentEndpoint,
@@ -12,6 +19,7 @@ import {
   telemetryState,
 } from './instrument.js';
 import { startTelemetryServer } from './listener.js';
+import type { OtlpRuntime, OtlpTracing } from './otlp.js';
 import { renderPrometheus } from './prometheus.js';
 
 export const OTEL_NAMESPACE = 'telemetry/opentelemetry';
@@ -39,6 +47,7 @@ interface StageOptions {
   round_trip?: boolean;
   read_payload?: boolean;
   detailed_connection?: boolean;
+  report_headers?: boolean;
   static_attributes?: Array<{ key: string; value: string }>;
 }
 
@@ -69,6 +78,7 @@ const stageSchema = {
     round_trip: { type: 'boolean' },
     read_payload: { type: 'boolean' },
     detailed_connection: { type: 'boolean' },
+    report_headers: { type: 'boolean' },
     static_attributes: {
       type: 'array',
       items: {
@@ -126,8 +136,23 @@ const schema = {
     layers: {
       type: 'object',
       properties: {
-        global: { type: 'object' },
-        proxy: { type: 'object' },
+        global: {
+          type: 'object',
+          properties: {
+            disable_metrics: { type: 'boolean' },
+            disable_traces: { type: 'boolean' },
+            disable_propagation: { type: 'boolean' },
+            report_headers: { type: 'boolean' },
+          },
+        },
+        proxy: {
+          type: 'object',
+          properties: {
+            disable_metrics: { type: 'boolean' },
+            disable_traces: { type: 'boolean' },
+            report_headers: { type: 'boolean' },
+          },
+        },
         backend: { type: 'object', properties: { metrics: stageSchema, traces: stageSchema } },
       },
     },
@@ -160,6 +185,18 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
       });
     else ports.set(port, `${path}.exporters.prometheus[${i}]`);
   });
+  (cfg.exporters?.otlp ?? []).forEach((e, i) => {
+    const at = `${path}.exporters.otlp[${i}]`;
+    const problem = typeof e.host === 'string' ? otlpHostProblem(e.host) : undefined;
+    if (problem) issues.push({ path: `${at}.host`, message: problem });
+    if (e.port === 0) issues.push({ path: `${at}.port`, message: 'the collector port must be 1-65535' });
+    if (e.disable_metrics === true && e.disable_traces === true)
+      issues.push({
+        path: at,
+        message: 'disable_metrics and disable_traces are both set: this exporter sends nothing',
+        severity: 'warning',
+      });
+  });
   if (all.length === 0)
     issues.push({
       path: `${path}.exporters`,
@@ -175,6 +212,24 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
       severity: 'warning',
     });
   return issues;
+}
+
+/** Why `host` cannot name an OTLP collector, or undefined when it can. */
+export function otlpHostProblem(host: string): string | undefined {
+  const expected =
+    'expected a host name or IP address (e.g. "otel-collector"), or an http(s):// origin; the port goes in `port`';
+  if (host.trim() === '') return `empty host: ${expected}`;
+  if (/^https?:\/\//i.test(host)) {
+    if (!URL.canParse(host)) return `"${host}" is not a valid URL: ${expected}`;
+    const u = new URL(host);
+    if (u.pathname.replace(/\/+$/, '') !== '' || u.search !== '' || u.username !== '')
+      return `"${host}" has a path, query or credentials: ${expected}`;
+    return undefined;
+  }
+  if (/^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$/.test(host)) return undefined;
+  if (/^\[?[0-9A-Fa-f:.]+\]?$/.test(host) && host.includes(':') && !/^[^:[]+:\d+$/.test(host))
+    return undefined;
+  return `"${host}" is not a host name: ${expected}`;
 }
 
 function metricsWanted(cfg: OtelConfig): boolean {
@@ -196,6 +251,98 @@ export function resourceLabels(cfg: OtelConfig): Record<string, string> {
   };
 }
 
+/** This thread's OTLP runtime, loading: otlp.ts and @opentelemetry come in only from here. */
+interface OtlpHolder {
+  runtime?: OtlpRuntime;
+  ready: Promise<OtlpRuntime | undefined>;
+}
+
+const otlpHolders = new Map<string, OtlpHolder>();
+
+/** Whether `import('./otlp.js')` ran in this thread (tests read it; nothing else should). */
+export function otlpLoaded(): boolean {
+  return otlpHolders.size > 0;
+}
+
+function hasOtlp(cfg: OtelConfig): boolean {
+  return (cfg.exporters?.otlp ?? []).some((e) => e.disable_metrics !== true || e.disable_traces !== true);
+}
+
+function tracesWanted(cfg: OtelConfig): boolean {
+  return (cfg.exporters?.otlp ?? []).some((e) => e.disable_traces !== true);
+}
+
+/**
+ * Starts loading the OTLP runtime of this thread (once per gateway instance). The hooks are
+ * synchronous and the import is not: the tracing middlewares wait for it on the first requests
+ * (a few tens of ms at startup) and call the traced stage directly once it is there.
+ */
+function otlpHolder(cfg: OtelConfig, ctx: CompileContext): OtlpHolder {
+  const key = (ctx.shared[OTEL_NAMESPACE] as { channel?: string } | undefined)?.channel ?? 'local';
+  const holder = otlpHolders.get(key);
+  if (holder !== undefined) return holder;
+  // Registered before the hub's own closer (the hooks ask for the holder before the metrics
+  // state): the last metrics push at shutdown still reads every thread.
+  ctx.onClose(async () => {
+    otlpHolders.delete(key);
+    await (await created.ready)?.close();
+  });
+  const state = telemetryState(OTEL_NAMESPACE, ctx);
+  const created: OtlpHolder = {
+    ready: import('./otlp.js')
+      .then((m) => {
+        const runtime = m.startOtlp(cfg, {
+          logger: ctx.logger,
+          hub: state.hub.isAggregator ? state.hub : undefined,
+        });
+        created.runtime = runtime;
+        if (state.hub.isAggregator && runtime.describe.length > 0)
+          ctx.logger.info(`telemetry/opentelemetry otlp: ${runtime.describe.join('; ')}`);
+        return runtime;
+      })
+      .catch((err: unknown) => {
+        // the gateway serves on without traces rather than failing requests
+        ctx.logger.error(
+          `telemetry/opentelemetry otlp: cannot start the OpenTelemetry exporters (${err instanceof Error ? err.message : String(err)}): no traces or OTLP metrics`,
+        );
+        return undefined;
+      }),
+  };
+  otlpHolders.set(key, created);
+  return created;
+}
+
+/**
+ * A middleware built from the tracing runtime once it is loaded. Until then (the first requests
+ * after startup) each call waits for the import; after, it goes straight to the traced stage.
+ */
+function whenTracing<S extends (arg: never) => Promise<unknown>>(
+  holder: OtlpHolder,
+  make: (tracing: OtlpTracing) => ((next: S) => S) | undefined,
+): (next: S) => S {
+  return (next) => {
+    let stage: S | undefined;
+    const build = (runtime: OtlpRuntime | undefined): S => {
+      const mw = runtime?.tracing ? make(runtime.tracing) : undefined;
+      stage = mw ? mw(next) : next;
+      return stage;
+    };
+    if (holder.runtime !== undefined) return build(holder.runtime);
+    holder.ready.then(build);
+    return ((arg: never) => (stage !== undefined ? stage(arg) : holder.ready.then(() => stage!(arg)))) as S;
+  };
+}
+
+/** `outer` around `inner`, either of them possibly absent. */
+function around<S>(
+  outer: ((next: S) => S) | undefined,
+  inner: ((next: S) => S) | undefined,
+): ((next: S) => S) | undefined {
+  if (!outer) return inner;
+  if (!inner) return outer;
+  return (next) => outer(inner(next));
+}
+
 export const opentelemetryModule: FeatureModule = {
   namespace: OTEL_NAMESPACE,
   schema,
@@ -203,6 +350,8 @@ export const opentelemetryModule: FeatureModule = {
   prepareShared: () => prepareTelemetryShared(OTEL_NAMESPACE),
   service(raw, ctx) {
     const cfg = (raw ?? {}) as OtelConfig;
+    // every thread traces its own requests; the aggregator also pushes everyone's metrics
+    if (hasOtlp(cfg)) otlpHolder(cfg, ctx);
     const state = telemetryState(OTEL_NAMESPACE, ctx);
     if (!state.hub.isAggregator) return undefined;
     for (const exporter of cfg.exporters?.prometheus ?? []) {
@@ -229,30 +378,50 @@ export const opentelemetryModule: FeatureModule = {
   },
   instrumentEndpoint(raw, ctx) {
     const cfg = (raw ?? {}) as OtelConfig;
-    if (
-      !ctx.endpoint ||
-      skipped(cfg, ctx) ||
-      !metricsWanted(cfg) ||
-      cfg.layers?.global?.disable_metrics === true
-    )
-      return undefined;
-    return instrumentEndpoint(telemetryState(OTEL_NAMESPACE, ctx).store, ctx.endpoint, true);
+    if (!ctx.endpoint || skipped(cfg, ctx)) return undefined;
+    const endpoint = ctx.endpoint;
+    const traces =
+      tracesWanted(cfg) && cfg.layers?.global?.disable_traces !== true
+        ? whenTracing<Parameters<EndpointMiddleware>[0]>(otlpHolder(cfg, ctx), (t) => t.endpoint(endpoint))
+        : undefined;
+    // the server span is outermost: it covers everything the gateway does for the request
+    const metrics =
+      metricsWanted(cfg) && cfg.layers?.global?.disable_metrics !== true
+        ? instrumentEndpoint(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint, true)
+        : undefined;
+    return around(traces, metrics);
   },
   instrumentProxy(raw, ctx) {
     const cfg = (raw ?? {}) as OtelConfig;
-    if (
-      !ctx.endpoint ||
-      skipped(cfg, ctx) ||
-      !metricsWanted(cfg) ||
-      cfg.layers?.proxy?.disable_metrics === true
-    )
-      return undefined;
-    return instrumentProxy(telemetryState(OTEL_NAMESPACE, ctx).store, ctx.endpoint);
+    if (!ctx.endpoint || skipped(cfg, ctx)) return undefined;
+    const endpoint = ctx.endpoint;
+    const traces =
+      tracesWanted(cfg) && cfg.layers?.proxy?.disable_traces !== true
+        ? whenTracing<Parameters<ProxyMiddleware>[0]>(otlpHolder(cfg, ctx), (t) => t.proxy(endpoint))
+        : undefined;
+    const metrics =
+      metricsWanted(cfg) && cfg.layers?.proxy?.disable_metrics !== true
+        ? instrumentProxy(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint)
+        : undefined;
+    return around(traces, metrics);
   },
   instrumentBackend(raw, ctx) {
     const cfg = (raw ?? {}) as OtelConfig;
-    if (!ctx.endpoint || !ctx.backend || skipped(cfg, ctx) || !metricsWanted(cfg)) return undefined;
-    if (cfg.layers?.backend?.metrics?.disable_stage === true) return undefined;
-    return instrumentBackend(telemetryState(OTEL_NAMESPACE, ctx).store, ctx.endpoint, ctx.backend);
+    if (!ctx.endpoint || !ctx.backend || skipped(cfg, ctx)) return undefined;
+    const { endpoint, backend } = ctx;
+    // with the backend stage's traces off, backends still get the trace context (propagation)
+    const traces =
+      tracesWanted(cfg) &&
+      (cfg.layers?.backend?.traces?.disable_stage !== true ||
+        cfg.layers?.global?.disable_propagation !== true)
+        ? whenTracing<Parameters<BackendMiddleware>[0]>(otlpHolder(cfg, ctx), (t) =>
+            t.backend(endpoint, backend),
+          )
+        : undefined;
+    const metrics =
+      metricsWanted(cfg) && cfg.layers?.backend?.metrics?.disable_stage !== true
+        ? instrumentBackend(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint, backend)
+        : undefined;
+    return around(traces, metrics);
   },
 };

@@ -1,0 +1,569 @@
+// OTLP push for `telemetry/opentelemetry` (exporters.otlp[]): traces and metrics with the official
+// @opentelemetry packages. opentelemetry.ts imports this module dynamically, and only when an otlp
+// exporter is configured: without one, nothing @opentelemetry is ever loaded.
+//
+// Traces: every worker thread has its own tracer provider and one batch span processor per
+// exporter. A span is born and ends in the thread that serves the request, and the batch processor
+// encodes and sends it later from a timer, off the request path; handing spans to another thread
+// would cost a structured clone per span on the hot path instead. The price is one keep-alive
+// connection to the collector per thread, which collectors handle as a matter of course.
+// Spans are linked without a context manager (AsyncLocalStorage costs every await): the current
+// span rides on the request object itself (a symbol property) from the global layer to the proxy
+// layer, and the backend layer finds it through `BackendRequest.origin`.
+//
+// Metrics: the aggregating thread pushes, every `metric_reporting_period` seconds, the layer
+// series that every thread records anyway (the same ones /metrics shows): a MetricProducer turns
+// `hub.collect()` into OTLP cumulative histograms with the bounds and names of prometheus.ts.
+
+import {
+  type Attributes,
+  type Context,
+  DiagLogLevel,
+  defaultTextMapGetter,
+  diag,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  type SpanOptions,
+  SpanStatusCode,
+  type TextMapPropagator,
+  type Tracer,
+  trace,
+  ValueType,
+} from '@opentelemetry/api';
+import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as HttpMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as HttpTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AggregationTemporality,
+  type CollectionResult,
+  DataPointType,
+  MeterProvider,
+  type MetricData,
+  type MetricProducer,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import type { Logger } from 'pino';
+import type {
+  BackendConfig,
+  BackendMiddleware,
+  BackendRequest,
+  EndpointConfig,
+  EndpointMiddleware,
+  GwRequest,
+  ProxyMiddleware,
+} from '../types.js';
+import { BackendError } from '../types.js';
+import type { TelemetryHub } from './hub.js';
+import { BACKEND_DURATION, PROXY_DURATION, SERVER_DURATION, SERVER_SIZE } from './instrument.js';
+import { type AggregatedSeries, cumulativeBuckets } from './metrics-store.js';
+import type { OtelConfig, OtlpExporter } from './opentelemetry.js';
+import { DURATION_BUCKETS_S, SIZE_BUCKETS_BYTES } from './prometheus.js';
+
+/** KrakenD's defaults: every request traced, metrics pushed every 30 s. */
+export const DEFAULT_TRACE_SAMPLE_RATE = 1;
+export const DEFAULT_METRIC_REPORTING_PERIOD_S = 30;
+const GRPC_PORT = 4317;
+const HTTP_PORT = 4318;
+const SCOPE = { name: 'gw', version: '0.1.0' };
+
+/** Where an exporter sends `signal` (gRPC: the collector's origin; HTTP: the /v1/<signal> URL). */
+export function otlpUrl(e: OtlpExporter, signal: 'traces' | 'metrics'): string {
+  const http = e.use_http === true;
+  const port = e.port ?? (http ? HTTP_PORT : GRPC_PORT);
+  let base = e.host.replace(/\/+$/, '');
+  if (!/^https?:\/\//i.test(base))
+    base = `http://${base.includes(':') && !base.startsWith('[') ? `[${base}]` : base}`;
+  const u = new URL(base);
+  if (u.port === '') u.port = String(port);
+  const origin = `${u.protocol}//${u.host}`;
+  return http ? `${origin}/v1/${signal}` : origin;
+}
+
+/** Exporter errors as warnings, at most one line per `everyMs` (a collector that is down says so once). */
+function rateLimitedWarn(logger: Logger, everyMs: number): (message: string) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (message) => {
+    const now = Date.now();
+    if (now - last < everyMs) {
+      suppressed++;
+      return;
+    }
+    logger.warn(
+      `telemetry/opentelemetry otlp: ${message}${suppressed > 0 ? ` (${suppressed} more since the last report)` : ''}`,
+    );
+    last = now;
+    suppressed = 0;
+  };
+}
+
+function envInt(name: string): number | undefined {
+  const v = Number(process.env[name]);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref?.();
+    p.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    );
+  });
+}
+
+const SPAN = Symbol('gw.otel.span');
+type Carrier = { [SPAN]?: Span };
+const W3C = new W3CTraceContextPropagator();
+
+/** A backend stage's `breq.headers` gets the W3C trace context of `span`. */
+function traceHeaders(span: Span): [string, string | undefined] {
+  const sc = span.spanContext();
+  const flags = (sc.traceFlags & 1) === 1 ? '01' : '00';
+  return [`00-${sc.traceId}-${sc.spanId}-${flags}`, sc.traceState?.serialize()];
+}
+
+/** The compiled decisions of the tracing layers (config read once, here). */
+export interface TraceLayers {
+  global: boolean;
+  proxy: boolean;
+  backend: boolean;
+  /** Incoming `traceparent` is honoured and backends receive one (unless disable_propagation). */
+  propagate: boolean;
+  globalHeaders: boolean;
+  proxyHeaders: boolean;
+  backendHeaders: boolean;
+  backendStatic: Attributes;
+}
+
+export function traceLayers(cfg: OtelConfig): TraceLayers {
+  const backendTraces = cfg.layers?.backend?.traces as
+    | (NonNullable<NonNullable<OtelConfig['layers']>['backend']>['traces'] & { report_headers?: boolean })
+    | undefined;
+  const backendStatic: Attributes = {};
+  for (const a of backendTraces?.static_attributes ?? []) backendStatic[a.key] = a.value;
+  return {
+    global: cfg.layers?.global?.disable_traces !== true,
+    proxy: cfg.layers?.proxy?.disable_traces !== true,
+    backend: backendTraces?.disable_stage !== true,
+    propagate: cfg.layers?.global?.disable_propagation !== true,
+    globalHeaders: cfg.layers?.global?.report_headers === true,
+    proxyHeaders: cfg.layers?.proxy?.report_headers === true,
+    backendHeaders: backendTraces?.report_headers === true,
+    backendStatic,
+  };
+}
+
+function headerAttributes(span: Span, prefix: string, headers: Record<string, string>): void {
+  for (const k in headers) span.setAttribute(`${prefix}${k.toLowerCase()}`, [headers[k]]);
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The middlewares of the three layers, for one thread's tracer. */
+export class OtlpTracing {
+  constructor(
+    private readonly tracer: Tracer,
+    readonly layers: TraceLayers,
+    private readonly propagator: TextMapPropagator = W3C,
+  ) {}
+
+  /** The parent of a new span: the enclosing layer's span, else the caller's trace context. */
+  private parentOf(req: GwRequest): Context {
+    const enclosing = (req as Carrier)[SPAN];
+    if (enclosing !== undefined) return trace.setSpan(ROOT_CONTEXT, enclosing);
+    if (!this.layers.propagate || req.headers.traceparent === undefined) return ROOT_CONTEXT;
+    return this.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+  }
+
+  /** Global layer: one SERVER span per request of the endpoint. */
+  endpoint(endpoint: EndpointConfig): EndpointMiddleware {
+    const method = (endpoint.method ?? 'GET').toUpperCase();
+    const name = `${method} ${endpoint.endpoint}`;
+    const options: SpanOptions = {
+      kind: SpanKind.SERVER,
+      attributes: {
+        'http.request.method': method,
+        'http.route': endpoint.endpoint,
+        'krakend.stage': 'global',
+      },
+    };
+    const tracer = this.tracer;
+    const reportHeaders = this.layers.globalHeaders;
+    return (next) => async (req) => {
+      const span = tracer.startSpan(name, options, this.parentOf(req));
+      (req as Carrier)[SPAN] = span;
+      const recording = span.isRecording();
+      if (recording) {
+        span.setAttribute('url.path', req.path);
+        if (reportHeaders) headerAttributes(span, 'http.request.header.', req.headers);
+      }
+      try {
+        const res = await next(req);
+        if (recording) {
+          span.setAttribute('http.response.status_code', res.status);
+          if (res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        return res;
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    };
+  }
+
+  /** Proxy layer: the backends' calls, merge and manipulation of one request. */
+  proxy(endpoint: EndpointConfig): ProxyMiddleware {
+    const name = `proxy ${endpoint.endpoint}`;
+    const options: SpanOptions = {
+      kind: SpanKind.INTERNAL,
+      attributes: { 'http.route': endpoint.endpoint, 'krakend.stage': 'proxy' },
+    };
+    const tracer = this.tracer;
+    const reportHeaders = this.layers.proxyHeaders;
+    return (next) => async (req) => {
+      const span = tracer.startSpan(name, options, this.parentOf(req));
+      (req as Carrier)[SPAN] = span;
+      const recording = span.isRecording();
+      if (recording && reportHeaders) headerAttributes(span, 'http.request.header.', req.headers);
+      try {
+        const res = await next(req);
+        if (recording) {
+          span.setAttribute('krakend.response.complete', res.isComplete);
+          if (res.error !== undefined)
+            span.setStatus({ code: SpanStatusCode.ERROR, message: res.error.message });
+        }
+        return res;
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    };
+  }
+
+  /**
+   * Backend layer: a CLIENT span per call and the `traceparent` the backend receives. With the
+   * backend stage's traces off, the backend still gets the enclosing span's context (propagation).
+   * Returns undefined when there is nothing to do (no span and no propagation).
+   */
+  backend(endpoint: EndpointConfig, backend: BackendConfig): BackendMiddleware | undefined {
+    const { layers } = this;
+    if (!layers.backend && !layers.propagate) return undefined;
+    const method = (backend.method ?? endpoint.method ?? 'GET').toUpperCase();
+    const name = `backend ${method} ${backend.url_pattern}`;
+    const options: SpanOptions = {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        ...layers.backendStatic,
+        'http.request.method': method,
+        'http.route': endpoint.endpoint,
+        'url.path': backend.url_pattern,
+        'krakend.stage': 'backend',
+      },
+    };
+    const tracer = this.tracer;
+    const propagate = layers.propagate;
+    const reportHeaders = layers.backendHeaders;
+    // concurrent_calls sends one request object several times at once: each call gets its own
+    // headers then, or the calls would overwrite each other's traceparent.
+    const copyHeaders = Math.floor(endpoint.concurrent_calls ?? 1) > 1;
+    const withContext = (breq: BackendRequest, span: Span): BackendRequest => {
+      const [parent, state] = traceHeaders(span);
+      const headers = copyHeaders ? { ...breq.headers } : breq.headers;
+      headers.Traceparent = parent;
+      if (state) headers.Tracestate = state;
+      return copyHeaders ? { ...breq, headers } : breq;
+    };
+
+    if (!layers.backend) {
+      return (next) => (breq) => {
+        const enclosing = (breq.origin as Carrier)[SPAN];
+        return next(enclosing !== undefined ? withContext(breq, enclosing) : breq);
+      };
+    }
+    return (next) => async (breq) => {
+      const span = tracer.startSpan(name, options, this.parentOf(breq.origin));
+      const recording = span.isRecording();
+      const out = propagate ? withContext(breq, span) : breq;
+      if (recording && reportHeaders) headerAttributes(span, 'http.request.header.', out.headers);
+      try {
+        const res = await next(out);
+        if (recording) span.setAttribute('http.response.status_code', res.status);
+        return res;
+      } catch (err) {
+        if (recording && err instanceof BackendError && err.backendStatus !== undefined)
+          span.setAttribute('http.response.status_code', err.backendStatus);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+        throw err;
+      } finally {
+        span.end();
+      }
+    };
+  }
+}
+
+interface FamilyView {
+  name: string;
+  description: string;
+  unit: string;
+  scale: number;
+  bounds: number[];
+}
+
+/** The same families and bounds as /metrics (prometheus.ts), with their OpenTelemetry names. */
+const FAMILIES: Record<string, FamilyView> = {
+  [SERVER_DURATION]: {
+    name: 'http.server.duration',
+    description: 'Time to answer a request, per endpoint (global layer).',
+    unit: 's',
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [SERVER_SIZE]: {
+    name: 'http.server.response.size',
+    description: 'Size of the response body, per endpoint (global layer).',
+    unit: 'By',
+    scale: 1,
+    bounds: SIZE_BUCKETS_BYTES,
+  },
+  [PROXY_DURATION]: {
+    name: 'krakend.proxy.duration',
+    description: 'Time of the proxy layer (backend calls, merge and manipulation), per endpoint.',
+    unit: 's',
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_DURATION]: {
+    name: 'krakend.backend.duration',
+    description: 'Time of one backend call (backend layer), per endpoint and backend.',
+    unit: 's',
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+};
+
+/** Internal label → OpenTelemetry attribute (prometheus.ts shows them with `_` for `.`). */
+const ATTRIBUTES: Record<string, string> = {
+  method: 'http.request.method',
+  route: 'http.route',
+  status: 'http.response.status_code',
+  complete: 'krakend.response.complete',
+  error: 'error',
+  backend_method: 'krakend.backend.method',
+  backend: 'url.path',
+};
+
+function attributesOf(labels: Record<string, string>): Attributes {
+  const out: Attributes = {};
+  for (const k in labels) {
+    const v = labels[k];
+    const name = ATTRIBUTES[k] ?? k;
+    if (k === 'status') out[name] = Number(v);
+    else if (k === 'complete' || k === 'error') out[name] = v === 'true';
+    else out[name] = v;
+  }
+  return out;
+}
+
+type HrTime = [number, number];
+function hrNow(): HrTime {
+  const ms = Date.now();
+  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
+}
+
+/** OTLP histograms (cumulative since `start`) of the aggregated series. */
+export function seriesToMetrics(series: AggregatedSeries[], start: HrTime, end: HrTime): MetricData[] {
+  const byFamily = new Map<string, AggregatedSeries[]>();
+  for (const s of series) {
+    if (FAMILIES[s.family] === undefined) continue;
+    const list = byFamily.get(s.family);
+    if (list) list.push(s);
+    else byFamily.set(s.family, [s]);
+  }
+  const out: MetricData[] = [];
+  for (const [family, list] of byFamily) {
+    const view = FAMILIES[family];
+    const boundsInUnit = view.bounds.map((b) => b * view.scale);
+    out.push({
+      descriptor: {
+        name: view.name,
+        description: view.description,
+        unit: view.unit,
+        valueType: ValueType.DOUBLE,
+      },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints: list.map((s) => {
+        const cumulative = s.counts
+          ? cumulativeBuckets(s.counts, boundsInUnit)
+          : view.bounds.map(() => s.count);
+        const counts = cumulative.map((c, i) => c - (i === 0 ? 0 : cumulative[i - 1]));
+        counts.push(s.count - (cumulative.at(-1) ?? 0));
+        return {
+          startTime: start,
+          endTime: end,
+          attributes: attributesOf(s.labels),
+          value: { buckets: { boundaries: view.bounds, counts }, sum: s.sum / view.scale, count: s.count },
+        };
+      }),
+    });
+  }
+  return out;
+}
+
+/** Reads every thread's series through the hub when a reader collects. */
+class HubProducer implements MetricProducer {
+  private readonly start = hrNow();
+  constructor(
+    private readonly hub: TelemetryHub,
+    private readonly resource: Resource,
+  ) {}
+
+  async collect(): Promise<CollectionResult> {
+    try {
+      const { series } = await this.hub.collect();
+      const metrics = seriesToMetrics(series, this.start, hrNow());
+      return {
+        resourceMetrics: {
+          resource: this.resource,
+          scopeMetrics: metrics.length > 0 ? [{ scope: SCOPE, metrics }] : [],
+        },
+        errors: [],
+      };
+    } catch (err) {
+      return { resourceMetrics: { resource: this.resource, scopeMetrics: [] }, errors: [err] };
+    }
+  }
+}
+
+export interface OtlpOptions {
+  logger: Logger;
+  /** Set on the aggregating thread only: it pushes the metrics of every thread. */
+  hub?: TelemetryHub;
+}
+
+export interface OtlpRuntime {
+  /** Undefined when no exporter takes traces or every layer's traces are off. */
+  tracing?: OtlpTracing;
+  /** What this thread sends where, for the log. */
+  describe: string[];
+  close(): Promise<void>;
+}
+
+function sampler(rate: number): Sampler {
+  const root =
+    rate >= 1
+      ? new AlwaysOnSampler()
+      : rate <= 0
+        ? new AlwaysOffSampler()
+        : new TraceIdRatioBasedSampler(rate);
+  // A caller that sent a sampled traceparent gets its trace continued (and an unsampled one not).
+  return new ParentBasedSampler({ root });
+}
+
+export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
+  const warn = rateLimitedWarn(opts.logger, 30_000);
+  // One thread, one gateway: the OpenTelemetry globals (diag, error handler) are ours to set.
+  diag.setLogger(
+    {
+      error: (m, ...a) => warn(`${m}${a.length ? ` ${a.map(String).join(' ')}` : ''}`),
+      warn: (m, ...a) => warn(`${m}${a.length ? ` ${a.map(String).join(' ')}` : ''}`),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+  setGlobalErrorHandler((err) => warn(`export failed: ${errorMessage(err)}`));
+
+  const attributes: Attributes = { 'service.name': cfg.service_name ?? 'KrakenD' };
+  if (cfg.service_version) attributes['service.version'] = cfg.service_version;
+  if (cfg.deploy_env) attributes['deployment.environment'] = cfg.deploy_env;
+  const resource = resourceFromAttributes(attributes);
+  const exporters = cfg.exporters?.otlp ?? [];
+  const describe: string[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
+
+  const traceExporters = exporters.filter((e) => e.disable_traces !== true);
+  const layers = traceLayers(cfg);
+  let tracing: OtlpTracing | undefined;
+  if (traceExporters.length > 0 && (layers.global || layers.proxy || layers.backend)) {
+    const provider = new BasicTracerProvider({
+      resource,
+      sampler: sampler(cfg.trace_sample_rate ?? DEFAULT_TRACE_SAMPLE_RATE),
+      spanProcessors: traceExporters.map((e) => {
+        const url = otlpUrl(e, 'traces');
+        describe.push(`traces → ${e.name} (${e.use_http === true ? 'http/protobuf' : 'grpc'} ${url})`);
+        const exporter =
+          e.use_http === true
+            ? new HttpTraceExporter({ url, timeoutMillis: 10_000 })
+            : new GrpcTraceExporter({ url, timeoutMillis: 10_000 });
+        return new BatchSpanProcessor(exporter, {
+          scheduledDelayMillis: envInt('OTEL_BSP_SCHEDULE_DELAY') ?? 5000,
+          maxQueueSize: envInt('OTEL_BSP_MAX_QUEUE_SIZE') ?? 2048,
+          maxExportBatchSize: envInt('OTEL_BSP_MAX_EXPORT_BATCH_SIZE') ?? 512,
+          exportTimeoutMillis: 10_000,
+        });
+      }),
+    });
+    tracing = new OtlpTracing(provider.getTracer(SCOPE.name, SCOPE.version), layers);
+    closers.push(() => provider.shutdown());
+  }
+
+  const metricExporters = exporters.filter((e) => e.disable_metrics !== true);
+  if (opts.hub !== undefined && metricExporters.length > 0) {
+    const periodMs = Math.max(1, cfg.metric_reporting_period ?? DEFAULT_METRIC_REPORTING_PERIOD_S) * 1000;
+    const producer = new HubProducer(opts.hub, resource);
+    const readers = metricExporters.map((e) => {
+      const url = otlpUrl(e, 'metrics');
+      describe.push(
+        `metrics every ${periodMs / 1000}s → ${e.name} (${e.use_http === true ? 'http/protobuf' : 'grpc'} ${url})`,
+      );
+      const exporter =
+        e.use_http === true
+          ? new HttpMetricExporter({ url, timeoutMillis: 10_000 })
+          : new GrpcMetricExporter({ url, timeoutMillis: 10_000 });
+      return new PeriodicExportingMetricReader({
+        exporter,
+        exportIntervalMillis: periodMs,
+        exportTimeoutMillis: Math.min(periodMs, 10_000),
+        metricProducers: [producer],
+      });
+    });
+    const provider = new MeterProvider({ resource, readers });
+    closers.push(() => provider.shutdown());
+  }
+
+  return {
+    tracing,
+    describe,
+    // a collector that is down must not hold the gateway's shutdown: last flush bounded to 2 s
+    close: () => withTimeout(Promise.all(closers.map((c) => c())), 2000),
+  };
+}

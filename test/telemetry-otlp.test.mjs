@@ -1,0 +1,405 @@
+// OTLP push (telemetry/opentelemetry exporters.otlp): real OTLP receivers (HTTP/protobuf on
+// node:http, gRPC on @grpc/grpc-js), a real backend and `gw run`: spans of the three layers with
+// their parents and the W3C traceparent the backend receives, layer switches, skip_paths,
+// sampling, metrics pushed from the aggregating thread, a collector that is down, `gw check`
+// paths, and proof (through a module-resolution hook) that nothing @opentelemetry is loaded
+// without an otlp exporter.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkConfig } from '../dist/config/index.js';
+import { MetricsStore, mergeSnapshots } from '../dist/telemetry/metrics-store.js';
+import { otlpUrl, seriesToMetrics } from '../dist/telemetry/otlp.js';
+import { freePort, get, jsonBackend, ROOT, startGateway } from './helpers/gateway.mjs';
+import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from './helpers/otlp.mjs';
+
+const OTEL = 'telemetry/opentelemetry';
+const INCOMING_TRACE = '0af7651916cd43dd8448eb211c80319c';
+const INCOMING = `00-${INCOMING_TRACE}-b7ad6b7169203331-01`;
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-0[01]$/;
+
+/** Runs gw with a hook that logs every resolved import specifier into a file; returns the gateway and a reader. */
+async function startWatched(config, args = ['--workers', '1']) {
+  const log = join(tmpdir(), `gw-imports-${process.pid}-${Math.random().toString(36).slice(2)}.log`);
+  writeFileSync(log, '');
+  const gw = await startGateway(config, {
+    args,
+    env: {
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      GW_IMPORT_LOG: log,
+      NODE_OPTIONS: `--import=${join(ROOT, 'test', 'helpers', 'import-watch.mjs')}`,
+    },
+    startTimeoutMs: 30000,
+  });
+  const otelImports = () =>
+    readFileSync(log, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('@opentelemetry/'));
+  return { gw, otelImports };
+}
+
+function traceBackend() {
+  return jsonBackend({ '/a': { a: 1 }, '/b': { b: 2 }, '/fail': { __status: 503, __body: { no: 1 } } });
+}
+
+test('otlpUrl: gRPC origin on 4317, HTTP /v1/<signal> on 4318, schemes and IPv6 kept', () => {
+  assert.equal(otlpUrl({ name: 'a', host: 'collector' }, 'traces'), 'http://collector:4317');
+  assert.equal(
+    otlpUrl({ name: 'a', host: 'collector', use_http: true }, 'metrics'),
+    'http://collector:4318/v1/metrics',
+  );
+  assert.equal(
+    otlpUrl({ name: 'a', host: 'https://otel.example', port: 443, use_http: true }, 'traces'),
+    'https://otel.example/v1/traces',
+  );
+  assert.equal(otlpUrl({ name: 'a', host: '::1', port: 9 }, 'traces'), 'http://[::1]:9');
+});
+
+test('seriesToMetrics: per-bucket counts add up to the count, seconds, OTel attribute names', () => {
+  const store = new MetricsStore();
+  const s = store.series('server.duration', { method: 'GET', route: '/x', status: '200' }, 'us');
+  for (const us of [100, 700, 3000, 3000, 2_000_000]) s.record(us);
+  const [metric] = seriesToMetrics(mergeSnapshots([store.snapshot()]), [1, 0], [2, 0]);
+  assert.equal(metric.descriptor.name, 'http.server.duration');
+  assert.equal(metric.descriptor.unit, 's');
+  const [point] = metric.dataPoints;
+  assert.deepEqual(point.attributes, {
+    'http.request.method': 'GET',
+    'http.route': '/x',
+    'http.response.status_code': 200,
+  });
+  const { boundaries, counts } = point.value.buckets;
+  assert.equal(counts.length, boundaries.length + 1);
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    5,
+  );
+  assert.equal(counts[boundaries.indexOf(0.0005)], 1, '100 µs ≤ 0.5 ms');
+  assert.equal(counts[boundaries.indexOf(0.001)], 1, '700 µs in (0.5 ms, 1 ms]');
+  assert.equal(counts[boundaries.indexOf(0.005)], 2, '3 ms in (2.5 ms, 5 ms]');
+  assert.equal(counts[boundaries.indexOf(2.5)], 1, '2 s in (1 s, 2.5 s]');
+  assert.ok(Math.abs(point.value.sum - 2.0068) < 1e-9);
+});
+
+test('gw check: otlp host, port and do-nothing exporters reported with their paths', () => {
+  const at = `$.extra_config["${OTEL}"].exporters.otlp`;
+  const check = (otlp) =>
+    checkConfig({ version: 3, extra_config: { [OTEL]: { exporters: { otlp } } }, endpoints: [] });
+  let r = check([
+    { name: 'a', host: 'localhost:4317' },
+    { name: 'b', host: 'http://collector/v1/traces' },
+    { name: 'c', host: '' },
+    { name: 'd', host: 'collector', port: 0 },
+    { name: 'e', host: 'has space' },
+  ]);
+  assert.deepEqual(r.errors.map((e) => e.path).sort(), [
+    `${at}[0].host`,
+    `${at}[1].host`,
+    `${at}[2].host`,
+    `${at}[3].port`,
+    `${at}[4].host`,
+  ]);
+  assert.match(r.errors.find((e) => e.path === `${at}[0].host`).message, /port goes in `port`/);
+  r = check([
+    { name: 'a', host: 'otel-collector.monitoring.svc', port: 4317 },
+    { name: 'b', host: '10.0.0.7', use_http: true },
+    { name: 'c', host: '::1' },
+    { name: 'd', host: 'https://otlp.example.com', disable_metrics: true, disable_traces: true },
+  ]);
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(
+    r.warnings.map((w) => w.path),
+    [`${at}[3]`],
+  );
+  r = checkConfig({
+    version: 3,
+    extra_config: { [OTEL]: { trace_sample_rate: 2, layers: { global: { disable_propagation: 'yes' } } } },
+    endpoints: [],
+  });
+  assert.deepEqual(r.errors.map((e) => e.path).sort(), [
+    `$.extra_config["${OTEL}"].layers.global.disable_propagation`,
+    `$.extra_config["${OTEL}"].trace_sample_rate`,
+  ]);
+});
+
+test('OTLP/HTTP, 2 workers: server, proxy and backend spans, traceparent to the backend, metrics pushed', async (t) => {
+  const receiver = await startOtlpHttpReceiver();
+  const backend = await traceBackend();
+  const { gw, otelImports } = await startWatched(
+    {
+      version: 3,
+      extra_config: {
+        [OTEL]: {
+          service_name: 'gw-otlp-test',
+          service_version: '1.2.3',
+          metric_reporting_period: 1,
+          layers: { backend: { traces: { static_attributes: [{ key: 'team', value: 'charlie' }] } } },
+          exporters: { otlp: [{ name: 'local', host: '127.0.0.1', port: receiver.port, use_http: true }] },
+        },
+      },
+      endpoints: [
+        { endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] },
+        {
+          endpoint: '/two',
+          backend: [
+            { host: [backend.url], url_pattern: '/a' },
+            { host: [backend.url], url_pattern: '/fail' },
+          ],
+        },
+      ],
+    },
+    ['--workers', '2'],
+  );
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+    await receiver.close();
+  });
+
+  // a caller's trace is continued: same trace id all the way to the backend
+  const res = await get(`${gw.url}/t`, { headers: { traceparent: INCOMING } });
+  assert.equal(res.status, 200);
+  assert.deepEqual(res.json, { a: 1 });
+  const sent = backend.requests.at(-1).headers.traceparent;
+  const [, sentTrace, sentParent] = TRACEPARENT.exec(sent) ?? [];
+  assert.equal(sentTrace, INCOMING_TRACE, `backend traceparent ${sent}`);
+
+  const { spans } = await receiver.until(
+    (s) => s.spans.filter((x) => x.traceId === INCOMING_TRACE).length >= 3,
+  );
+  const trace = spans.filter((x) => x.traceId === INCOMING_TRACE);
+  const server = trace.find((x) => x.name === 'GET /t');
+  const proxy = trace.find((x) => x.name === 'proxy /t');
+  const call = trace.find((x) => x.name === 'backend GET /a');
+  assert.ok(server && proxy && call, trace.map((x) => x.name).join(', '));
+  assert.equal(server.parentSpanId, 'b7ad6b7169203331', "the server span is the caller span's child");
+  assert.equal(proxy.parentSpanId, server.spanId);
+  assert.equal(call.parentSpanId, proxy.spanId);
+  assert.equal(sentParent, call.spanId, 'the backend sees the backend span as its parent');
+  assert.equal(server.kind, 2, 'SERVER');
+  assert.equal(call.kind, 3, 'CLIENT');
+  assert.equal(server.resource['service.name'], 'gw-otlp-test');
+  assert.equal(server.resource['service.version'], '1.2.3');
+  assert.equal(server.attributes['http.route'], '/t');
+  assert.equal(server.attributes['http.response.status_code'], 200);
+  assert.equal(call.attributes['http.response.status_code'], 200);
+  assert.equal(call.attributes.team, 'charlie', 'static_attributes');
+
+  // without a caller's trace, a new one per request; a failing backend marks its span as an error
+  for (let i = 0; i < 6; i++) assert.equal((await get(`${gw.url}/two`)).status, 200);
+  await receiver.until((s) => s.spans.filter((x) => x.name === 'backend GET /fail').length >= 6);
+  const failed = receiver.spans.filter((x) => x.name === 'backend GET /fail');
+  assert.ok(
+    failed.every((x) => x.statusCode === 2),
+    'STATUS_CODE_ERROR',
+  );
+  assert.ok(failed.every((x) => x.attributes['http.response.status_code'] === 503));
+  const traces = new Set(receiver.spans.filter((x) => x.name === 'GET /two').map((x) => x.traceId));
+  assert.equal(traces.size, 6);
+  for (const r of backend.requests.filter((r) => r.url === '/fail'))
+    assert.ok(traces.has(TRACEPARENT.exec(r.headers.traceparent)[1]));
+
+  // metrics: the same layer series as /metrics, every second, from the aggregating thread
+  await receiver.until((s) =>
+    s.metrics.some(
+      (m) => m.name === 'http.server.duration' && m.attributes['http.route'] === '/two' && m.count === 6,
+    ),
+  );
+  const names = new Set(receiver.metrics.map((m) => m.name));
+  for (const n of [
+    'http.server.duration',
+    'http.server.response.size',
+    'krakend.proxy.duration',
+    'krakend.backend.duration',
+  ])
+    assert.ok(names.has(n), `${n} in ${[...names]}`);
+  const backendPoint = receiver.metrics.findLast(
+    (m) => m.name === 'krakend.backend.duration' && m.attributes['url.path'] === '/fail',
+  );
+  assert.equal(backendPoint.attributes.error, true);
+  assert.equal(backendPoint.resource['service.name'], 'gw-otlp-test');
+  assert.equal(
+    backendPoint.counts.reduce((a, b) => a + b, 0),
+    backendPoint.count,
+  );
+  assert.ok(otelImports().length > 0, 'positive control: the watch hook sees @opentelemetry imports');
+});
+
+test('layers: proxy traces off, backend traces off still propagates, skip_paths, no OTLP metrics', async (t) => {
+  const receiver = await startOtlpHttpReceiver();
+  const backend = await traceBackend();
+  const gw = await startGateway(
+    {
+      version: 3,
+      extra_config: {
+        [OTEL]: {
+          metric_reporting_period: 1,
+          skip_paths: ['/skip'],
+          layers: { proxy: { disable_traces: true }, backend: { traces: { disable_stage: true } } },
+          exporters: {
+            otlp: [
+              { name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true },
+            ],
+          },
+        },
+      },
+      endpoints: [
+        { endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] },
+        { endpoint: '/skip', backend: [{ host: [backend.url], url_pattern: '/b' }] },
+      ],
+    },
+    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
+  );
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+    await receiver.close();
+  });
+  assert.equal((await get(`${gw.url}/skip`)).status, 200);
+  assert.equal((await get(`${gw.url}/t`)).status, 200);
+  await receiver.until((s) => s.spans.some((x) => x.name === 'GET /t'));
+  await new Promise((r) => setTimeout(r, 400)); // two more batch periods: anything else would be here
+  assert.deepEqual(
+    receiver.spans.map((x) => x.name),
+    ['GET /t'],
+  );
+  const server = receiver.spans[0];
+  assert.equal(server.resource['service.name'], 'KrakenD', 'the default service name');
+  const toA = backend.requests.find((r) => r.url === '/a');
+  assert.equal(TRACEPARENT.exec(toA.headers.traceparent)?.[2], server.spanId, 'parent = the server span');
+  assert.equal(backend.requests.find((r) => r.url === '/b').headers.traceparent, undefined, 'skip_paths');
+  assert.equal(receiver.posts.metrics, 0, 'disable_metrics');
+});
+
+test('trace_sample_rate 0 and disable_propagation: no spans, no traceparent; metrics still pushed', async (t) => {
+  const receiver = await startOtlpHttpReceiver();
+  const backend = await traceBackend();
+  const gw = await startGateway(
+    {
+      version: 3,
+      extra_config: {
+        [OTEL]: {
+          trace_sample_rate: 0,
+          metric_reporting_period: 1,
+          layers: { global: { disable_propagation: true } },
+          exporters: { otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true }] },
+        },
+      },
+      endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+    },
+    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
+  );
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+    await receiver.close();
+  });
+  for (let i = 0; i < 5; i++)
+    assert.equal(
+      (await get(`${gw.url}/t`, { headers: i === 0 ? { traceparent: INCOMING } : {} })).status,
+      200,
+    );
+  // a metrics push that counts all 5 requests comes after their spans would have been sent
+  await receiver.until((s) => s.metrics.some((m) => m.name === 'http.server.duration' && m.count === 5));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(receiver.spans.length, 0, 'sampled out (and the sampled caller trace ignored)');
+  assert.equal(receiver.posts.traces, 0);
+  assert.ok(
+    backend.requests.every((r) => r.headers.traceparent === undefined),
+    'disable_propagation',
+  );
+});
+
+test('without an otlp exporter no @opentelemetry module is loaded; a collector that is down costs no request', async (t) => {
+  const backend = await traceBackend();
+  const promPort = await freePort();
+  const off = await startWatched({
+    version: 3,
+    extra_config: {
+      [OTEL]: { exporters: { prometheus: [{ name: 'p', port: promPort, listen_ip: '127.0.0.1' }] } },
+    },
+    endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+  });
+  t.after(async () => {
+    await off.gw.stop();
+    await backend.close();
+  });
+  for (let i = 0; i < 3; i++)
+    assert.equal((await get(`${off.gw.url}/t`, { headers: { traceparent: INCOMING } })).status, 200);
+  assert.match(
+    (await get(`http://127.0.0.1:${promPort}/metrics`)).text,
+    /http_server_duration_seconds_count/,
+  );
+  assert.deepEqual(off.otelImports(), []);
+  assert.equal(backend.requests.at(-1).headers.traceparent, undefined);
+  assert.doesNotMatch(off.gw.logs(), /otlp/);
+  await off.gw.stop();
+
+  // nobody listens on these ports: gRPC and HTTP exporters both fail, requests do not notice
+  const [grpcPort, httpPort] = [await freePort(), await freePort()];
+  const down = await startGateway(
+    {
+      version: 3,
+      extra_config: {
+        [OTEL]: {
+          metric_reporting_period: 1,
+          exporters: {
+            otlp: [
+              { name: 'g', host: '127.0.0.1', port: grpcPort },
+              { name: 'h', host: '127.0.0.1', port: httpPort, use_http: true },
+            ],
+          },
+        },
+      },
+      endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+    },
+    { args: ['--workers', '2'], env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
+  );
+  t.after(() => down.stop());
+  for (let round = 0; round < 4; round++) {
+    const all = await Promise.all(Array.from({ length: 25 }, () => get(`${down.url}/t`)));
+    assert.ok(all.every((r) => r.status === 200));
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const logs = await down.waitForLog(/otlp: .*(export|ECONNREFUSED|UNAVAILABLE)/i, 15000);
+  assert.match(logs, /otlp: .*(export|ECONNREFUSED|UNAVAILABLE)/i, 'the failure is reported');
+  // rate-limited: one line per thread and exporter kind per 30 s, not one per batch
+  const warnings = logs.split('\n').filter((l) => /"level":40.*otlp:/.test(l));
+  assert.ok(warnings.length <= 6, `${warnings.length} warnings:\n${warnings.join('\n')}`);
+  assert.equal(down.child.exitCode, null, 'gw is alive');
+  assert.equal((await get(`${down.url}/t`)).status, 200);
+});
+
+test('OTLP/gRPC (use_http false, the default): spans and metrics reach a grpc-js collector', async (t) => {
+  const receiver = await startOtlpGrpcReceiver();
+  const backend = await traceBackend();
+  const gw = await startGateway(
+    {
+      version: 3,
+      extra_config: {
+        [OTEL]: {
+          service_name: 'gw-grpc',
+          metric_reporting_period: 1,
+          exporters: { otlp: [{ name: 'grpc', host: '127.0.0.1', port: receiver.port }] },
+        },
+      },
+      endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+    },
+    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
+  );
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+    await receiver.close();
+  });
+  assert.equal((await get(`${gw.url}/t`, { headers: { traceparent: INCOMING } })).status, 200);
+  await receiver.until(
+    (s) => s.spans.length >= 3 && s.metrics.some((m) => m.name === 'krakend.backend.duration'),
+  );
+  assert.deepEqual(receiver.spans.map((x) => x.name).sort(), ['GET /t', 'backend GET /a', 'proxy /t']);
+  assert.ok(
+    receiver.spans.every((x) => x.traceId === INCOMING_TRACE && x.resource['service.name'] === 'gw-grpc'),
+  );
+});
