@@ -44,8 +44,9 @@ import {
   MissingVariableError,
   type SequentialValues,
 } from './backend-request.js';
+import { DeadlineList } from './deadlines.js';
 import { DecodeError, getDecoder, getEncoder } from './encodings.js';
-import { callBackend, type PoolRegistry, UpstreamError } from './http-client.js';
+import { callBackend, type HttpResult, type PoolRegistry, UpstreamError } from './http-client.js';
 import { compileStaticProxy } from './static.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
 
@@ -177,7 +178,26 @@ function compileBackend(
   // Round-robin; a circuit breaker may pin the host (skipping open ones): src/qos/balancer.ts.
   const balancer = createHostBalancer(backend, hosts);
 
-  const httpStage: BackendStage = async (breq: BackendRequest): Promise<BackendResponse> => {
+  const deadlines = new DeadlineList();
+  const checked = (res: HttpResult): BackendResponse => {
+    if (res.status !== 200 && res.status !== 201)
+      throw invalidStatusError(res.status, res.body, res.headers, returnErrorCode);
+    if (keepBytes) {
+      // The byte path is JSON only; lura's JSON decoder fails on an empty body (io.EOF), so do we.
+      if (res.body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
+      return res;
+    }
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: res.body,
+      data: decoder!(res.body, isCollection),
+    };
+  };
+
+  // Not async: a no-op call is undici's promise as it is, one `then` otherwise (each async layer
+  // costs microtasks on every request).
+  const httpStage: BackendStage = (breq: BackendRequest): Promise<BackendResponse> => {
     let origin = hostCount === 1 ? hosts[0] : balancer.origin(breq);
     let target = breq.path;
     // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.
@@ -190,30 +210,22 @@ function compileBackend(
     const h = breq.headers;
     for (const k in h) headers.push(k, h[k]);
     const remaining = breq.deadline > 0 ? breq.deadline - Date.now() : timeoutMs;
-    const res = await callBackend(rt.pools, origin, {
-      method: breq.method,
-      path: target,
-      headers,
-      body: breq.body,
-      timeoutMs: remaining > 0 ? remaining : 1,
-      decompress:
-        !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
-      followRedirects: true,
-    });
-    if (noop) return { status: res.status, headers: res.headers, body: res.body };
-    if (res.status !== 200 && res.status !== 201)
-      throw invalidStatusError(res.status, res.body, res.headers, returnErrorCode);
-    if (keepBytes) {
-      // The byte path is JSON only; lura's JSON decoder fails on an empty body (io.EOF), so do we.
-      if (res.body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
-      return { status: res.status, headers: res.headers, body: res.body };
-    }
-    return {
-      status: res.status,
-      headers: res.headers,
-      body: res.body,
-      data: decoder!(res.body, isCollection),
-    };
+    const call = callBackend(
+      rt.pools,
+      origin,
+      {
+        method: breq.method,
+        path: target,
+        headers,
+        body: breq.body,
+        timeoutMs: remaining > 0 ? remaining : 1,
+        decompress:
+          !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
+        followRedirects: true,
+      },
+      deadlines,
+    );
+    return noop ? call : call.then(checked);
   };
 
   const featured = applyFeatures<BackendStage>(
@@ -405,15 +417,26 @@ function compileMerge(
 
 /** no-op: one backend, status/headers/body passed through (redirects followed). */
 function compileNoop(b: CompiledBackend, logger: Logger, endpointLabel: string): ProxyStage {
-  return async (req) => {
+  const passed = (res: BackendResponse): ProxyResponse => ({
+    data: null,
+    raw: res.body,
+    status: res.status,
+    headers: res.headers,
+    isComplete: false,
+  });
+  const failed = (err: unknown): ProxyResponse => {
+    const e = toBackendError(err);
+    logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}`);
+    return { data: null, isComplete: false, error: e };
+  };
+  return (req) => {
+    let call: Promise<BackendResponse>;
     try {
-      const res = await runOne(b, req, undefined);
-      return { data: null, raw: res.body, status: res.status, headers: res.headers, isComplete: false };
+      call = runOne(b, req, undefined);
     } catch (err) {
-      const e = toBackendError(err);
-      logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}`);
-      return { data: null, isComplete: false, error: e };
+      return Promise.resolve(failed(err));
     }
+    return call.then(passed, failed);
   };
 }
 
@@ -651,14 +674,22 @@ export function compileEndpoint(
     return { status: pr.status ?? 200, headers, body: encoded.body };
   };
 
-  let stage: EndpointStage = async (req) => {
-    let pr: ProxyResponse;
+  const rescued = (err: unknown): ProxyResponse => ({
+    data: null,
+    isComplete: false,
+    error: toBackendError(err),
+  });
+  let stage: EndpointStage = (req) => {
+    let pending: Promise<ProxyResponse>;
     try {
-      pr = await proxy(req);
+      pending = proxy(req);
     } catch (err) {
-      pr = { data: null, isComplete: false, error: toBackendError(err) };
+      return Promise.resolve(render(rescued(err), req));
     }
-    return render(pr, req);
+    return pending.then(
+      (pr) => render(pr, req),
+      (err) => render(rescued(err), req),
+    );
   };
   stage = applyFeatures<EndpointStage>(
     endpoint.extra_config,

@@ -2,8 +2,9 @@
 // 0.96× nginx vs 0.71× with `Pool.request()` (DESIGN.md). One pool per origin per worker.
 
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
-import { Pool } from 'undici';
+import { Pool, util as undiciUtil } from 'undici';
 import type { ResponseHeaders } from '../types.js';
+import { type DeadlineEntry, DeadlineList } from './deadlines.js';
 
 export interface HttpResult {
   status: number;
@@ -69,13 +70,17 @@ export interface CallOptions {
   followRedirects: boolean;
 }
 
+const headerNameToString = undiciUtil.headerNameToString as (name: Buffer) => string;
+
+const NO_HEADERS: ResponseHeaders = {};
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
 
 function parseHeaders(raw: Buffer[]): ResponseHeaders {
   const headers: ResponseHeaders = {};
   for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i].toString('latin1').toLowerCase();
+    // undici's own lookup: well-known names come back lower-cased without building a string.
+    const k = headerNameToString(raw[i]);
     const v = raw[i + 1].toString('latin1');
     const prev = headers[k];
     if (prev === undefined) headers[k] = v;
@@ -83,66 +88,6 @@ function parseHeaders(raw: Buffer[]): ResponseHeaders {
     else headers[k] = [prev, v];
   }
   return headers;
-}
-
-/** One dispatch → a complete buffered response. The handler object is the only allocation. */
-function dispatchOnce(
-  pool: Pool,
-  path: string,
-  method: string,
-  headers: string[],
-  body: Buffer | null,
-  timeoutMs: number,
-): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    let resHeaders: ResponseHeaders = {};
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let abortFn: ((err?: Error) => void) | null = null;
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    if (timeoutMs > 0) {
-      timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        abortFn?.(new UpstreamError('context deadline exceeded', 'timeout'));
-        reject(new UpstreamError('context deadline exceeded', 'timeout'));
-      }, timeoutMs);
-    }
-    pool.dispatch({ path, method: method as never, headers, body: body ?? undefined }, {
-      onConnect(abort: (err?: Error) => void) {
-        abortFn = abort;
-        if (settled) abort(new UpstreamError('context deadline exceeded', 'timeout'));
-      },
-      onHeaders(statusCode: number, rawHeaders: Buffer[]) {
-        status = statusCode;
-        resHeaders = parseHeaders(rawHeaders);
-        return true;
-      },
-      onData(chunk: Buffer) {
-        chunks.push(chunk);
-        size += chunk.length;
-        return true;
-      },
-      onComplete() {
-        if (timer) clearTimeout(timer);
-        if (settled) return;
-        settled = true;
-        resolve({
-          status,
-          headers: resHeaders,
-          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size),
-        });
-      },
-      onError(err: Error) {
-        if (timer) clearTimeout(timer);
-        if (settled) return;
-        settled = true;
-        reject(toUpstreamError(err));
-      },
-    } as never);
-  });
 }
 
 function toUpstreamError(err: Error): Error {
@@ -203,44 +148,172 @@ function redirectHeaders(initial: string[], from: URL, to: URL): string[] {
   return out;
 }
 
-/** Calls `origin` + opts.path; follows redirects like Go's client; decompresses when asked. */
-export async function callBackend(
+/**
+ * One backend call in flight: it is its own undici handler (prototype methods, so no closures
+ * per request) and its own deadline entry. It follows redirects like Go's client and undoes the
+ * gzip it asked for, then settles the one promise `callBackend` returned.
+ */
+class BackendCall implements DeadlineEntry {
+  deadlineAt = 0;
+  prevDue: DeadlineEntry | null = null;
+  nextDue: DeadlineEntry | null = null;
+  due = false;
+  private status = 0;
+  private resHeaders: ResponseHeaders = NO_HEADERS;
+  private chunks: Buffer[] = [];
+  private size = 0;
+  private abortFn: ((err?: Error) => void) | null = null;
+  private settled = false;
+  private hops = 0;
+  private path: string;
+  private method: string;
+  private headers: string[];
+  private body: Buffer | null;
+  private pool: Pool;
+
+  constructor(
+    private readonly pools: PoolRegistry,
+    private origin: string,
+    private readonly opts: CallOptions,
+    private readonly deadlines: DeadlineList,
+    private readonly resolve: (res: HttpResult) => void,
+    private readonly reject: (err: Error) => void,
+  ) {
+    this.path = opts.path;
+    this.method = opts.method;
+    this.headers = opts.headers;
+    this.body = opts.body;
+    this.pool = pools.get(origin);
+  }
+
+  start(): void {
+    if (this.opts.timeoutMs > 0) this.deadlines.add(this, this.opts.timeoutMs);
+    this.send();
+  }
+
+  private send(): void {
+    try {
+      this.pool.dispatch(
+        {
+          path: this.path,
+          method: this.method as never,
+          headers: this.headers,
+          body: this.body ?? undefined,
+        },
+        this as never,
+      );
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  expire(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const err = new UpstreamError('context deadline exceeded', 'timeout');
+    this.abortFn?.(err);
+    this.reject(err);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.settled) abort(new UpstreamError('context deadline exceeded', 'timeout'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    this.status = statusCode;
+    this.resHeaders = parseHeaders(rawHeaders);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.settled) return;
+    const chunks = this.chunks;
+    let res: HttpResult = {
+      status: this.status,
+      headers: this.resHeaders,
+      body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size),
+    };
+    if (this.opts.followRedirects && REDIRECTS.has(res.status) && this.redirect(res)) return;
+    this.settled = true;
+    this.deadlines.remove(this);
+    if (this.opts.decompress) {
+      try {
+        res = decompress(res);
+      } catch (err) {
+        this.reject(err as Error);
+        return;
+      }
+    }
+    this.resolve(res);
+  }
+
+  onError(err: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.deadlines.remove(this);
+    this.reject(toUpstreamError(err));
+  }
+
+  /** Starts the next hop for a 3xx with a Location; false when the 3xx is the answer. */
+  private redirect(res: HttpResult): boolean {
+    const location = res.headers.location;
+    if (typeof location !== 'string' || location === '') return false;
+    let next: URL;
+    try {
+      next = new URL(location, `${this.origin}${this.path}`);
+    } catch {
+      this.onError(
+        new UpstreamError(`failed to parse Location header ${JSON.stringify(location)}`, 'protocol'),
+      );
+      return true;
+    }
+    if (next.protocol !== 'http:' && next.protocol !== 'https:') return false;
+    if (++this.hops >= MAX_REDIRECTS) {
+      this.onError(new UpstreamError('stopped after 10 redirects', 'redirects'));
+      return true;
+    }
+    this.headers = redirectHeaders(this.opts.headers, new URL(`${this.origin}${this.path}`), next);
+    this.origin = next.origin;
+    this.pool = this.pools.get(this.origin);
+    this.path = `${next.pathname}${next.search}`;
+    // Go: 301/302/303 turn non-GET/HEAD into GET without body; 307/308 keep both.
+    if (
+      res.status === 303 ||
+      ((res.status === 301 || res.status === 302) && this.method !== 'GET' && this.method !== 'HEAD')
+    ) {
+      this.method = this.method === 'HEAD' ? 'HEAD' : 'GET';
+      this.body = null;
+    }
+    this.status = 0;
+    this.resHeaders = NO_HEADERS;
+    this.chunks = [];
+    this.size = 0;
+    this.abortFn = null;
+    this.send();
+    return true;
+  }
+}
+
+const defaultDeadlines = new DeadlineList();
+
+/**
+ * Calls `origin` + opts.path; follows redirects like Go's client; decompresses when asked.
+ * `deadlines`: the list the call's timeout joins (one per backend keeps inserts at its tail).
+ */
+export function callBackend(
   pools: PoolRegistry,
   origin: string,
   opts: CallOptions,
+  deadlines: DeadlineList = defaultDeadlines,
 ): Promise<HttpResult> {
-  let pool = pools.get(origin);
-  let path = opts.path;
-  let method = opts.method;
-  let body = opts.body;
-  let headers = opts.headers;
-  const started = opts.timeoutMs > 0 ? Date.now() : 0;
-  for (let hops = 0; ; hops++) {
-    const remaining = opts.timeoutMs > 0 ? opts.timeoutMs - (Date.now() - started) : 0;
-    if (opts.timeoutMs > 0 && remaining <= 0) throw new UpstreamError('context deadline exceeded', 'timeout');
-    let res = await dispatchOnce(pool, path, method, headers, body, remaining);
-    if (opts.followRedirects && REDIRECTS.has(res.status)) {
-      const location = res.headers.location;
-      if (typeof location === 'string' && location !== '') {
-        if (hops + 1 >= MAX_REDIRECTS) throw new UpstreamError('stopped after 10 redirects', 'redirects');
-        const next = new URL(location, `${origin}${path}`);
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') return res;
-        headers = redirectHeaders(opts.headers, new URL(`${origin}${path}`), next);
-        origin = next.origin;
-        pool = pools.get(origin);
-        path = `${next.pathname}${next.search}`;
-        // Go: 301/302/303 turn non-GET/HEAD into GET without body; 307/308 keep both.
-        if (
-          res.status === 303 ||
-          ((res.status === 301 || res.status === 302) && method !== 'GET' && method !== 'HEAD')
-        ) {
-          method = method === 'HEAD' ? 'HEAD' : 'GET';
-          body = null;
-        }
-        continue;
-      }
-    }
-    if (opts.decompress) res = decompress(res);
-    return res;
-  }
+  return new Promise((resolve, reject) => {
+    new BackendCall(pools, origin, opts, deadlines, resolve, reject).start();
+  });
 }

@@ -60,8 +60,26 @@ export function statusLine(code: number): string {
   return line;
 }
 
-const textDecoder = new TextDecoder();
 const EMPTY: Buffer = Buffer.alloc(0);
+
+// uWS hands headers over through a callback; one module-level callback and two scratch slots
+// (the handler runs synchronously, one request at a time per thread) avoid a closure per request.
+const NO_HEADERS: HeaderMap = {};
+let collecting: HeaderMap = NO_HEADERS;
+let collectedBytes = 0;
+function collectHeader(k: string, v: string): void {
+  collectedBytes += k.length + v.length + 4;
+  const prev = collecting[k];
+  collecting[k] = prev === undefined ? v : `${prev}, ${v}`;
+}
+
+/** The peer address uWS gives as ASCII bytes ("127.0.0.1", "::1"): short, so a plain loop beats TextDecoder. */
+function addressText(ab: ArrayBuffer): string {
+  const bytes = new Uint8Array(ab);
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
+  return out;
+}
 
 function errorResponse(status: number, text: string): GwResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
@@ -170,13 +188,12 @@ class UwsFront implements HttpFront {
     const url = ureq.getUrl();
     const query = ureq.getQuery() ?? '';
     const headers: HeaderMap = {};
-    let headerBytes = method.length + url.length + query.length;
-    ureq.forEach((k, v) => {
-      headerBytes += k.length + v.length + 4;
-      const prev = headers[k];
-      headers[k] = prev === undefined ? v : `${prev}, ${v}`;
-    });
-    const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
+    collecting = headers;
+    collectedBytes = method.length + url.length + query.length;
+    ureq.forEach(collectHeader);
+    const headerBytes = collectedBytes;
+    collecting = NO_HEADERS;
+    const clientIp = addressText(res.getRemoteAddressAsText());
     const state = {
       aborted: false,
       done: false,
