@@ -22,7 +22,7 @@ check:
 	node bin/gw.js check -c examples/krakend.json
 
 bench:
-	node bench/run.mjs
+	node bench/run.mjs --rounds 3
 
 bench-transform:
 	npm run bench:transform

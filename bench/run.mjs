@@ -1,23 +1,34 @@
-// `make bench`: gw against nginx `proxy_pass` on the same machine, in one run.
+// `make bench`: gw against nginx `proxy_pass` and against the "floor" proxy on the same machine.
 //
-//   node bench/run.mjs [--quick] [--scenarios noop,merged,...] [--duration SEC] [--warmup SEC]
-//                      [--connections N] [--workers N] [--out DIR] [--no-nginx]
+//   node bench/run.mjs [--quick] [--scenarios noop,merged,...] [--rounds N] [--duration SEC]
+//                      [--warmup SEC] [--connections N] [--workers N] [--out DIR]
+//                      [--no-nginx] [--no-floor]
 //
-// Environment: BENCH_DURATION (seconds per measured run, default 10), BENCH_WARMUP (default 3),
-// BENCH_CONNECTIONS (default 64), BENCH_GW_WORKERS (gw worker threads, default: one per core),
-// BENCH_GW_ARGS (extra `gw run` arguments, e.g. "--node-http"), BENCH_NGINX (nginx binary).
+// Environment: BENCH_ROUNDS (default 1; `make bench` runs 3), BENCH_DURATION (seconds per
+// measured run, default 10), BENCH_WARMUP (default 3), BENCH_CONNECTIONS (default 64),
+// BENCH_GW_WORKERS (gw worker threads, default: one per core), BENCH_GW_ARGS (extra `gw run`
+// arguments, e.g. "--node-http"), BENCH_NGINX (nginx binary).
 //
 // Processes: a backend (nginx, 1 worker, serving static JSON files; a node:http server when
 // nginx is not installed), gw (`gw run -c <generated config>`), the reference nginx proxy
-// (worker_processes = gw's worker threads, keep-alive upstream), and the load generator
-// (autocannon in its own process, a fresh one per run). Every measured run is preceded by a
-// warm-up run on the same URL. CPU seconds are read from /proc for the gw process (all worker
-// threads) and the nginx proxy (master + workers).
+// (worker_processes = gw's worker threads, keep-alive upstream), the floor proxy
+// (bench/lib/floor-proxy.mjs: uWebSockets.js + undici `Pool.dispatch` with no config and no
+// header processing, as many worker threads as gw: the ceiling of gw's own stack on this box),
+// and the load generator (autocannon in its own process, a fresh one per run). Every measured
+// run is preceded by a warm-up run on the same URL. CPU seconds are read from /proc for the gw
+// process (all worker threads), the nginx proxy (master + workers) and the floor process.
+//
+// Rounds: for each scenario, gw, nginx and the floor are measured in turn N times (gw, nginx,
+// floor, gw, nginx, floor…) so that a slow patch of the machine (CPU steal, neighbours) hits
+// all three alike; each figure reported is the median over the rounds (each round's req/s is
+// kept in the JSON as `rounds`) and the ratios are computed from the medians. Within one round,
+// a reference measurement of the same path and connection count is shared by the scenarios
+// compared with it (e.g. nginx /noop for noop, merged, ratelimit, jwt…).
 //
 // Writes bench/results/<timestamp>.json, bench/results/latest.json and bench/results/latest.svg
-// (or into --out DIR) and prints a table.
+// (or into --out DIR) and prints the run's settings and a table.
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +43,7 @@ import {
   treeCpuSec,
   waitForHttp,
 } from './lib/proc.mjs';
+import { summarizeRounds } from './lib/rounds.mjs';
 import { NGINX_ROUTES, SCENARIOS, writeGwConfig } from './lib/scenarios.mjs';
 import { renderChart } from './lib/svg.mjs';
 
@@ -39,17 +51,20 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
 const GW_BIN = join(ROOT, 'bin', 'gw.js');
 const LOADGEN = join(HERE, 'lib', 'loadgen.mjs');
+const FLOOR = join(HERE, 'lib', 'floor-proxy.mjs');
 
 function parseArgs(argv) {
   const opts = {
     quick: false,
     scenarios: undefined,
+    rounds: Number(process.env.BENCH_ROUNDS ?? 1),
     durationSec: Number(process.env.BENCH_DURATION ?? 10),
     warmupSec: Number(process.env.BENCH_WARMUP ?? 3),
     connections: Number(process.env.BENCH_CONNECTIONS ?? 64),
     workers: process.env.BENCH_GW_WORKERS ? Number(process.env.BENCH_GW_WORKERS) : availableParallelism(),
     out: join(HERE, 'results'),
     nginx: true,
+    floor: true,
     gwArgs: (process.env.BENCH_GW_ARGS ?? '').split(/\s+/).filter(Boolean),
   };
   let durationGiven = process.env.BENCH_DURATION !== undefined;
@@ -77,6 +92,8 @@ function parseArgs(argv) {
     else if (a === '--workers') opts.workers = Number(value());
     else if (a === '--out') opts.out = value();
     else if (a === '--no-nginx') opts.nginx = false;
+    else if (a === '--no-floor') opts.floor = false;
+    else if (a === '--rounds') opts.rounds = Number(value());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${readHelp()}\n`);
       process.exit(0);
@@ -88,16 +105,32 @@ function parseArgs(argv) {
   }
   for (const [k, v] of Object.entries({
     durationSec: opts.durationSec,
+    rounds: opts.rounds,
     connections: opts.connections,
     workers: opts.workers,
   }))
     if (!(v > 0)) throw new Error(`${k} must be a positive number`);
+  if (!Number.isInteger(opts.rounds)) throw new Error('rounds must be a whole number');
   return opts;
 }
 
 function readHelp() {
-  return `node bench/run.mjs [--quick] [--scenarios ${SCENARIOS.map((s) => s.name).join(',')}]
-  [--duration SEC] [--warmup SEC] [--connections N] [--workers N] [--out DIR] [--no-nginx]`;
+  return `node bench/run.mjs [options]: gw against nginx proxy_pass and the floor proxy (uWS + undici)
+
+  --quick              2 s runs after a 1 s warm-up (unless --duration/--warmup say otherwise)
+  --scenarios LIST     comma-separated, default all: ${SCENARIOS.map((s) => s.name).join(',')}
+  --rounds N           measure gw, nginx and the floor in turn N times per scenario and report
+                       the medians (env BENCH_ROUNDS, default 1; make bench uses 3)
+  --duration SEC       seconds per measured run (env BENCH_DURATION, default 10)
+  --warmup SEC         warm-up seconds before every measured run (env BENCH_WARMUP, default 3)
+  --connections N      concurrent connections (env BENCH_CONNECTIONS, default 64)
+  --workers N          gw worker threads, also nginx workers and floor threads (env BENCH_GW_WORKERS,
+                       default one per core)
+  --out DIR            where the JSON and SVG results go (default bench/results)
+  --no-nginx           no nginx reference proxy
+  --no-floor           no floor proxy
+
+Other environment: BENCH_GW_ARGS (extra gw run arguments), BENCH_NGINX (nginx binary).`;
 }
 
 const log = (msg) => process.stderr.write(`bench: ${msg}\n`);
@@ -197,8 +230,57 @@ async function startGw(tmp, instance, backendUrl, features, opts) {
   return { proc, url: `http://127.0.0.1:${port}`, instance, logFile };
 }
 
+/** The floor proxy, checked on each of its routes before it is measured. */
+async function startFloor(backendUrl, opts) {
+  const port = await freePort();
+  const proc = startProcess(process.execPath, [FLOOR, String(port), backendUrl, String(opts.workers)]);
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/__ready`, 'floor proxy', 15000, proc);
+    const url = `http://127.0.0.1:${port}`;
+    for (const path of ['/noop', '/large', '/merged']) {
+      const res = await fetch(`${url}${path}`);
+      const body = await res.text();
+      JSON.parse(body);
+      if (res.status !== 200) throw new Error(`floor proxy answered ${res.status} to ${path}`);
+    }
+    return { proc, url };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}
+
+function packageVersion(name) {
+  try {
+    return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+  } catch {
+    return '?';
+  }
+}
+
 const r0 = (v) => (v === null || v === undefined ? '—' : String(Math.round(v)));
 const r2 = (v) => (v === null || v === undefined ? '—' : v.toFixed(2));
+
+const ratio = (v) => (v ? `${v.toFixed(2)}×` : '—');
+/** "12345" or "12345 (/noop)" when the reference ran another path than the scenario. */
+const refReqPerSec = (result, path, scenarioPath) =>
+  result ? `${r0(result.reqPerSec)}${path !== scenarioPath ? ` (${path})` : ''}` : '—';
+
+function metaLine(meta) {
+  const parts = [
+    meta.rounds > 1
+      ? `${meta.rounds} rounds (gw → nginx → floor in turn; medians)`
+      : '1 round (no median: --rounds N for that)',
+    `${meta.durationSec} s per run after ${meta.warmupSec} s warm-up${meta.quick ? ' (quick)' : ''}`,
+    `gw ${meta.gwWorkers} worker thread${meta.gwWorkers === 1 ? '' : 's'}${meta.gwArgs.length ? ` ${meta.gwArgs.join(' ')}` : ''}`,
+    meta.nginxProxy ? `${meta.nginx} proxy_pass, ${meta.gwWorkers} workers` : 'no nginx proxy',
+    meta.floor ? `floor ${meta.floor}` : 'no floor proxy',
+    `backend ${meta.backend}`,
+    `load ${meta.loadGenerator}`,
+    `${meta.cpus} CPUs, node ${meta.node}, git ${meta.git}`,
+  ];
+  return parts.join(' · ');
+}
 
 function printTable(report) {
   const head = [
@@ -213,14 +295,17 @@ function printTable(report) {
     'ratio',
     'nginx p99',
     'p99 ratio',
+    'floor req/s',
+    'gw/floor',
     'gw req/CPU-s',
     'nginx req/CPU-s',
+    'floor req/CPU-s',
     'errors',
   ];
   const rows = [head];
   for (const s of report.scenarios) {
     if (!s.gw) {
-      rows.push([s.name, '', `skipped: ${s.skipped}`, '', '', '', '', '', '', '', '', '', '', '']);
+      rows.push([s.name, '', `skipped: ${s.skipped}`, ...head.slice(3).map(() => '')]);
       continue;
     }
     const g = s.gw;
@@ -232,23 +317,33 @@ function printTable(report) {
       r2(g.latencyMs.p90),
       r2(g.latencyMs.p99),
       r2(g.latencyMs.p999),
-      s.nginx ? `${r0(s.nginx.reqPerSec)}${s.nginxPath !== s.path ? ` (${s.nginxPath})` : ''}` : '—',
-      s.ratio ? `${s.ratio.toFixed(2)}×` : '—',
+      refReqPerSec(s.nginx, s.nginxPath, s.path),
+      ratio(s.ratio),
       s.nginx ? r2(s.nginx.latencyMs.p99) : '—',
-      s.p99Ratio ? `${s.p99Ratio.toFixed(2)}×` : '—',
+      ratio(s.p99Ratio),
+      refReqPerSec(s.floor, s.floorPath, s.path),
+      ratio(s.floorRatio),
       r0(g.reqPerCpuSec),
       s.nginx ? r0(s.nginx.reqPerCpuSec) : '—',
+      s.floor ? r0(s.floor.reqPerCpuSec) : '—',
       String(g.non2xx + g.errors),
     ]);
   }
   const widths = head.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   const out = [
+    metaLine(report.meta),
+    '',
     line(rows[0]),
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.slice(1).map(line),
   ];
-  process.stdout.write(`${out.join('\n')}\n(latencies in ms; ratio = gw req/s ÷ nginx proxy_pass req/s)\n`);
+  const median = report.meta.rounds > 1 ? `medians over ${report.meta.rounds} rounds; ` : '';
+  process.stdout.write(
+    `${out.join('\n')}\n(${median}latencies in ms; ratio = gw req/s ÷ nginx proxy_pass req/s; ` +
+      'gw/floor = gw req/s ÷ floor proxy req/s, the floor being uWS + undici with no gateway code; ' +
+      'errors = gw non-2xx + socket errors)\n',
+  );
 }
 
 async function main() {
@@ -282,10 +377,16 @@ async function main() {
       cpus: availableParallelism(),
       cpuModel: cpus()[0]?.model ?? 'unknown',
       nginx: nginxBin ? nginxVersion(nginxBin) : null,
+      nginxProxy: false,
+      floor: null,
       backend: '',
       gwWorkers: opts.workers,
       gwArgs: opts.gwArgs,
       connections: opts.connections,
+      rounds: opts.rounds,
+      aggregation:
+        'per figure, the median over the rounds (req/s, bytes/s, each latency percentile, CPU s, req/CPU-s); ' +
+        'requests/ok/non2xx/errors/timeouts/elapsedSec are totals; rounds = req/s of each round; ratios from the medians',
       durationSec: opts.durationSec,
       warmupSec: opts.warmupSec,
       quick: opts.quick,
@@ -300,33 +401,46 @@ async function main() {
     report.meta.backend = backend.kind;
     log(`backend: ${backend.kind} at ${backend.url}`);
 
-    let proxy;
+    const references = [];
     if (nginxBin && opts.nginx) {
       const port = await freePort();
       const conf = proxyConf(tmp, NGINX_ROUTES, new URL(backend.url).port, port, opts.workers);
-      proxy = {
-        proc: await startNginx(nginxBin, tmp, 'proxy', conf, `http://127.0.0.1:${port}/__ready`),
-        url: `http://127.0.0.1:${port}`,
-      };
-      children.push(proxy.proc);
-      log(`reference: nginx proxy_pass (${opts.workers} workers) at ${proxy.url}`);
+      const proc = await startNginx(nginxBin, tmp, 'proxy', conf, `http://127.0.0.1:${port}/__ready`);
+      children.push(proc);
+      references.push({ kind: 'nginx', proc, url: `http://127.0.0.1:${port}`, pathOf: (sc) => sc.nginx });
+      report.meta.nginxProxy = true;
+      log(`reference: nginx proxy_pass (${opts.workers} workers) at http://127.0.0.1:${port}`);
+    }
+    if (opts.floor) {
+      try {
+        const floor = await startFloor(backend.url, opts);
+        children.push(floor.proc);
+        references.push({ kind: 'floor', ...floor, pathOf: (sc) => sc.floor });
+        report.meta.floor = `uWebSockets.js ${packageVersion('uWebSockets.js')} + undici ${packageVersion('undici')} Pool.dispatch, ${opts.workers} threads`;
+        log(`reference: floor proxy (uWS + undici, ${opts.workers} threads) at ${floor.url}`);
+      } catch (err) {
+        log(`floor proxy unavailable, measuring without it: ${err.message}`);
+      }
     }
 
-    const nginxRuns = new Map();
-    const runNginx = async (path, connections) => {
-      const key = `${path}@${connections}`;
-      if (!nginxRuns.has(key)) {
-        log(`  nginx ${path} with ${connections} connections…`);
-        nginxRuns.set(
-          key,
-          await loadRun(
-            `${proxy.url}${path}`,
-            { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec },
-            proxy.proc.pid,
-          ),
+    // `${kind} ${path}@${connections}` → that reference's result of each round so far
+    const referenceRuns = new Map();
+    const measureReference = async (ref, path, connections, round) => {
+      const key = `${ref.kind} ${path}@${connections}`;
+      if (!referenceRuns.has(key)) referenceRuns.set(key, []);
+      const byRound = referenceRuns.get(key);
+      const what = `${ref.kind} ${path} with ${connections} connections`;
+      if (byRound[round] === undefined) {
+        log(`  ${what}…`);
+        byRound[round] = await loadRun(
+          `${ref.url}${path}`,
+          { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec },
+          ref.proc.pid,
         );
-      } else log(`  nginx ${path} with ${connections} connections: measured above`);
-      return nginxRuns.get(key);
+        const failed = byRound[round].non2xx + byRound[round].errors;
+        if (failed > 0) log(`  warning: ${ref.kind} ${path} had ${failed} failed requests`);
+      } else log(`  ${what}: measured above in this round`);
+      return byRound[round];
     };
 
     let gw;
@@ -353,19 +467,37 @@ async function main() {
         log(`${sc.name}: skipped (${entry.skipped})`);
         continue;
       }
-      log(`${sc.name}: gw ${sc.path} with ${connections} connections…`);
-      entry.gw = await loadRun(
-        `${gw.url}${sc.path}`,
-        { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec, headers },
-        gw.proc.pid,
-      );
-      if (proxy) {
-        const result = await runNginx(sc.nginx, connections);
-        entry.nginx = result;
-        entry.nginxPath = sc.nginx;
-        entry.ratio = entry.gw.reqPerSec / result.reqPerSec;
-        entry.p99Ratio = result.latencyMs.p99 > 0 ? entry.gw.latencyMs.p99 / result.latencyMs.p99 : null;
+      const gwRuns = [];
+      const refRuns = references.map(() => []);
+      for (let round = 0; round < opts.rounds; round++) {
+        log(`${sc.name} round ${round + 1}/${opts.rounds}: gw ${sc.path} with ${connections} connections…`);
+        gwRuns.push(
+          await loadRun(
+            `${gw.url}${sc.path}`,
+            { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec, headers },
+            gw.proc.pid,
+          ),
+        );
+        for (const [i, ref] of references.entries())
+          refRuns[i].push(await measureReference(ref, ref.pathOf(sc), connections, round));
       }
+      entry.gw = summarizeRounds(gwRuns);
+      for (const [i, ref] of references.entries()) {
+        const result = summarizeRounds(refRuns[i]);
+        if (ref.kind === 'nginx') {
+          entry.nginx = result;
+          entry.nginxPath = sc.nginx;
+          entry.ratio = entry.gw.reqPerSec / result.reqPerSec;
+          entry.p99Ratio = result.latencyMs.p99 > 0 ? entry.gw.latencyMs.p99 / result.latencyMs.p99 : null;
+        } else {
+          entry.floor = result;
+          entry.floorPath = sc.floor;
+          entry.floorRatio = entry.gw.reqPerSec / result.reqPerSec;
+          entry.floorP99Ratio =
+            result.latencyMs.p99 > 0 ? entry.gw.latencyMs.p99 / result.latencyMs.p99 : null;
+        }
+      }
+      if (entry.nginx && entry.floor) entry.floorToNginx = entry.floor.reqPerSec / entry.nginx.reqPerSec;
     }
     if (gw) await gw.proc.stop();
   } finally {

@@ -1,14 +1,16 @@
-// `node bench/run.mjs --quick --scenarios noop` end to end: a backend, gw, the nginx reference
-// when installed, a load run each, and the JSON + SVG results written with real figures.
+// `node bench/run.mjs --quick --scenarios noop --rounds 1` end to end: a backend, gw, the nginx
+// reference when installed, the floor proxy (uWS + undici), a load run each, and the JSON + SVG
+// results written with real figures; and the median reduction of interleaved rounds.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { median, summarizeRounds } from '../bench/lib/rounds.mjs';
 import { ROOT } from './helpers/gateway.mjs';
 
-test('bench --quick --scenarios noop writes the table, JSON and SVG with positive numbers', {
+test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG with positive numbers', {
   timeout: 60_000,
 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'gw-bench-smoke-'));
@@ -23,6 +25,8 @@ test('bench --quick --scenarios noop writes the table, JSON and SVG with positiv
         '--duration',
         '2',
         '--warmup',
+        '1',
+        '--rounds',
         '1',
         '--out',
         out,
@@ -40,6 +44,13 @@ test('bench --quick --scenarios noop writes the table, JSON and SVG with positiv
     const code = await new Promise((resolve) => child.once('exit', resolve));
     assert.equal(code, 0, `bench failed:\n${stderr}`);
     assert.match(stdout, /\| noop +\| 64 +\|/);
+    assert.match(stdout, /^1 round .* gw \d+ worker threads? .* load autocannon/m, 'the meta line');
+    const [head, , row] = stdout.split('\n').filter((l) => l.startsWith('|'));
+    const cells = (l) => l.split('|').map((c) => c.trim());
+    const column = (name) => cells(row)[cells(head).indexOf(name)];
+    for (const name of ['floor req/s', 'floor req/CPU-s'])
+      assert.ok(Number(column(name)) > 0, `${name}: ${row}`);
+    assert.ok(Number(column('gw/floor').replace('×', '')) > 0, `gw/floor: ${row}`);
 
     const files = readdirSync(out);
     assert.ok(files.includes('latest.json') && files.includes('latest.svg'), files.join(', '));
@@ -50,6 +61,8 @@ test('bench --quick --scenarios noop writes the table, JSON and SVG with positiv
 
     const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
     assert.equal(report.meta.connections, 64);
+    assert.equal(report.meta.rounds, 1);
+    assert.match(report.meta.floor, /uWebSockets\.js .* undici/);
     assert.equal(report.scenarios.length, 1);
     const [noop] = report.scenarios;
     assert.equal(noop.name, 'noop');
@@ -61,6 +74,13 @@ test('bench --quick --scenarios noop writes the table, JSON and SVG with positiv
       noop.gw.latencyMs.p50 <= noop.gw.latencyMs.p99 && noop.gw.latencyMs.p99 <= noop.gw.latencyMs.p999,
     );
     assert.ok(noop.gw.cpuSec > 0 && noop.gw.reqPerCpuSec > 0, 'gw CPU time was read');
+    assert.deepEqual(noop.gw.rounds, [Math.round(noop.gw.reqPerSec)]);
+    assert.equal(noop.floorPath, '/noop');
+    assert.ok(noop.floor.ok > 0 && noop.floor.reqPerSec > 0, 'floor served requests');
+    assert.equal(noop.floor.non2xx + noop.floor.errors, 0);
+    assert.ok(noop.floor.latencyMs.p99 > 0 && noop.floor.reqPerCpuSec > 0, 'floor latency and CPU time');
+    assert.equal(noop.floor.rounds.length, 1);
+    assert.ok(noop.floorRatio > 0 && noop.floorP99Ratio > 0);
     if (report.meta.nginx) {
       assert.ok(noop.nginx.reqPerSec > 0 && noop.nginx.latencyMs.p99 > 0, 'nginx reference measured');
       assert.ok(noop.ratio > 0 && noop.p99Ratio > 0);
@@ -69,8 +89,41 @@ test('bench --quick --scenarios noop writes the table, JSON and SVG with positiv
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.match(svg, /<rect [^>]*class="gw"><title>noop gw: /);
+    assert.match(svg, /<rect [^>]*class="floor"><title>noop floor: /);
     assert.ok(existsSync(join(out, 'latest.svg')));
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test("rounds reduce to the median of each figure, counts summed, each round's req/s kept", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([]), null);
+  const run = (reqPerSec, p99, reqPerCpuSec) => ({
+    requests: 10,
+    ok: 9,
+    non2xx: 1,
+    errors: 0,
+    timeouts: 0,
+    elapsedSec: 2,
+    reqPerSec,
+    bytesPerSec: reqPerSec * 100,
+    latencyMs: { p50: p99 / 4, p99 },
+    cpuSec: 1,
+    reqPerCpuSec,
+    statusCodes: { 200: { count: 9 }, 502: { count: 1 } },
+  });
+  const out = summarizeRounds([run(1000, 8, 500), run(3000, 2, 900), run(2000, 40, 700)]);
+  assert.equal(out.reqPerSec, 2000);
+  assert.equal(out.bytesPerSec, 200000);
+  assert.deepEqual(out.latencyMs, { p50: 2, p99: 8 });
+  assert.equal(out.reqPerCpuSec, 700);
+  assert.equal(out.cpuSec, 1);
+  assert.deepEqual([out.requests, out.ok, out.non2xx, out.elapsedSec], [30, 27, 3, 6]);
+  assert.deepEqual(out.statusCodes, { 200: { count: 27 }, 502: { count: 3 } });
+  assert.deepEqual(out.rounds, [1000, 3000, 2000]);
+  const noCpu = summarizeRounds([{ ...run(1000, 8, null), cpuSec: null }, run(3000, 2, 900)]);
+  assert.equal(noCpu.cpuSec, null);
+  assert.equal(noCpu.reqPerCpuSec, null);
 });

@@ -18,9 +18,11 @@ export function benchToken() {
 }
 
 /**
- * Each scenario: the gw instance and path it hits, the connection count, and which nginx run
- * it is compared with (`nginx`: the proxied path; scenarios nginx cannot express, such as a
- * merge, compare with the plain proxy of the same document).
+ * Each scenario: the gw instance and path it hits, the connection count, and which reference
+ * runs it is compared with. `nginx`: the nginx path (scenarios nginx cannot express, such as a
+ * merge, compare with the plain proxy of the same document). `floor`: the path of the floor
+ * proxy (bench/lib/floor-proxy.mjs: /noop, /large or /merged); scenarios that add a feature to
+ * the no-op proxy compare with the floor's /noop.
  */
 export const SCENARIOS = [
   {
@@ -29,6 +31,7 @@ export const SCENARIOS = [
     instance: 'main',
     path: '/noop',
     nginx: '/noop',
+    floor: '/noop',
   },
   {
     name: 'merged',
@@ -36,6 +39,7 @@ export const SCENARIOS = [
     instance: 'main',
     path: '/merged',
     nginx: '/noop',
+    floor: '/merged',
     expect: (body) => body.includes('"contact"') && body.includes('"extra"'),
   },
   {
@@ -44,6 +48,7 @@ export const SCENARIOS = [
     instance: 'main',
     path: '/ratelimit',
     nginx: '/noop',
+    floor: '/noop',
     requires: 'qos/ratelimit/router',
   },
   {
@@ -52,6 +57,7 @@ export const SCENARIOS = [
     instance: 'main',
     path: '/jwt',
     nginx: '/noop',
+    floor: '/noop',
     requires: 'auth/validator',
     headers: () => ({ authorization: `Bearer ${benchToken()}` }),
   },
@@ -61,6 +67,7 @@ export const SCENARIOS = [
     instance: 'main',
     path: '/large',
     nginx: '/large',
+    floor: '/large',
   },
   {
     name: 'conns1000',
@@ -68,6 +75,7 @@ export const SCENARIOS = [
     instance: 'main',
     path: '/noop',
     nginx: '/noop',
+    floor: '/noop',
     connections: 1000,
   },
   {
@@ -76,6 +84,7 @@ export const SCENARIOS = [
     instance: 'accesslog',
     path: '/noop',
     nginx: '/noop',
+    floor: '/noop',
   },
   {
     name: 'noop-metrics',
@@ -83,6 +92,7 @@ export const SCENARIOS = [
     instance: 'metrics',
     path: '/noop',
     nginx: '/noop',
+    floor: '/noop',
   },
 ];
 
