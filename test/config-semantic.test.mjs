@@ -482,3 +482,23 @@ test('module schema errors read as what is expected (formats, limits, alternativ
     featureByNamespace.delete('test/shapes');
   }
 });
+
+test('a host that is no URL once sanitized is named with its path (root and backend)', () => {
+  const { errors } = checkConfig(
+    config({
+      host: ['http://api:port'],
+      endpoints: [endpoint({ backend: [backend({ host: ['api:8080', 'http://127.0.0.1:BPORT'] })] })],
+    }),
+  );
+  assert.deepEqual(
+    errors.map((e) => e.path).sort(),
+    ['$.endpoints[0].backend[0].host[1]', '$.host[0]'],
+    formatIssues(errors, []),
+  );
+  assert.match(
+    errors[0].message,
+    /expected a host URL like "http:\/\/api:8080", found the string .* \(not a valid URL\)/,
+  );
+  // Bare host:port is fine: the proxy adds http:// as KrakenD's sanitizer does.
+  assert.deepEqual(checkConfig(config({ host: ['api:8080', 'https://x.example/'] })).errors, []);
+});

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { featureByNamespace, isKnownNamespace } from '../extensions/registry.js';
+import { sanitizeHost } from '../proxy/util.js';
 import { validateTls } from '../security/tls.js';
 import { lintBackendManipulation, lintFlatmap, validateFlatmap } from '../transform/index.js';
 import type { BackendConfig, ConfigIssue, EndpointConfig, FeatureModule, ServiceConfig } from '../types.js';
@@ -388,6 +389,20 @@ function checkStringList(v: unknown, path: string, c: Collector, what: string): 
   return v.filter((x): x is string => typeof x === 'string');
 }
 
+/** Each host must make a URL once sanitized as the proxy does (scheme added, trailing slash dropped). */
+function checkHosts(v: unknown[], path: string, c: Collector, raw: boolean): void {
+  checkStringList(v, path, c, 'host');
+  v.forEach((item, i) => {
+    if (typeof item !== 'string' || item.trim() === '') return;
+    const url = raw ? item : sanitizeHost(item);
+    if (!URL.canParse(url))
+      c.error(
+        `${path}[${i}]`,
+        `expected a host URL like "http://api:8080", found ${describeValue(item)} (not a valid URL)`,
+      );
+  });
+}
+
 function isCidrOrIp(s: string): boolean {
   const [ip, bits, extra] = s.split('/');
   if (extra !== undefined) return false;
@@ -687,7 +702,7 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
       `${base}.host`,
       'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root',
     );
-  if (hosts) checkStringList(hosts, `${base}.host`, c, 'host');
+  if (hosts) checkHosts(hosts, `${base}.host`, c, b.disable_host_sanitize === true);
 
   checkExtraConfig(b.extra_config, base, 'backend', ctx.service, c);
   for (const w of lintBackendManipulation(b, base)) c.warn(w.path, w.message);
@@ -739,7 +754,7 @@ export function checkConfig(config: unknown, opts: CheckOptions = {}): CheckResu
   const service = config as ServiceConfig;
 
   checkDurations(service, '$', ROOT_DURATIONS, c);
-  if (Array.isArray(service.host)) checkStringList(service.host, '$.host', c, 'host');
+  if (Array.isArray(service.host)) checkHosts(service.host, '$.host', c, false);
   if (service.tls !== undefined) for (const issue of validateTls(service.tls, '$.tls')) c.errors.push(issue);
 
   const routes = new Map<string, RouteSeen>();
