@@ -312,6 +312,51 @@ test('trace_sample_rate 0 and disable_propagation: no spans, no traceparent; met
   );
 });
 
+test('trace_sample_rate 0 with propagation: unsampled traceparent to backends; a sampled caller is followed', async (t) => {
+  const receiver = await startOtlpHttpReceiver();
+  const backend = await traceBackend();
+  const gw = await startGateway(
+    {
+      version: 3,
+      extra_config: {
+        [OTEL]: {
+          trace_sample_rate: 0,
+          exporters: {
+            otlp: [
+              { name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true },
+            ],
+          },
+        },
+      },
+      endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+    },
+    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
+  );
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+    await receiver.close();
+  });
+  for (let i = 0; i < 3; i++) assert.equal((await get(`${gw.url}/t`)).status, 200);
+  const unsampled = backend.requests.map((r) => r.headers.traceparent);
+  assert.equal(unsampled.length, 3);
+  assert.ok(
+    unsampled.every((h) => /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/.test(h)),
+    unsampled.join(' '),
+  );
+  assert.equal(new Set(unsampled.map((h) => h.slice(3, 35))).size, 3, 'a trace id per request');
+  // the caller decided to sample: its trace is continued whatever the rate (parent-based sampling)
+  assert.equal((await get(`${gw.url}/t`, { headers: { traceparent: INCOMING } })).status, 200);
+  await receiver.until((s) => s.spans.length >= 3);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(receiver.spans.map((x) => x.name).sort(), ['GET /t', 'backend GET /a', 'proxy /t']);
+  assert.ok(receiver.spans.every((x) => x.traceId === INCOMING_TRACE));
+  assert.match(
+    backend.requests.at(-1).headers.traceparent,
+    new RegExp(`^00-${INCOMING_TRACE}-[0-9a-f]{16}-01$`),
+  );
+});
+
 test('without an otlp exporter no @opentelemetry module is loaded; a collector that is down costs no request', async (t) => {
   const backend = await traceBackend();
   const promPort = await freePort();

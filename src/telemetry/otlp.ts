@@ -17,7 +17,6 @@
 
 import {
   type Attributes,
-  type Context,
   DiagLogLevel,
   defaultTextMapGetter,
   diag,
@@ -47,13 +46,11 @@ import {
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import {
-  AlwaysOffSampler,
   AlwaysOnSampler,
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
-  type Sampler,
-  TraceIdRatioBasedSampler,
+  RandomIdGenerator,
 } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 import type {
@@ -184,18 +181,43 @@ function errorMessage(err: unknown): string {
 
 /** The middlewares of the three layers, for one thread's tracer. */
 export class OtlpTracing {
+  private readonly ids = new RandomIdGenerator();
+
+  /**
+   * `rootRate`: the share of new traces (no caller context) that are recorded. The decision is
+   * taken here, before the SDK: a trace that is sampled out costs two ids and one small object
+   * (its context still goes to the backends, flagged unsampled), not three SDK spans.
+   */
   constructor(
     private readonly tracer: Tracer,
     readonly layers: TraceLayers,
+    private readonly rootRate: number,
     private readonly propagator: TextMapPropagator = W3C,
   ) {}
 
-  /** The parent of a new span: the enclosing layer's span, else the caller's trace context. */
-  private parentOf(req: GwRequest): Context {
+  /**
+   * The span of a layer. Under an unsampled trace there are no child spans (the parent-based
+   * sampler would drop them): the enclosing span stands for the layer, and its end() is a no-op.
+   */
+  private start(name: string, options: SpanOptions, req: GwRequest): Span {
     const enclosing = (req as Carrier)[SPAN];
-    if (enclosing !== undefined) return trace.setSpan(ROOT_CONTEXT, enclosing);
-    if (!this.layers.propagate || req.headers.traceparent === undefined) return ROOT_CONTEXT;
-    return this.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+    if (enclosing !== undefined) {
+      if ((enclosing.spanContext().traceFlags & 1) === 0) return enclosing;
+      return this.tracer.startSpan(name, options, trace.setSpan(ROOT_CONTEXT, enclosing));
+    }
+    if (this.layers.propagate && req.headers.traceparent !== undefined)
+      return this.tracer.startSpan(
+        name,
+        options,
+        this.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter),
+      );
+    if (this.rootRate < 1 && (this.rootRate <= 0 || Math.random() >= this.rootRate))
+      return trace.wrapSpanContext({
+        traceId: this.ids.generateTraceId(),
+        spanId: this.ids.generateSpanId(),
+        traceFlags: 0,
+      });
+    return this.tracer.startSpan(name, options, ROOT_CONTEXT);
   }
 
   /** Global layer: one SERVER span per request of the endpoint. */
@@ -210,10 +232,9 @@ export class OtlpTracing {
         'krakend.stage': 'global',
       },
     };
-    const tracer = this.tracer;
     const reportHeaders = this.layers.globalHeaders;
     return (next) => async (req) => {
-      const span = tracer.startSpan(name, options, this.parentOf(req));
+      const span = this.start(name, options, req);
       (req as Carrier)[SPAN] = span;
       const recording = span.isRecording();
       if (recording) {
@@ -243,10 +264,9 @@ export class OtlpTracing {
       kind: SpanKind.INTERNAL,
       attributes: { 'http.route': endpoint.endpoint, 'krakend.stage': 'proxy' },
     };
-    const tracer = this.tracer;
     const reportHeaders = this.layers.proxyHeaders;
     return (next) => async (req) => {
-      const span = tracer.startSpan(name, options, this.parentOf(req));
+      const span = this.start(name, options, req);
       (req as Carrier)[SPAN] = span;
       const recording = span.isRecording();
       if (recording && reportHeaders) headerAttributes(span, 'http.request.header.', req.headers);
@@ -287,7 +307,6 @@ export class OtlpTracing {
         'krakend.stage': 'backend',
       },
     };
-    const tracer = this.tracer;
     const propagate = layers.propagate;
     const reportHeaders = layers.backendHeaders;
     // concurrent_calls sends one request object several times at once: each call gets its own
@@ -308,7 +327,7 @@ export class OtlpTracing {
       };
     }
     return (next) => async (breq) => {
-      const span = tracer.startSpan(name, options, this.parentOf(breq.origin));
+      const span = this.start(name, options, breq.origin);
       const recording = span.isRecording();
       const out = propagate ? withContext(breq, span) : breq;
       if (recording && reportHeaders) headerAttributes(span, 'http.request.header.', out.headers);
@@ -476,17 +495,6 @@ export interface OtlpRuntime {
   close(): Promise<void>;
 }
 
-function sampler(rate: number): Sampler {
-  const root =
-    rate >= 1
-      ? new AlwaysOnSampler()
-      : rate <= 0
-        ? new AlwaysOffSampler()
-        : new TraceIdRatioBasedSampler(rate);
-  // A caller that sent a sampled traceparent gets its trace continued (and an unsampled one not).
-  return new ParentBasedSampler({ root });
-}
-
 export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
   const warn = rateLimitedWarn(opts.logger, 30_000);
   // One thread, one gateway: the OpenTelemetry globals (diag, error handler) are ours to set.
@@ -516,7 +524,9 @@ export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
   if (traceExporters.length > 0 && (layers.global || layers.proxy || layers.backend)) {
     const provider = new BasicTracerProvider({
       resource,
-      sampler: sampler(cfg.trace_sample_rate ?? DEFAULT_TRACE_SAMPLE_RATE),
+      // new traces are sampled by OtlpTracing.start (trace_sample_rate); a caller that sent a
+      // traceparent gets its decision followed, sampled or not
+      sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
       spanProcessors: traceExporters.map((e) => {
         const url = otlpUrl(e, 'traces');
         describe.push(`traces → ${e.name} (${e.use_http === true ? 'http/protobuf' : 'grpc'} ${url})`);
@@ -532,7 +542,11 @@ export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
         });
       }),
     });
-    tracing = new OtlpTracing(provider.getTracer(SCOPE.name, SCOPE.version), layers);
+    tracing = new OtlpTracing(
+      provider.getTracer(SCOPE.name, SCOPE.version),
+      layers,
+      cfg.trace_sample_rate ?? DEFAULT_TRACE_SAMPLE_RATE,
+    );
     closers.push(() => provider.shutdown());
   }
 
