@@ -21,9 +21,9 @@
 // Rounds: for each scenario, gw, nginx and the floor are measured in turn N times (gw, nginx,
 // floor, gw, nginx, floor…) so that a slow patch of the machine (CPU steal, neighbours) hits
 // all three alike; each figure reported is the median over the rounds (each round's req/s is
-// kept in the JSON as `rounds`) and the ratios are computed from the medians. Within one round,
-// a reference measurement of the same path and connection count is shared by the scenarios
-// compared with it (e.g. nginx /noop for noop, merged, ratelimit, jwt…).
+// kept in the JSON as `rounds`). A ratio is the median of the rounds' ratios, each round's gw
+// run against the reference runs made right after it (never a reference run of another
+// scenario: the machine drifts by ±30 % within minutes).
 //
 // Writes bench/results/<timestamp>.json, bench/results/latest.json and bench/results/latest.svg
 // (or into --out DIR) and prints the run's settings and a table.
@@ -43,7 +43,7 @@ import {
   treeCpuSec,
   waitForHttp,
 } from './lib/proc.mjs';
-import { summarizeRounds } from './lib/rounds.mjs';
+import { pairedRatio, roundRatios, summarizeRounds } from './lib/rounds.mjs';
 import { NGINX_ROUTES, SCENARIOS, writeGwConfig } from './lib/scenarios.mjs';
 import { renderChart } from './lib/svg.mjs';
 
@@ -338,7 +338,10 @@ function printTable(report) {
     `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
     ...rows.slice(1).map(line),
   ];
-  const median = report.meta.rounds > 1 ? `medians over ${report.meta.rounds} rounds; ` : '';
+  const median =
+    report.meta.rounds > 1
+      ? `medians over ${report.meta.rounds} rounds, ratios = median of each round's ratio; `
+      : '';
   process.stdout.write(
     `${out.join('\n')}\n(${median}latencies in ms; ratio = gw req/s ÷ nginx proxy_pass req/s; ` +
       'gw/floor = gw req/s ÷ floor proxy req/s, the floor being uWS + undici with no gateway code; ' +
@@ -386,7 +389,7 @@ async function main() {
       rounds: opts.rounds,
       aggregation:
         'per figure, the median over the rounds (req/s, bytes/s, each latency percentile, CPU s, req/CPU-s); ' +
-        'requests/ok/non2xx/errors/timeouts/elapsedSec are totals; rounds = req/s of each round; ratios from the medians',
+        'requests/ok/non2xx/errors/timeouts/elapsedSec are totals; rounds = req/s of each round; ratios = median of the per-round ratios (gw run vs the reference runs right after it)',
       durationSec: opts.durationSec,
       warmupSec: opts.warmupSec,
       quick: opts.quick,
@@ -423,24 +426,19 @@ async function main() {
       }
     }
 
-    // `${kind} ${path}@${connections}` → that reference's result of each round so far
-    const referenceRuns = new Map();
-    const measureReference = async (ref, path, connections, round) => {
-      const key = `${ref.kind} ${path}@${connections}`;
-      if (!referenceRuns.has(key)) referenceRuns.set(key, []);
-      const byRound = referenceRuns.get(key);
-      const what = `${ref.kind} ${path} with ${connections} connections`;
-      if (byRound[round] === undefined) {
-        log(`  ${what}…`);
-        byRound[round] = await loadRun(
-          `${ref.url}${path}`,
-          { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec },
-          ref.proc.pid,
-        );
-        const failed = byRound[round].non2xx + byRound[round].errors;
-        if (failed > 0) log(`  warning: ${ref.kind} ${path} had ${failed} failed requests`);
-      } else log(`  ${what}: measured above in this round`);
-      return byRound[round];
+    // Each reference is measured right after gw in every round of every scenario, never reused
+    // from another scenario: on this machine throughput drifts by ±30 % within minutes, so only
+    // runs made side by side can be compared.
+    const measureReference = async (ref, path, connections) => {
+      log(`  ${ref.kind} ${path} with ${connections} connections…`);
+      const result = await loadRun(
+        `${ref.url}${path}`,
+        { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec },
+        ref.proc.pid,
+      );
+      const failed = result.non2xx + result.errors;
+      if (failed > 0) log(`  warning: ${ref.kind} ${path} had ${failed} failed requests`);
+      return result;
     };
 
     let gw;
@@ -479,25 +477,30 @@ async function main() {
           ),
         );
         for (const [i, ref] of references.entries())
-          refRuns[i].push(await measureReference(ref, ref.pathOf(sc), connections, round));
+          refRuns[i].push(await measureReference(ref, ref.pathOf(sc), connections));
       }
       entry.gw = summarizeRounds(gwRuns);
       for (const [i, ref] of references.entries()) {
         const result = summarizeRounds(refRuns[i]);
+        const ratio = pairedRatio(gwRuns, refRuns[i], (r) => r.reqPerSec);
+        const p99Ratio = pairedRatio(gwRuns, refRuns[i], (r) => r.latencyMs.p99);
         if (ref.kind === 'nginx') {
           entry.nginx = result;
           entry.nginxPath = sc.nginx;
-          entry.ratio = entry.gw.reqPerSec / result.reqPerSec;
-          entry.p99Ratio = result.latencyMs.p99 > 0 ? entry.gw.latencyMs.p99 / result.latencyMs.p99 : null;
+          entry.ratio = ratio;
+          entry.p99Ratio = p99Ratio;
+          entry.ratioRounds = roundRatios(gwRuns, refRuns[i], (r) => r.reqPerSec);
         } else {
           entry.floor = result;
           entry.floorPath = sc.floor;
-          entry.floorRatio = entry.gw.reqPerSec / result.reqPerSec;
-          entry.floorP99Ratio =
-            result.latencyMs.p99 > 0 ? entry.gw.latencyMs.p99 / result.latencyMs.p99 : null;
+          entry.floorRatio = ratio;
+          entry.floorP99Ratio = p99Ratio;
         }
       }
-      if (entry.nginx && entry.floor) entry.floorToNginx = entry.floor.reqPerSec / entry.nginx.reqPerSec;
+      const nginxAt = references.findIndex((r) => r.kind === 'nginx');
+      const floorAt = references.findIndex((r) => r.kind === 'floor');
+      if (entry.nginx && entry.floor)
+        entry.floorToNginx = pairedRatio(refRuns[floorAt], refRuns[nginxAt], (r) => r.reqPerSec);
     }
     if (gw) await gw.proc.stop();
   } finally {

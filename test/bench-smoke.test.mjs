@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { median, summarizeRounds } from '../bench/lib/rounds.mjs';
+import { median, pairedRatio, roundRatios, summarizeRounds } from '../bench/lib/rounds.mjs';
 import { ROOT } from './helpers/gateway.mjs';
 
 test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG with positive numbers', {
@@ -126,4 +126,23 @@ test("rounds reduce to the median of each figure, counts summed, each round's re
   const noCpu = summarizeRounds([{ ...run(1000, 8, null), cpuSec: null }, run(3000, 2, 900)]);
   assert.equal(noCpu.cpuSec, null);
   assert.equal(noCpu.reqPerCpuSec, null);
+});
+
+test('a ratio is the median of the rounds side by side, so a drift between rounds cancels out', () => {
+  const rps = (v) => ({ reqPerSec: v });
+  // the machine halves its speed in round 2: both runs of that round drop together
+  const gw = [rps(900), rps(450), rps(880)];
+  const nginx = [rps(1000), rps(500), rps(1100)];
+  assert.deepEqual(
+    roundRatios(gw, nginx, (r) => r.reqPerSec),
+    [0.9, 0.9, 0.8],
+  );
+  assert.equal(
+    pairedRatio(gw, nginx, (r) => r.reqPerSec),
+    0.9,
+  );
+  assert.equal(
+    pairedRatio([rps(1)], [rps(0)], (r) => r.reqPerSec),
+    null,
+  );
 });

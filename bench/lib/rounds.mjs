@@ -35,3 +35,20 @@ export function summarizeRounds(runs) {
   out.rounds = runs.map((r) => Math.round(r.reqPerSec));
   return out;
 }
+
+/** a[i] ÷ b[i] of each round (runs made side by side), null where b's figure is 0 or missing. */
+export function roundRatios(a, b, figure) {
+  return a.map((run, i) => {
+    const x = figure(run);
+    const y = b[i] ? figure(b[i]) : null;
+    return x > 0 && y > 0 ? Math.round((x / y) * 1000) / 1000 : null;
+  });
+}
+
+/**
+ * The median of the per-round ratios: each round's gw run is compared with the reference run
+ * made right after it, so a drift of the machine between rounds cancels out.
+ */
+export function pairedRatio(a, b, figure) {
+  return median(roundRatios(a, b, figure));
+}
