@@ -1,0 +1,130 @@
+// CPU per request of several proxies at the same fixed request rate, measured in turn for
+// several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
+// request at a rate every proxy sustains is steadier than saturated req/s.
+//
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR]
+//
+// Proxies: gw (`gw run --workers 1`, no-op endpoint, access log off), floor (bench/lib/floor-proxy.mjs,
+// 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS + a minimal node:net client), and
+// with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after.
+// The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
+// median of rounds and each round.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { DOCUMENTS } from '../lib/docs.mjs';
+import { backendConf, startNginx } from '../lib/nginx.mjs';
+import { findExecutable, freePort, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
+import { median } from '../lib/rounds.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..');
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = args.indexOf(name);
+  return at >= 0 ? args[at + 1] : fallback;
+};
+const rate = Number(option('--rate', 8000));
+const rounds = Number(option('--rounds', 8));
+const durationSec = Number(option('--duration', 3));
+const gwBase = option('--gw-base', undefined);
+
+const nginx = findExecutable('nginx');
+if (!nginx) {
+  process.stderr.write('cpu-ab: needs nginx (apt-get install nginx) for the backend\n');
+  process.exit(1);
+}
+
+function load(url, seconds) {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections: 64, duration: seconds, overallRate: rate }, (err, result) =>
+      err ? reject(err) : resolve(result),
+    );
+  });
+}
+
+const tmp = mkdtempSync(join(tmpdir(), 'gw-cpu-ab-'));
+const www = join(tmp, 'www');
+mkdirSync(www);
+for (const [name, text] of Object.entries(DOCUMENTS)) writeFileSync(join(www, name), text);
+const backendPort = await freePort();
+const backend = await startNginx(
+  nginx,
+  tmp,
+  'backend',
+  backendConf(tmp, www, backendPort),
+  `http://127.0.0.1:${backendPort}/__ready`,
+);
+
+function gwConfig(port) {
+  const file = join(tmp, `gw-${port}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify({
+      version: 3,
+      port,
+      listen_ip: '127.0.0.1',
+      timeout: '5s',
+      extra_config: { router: { disable_access_log: true }, 'telemetry/logging': { level: 'WARNING' } },
+      endpoints: [
+        {
+          endpoint: '/noop',
+          output_encoding: 'no-op',
+          backend: [
+            { host: [`http://127.0.0.1:${backendPort}`], url_pattern: '/data.json', encoding: 'no-op' },
+          ],
+        },
+      ],
+    }),
+  );
+  return file;
+}
+
+const kinds = [
+  ['gw', (port) => [join(ROOT, 'bin', 'gw.js'), 'run', '-c', gwConfig(port), '--workers', '1']],
+  ...(gwBase
+    ? [['gw-base', (port) => [join(gwBase, 'bin', 'gw.js'), 'run', '-c', gwConfig(port), '--workers', '1']]]
+    : []),
+  [
+    'floor',
+    (port) => [
+      join(ROOT, 'bench', 'lib', 'floor-proxy.mjs'),
+      String(port),
+      `http://127.0.0.1:${backendPort}`,
+      '1',
+    ],
+  ],
+  ['raw', (port) => [join(HERE, 'raw-client-proxy.mjs'), String(port), String(backendPort)]],
+];
+const proxies = [];
+try {
+  for (const [name, argv] of kinds) {
+    const port = await freePort();
+    const proc = startProcess(process.execPath, argv(port));
+    const url = `http://127.0.0.1:${port}/noop`;
+    await waitForHttp(url, name, 20000, proc);
+    await load(url, 2);
+    proxies.push({ name, proc, url, cpu: 0, ok: 0, perRound: [] });
+  }
+  for (let round = 0; round < rounds; round++)
+    for (const p of proxies) {
+      const before = treeCpuSec(p.proc.pid);
+      const result = await load(p.url, durationSec);
+      const cpu = treeCpuSec(p.proc.pid) - before;
+      const ok = result['2xx'];
+      p.cpu += cpu;
+      p.ok += ok;
+      p.perRound.push(Math.round(ok / cpu));
+    }
+  process.stdout.write(`fixed rate ${rate} req/s, ${rounds} rounds of ${durationSec} s, 64 connections\n`);
+  for (const p of proxies)
+    process.stdout.write(
+      `${p.name.padEnd(8)} ${Math.round(p.ok / p.cpu)} req/CPU-s total, median ${median(p.perRound)} [${p.perRound.join(' ')}]\n`,
+    );
+} finally {
+  for (const p of proxies) await p.proc.stop();
+  await backend.stop();
+  rmSync(tmp, { recursive: true, force: true });
+}
