@@ -1,6 +1,6 @@
 // Metrics: the histogram layout, merging across threads, Prometheus exposition, /__stats, config
 // checks, and through `gw run --workers 2`: /metrics and /__stats count every request of both
-// worker threads, per endpoint, per proxy and per backend.
+// worker threads, per endpoint, per proxy and per backend, and answer while under load.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
@@ -340,4 +340,66 @@ test('layer switches: router_disabled / backend_disabled and global disable_metr
   assert.ok(!text.includes('http_server_duration_seconds'), 'global disable_metrics');
   assert.ok(!text.includes('krakend_backend_duration_seconds'), 'backend disable_stage');
   assert.match(text, /krakend_proxy_duration_seconds_count\{[^}]*http_route="\/one"[^}]*\} 3/);
+});
+
+test('under load (autocannon, 2 workers): /metrics and /__stats answer with counts that grow and end exact', async (t) => {
+  const { default: autocannon } = await import('autocannon');
+  const backend = await jsonBackend({ '/a': { a: 1 } });
+  const [promPort, statsPort] = [await freePort(), await freePort()];
+  const gw = await startGateway(
+    {
+      version: 3,
+      extra_config: {
+        router: { disable_access_log: true },
+        'telemetry/metrics': { listen_address: `127.0.0.1:${statsPort}` },
+        'telemetry/opentelemetry': {
+          exporters: { prometheus: [{ name: 'local', port: promPort, listen_ip: '127.0.0.1' }] },
+        },
+      },
+      endpoints: [{ endpoint: '/load', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+    },
+    { args: ['--workers', '2'] },
+  );
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+  });
+  const count = (text) =>
+    Number(
+      /\nhttp_server_duration_seconds_count\{http_request_method="GET",http_route="\/load",http_response_status_code="200"\} (\d+)/.exec(
+        text,
+      )?.[1] ?? 0,
+    );
+  const loaded = new Promise((resolve, reject) =>
+    autocannon({ url: `${gw.url}/load`, connections: 16, duration: 3 }, (err, r) =>
+      err ? reject(err) : resolve(r),
+    ),
+  );
+  const seen = [];
+  const statsSeen = [];
+  await new Promise((r) => setTimeout(r, 600));
+  for (let i = 0; i < 3; i++) {
+    const metrics = await get(`http://127.0.0.1:${promPort}/metrics`);
+    const stats = await get(`http://127.0.0.1:${statsPort}/__stats`);
+    assert.equal(metrics.status, 200);
+    assert.equal(stats.status, 200);
+    seen.push(count(metrics.text));
+    statsSeen.push(stats.json['krakend.router.response./load.status.200'] ?? 0);
+    await new Promise((r) => setTimeout(r, 600));
+  }
+  const result = await loaded;
+  assert.ok(seen[0] > 0 && seen[0] < seen[1] && seen[1] < seen[2], `growing during the load: ${seen}`);
+  assert.ok(statsSeen[0] > 0 && statsSeen[0] < statsSeen[2], `growing during the load: ${statsSeen}`);
+  assert.equal(result.non2xx, 0);
+  const total = result['2xx'];
+  assert.ok(total > seen[2], `${total} requests in all`);
+  // after the load every request of both threads is counted: what autocannon saw, plus at most
+  // one request per connection that was in flight when it stopped counting
+  await new Promise((r) => setTimeout(r, 300)); // the requests cut off by the client's stop settle
+  const final = count((await get(`http://127.0.0.1:${promPort}/metrics`)).text);
+  const finalStats = (await get(`http://127.0.0.1:${statsPort}/__stats`)).json[
+    'krakend.router.response./load.status.200'
+  ];
+  assert.ok(final >= total && final <= total + 16, `${final} counted, ${total} seen by the client`);
+  assert.equal(finalStats, final, '/__stats and /metrics agree');
 });
