@@ -300,6 +300,7 @@ function printTable(report) {
     'gw req/CPU-s',
     'nginx req/CPU-s',
     'floor req/CPU-s',
+    'CPU ratio',
     'errors',
   ];
   const rows = [head];
@@ -326,6 +327,7 @@ function printTable(report) {
       r0(g.reqPerCpuSec),
       s.nginx ? r0(s.nginx.reqPerCpuSec) : '—',
       s.floor ? r0(s.floor.reqPerCpuSec) : '—',
+      ratio(s.cpuRatio),
       String(g.non2xx + g.errors),
     ]);
   }
@@ -345,6 +347,7 @@ function printTable(report) {
   process.stdout.write(
     `${out.join('\n')}\n(${median}latencies in ms; ratio = gw req/s ÷ nginx proxy_pass req/s; ` +
       'gw/floor = gw req/s ÷ floor proxy req/s, the floor being uWS + undici with no gateway code; ' +
+      'CPU ratio = gw req/CPU-s ÷ nginx req/CPU-s; ' +
       'errors = gw non-2xx + socket errors)\n',
   );
 }
@@ -490,6 +493,8 @@ async function main() {
           entry.ratio = ratio;
           entry.p99Ratio = p99Ratio;
           entry.ratioRounds = roundRatios(gwRuns, refRuns[i], (r) => r.reqPerSec);
+          // req/CPU-s does not depend on how much CPU the machine lent each run: the steady ratio
+          entry.cpuRatio = pairedRatio(gwRuns, refRuns[i], (r) => r.reqPerCpuSec);
         } else {
           entry.floor = result;
           entry.floorPath = sc.floor;

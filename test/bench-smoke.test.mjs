@@ -84,6 +84,7 @@ test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG w
     if (report.meta.nginx) {
       assert.ok(noop.nginx.reqPerSec > 0 && noop.nginx.latencyMs.p99 > 0, 'nginx reference measured');
       assert.ok(noop.ratio > 0 && noop.p99Ratio > 0);
+      if (noop.gw.reqPerCpuSec !== null) assert.ok(noop.cpuRatio > 0, 'CPU ratio where /proc tells CPU time');
     }
 
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
