@@ -2,21 +2,21 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR] [--with-log]
 //
 // Proxies: gw (`gw run --workers 1`, no-op endpoint, access log off), floor (bench/lib/floor-proxy.mjs,
 // 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS + a minimal node:net client), and
-// with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after.
+// with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
+// with --with-log a gw with the access log on at INFO (gin lines to stdout, here /dev/null).
 // The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
 // median of rounds and each round.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import { DOCUMENTS } from '../lib/docs.mjs';
 import { backendConf, startNginx } from '../lib/nginx.mjs';
-import { findExecutable, freePort, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
+import { findExecutable, freePort, runToEnd, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
 import { median } from '../lib/rounds.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -30,6 +30,7 @@ const rate = Number(option('--rate', 8000));
 const rounds = Number(option('--rounds', 8));
 const durationSec = Number(option('--duration', 3));
 const gwBase = option('--gw-base', undefined);
+const withLog = args.includes('--with-log');
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -37,12 +38,14 @@ if (!nginx) {
   process.exit(1);
 }
 
-function load(url, seconds) {
-  return new Promise((resolve, reject) => {
-    autocannon({ url, connections: 64, duration: seconds, overallRate: rate }, (err, result) =>
-      err ? reject(err) : resolve(result),
-    );
-  });
+async function load(url, seconds) {
+  const { stdout } = await runToEnd(process.execPath, [
+    join(HERE, 'fixed-rate-load.mjs'),
+    url,
+    String(rate),
+    String(seconds),
+  ]);
+  return JSON.parse(stdout.trim());
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'gw-cpu-ab-'));
@@ -58,7 +61,7 @@ const backend = await startNginx(
   `http://127.0.0.1:${backendPort}/__ready`,
 );
 
-function gwConfig(port) {
+function gwConfig(port, accessLog = false) {
   const file = join(tmp, `gw-${port}.json`);
   writeFileSync(
     file,
@@ -67,7 +70,9 @@ function gwConfig(port) {
       port,
       listen_ip: '127.0.0.1',
       timeout: '5s',
-      extra_config: { router: { disable_access_log: true }, 'telemetry/logging': { level: 'WARNING' } },
+      extra_config: accessLog
+        ? { router: {}, 'telemetry/logging': { level: 'INFO', stdout: true } }
+        : { router: { disable_access_log: true }, 'telemetry/logging': { level: 'WARNING' } },
       endpoints: [
         {
           endpoint: '/noop',
@@ -84,6 +89,14 @@ function gwConfig(port) {
 
 const kinds = [
   ['gw', (port) => [join(ROOT, 'bin', 'gw.js'), 'run', '-c', gwConfig(port), '--workers', '1']],
+  ...(withLog
+    ? [
+        [
+          'gw-log',
+          (port) => [join(ROOT, 'bin', 'gw.js'), 'run', '-c', gwConfig(port, true), '--workers', '1'],
+        ],
+      ]
+    : []),
   ...(gwBase
     ? [['gw-base', (port) => [join(gwBase, 'bin', 'gw.js'), 'run', '-c', gwConfig(port), '--workers', '1']]]
     : []),
@@ -113,7 +126,7 @@ try {
       const before = treeCpuSec(p.proc.pid);
       const result = await load(p.url, durationSec);
       const cpu = treeCpuSec(p.proc.pid) - before;
-      const ok = result['2xx'];
+      const ok = result.ok;
       p.cpu += cpu;
       p.ok += ok;
       p.perRound.push(Math.round(ok / cpu));

@@ -42,13 +42,57 @@ export function pinoLevel(level: string | undefined): string {
   }
 }
 
+type SonicBoom = ReturnType<typeof pino.destination>;
+
+/**
+ * Lines gathered into one string and handed to sonic-boom per 8 KiB: sonic-boom measures the
+ * UTF-8 length of its pending chunk (a string of up to 16 KiB, flattened again) on every write,
+ * which made each access-log line cost ~4 µs; one write per ~100 lines makes that negligible.
+ * Every line of the thread goes through here, so the order of lines is kept.
+ */
+class BatchedDestination {
+  private pending = '';
+
+  constructor(readonly inner: SonicBoom) {}
+
+  write(line: string): boolean {
+    this.pending += line;
+    if (this.pending.length >= 8192) this.drain();
+    return true;
+  }
+
+  drain(): void {
+    if (this.pending === '') return;
+    const chunk = this.pending;
+    this.pending = '';
+    this.inner.write(chunk);
+  }
+
+  flush(cb?: (err?: Error) => void): void {
+    this.drain();
+    this.inner.flush(cb);
+  }
+
+  flushSync(): void {
+    this.drain();
+    this.inner.flushSync();
+  }
+
+  end(): void {
+    this.drain();
+    this.inner.end();
+  }
+}
+
+type Destination = SonicBoom | BatchedDestination;
+
 /**
  * fd 1 through sonic-boom. Async destinations batch lines (one write per 8 KiB or per 200 ms)
  * instead of one write syscall per access-log line, which cost a third of no-op throughput.
  */
-function openDestination(sync: boolean): ReturnType<typeof pino.destination> {
+function openDestination(sync: boolean): Destination {
   if (sync) return pino.destination({ dest: 1, sync: true });
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
+  const destination = new BatchedDestination(pino.destination({ dest: 1, sync: false, minLength: 8192 }));
   setInterval(() => {
     try {
       destination.flush();
@@ -101,7 +145,7 @@ function messageOf(args: unknown[]): string {
 function createTextLogger(
   opts: LoggerOptions,
   settings: LoggingSettings,
-  destination: ReturnType<typeof pino.destination>,
+  destination: Destination,
 ): Logger {
   const explicit = opts.level ?? process.env.GW_LOG_LEVEL;
   const level =
