@@ -142,11 +142,7 @@ function messageOf(args: unknown[]): string {
  * pino still decides levels and holds the destination; its logMethod hook writes our line
  * instead of serializing its JSON.
  */
-function createTextLogger(
-  opts: LoggerOptions,
-  settings: LoggingSettings,
-  destination: Destination,
-): Logger {
+function createTextLogger(opts: LoggerOptions, settings: LoggingSettings, destination: Destination): Logger {
   const explicit = opts.level ?? process.env.GW_LOG_LEVEL;
   const level =
     explicit !== undefined ? pinoLevel(explicit) : settings.enabled ? pinoLevel(settings.level) : 'silent';
