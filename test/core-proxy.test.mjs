@@ -52,6 +52,9 @@ before(async () => {
     if (req.url === '/old') {
       res.writeHead(301, { location: '/new' });
       res.end();
+    } else if (req.url === '/bad-location') {
+      res.writeHead(302, { location: 'http://[bad' });
+      res.end();
     } else if (req.url === '/new') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{"moved":true}');
@@ -144,6 +147,7 @@ before(async () => {
       },
       { endpoint: '/rr', backend: [{ host: [rrA.url, rrB.url], url_pattern: '/who' }] },
       { endpoint: '/redirect', backend: [{ host: [redirector.url], url_pattern: '/old' }] },
+      { endpoint: '/bad-redirect', backend: [{ host: [redirector.url], url_pattern: '/bad-location' }] },
       {
         endpoint: '/flatmap',
         backend: [
@@ -347,6 +351,15 @@ describe('proxy behaviours', () => {
   });
 
   test('backend redirects are followed', async () => {
+    assert.deepEqual((await get(`${gw.url}/redirect`)).json, { moved: true });
+  });
+
+  test('a redirect whose Location is no URL fails that backend (500, not complete), gw keeps serving', async () => {
+    const r = await get(`${gw.url}/bad-redirect`);
+    assert.equal(r.status, 500);
+    assert.equal(r.headers.get('x-krakend-completed'), 'false');
+    // the cause is the Location, not the 302 taken as the backend's answer
+    await gw.waitForLog(/failed to parse Location header "http:\/\/\[bad"/);
     assert.deepEqual((await get(`${gw.url}/redirect`)).json, { moved: true });
   });
 

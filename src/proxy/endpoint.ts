@@ -674,22 +674,14 @@ export function compileEndpoint(
     return { status: pr.status ?? 200, headers, body: encoded.body };
   };
 
-  const rescued = (err: unknown): ProxyResponse => ({
-    data: null,
-    isComplete: false,
-    error: toBackendError(err),
-  });
-  let stage: EndpointStage = (req) => {
-    let pending: Promise<ProxyResponse>;
+  let stage: EndpointStage = async (req) => {
+    let pr: ProxyResponse;
     try {
-      pending = proxy(req);
+      pr = await proxy(req);
     } catch (err) {
-      return Promise.resolve(render(rescued(err), req));
+      pr = { data: null, isComplete: false, error: toBackendError(err) };
     }
-    return pending.then(
-      (pr) => render(pr, req),
-      (err) => render(rescued(err), req),
-    );
+    return render(pr, req);
   };
   stage = applyFeatures<EndpointStage>(
     endpoint.extra_config,

@@ -60,6 +60,7 @@ export function statusLine(code: number): string {
   return line;
 }
 
+const textDecoder = new TextDecoder();
 const EMPTY: Buffer = Buffer.alloc(0);
 
 // uWS hands headers over through a callback; one module-level callback and two scratch slots
@@ -71,14 +72,6 @@ function collectHeader(k: string, v: string): void {
   collectedBytes += k.length + v.length + 4;
   const prev = collecting[k];
   collecting[k] = prev === undefined ? v : `${prev}, ${v}`;
-}
-
-/** The peer address uWS gives as ASCII bytes ("127.0.0.1", "::1"): short, so a plain loop beats TextDecoder. */
-function addressText(ab: ArrayBuffer): string {
-  const bytes = new Uint8Array(ab);
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]);
-  return out;
 }
 
 function errorResponse(status: number, text: string): GwResponse {
@@ -193,7 +186,7 @@ class UwsFront implements HttpFront {
     ureq.forEach(collectHeader);
     const headerBytes = collectedBytes;
     collecting = NO_HEADERS;
-    const clientIp = addressText(res.getRemoteAddressAsText());
+    const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
     const state = {
       aborted: false,
       done: false,

@@ -53,7 +53,7 @@ type SonicBoom = ReturnType<typeof pino.destination>;
 class BatchedDestination {
   private pending = '';
 
-  constructor(readonly inner: SonicBoom) {}
+  constructor(private readonly inner: SonicBoom) {}
 
   write(line: string): boolean {
     this.pending += line;
