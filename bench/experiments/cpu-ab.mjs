@@ -4,10 +4,10 @@
 //
 //   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR] [--with-log]
 //
-// Proxies: gw (`gw run --workers 1`, no-op endpoint, access log off), floor (bench/lib/floor-proxy.mjs,
-// 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS + a minimal node:net client), and
-// with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
-// with --with-log a gw with the access log on at INFO (gin lines to stdout, here /dev/null).
+// Proxies: gw (`gw run --workers 1` on make bench's config, /noop, access log off), floor
+// (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
+// a minimal node:net client), with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
+// with --with-log a gw on make bench's noop-log config (gin access lines to stdout, here /dev/null).
 // The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
 // median of rounds and each round.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { DOCUMENTS } from '../lib/docs.mjs';
 import { backendConf, startNginx } from '../lib/nginx.mjs';
 import { findExecutable, freePort, runToEnd, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
 import { median } from '../lib/rounds.mjs';
+import { writeGwConfig } from '../lib/scenarios.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
@@ -61,45 +62,23 @@ const backend = await startNginx(
   `http://127.0.0.1:${backendPort}/__ready`,
 );
 
-function gwConfig(port, accessLog = false) {
-  const file = join(tmp, `gw-${port}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify({
-      version: 3,
-      port,
-      listen_ip: '127.0.0.1',
-      timeout: '5s',
-      extra_config: accessLog
-        ? { router: {}, 'telemetry/logging': { level: 'INFO', stdout: true } }
-        : { router: { disable_access_log: true }, 'telemetry/logging': { level: 'WARNING' } },
-      endpoints: [
-        {
-          endpoint: '/noop',
-          output_encoding: 'no-op',
-          backend: [
-            { host: [`http://127.0.0.1:${backendPort}`], url_pattern: '/data.json', encoding: 'no-op' },
-          ],
-        },
-      ],
-    }),
-  );
-  return file;
-}
+/** The bench's own gw configs (bench/lib/scenarios.mjs): `main` (access log off) or `accesslog`. */
+const gwConfig = (instance) => writeGwConfig(tmp, instance, `http://127.0.0.1:${backendPort}`, new Set());
+const gwRun = (root, instance) => (port) => [
+  join(root, 'bin', 'gw.js'),
+  'run',
+  '-c',
+  gwConfig(instance),
+  '-p',
+  String(port),
+  '--workers',
+  '1',
+];
 
 const kinds = [
-  ['gw', (port) => [join(ROOT, 'bin', 'gw.js'), 'run', '-c', gwConfig(port), '--workers', '1']],
-  ...(withLog
-    ? [
-        [
-          'gw-log',
-          (port) => [join(ROOT, 'bin', 'gw.js'), 'run', '-c', gwConfig(port, true), '--workers', '1'],
-        ],
-      ]
-    : []),
-  ...(gwBase
-    ? [['gw-base', (port) => [join(gwBase, 'bin', 'gw.js'), 'run', '-c', gwConfig(port), '--workers', '1']]]
-    : []),
+  ['gw', gwRun(ROOT, 'main')],
+  ...(withLog ? [['gw-log', gwRun(ROOT, 'accesslog')]] : []),
+  ...(gwBase ? [['gw-base', gwRun(gwBase, 'main')]] : []),
   [
     'floor',
     (port) => [
