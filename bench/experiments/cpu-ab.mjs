@@ -2,12 +2,13 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR] [--with-log]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR] [--with-log] [--with-undici]
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
 // a minimal node:net client), with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
-// with --with-log a gw on make bench's noop-log config (gin access lines to stdout, here /dev/null).
+// with --with-log a gw on make bench's noop-log config (gin access lines to stdout, here /dev/null),
+// with --with-undici a gw calling backends through undici (GW_BACKEND_CLIENT=undici).
 // The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
 // median of rounds and each round.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ const rounds = Number(option('--rounds', 8));
 const durationSec = Number(option('--duration', 3));
 const gwBase = option('--gw-base', undefined);
 const withLog = args.includes('--with-log');
+const withUndici = args.includes('--with-undici');
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -78,6 +80,7 @@ const gwRun = (root, instance) => (port) => [
 const kinds = [
   ['gw', gwRun(ROOT, 'main')],
   ...(withLog ? [['gw-log', gwRun(ROOT, 'accesslog')]] : []),
+  ...(withUndici ? [['gw-undici', gwRun(ROOT, 'main'), { GW_BACKEND_CLIENT: 'undici' }]] : []),
   ...(gwBase ? [['gw-base', gwRun(gwBase, 'main')]] : []),
   [
     'floor',
@@ -92,9 +95,9 @@ const kinds = [
 ];
 const proxies = [];
 try {
-  for (const [name, argv] of kinds) {
+  for (const [name, argv, env] of kinds) {
     const port = await freePort();
-    const proc = startProcess(process.execPath, argv(port));
+    const proc = startProcess(process.execPath, argv(port), { env: { ...process.env, ...env } });
     const url = `http://127.0.0.1:${port}/noop`;
     await waitForHttp(url, name, 20000, proc);
     await load(url, 2);

@@ -5,6 +5,7 @@ import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Pool, util as undiciUtil } from 'undici';
 import type { ResponseHeaders } from '../types.js';
 import { type DeadlineEntry, DeadlineList } from './deadlines.js';
+import { H1Pool, type H1PoolOptions, H1RequestError, type PendingRequest } from './h1-client.js';
 
 export interface HttpResult {
   status: number;
@@ -21,29 +22,40 @@ export class UpstreamError extends Error {
   }
 }
 
-export interface PoolOptions {
-  connections: number;
-  keepAliveTimeoutMs: number;
+export interface PoolOptions extends H1PoolOptions {
+  /** `gw`: gw's own HTTP/1.1 client for http: origins (undici for https:); `undici`: undici for all. */
+  client: 'gw' | 'undici';
 }
 
-const defaultPoolOptions: PoolOptions = { connections: 256, keepAliveTimeoutMs: 30000 };
+function defaultPoolOptions(): PoolOptions {
+  return {
+    connections: 256,
+    keepAliveTimeoutMs: 30000,
+    client: process.env.GW_BACKEND_CLIENT === 'undici' ? 'undici' : 'gw',
+  };
+}
+
+type OriginPool = Pool | H1Pool;
 
 /** Pools by origin, shared by every backend of this worker that talks to the same origin. */
 export class PoolRegistry {
-  private readonly pools = new Map<string, Pool>();
-  constructor(private readonly options: PoolOptions = defaultPoolOptions) {}
+  private readonly pools = new Map<string, OriginPool>();
+  constructor(private readonly options: PoolOptions = defaultPoolOptions()) {}
 
-  get(origin: string): Pool {
+  get(origin: string): OriginPool {
     let pool = this.pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.options.connections,
-        pipelining: 1,
-        keepAliveTimeout: this.options.keepAliveTimeoutMs,
-        keepAliveMaxTimeout: Math.max(this.options.keepAliveTimeoutMs, 60000),
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
+      pool =
+        this.options.client === 'gw' && origin.startsWith('http:')
+          ? new H1Pool(origin, this.options)
+          : new Pool(origin, {
+              connections: this.options.connections,
+              pipelining: 1,
+              keepAliveTimeout: this.options.keepAliveTimeoutMs,
+              keepAliveMaxTimeout: Math.max(this.options.keepAliveTimeoutMs, 60000),
+              headersTimeout: 0,
+              bodyTimeout: 0,
+            });
       this.pools.set(origin, pool);
     }
     return pool;
@@ -52,7 +64,7 @@ export class PoolRegistry {
   async close(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(all.map((p) => p.close().catch(() => p.destroy())));
+    await Promise.all(all.map((p) => (p instanceof H1Pool ? p.close() : p.close().catch(() => p.destroy()))));
   }
 }
 
@@ -92,6 +104,8 @@ function parseHeaders(raw: Buffer[]): ResponseHeaders {
 
 function toUpstreamError(err: Error): Error {
   if (err instanceof UpstreamError) return err;
+  if (err instanceof H1RequestError && err.code === 'protocol')
+    return new UpstreamError(err.message, 'protocol');
   const code = (err as NodeJS.ErrnoException).code ?? '';
   if (
     code === 'ECONNREFUSED' ||
@@ -149,8 +163,8 @@ function redirectHeaders(initial: string[], from: URL, to: URL): string[] {
 }
 
 /**
- * One backend call in flight: it is its own undici handler (prototype methods, so no closures
- * per request) and its own deadline entry. It follows redirects like Go's client and undoes the
+ * One backend call in flight: it is its own handler for gw's client and undici's (prototype
+ * methods, so no closures per request) and its own deadline entry. It follows redirects like Go's client and undoes the
  * gzip it asked for, then settles the one promise `callBackend` returned.
  */
 class BackendCall implements DeadlineEntry {
@@ -163,13 +177,14 @@ class BackendCall implements DeadlineEntry {
   private chunks: Buffer[] = [];
   private size = 0;
   private abortFn: ((err?: Error) => void) | null = null;
+  private inFlight: PendingRequest | null = null;
   private settled = false;
   private hops = 0;
-  private path: string;
-  private method: string;
-  private headers: string[];
-  private body: Buffer | null;
-  private pool: Pool;
+  path: string;
+  method: string;
+  headers: string[];
+  body: Buffer | null;
+  private pool: OriginPool;
 
   constructor(
     private readonly pools: PoolRegistry,
@@ -193,6 +208,10 @@ class BackendCall implements DeadlineEntry {
 
   private send(): void {
     try {
+      if (this.pool instanceof H1Pool) {
+        this.inFlight = this.pool.dispatch(this, this);
+        return;
+      }
       this.pool.dispatch(
         {
           path: this.path,
@@ -212,6 +231,7 @@ class BackendCall implements DeadlineEntry {
     this.settled = true;
     const err = new UpstreamError('context deadline exceeded', 'timeout');
     this.abortFn?.(err);
+    this.inFlight?.abort();
     this.reject(err);
   }
 
@@ -224,6 +244,11 @@ class BackendCall implements DeadlineEntry {
     this.status = statusCode;
     this.resHeaders = parseHeaders(rawHeaders);
     return true;
+  }
+
+  onResponseStart(statusCode: number, headers: ResponseHeaders): void {
+    this.status = statusCode;
+    this.resHeaders = headers;
   }
 
   onData(chunk: Buffer): boolean {
@@ -296,6 +321,7 @@ class BackendCall implements DeadlineEntry {
     this.chunks = [];
     this.size = 0;
     this.abortFn = null;
+    this.inFlight = null;
     this.send();
     return true;
   }

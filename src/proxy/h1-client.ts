@@ -1,0 +1,387 @@
+// gw's own HTTP/1.1 client for plain-http backends: keep-alive connections on node:net, one
+// request per connection at a time, the head written as one string. Measured per no-op request
+// at a fixed rate (bench/experiments/cpu-ab.mjs): undici's JavaScript was ~10 µs of the ~36 µs a
+// uWS + undici proxy spends; this client keeps what a gateway needs and nothing else.
+// https origins stay on undici (src/proxy/http-client.ts).
+
+import net from 'node:net';
+import type { ResponseHeaders } from '../types.js';
+import { ParseError, ResponseParser, type ResponseSink } from './h1-parser.js';
+
+/** What the pool tells the caller; the call object implements it (no closures per request). */
+export interface H1Handler {
+  onResponseStart(status: number, headers: ResponseHeaders): void;
+  onData(chunk: Buffer): void;
+  onComplete(): void;
+  onError(err: Error): void;
+}
+
+export interface H1Request {
+  method: string;
+  path: string;
+  /** Flat [name, value, name, value…] list. */
+  headers: string[];
+  body: Buffer | null;
+}
+
+export class H1RequestError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface H1PoolOptions {
+  connections: number;
+  keepAliveTimeoutMs: number;
+}
+
+// As undici validates them: a header injection must not reach the wire.
+const INVALID_PATH = /[^\u0021-\u00ff]/;
+const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const INVALID_HEADER_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+const EXPECTS_BODY = new Set(['POST', 'PUT', 'PATCH']);
+/** A server's `Keep-Alive: timeout=N` hint is trusted minus this margin (as undici does). */
+const KEEP_ALIVE_MARGIN_MS = 1000;
+
+/** One request from dispatch to its end; the handle `abort` acts on. */
+export class PendingRequest {
+  connection: Connection | null = null;
+  retried = false;
+  done = false;
+  /** The serialized head, kept while the request waits for a connection. */
+  head = '';
+  constructor(
+    readonly pool: H1Pool,
+    readonly request: H1Request,
+    readonly handler: H1Handler,
+  ) {}
+
+  /** Gives up on the request (deadline): its connection, if any, is closed, nothing is called. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.connection) this.connection.destroyFor(this);
+    else this.pool.unqueue(this);
+  }
+}
+
+class Connection implements ResponseSink {
+  readonly socket: net.Socket;
+  private readonly parser: ResponseParser;
+  current: PendingRequest | null = null;
+  /** Requests answered on this connection: a reused connection may have been closed by the peer. */
+  served = 0;
+  private responseStarted = false;
+  private closed = false;
+  idleSince = 0;
+  idleLimitMs: number;
+
+  constructor(
+    private readonly pool: H1Pool,
+    host: string,
+    port: number,
+  ) {
+    this.idleLimitMs = pool.options.keepAliveTimeoutMs;
+    this.parser = new ResponseParser(this);
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.setKeepAlive(true, 60000);
+    this.socket.on('data', this.onSocketData.bind(this));
+    this.socket.on('error', this.onSocketError.bind(this));
+    this.socket.on('close', this.onSocketClose.bind(this));
+    this.socket.on('end', this.onSocketEnd.bind(this));
+  }
+
+  send(pending: PendingRequest, head: string): void {
+    this.current = pending;
+    pending.connection = this;
+    this.responseStarted = false;
+    const req = pending.request;
+    this.parser.expect(req.method === 'HEAD');
+    const body = req.body;
+    if (body !== null && body.length > 0) {
+      this.socket.cork();
+      this.socket.write(head, 'latin1');
+      this.socket.write(body);
+      this.socket.uncork();
+    } else this.socket.write(head, 'latin1');
+  }
+
+  onHead(status: number, headers: ResponseHeaders): void {
+    const pending = this.current;
+    if (pending === null) return;
+    const hint = headers['keep-alive'];
+    if (typeof hint === 'string') this.applyKeepAliveHint(hint);
+    pending.handler.onResponseStart(status, headers);
+  }
+
+  onBody(chunk: Buffer): void {
+    this.current?.handler.onData(chunk);
+  }
+
+  onMessageComplete(keepAlive: boolean): void {
+    const pending = this.current;
+    this.current = null;
+    this.served++;
+    if (!keepAlive) this.destroy();
+    if (pending === null || pending.done) return;
+    pending.done = true;
+    pending.connection = null;
+    if (keepAlive) this.pool.release(this);
+    pending.handler.onComplete();
+  }
+
+  private onSocketData(chunk: Buffer): void {
+    if (this.current === null) {
+      // Nothing was asked: a server talking out of turn cannot be trusted with the next request.
+      this.destroy();
+      return;
+    }
+    this.responseStarted = true;
+    let used: number;
+    try {
+      used = this.parser.execute(chunk);
+    } catch (err) {
+      this.fail(new H1RequestError(`invalid response: ${(err as Error).message}`, 'protocol'));
+      return;
+    }
+    if (used < chunk.length) {
+      // The response ended before these bytes: they belong to no request.
+      this.destroy();
+    }
+  }
+
+  private onSocketError(err: Error): void {
+    this.fail(err);
+  }
+
+  private onSocketEnd(): void {
+    if (this.current !== null && this.parser.finish()) return;
+    this.fail(new H1RequestError('other side closed', 'ECONNRESET'));
+  }
+
+  private onSocketClose(): void {
+    this.fail(new H1RequestError('other side closed', 'ECONNRESET'));
+  }
+
+  /** The connection cannot go on: its request fails (or is retried once) and the pool forgets it. */
+  private fail(err: Error): void {
+    const pending = this.current;
+    this.current = null;
+    this.destroy();
+    if (pending === null || pending.done) return;
+    pending.connection = null;
+    const req = pending.request;
+    // Go's Transport: a reused connection that dies before any byte of the answer was probably
+    // closed by the server while idle; an idempotent (or body-less) request is safe to send again.
+    if (
+      !this.responseStarted &&
+      this.served > 0 &&
+      !pending.retried &&
+      (IDEMPOTENT.has(req.method) || req.body === null)
+    ) {
+      pending.retried = true;
+      this.pool.resend(pending);
+      return;
+    }
+    pending.done = true;
+    pending.handler.onError(err instanceof ParseError ? new H1RequestError(err.message, 'protocol') : err);
+  }
+
+  destroyFor(pending: PendingRequest): void {
+    if (this.current === pending) this.current = null;
+    this.destroy();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pool.forget(this);
+    this.socket.destroy();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private applyKeepAliveHint(hint: string): void {
+    const at = hint.indexOf('timeout=');
+    if (at < 0) return;
+    const seconds = Number.parseInt(hint.slice(at + 8), 10);
+    if (!(seconds > 0)) return;
+    const limit = seconds * 1000 - KEEP_ALIVE_MARGIN_MS;
+    this.idleLimitMs = Math.max(0, Math.min(this.pool.options.keepAliveTimeoutMs, limit));
+  }
+}
+
+/** Keep-alive connections to one `http:` origin, at most `options.connections` at once. */
+export class H1Pool {
+  private readonly idle: Connection[] = [];
+  private readonly queue: PendingRequest[] = [];
+  private queueHead = 0;
+  private open = 0;
+  private readonly hostHeader: string;
+  private readonly host: string;
+  private readonly port: number;
+  private sweeper: NodeJS.Timeout | null = null;
+  private closing: (() => void) | null = null;
+
+  constructor(
+    origin: string,
+    readonly options: H1PoolOptions,
+  ) {
+    const url = new URL(origin);
+    if (url.protocol !== 'http:') throw new Error(`H1Pool serves http: origins, not ${url.protocol}`);
+    this.host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.port = url.port === '' ? 80 : Number(url.port);
+    this.hostHeader = url.host;
+  }
+
+  /** Sends `request`; the handler hears the outcome. Throws H1RequestError on an unsendable request. */
+  dispatch(request: H1Request, handler: H1Handler): PendingRequest {
+    const pending = new PendingRequest(this, request, handler);
+    const head = this.serialize(request);
+    if (this.closing !== null) throw new H1RequestError('the client is closed', 'UND_ERR_CLOSED');
+    this.assign(pending, head);
+    return pending;
+  }
+
+  resend(pending: PendingRequest): void {
+    this.assign(pending, this.serialize(pending.request));
+  }
+
+  private assign(pending: PendingRequest, head: string): void {
+    const now = Date.now();
+    let connection = this.idle.pop();
+    while (connection !== undefined && now - connection.idleSince >= connection.idleLimitMs) {
+      connection.destroy();
+      connection = this.idle.pop();
+    }
+    if (connection === undefined) {
+      if (this.open >= this.options.connections) {
+        pending.head = head;
+        this.queue.push(pending);
+        return;
+      }
+      connection = new Connection(this, this.host, this.port);
+      this.open++;
+    }
+    connection.send(pending, head);
+  }
+
+  /** A connection finished its request and may carry the next one. */
+  release(connection: Connection): void {
+    while (this.queueHead < this.queue.length) {
+      const next = this.queue[this.queueHead];
+      this.queue[this.queueHead++] = undefined as never;
+      if (this.queueHead === this.queue.length) {
+        this.queue.length = 0;
+        this.queueHead = 0;
+      }
+      if (next.done) continue;
+      const head = next.head;
+      next.head = '';
+      connection.send(next, head);
+      return;
+    }
+    if (this.closing !== null) {
+      connection.destroy();
+      return;
+    }
+    connection.idleSince = Date.now();
+    this.idle.push(connection);
+    this.sweeper ??= setInterval(() => this.sweep(), 1000).unref();
+  }
+
+  /** A connection is gone: it leaves the idle list, and a queued request gets a new one. */
+  forget(connection: Connection): void {
+    this.open--;
+    const at = this.idle.indexOf(connection);
+    if (at >= 0) this.idle.splice(at, 1);
+    if (this.closing !== null) {
+      if (this.open === 0) this.closing();
+      return;
+    }
+    while (this.queueHead < this.queue.length && this.open < this.options.connections) {
+      const next = this.queue[this.queueHead];
+      this.queue[this.queueHead++] = undefined as never;
+      if (next.done) continue;
+      const head = next.head;
+      next.head = '';
+      const fresh = new Connection(this, this.host, this.port);
+      this.open++;
+      fresh.send(next, head);
+      break;
+    }
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    }
+  }
+
+  unqueue(pending: PendingRequest): void {
+    // Left in the queue marked done: release() and forget() skip it.
+    pending.head = '';
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const c = this.idle[i];
+      if (now - c.idleSince >= c.idleLimitMs) c.destroy();
+    }
+    if (this.idle.length === 0 && this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+  }
+
+  private serialize(request: H1Request): string {
+    const path = request.path;
+    if (path === '' || (path.charCodeAt(0) !== 47 && path !== '*') || INVALID_PATH.test(path))
+      throw new H1RequestError(`invalid request path ${JSON.stringify(path)}`, 'UND_ERR_INVALID_ARG');
+    let head = `${request.method} ${path} HTTP/1.1\r\n`;
+    let hasHost = false;
+    const headers = request.headers;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i];
+      const value = headers[i + 1];
+      if (INVALID_HEADER_NAME.test(name) || name === '')
+        throw new H1RequestError(`invalid header name ${JSON.stringify(name)}`, 'UND_ERR_INVALID_ARG');
+      if (INVALID_HEADER_VALUE.test(value))
+        throw new H1RequestError(`invalid ${name} header value`, 'UND_ERR_INVALID_ARG');
+      if (name.length === 4 && name.toLowerCase() === 'host') hasHost = true;
+      else if (isFramingHeader(name)) continue;
+      head += `${name}: ${value}\r\n`;
+    }
+    if (!hasHost) head += `host: ${this.hostHeader}\r\n`;
+    const body = request.body;
+    if (body !== null && body.length > 0) head += `content-length: ${body.length}\r\n`;
+    else if (EXPECTS_BODY.has(request.method)) head += 'content-length: 0\r\n';
+    return `${head}\r\n`;
+  }
+
+  /** Closes idle connections now and busy ones when their answer is in. */
+  close(): Promise<void> {
+    if (this.sweeper !== null) {
+      clearInterval(this.sweeper);
+      this.sweeper = null;
+    }
+    return new Promise((resolve) => {
+      this.closing = resolve;
+      for (const c of [...this.idle]) c.destroy();
+      if (this.open === 0) resolve();
+    });
+  }
+}
+
+/** Framing is the client's to decide: the body it sends is the one it measures. */
+function isFramingHeader(name: string): boolean {
+  const n = name.length;
+  if (n !== 10 && n !== 14 && n !== 17) return false;
+  const lower = name.toLowerCase();
+  return lower === 'connection' || lower === 'content-length' || lower === 'transfer-encoding';
+}

@@ -1,0 +1,292 @@
+// An HTTP/1.1 response parser for the backend client: the head is parsed once it is complete
+// (backends answer with heads of a few hundred bytes that arrive in one read), bodies are framed by
+// Content-Length, chunked encoding or the end of the connection, as RFC 9112 §6.3 orders them.
+// Body bytes are handed on as views of the socket's chunks, never copied here.
+
+import type { ResponseHeaders } from '../types.js';
+
+export interface ResponseSink {
+  onHead(status: number, headers: ResponseHeaders): void;
+  onBody(chunk: Buffer): void;
+  /** `keepAlive`: the connection may carry another request. */
+  onMessageComplete(keepAlive: boolean): void;
+}
+
+export class ParseError extends Error {}
+
+const MAX_HEAD_BYTES = 64 * 1024;
+const MAX_CHUNK_LINE = 1024;
+const CR = 13;
+const LF = 10;
+
+enum State {
+  Head,
+  FixedBody,
+  ChunkSize,
+  ChunkData,
+  ChunkDataEnd,
+  Trailers,
+  UntilClose,
+  Done,
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const lower = c | 0x20;
+  if (lower >= 97 && lower <= 102) return lower - 87;
+  return -1;
+}
+
+/**
+ * One response at a time: `expect(isHead)` before each request, then `execute` every chunk the
+ * socket reads. Throws ParseError on bytes that are not HTTP/1.x; `finish()` at the end of the
+ * connection tells whether the message was complete (a body framed by the close).
+ */
+export class ResponseParser {
+  private state = State.Done;
+  private head: Buffer | null = null;
+  private remaining = 0;
+  private lineBytes = 0;
+  private sawDigit = false;
+  private inExtension = false;
+  private trailerLineBytes = 0;
+  private keepAlive = true;
+  private headRequest = false;
+  /** Set when a response completes inside `execute`: the sink may already have asked for the next. */
+  private halted = false;
+
+  constructor(private readonly sink: ResponseSink) {}
+
+  expect(isHeadRequest: boolean): void {
+    this.state = State.Head;
+    this.head = null;
+    this.headRequest = isHeadRequest;
+  }
+
+  get idle(): boolean {
+    return this.state === State.Done;
+  }
+
+  /**
+   * Parses `chunk` up to the end of the current response; returns the bytes used. Fewer than
+   * `chunk.length` means bytes after the response (or with no response expected): the caller
+   * must not reuse the connection.
+   */
+  execute(chunk: Buffer): number {
+    if (this.state === State.Done) return 0;
+    let at = 0;
+    const end = chunk.length;
+    this.halted = false;
+    while (at < end && !this.halted) {
+      switch (this.state) {
+        case State.Head:
+          at = this.readHead(chunk, at);
+          break;
+        case State.FixedBody: {
+          const take = Math.min(this.remaining, end - at);
+          this.sink.onBody(at === 0 && take === end ? chunk : chunk.subarray(at, at + take));
+          at += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.complete();
+          break;
+        }
+        case State.ChunkSize:
+          at = this.readChunkSize(chunk, at);
+          break;
+        case State.ChunkData: {
+          const take = Math.min(this.remaining, end - at);
+          this.sink.onBody(chunk.subarray(at, at + take));
+          at += take;
+          this.remaining -= take;
+          if (this.remaining === 0) {
+            this.state = State.ChunkDataEnd;
+            this.lineBytes = 0;
+          }
+          break;
+        }
+        case State.ChunkDataEnd: {
+          const c = chunk[at++];
+          if (this.lineBytes === 0 && c === CR) this.lineBytes = 1;
+          else if (c === LF) this.startChunkSize();
+          else throw new ParseError('invalid chunked body: missing CRLF after chunk data');
+          break;
+        }
+        case State.Trailers:
+          at = this.readTrailers(chunk, at);
+          break;
+        case State.UntilClose:
+          this.sink.onBody(at === 0 ? chunk : chunk.subarray(at));
+          at = end;
+          break;
+      }
+    }
+    return at;
+  }
+
+  /** The connection ended: completes a body framed by the close; false if a message was cut. */
+  finish(): boolean {
+    if (this.state === State.UntilClose) {
+      this.keepAlive = false;
+      this.complete();
+      return true;
+    }
+    return this.state === State.Done;
+  }
+
+  private readHead(chunk: Buffer, at: number): number {
+    let buf: Buffer;
+    let searchFrom: number;
+    if (this.head === null) {
+      buf = at === 0 ? chunk : chunk.subarray(at);
+      searchFrom = 0;
+    } else {
+      searchFrom = Math.max(0, this.head.length - 3);
+      buf = Buffer.concat([this.head, at === 0 ? chunk : chunk.subarray(at)]);
+    }
+    const headEnd = buf.indexOf('\r\n\r\n', searchFrom, 'latin1');
+    if (headEnd < 0) {
+      if (buf.length > MAX_HEAD_BYTES) throw new ParseError('response headers too large');
+      this.head = buf;
+      return chunk.length;
+    }
+    if (headEnd > MAX_HEAD_BYTES) throw new ParseError('response headers too large');
+    const consumedOfBuf = headEnd + 4;
+    const previous = this.head === null ? 0 : this.head.length;
+    this.head = null;
+    this.parseHead(buf.toString('latin1', 0, headEnd));
+    return at + consumedOfBuf - previous;
+  }
+
+  private parseHead(text: string): void {
+    // "HTTP/1.1 200 OK": version, space, three digits, then a space or the end of the line.
+    if (
+      text.length < 12 ||
+      !text.startsWith('HTTP/1.') ||
+      text.charCodeAt(8) !== 32 ||
+      (text.length > 12 && text.charCodeAt(12) !== 32 && text.charCodeAt(12) !== 13)
+    )
+      throw new ParseError(`invalid status line ${JSON.stringify(text.slice(0, 40))}`);
+    const d0 = text.charCodeAt(9) - 48;
+    const d1 = text.charCodeAt(10) - 48;
+    const d2 = text.charCodeAt(11) - 48;
+    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9))
+      throw new ParseError(`invalid status line ${JSON.stringify(text.slice(0, 40))}`);
+    const status = d0 * 100 + d1 * 10 + d2;
+    const http10 = text.charCodeAt(7) === 48;
+    const headers: ResponseHeaders = {};
+    let contentLength = -1;
+    let chunked = false;
+    let connection: string | undefined;
+    let lineStart = text.indexOf('\r\n');
+    while (lineStart >= 0) {
+      lineStart += 2;
+      let lineEnd = text.indexOf('\r\n', lineStart);
+      if (lineEnd < 0) lineEnd = text.length;
+      const colon = text.indexOf(':', lineStart);
+      if (colon < 0 || colon > lineEnd || colon === lineStart)
+        throw new ParseError(`invalid header line ${JSON.stringify(text.slice(lineStart, lineEnd))}`);
+      const name = text.slice(lineStart, colon).toLowerCase();
+      let vs = colon + 1;
+      let ve = lineEnd;
+      while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+      while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+      const value = text.slice(vs, ve);
+      const prev = headers[name];
+      if (prev === undefined) headers[name] = value;
+      else if (Array.isArray(prev)) prev.push(value);
+      else headers[name] = [prev, value];
+      if (name === 'content-length') {
+        const n = value.length > 0 && value.length <= 15 && /^\d+$/.test(value) ? Number(value) : -2;
+        if (n < 0 || (contentLength >= 0 && n !== contentLength))
+          throw new ParseError(`invalid Content-Length ${JSON.stringify(value)}`);
+        contentLength = n;
+      } else if (name === 'transfer-encoding') {
+        chunked = value.toLowerCase().endsWith('chunked');
+        if (!chunked) throw new ParseError(`unsupported Transfer-Encoding ${JSON.stringify(value)}`);
+      } else if (name === 'connection') connection = value.toLowerCase();
+      lineStart = lineEnd < text.length ? lineEnd : -1;
+    }
+    if (status < 200) {
+      if (status === 101) throw new ParseError('unexpected 101 Switching Protocols');
+      // 100 Continue, 103 Early Hints: informational, the real answer follows.
+      this.state = State.Head;
+      return;
+    }
+    this.keepAlive = http10 ? connection === 'keep-alive' : connection !== 'close';
+    this.sink.onHead(status, headers);
+    if (this.headRequest || status === 204 || status === 304) this.complete();
+    else if (chunked) {
+      // Chunked wins over Content-Length (RFC 9112 §6.3), and such a message closes the connection.
+      if (contentLength >= 0) this.keepAlive = false;
+      this.startChunkSize();
+    } else if (contentLength >= 0) {
+      this.remaining = contentLength;
+      if (contentLength === 0) this.complete();
+      else this.state = State.FixedBody;
+    } else {
+      this.keepAlive = false;
+      this.state = State.UntilClose;
+    }
+  }
+
+  private startChunkSize(): void {
+    this.state = State.ChunkSize;
+    this.remaining = 0;
+    this.lineBytes = 0;
+    this.sawDigit = false;
+    this.inExtension = false;
+  }
+
+  private readChunkSize(chunk: Buffer, at: number): number {
+    const end = chunk.length;
+    while (at < end) {
+      const c = chunk[at++];
+      if (++this.lineBytes > MAX_CHUNK_LINE)
+        throw new ParseError('invalid chunked body: chunk line too long');
+      if (c === LF) {
+        if (!this.sawDigit) throw new ParseError('invalid chunked body: missing chunk size');
+        if (this.remaining === 0) {
+          this.state = State.Trailers;
+          this.trailerLineBytes = 0;
+        } else this.state = State.ChunkData;
+        return at;
+      }
+      if (this.inExtension || c === CR) continue;
+      if (c === 59 /* ; */ || c === 32 || c === 9) {
+        this.inExtension = true;
+        continue;
+      }
+      const v = hexValue(c);
+      if (v < 0) throw new ParseError('invalid chunked body: bad chunk size');
+      this.sawDigit = true;
+      this.remaining = this.remaining * 16 + v;
+      if (this.remaining > Number.MAX_SAFE_INTEGER / 16)
+        throw new ParseError('invalid chunked body: chunk too large');
+    }
+    return at;
+  }
+
+  /** Trailer fields are read and dropped; an empty line ends the message. */
+  private readTrailers(chunk: Buffer, at: number): number {
+    const end = chunk.length;
+    while (at < end) {
+      const c = chunk[at++];
+      if (c === LF) {
+        if (this.trailerLineBytes === 0) {
+          this.complete();
+          return at;
+        }
+        this.trailerLineBytes = 0;
+      } else if (c !== CR) {
+        if (++this.trailerLineBytes > MAX_HEAD_BYTES) throw new ParseError('response trailers too large');
+      }
+    }
+    return at;
+  }
+
+  private complete(): void {
+    this.state = State.Done;
+    this.halted = true;
+    this.sink.onMessageComplete(this.keepAlive);
+  }
+}

@@ -1,0 +1,144 @@
+// The backend client's HTTP/1.1 response parser: every response is also fed split at every
+// byte boundary and one byte at a time, since sockets cut responses anywhere.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ParseError, ResponseParser } from '../dist/proxy/h1-parser.js';
+
+function collector() {
+  const out = { heads: [], body: [], completions: [] };
+  out.sink = {
+    onHead: (status, headers) => out.heads.push({ status, headers }),
+    onBody: (chunk) => out.body.push(Buffer.from(chunk)),
+    onMessageComplete: (keepAlive) => out.completions.push(keepAlive),
+  };
+  out.text = () => Buffer.concat(out.body).toString('latin1');
+  return out;
+}
+
+/** Feeds `pieces` to a fresh parser; returns what it saw and the bytes it left unused. */
+function parse(pieces, { head = false, end = false } = {}) {
+  const out = collector();
+  const parser = new ResponseParser(out.sink);
+  parser.expect(head);
+  let unused = 0;
+  for (const piece of pieces) {
+    const buf = Buffer.from(piece, 'latin1');
+    const used = parser.execute(buf);
+    unused += buf.length - used;
+  }
+  if (end) out.finished = parser.finish();
+  out.unused = unused;
+  return out;
+}
+
+function splits(text) {
+  const all = [[text], [...text]];
+  for (let i = 1; i < text.length; i++) all.push([text.slice(0, i), text.slice(i)]);
+  return all;
+}
+
+function assertSameEverySplit(text, expected, opts) {
+  for (const pieces of splits(text)) {
+    const out = parse(pieces, opts);
+    assert.equal(out.heads.length, 1, `one head for split ${pieces.length}`);
+    assert.equal(out.heads[0].status, expected.status);
+    assert.equal(out.text(), expected.body, `body for split at ${pieces[0].length}`);
+    assert.deepEqual(out.completions, expected.completions ?? [true]);
+    if (expected.headers) assert.deepEqual(out.heads[0].headers, expected.headers);
+    assert.equal(out.unused, 0);
+  }
+}
+
+describe('ResponseParser', () => {
+  test('Content-Length body, headers lower-cased, trimmed, repeated ones as a list', () => {
+    const text =
+      'HTTP/1.1 200 OK\r\nContent-Type:  application/json \r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nContent-Length: 11\r\n\r\n{"a":"b c"}';
+    assertSameEverySplit(text, {
+      status: 200,
+      body: '{"a":"b c"}',
+      headers: { 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], 'content-length': '11' },
+    });
+  });
+
+  test('chunked body with extensions and trailers', () => {
+    const text =
+      'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: 1\r\n\r\n';
+    assertSameEverySplit(text, { status: 201, body: 'hello, world!!!' });
+  });
+
+  test('a body framed by the end of the connection is complete at finish(), and closes', () => {
+    const text = 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end';
+    for (const pieces of splits(text)) {
+      const out = parse(pieces, { end: true });
+      assert.equal(out.text(), 'until the end');
+      assert.deepEqual(out.completions, [false]);
+      assert.equal(out.finished, true);
+    }
+  });
+
+  test('a cut Content-Length body is not complete at finish()', () => {
+    const out = parse(['HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'], { end: true });
+    assert.equal(out.finished, false);
+    assert.deepEqual(out.completions, []);
+  });
+
+  test('100 Continue is skipped; HEAD, 204 and 304 have no body', () => {
+    assertSameEverySplit('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', {
+      status: 200,
+      body: 'ok',
+    });
+    assertSameEverySplit(
+      'HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n',
+      { status: 200, body: '' },
+      { head: true },
+    );
+    assertSameEverySplit('HTTP/1.1 204 No Content\r\n\r\n', { status: 204, body: '' });
+    assertSameEverySplit('HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n', { status: 304, body: '' });
+  });
+
+  test('keep-alive: Connection: close and HTTP/1.0 end the connection, keep-alive on 1.0 keeps it', () => {
+    assert.deepEqual(
+      parse(['HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n']).completions,
+      [false],
+    );
+    assert.deepEqual(parse(['HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n']).completions, [false]);
+    assert.deepEqual(
+      parse(['HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n']).completions,
+      [true],
+    );
+  });
+
+  test('bytes after the response are left unused', () => {
+    const out = parse(['HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA']);
+    assert.equal(out.text(), 'ok');
+    assert.equal(out.unused, 5);
+    const chunked = parse(['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nHTTP/1.1']);
+    assert.equal(chunked.unused, 8);
+  });
+
+  test('what is not HTTP/1.x throws ParseError', () => {
+    const bad = [
+      'SSH-2.0-OpenSSH\r\n\r\n',
+      'HTTP/1.1 2x0 OK\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY',
+      'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+    ];
+    for (const text of bad) assert.throws(() => parse([text]), ParseError, JSON.stringify(text));
+  });
+
+  test('a head larger than 64 KiB throws instead of growing without end', () => {
+    const out = collector();
+    const parser = new ResponseParser(out.sink);
+    parser.expect(false);
+    parser.execute(Buffer.from('HTTP/1.1 200 OK\r\n'));
+    const line = Buffer.from(`X-Big: ${'a'.repeat(1000)}\r\n`);
+    assert.throws(() => {
+      for (let i = 0; i < 100; i++) parser.execute(line);
+    }, /too large/);
+  });
+});
