@@ -60,6 +60,19 @@ describe('ResponseParser', () => {
     });
   });
 
+  test('header names in any case, known or not, come out lower-cased', () => {
+    const out = parse([
+      'HTTP/1.1 200 OK\r\nCONTENT-TYPE: a\r\nContent-Typo: b\r\nx-Custom-Thing: c\r\nETAG: d\r\nContent-Length: 0\r\n\r\n',
+    ]);
+    assert.deepEqual(out.heads[0].headers, {
+      'content-type': 'a',
+      'content-typo': 'b',
+      'x-custom-thing': 'c',
+      etag: 'd',
+      'content-length': '0',
+    });
+  });
+
   test('chunked body with extensions and trailers', () => {
     const text =
       'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value\r\nhello\r\nA\r\n, world!!!\r\n0\r\nX-Trailer: 1\r\n\r\n';

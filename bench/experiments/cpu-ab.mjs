@@ -2,13 +2,14 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR] [--with-log] [--with-undici]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR] [--with-log] [--with-undici] [--node-flags "--flag …"]
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
 // a minimal node:net client), with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
 // with --with-log a gw on make bench's noop-log config (gin access lines to stdout, here /dev/null),
-// with --with-undici a gw calling backends through undici (GW_BACKEND_CLIENT=undici).
+// with --with-undici a gw calling backends through undici (GW_BACKEND_CLIENT=undici), with
+// --node-flags a gw started with those node/V8 flags.
 // The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
 // median of rounds and each round.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ const durationSec = Number(option('--duration', 3));
 const gwBase = option('--gw-base', undefined);
 const withLog = args.includes('--with-log');
 const withUndici = args.includes('--with-undici');
+const nodeFlags = option('--node-flags', undefined);
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -66,21 +68,25 @@ const backend = await startNginx(
 
 /** The bench's own gw configs (bench/lib/scenarios.mjs): `main` (access log off) or `accesslog`. */
 const gwConfig = (instance) => writeGwConfig(tmp, instance, `http://127.0.0.1:${backendPort}`, new Set());
-const gwRun = (root, instance) => (port) => [
-  join(root, 'bin', 'gw.js'),
-  'run',
-  '-c',
-  gwConfig(instance),
-  '-p',
-  String(port),
-  '--workers',
-  '1',
-];
+const gwRun =
+  (root, instance, flags = []) =>
+  (port) => [
+    ...flags,
+    join(root, 'bin', 'gw.js'),
+    'run',
+    '-c',
+    gwConfig(instance),
+    '-p',
+    String(port),
+    '--workers',
+    '1',
+  ];
 
 const kinds = [
   ['gw', gwRun(ROOT, 'main')],
   ...(withLog ? [['gw-log', gwRun(ROOT, 'accesslog')]] : []),
   ...(withUndici ? [['gw-undici', gwRun(ROOT, 'main'), { GW_BACKEND_CLIENT: 'undici' }]] : []),
+  ...(nodeFlags ? [['gw-flags', gwRun(ROOT, 'main', nodeFlags.split(' '))]] : []),
   ...(gwBase ? [['gw-base', gwRun(gwBase, 'main')]] : []),
   [
     'floor',
