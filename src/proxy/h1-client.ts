@@ -349,12 +349,11 @@ export class H1Pool {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i];
       const value = headers[i + 1];
-      if (INVALID_HEADER_NAME.test(name) || name === '')
-        throw new H1RequestError(`invalid header name ${JSON.stringify(name)}`, 'UND_ERR_INVALID_ARG');
+      const kind = headerKind(name);
       if (INVALID_HEADER_VALUE.test(value))
         throw new H1RequestError(`invalid ${name} header value`, 'UND_ERR_INVALID_ARG');
-      if (name.length === 4 && name.toLowerCase() === 'host') hasHost = true;
-      else if (isFramingHeader(name)) continue;
+      if (kind === HeaderKind.Framing) continue;
+      if (kind === HeaderKind.Host) hasHost = true;
       head += `${name}: ${value}\r\n`;
     }
     if (!hasHost) head += `host: ${this.hostHeader}\r\n`;
@@ -378,10 +377,28 @@ export class H1Pool {
   }
 }
 
-/** Framing is the client's to decide: the body it sends is the one it measures. */
-function isFramingHeader(name: string): boolean {
-  const n = name.length;
-  if (n !== 10 && n !== 14 && n !== 17) return false;
+enum HeaderKind {
+  Plain,
+  Host,
+  /** Framing is the client's to decide: the body it sends is the one it measures. */
+  Framing,
+}
+
+/** Names already checked: backends send the same few names on every request. */
+const headerKinds = new Map<string, HeaderKind>();
+
+function headerKind(name: string): HeaderKind {
+  let kind = headerKinds.get(name);
+  if (kind !== undefined) return kind;
+  if (name === '' || INVALID_HEADER_NAME.test(name))
+    throw new H1RequestError(`invalid header name ${JSON.stringify(name)}`, 'UND_ERR_INVALID_ARG');
   const lower = name.toLowerCase();
-  return lower === 'connection' || lower === 'content-length' || lower === 'transfer-encoding';
+  kind =
+    lower === 'host'
+      ? HeaderKind.Host
+      : lower === 'connection' || lower === 'content-length' || lower === 'transfer-encoding'
+        ? HeaderKind.Framing
+        : HeaderKind.Plain;
+  if (headerKinds.size < 4096) headerKinds.set(name, kind);
+  return kind;
 }
