@@ -2,7 +2,7 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR] [--with-log] [--with-undici] [--node-flags "--flag …"]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"]
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
@@ -36,6 +36,7 @@ const gwBase = option('--gw-base', undefined);
 const withLog = args.includes('--with-log');
 const withUndici = args.includes('--with-undici');
 const nodeFlags = option('--node-flags', undefined);
+const baseInstance = option('--base-instance', 'main');
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -87,7 +88,7 @@ const kinds = [
   ...(withLog ? [['gw-log', gwRun(ROOT, 'accesslog')]] : []),
   ...(withUndici ? [['gw-undici', gwRun(ROOT, 'main'), { GW_BACKEND_CLIENT: 'undici' }]] : []),
   ...(nodeFlags ? [['gw-flags', gwRun(ROOT, 'main', nodeFlags.split(' '))]] : []),
-  ...(gwBase ? [['gw-base', gwRun(gwBase, 'main')]] : []),
+  ...(gwBase ? [['gw-base', gwRun(gwBase, baseInstance)]] : []),
   [
     'floor',
     (port) => [

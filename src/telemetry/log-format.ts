@@ -318,9 +318,15 @@ export const LOGSTASH_PATTERN =
 
 function fracDigits(value: number, unit: number, digits: number): string {
   const whole = Math.floor(value / unit);
-  const rest = value - whole * unit;
+  let rest = value - whole * unit;
   if (rest === 0) return String(whole);
-  return `${whole}.${String(rest).padStart(digits, '0').replace(/0+$/, '')}`;
+  // Go drops the fraction's trailing zeros: 412.530µs prints as 412.53µs.
+  while (rest % 10 === 0) {
+    rest /= 10;
+    digits--;
+  }
+  const text = String(rest);
+  return text.length < digits ? `${whole}.${'0'.repeat(digits - text.length)}${text}` : `${whole}.${text}`;
 }
 
 /** Go's time.Duration.String() of a duration in nanoseconds: 4.529µs, 1.234567ms, 2m3.5s. */
@@ -347,7 +353,8 @@ function goQuote(s: string): string {
 
 /**
  * A gin access-log line formatter, `[GIN] 2006/01/02 - 15:04:05 | 200 |       4.529µs |      172.17.0.1 | GET      "/path"`.
- * The time text is computed once per second.
+ * Every part but the latency repeats from line to line (the second, the status, the client, the
+ * method, the route), so each is padded or quoted once and kept: a line costs a lookup per part.
  */
 export function ginLineFormatter(): (
   status: number,
@@ -359,13 +366,37 @@ export function ginLineFormatter(): (
   const layout = compileGoTimeLayout('2006/01/02 - 15:04:05');
   let second = -1;
   let stamp = '';
+  const statuses: string[] = [];
+  let lastIp = '';
+  let lastIpPart = ` | ${''.padStart(15, ' ')} | `;
+  const methods = new Map<string, string>();
+  const paths = new Map<string, string>();
   return (status, latencyNs, clientIp, method, path) => {
     const now = Date.now();
     const s = Math.floor(now / 1000);
     if (s !== second) {
       second = s;
-      stamp = layout(new Date(now));
+      stamp = `[GIN] ${layout(new Date(now))} | `;
     }
-    return `[GIN] ${stamp} | ${String(status).padStart(3, ' ')} | ${goDuration(latencyNs).padStart(13, ' ')} | ${clientIp.padStart(15, ' ')} | ${method.padEnd(7, ' ')}  ${goQuote(path)}\n`;
+    let statusPart = statuses[status];
+    if (statusPart === undefined) {
+      statusPart = `${String(status).padStart(3, ' ')} | `;
+      if (status >= 0 && status < 1000) statuses[status] = statusPart;
+    }
+    if (clientIp !== lastIp) {
+      lastIp = clientIp;
+      lastIpPart = ` | ${clientIp.padStart(15, ' ')} | `;
+    }
+    let methodPart = methods.get(method);
+    if (methodPart === undefined) {
+      methodPart = `${method.padEnd(7, ' ')}  `;
+      if (methods.size < 64) methods.set(method, methodPart);
+    }
+    let pathPart = paths.get(path);
+    if (pathPart === undefined) {
+      pathPart = `${goQuote(path)}\n`;
+      if (paths.size < 4096) paths.set(path, pathPart);
+    }
+    return `${stamp}${statusPart}${goDuration(latencyNs).padStart(13, ' ')}${lastIpPart}${methodPart}${pathPart}`;
   };
 }
