@@ -104,6 +104,8 @@ describe('backend client through gw run', () => {
       if (req.path === '/bad-chunk')
         socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nnot-hex\r\n');
       else if (req.path === '/cut') socket.end('HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{"short":');
+      else if (req.path === '/split')
+        socket.write('HTTP/1.1 200 OK\r\nX-A: one\nX-Injected: yes\r\nContent-Length: 2\r\n\r\n{}');
       else socket.write(json('{"fine":true}'));
     });
     const backend = (host, url_pattern, extra = {}) => ({ host: [host.url], url_pattern, ...extra });
@@ -118,6 +120,11 @@ describe('backend client through gw run', () => {
         { endpoint: '/hinted', backend: [backend(hinted, '/')] },
         { endpoint: '/bad-chunk', backend: [backend(broken, '/bad-chunk')] },
         { endpoint: '/cut', backend: [backend(broken, '/cut')] },
+        {
+          endpoint: '/split',
+          output_encoding: 'no-op',
+          backend: [{ ...backend(broken, '/split'), encoding: 'no-op' }],
+        },
         { endpoint: '/fine', backend: [backend(broken, '/fine')] },
       ],
     });
@@ -174,10 +181,11 @@ describe('backend client through gw run', () => {
   });
 
   test('malformed and cut answers: 500, X-Krakend-Completed: false, and gw goes on', async () => {
-    for (const path of ['/bad-chunk', '/cut']) {
+    for (const path of ['/bad-chunk', '/cut', '/split']) {
       const res = await get(`${gw.url}${path}`);
       assert.equal(res.status, 500, path);
       assert.equal(res.headers.get('x-krakend-completed'), 'false', path);
+      assert.equal(res.headers.get('x-injected'), null, path);
     }
     const fine = await get(`${gw.url}/fine`);
     assert.deepEqual(fine.json, { fine: true });

@@ -140,6 +140,13 @@ describe('ResponseParser', () => {
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\n',
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabXY',
       'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+      // a bare LF or CR, or a NUL, in a header would split gw's own response when forwarded
+      'HTTP/1.1 200 OK\r\nX-A: one\nX-Injected: two\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX-A: one\rX-Injected: two\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX-A: one\0two\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\n folded: x\r\nContent-Length: 0\r\n\r\n',
     ];
     for (const text of bad) assert.throws(() => parse([text]), ParseError, JSON.stringify(text));
   });

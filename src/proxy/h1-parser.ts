@@ -86,8 +86,18 @@ function headerName(text: string, start: number, end: number): string {
       return candidate;
     }
   }
-  return text.slice(start, end).toLowerCase();
+  const name = text.slice(start, end);
+  if (!TOKEN.test(name)) throw new ParseError(`invalid header name ${JSON.stringify(name)}`);
+  return name.toLowerCase();
 }
+
+/** RFC 9110 token: what a header name may be made of. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/**
+ * A CR or LF that is not part of a CRLF, or a NUL: forwarded to the client as a header, a bare
+ * line break would let a backend split gw's response (RFC 9112 §2.2: reject such a message).
+ */
+const BARE_LINE_BREAK = /\r(?!\n)|(?<!\r)\n|\0/;
 
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
@@ -217,6 +227,7 @@ export class ResponseParser {
   }
 
   private parseHead(text: string): void {
+    if (BARE_LINE_BREAK.test(text)) throw new ParseError('invalid response head: bare CR or LF, or NUL');
     // "HTTP/1.1 200 OK": version, space, three digits, then a space or the end of the line.
     if (
       text.length < 12 ||
