@@ -280,6 +280,7 @@ describe('H1Pool', () => {
       { method: 'GET', path: '/', headers: ['X A', 'v'], body: null },
       { method: 'GET', path: '/a b', headers: [], body: null },
       { method: 'GET', path: 'no-slash', headers: [], body: null },
+      { method: 'GET / HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET', path: '/', headers: [], body: null },
     ];
     for (const request of bad) assert.throws(() => pool.dispatch(request, handler), H1RequestError);
     return pool.close();

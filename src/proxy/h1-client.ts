@@ -42,6 +42,8 @@ export interface H1PoolOptions {
 const INVALID_PATH = /[^\u0021-\u00ff]/;
 const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const INVALID_HEADER_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+/** Methods already checked to be tokens (a method is written as it is into the request line). */
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const EXPECTS_BODY = new Set(['POST', 'PUT', 'PATCH']);
 /** A server's `Keep-Alive: timeout=N` hint is trusted minus this margin (as undici does). */
@@ -343,7 +345,13 @@ export class H1Pool {
     const path = request.path;
     if (path === '' || (path.charCodeAt(0) !== 47 && path !== '*') || INVALID_PATH.test(path))
       throw new H1RequestError(`invalid request path ${JSON.stringify(path)}`, 'UND_ERR_INVALID_ARG');
-    let head = `${request.method} ${path} HTTP/1.1\r\n`;
+    const method = request.method;
+    if (!METHODS.has(method)) {
+      if (method === '' || INVALID_HEADER_NAME.test(method))
+        throw new H1RequestError(`invalid method ${JSON.stringify(method)}`, 'UND_ERR_INVALID_ARG');
+      if (METHODS.size < 64) METHODS.add(method);
+    }
+    let head = `${method} ${path} HTTP/1.1\r\n`;
     let hasHost = false;
     const headers = request.headers;
     for (let i = 0; i < headers.length; i += 2) {
