@@ -10,6 +10,7 @@
 // with --with-log a gw on make bench's noop-log config (gin access lines to stdout, here /dev/null),
 // with --with-undici a gw calling backends through undici (GW_BACKEND_CLIENT=undici), with
 // --node-flags a gw started with those node/V8 flags.
+// nginx proxy_pass (1 worker) is measured the same way as the reference.
 // The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
 // median of rounds and each round.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DOCUMENTS } from '../lib/docs.mjs';
-import { backendConf, startNginx } from '../lib/nginx.mjs';
+import { backendConf, proxyConf, startNginx } from '../lib/nginx.mjs';
 import { findExecutable, freePort, runToEnd, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
 import { median } from '../lib/rounds.mjs';
 import { writeGwConfig } from '../lib/scenarios.mjs';
@@ -109,6 +110,15 @@ try {
     await waitForHttp(url, name, 20000, proc);
     await load(url, 2);
     proxies.push({ name, proc, url, cpu: 0, ok: 0, perRound: [] });
+  }
+  {
+    // The reference at the same rate: nginx proxy_pass, 1 worker (master + worker CPU counted).
+    const port = await freePort();
+    const conf = proxyConf(tmp, [{ path: '/noop', upstreamPath: '/data.json' }], backendPort, port, 1);
+    const proc = await startNginx(nginx, tmp, 'proxy', conf, `http://127.0.0.1:${port}/__ready`);
+    const url = `http://127.0.0.1:${port}/noop`;
+    await load(url, 2);
+    proxies.push({ name: 'nginx', proc, url, cpu: 0, ok: 0, perRound: [] });
   }
   for (let round = 0; round < rounds; round++)
     for (const p of proxies) {
