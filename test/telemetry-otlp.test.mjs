@@ -44,6 +44,32 @@ function traceBackend() {
   return jsonBackend({ '/a': { a: 1 }, '/b': { b: 2 }, '/fail': { __status: 503, __body: { no: 1 } } });
 }
 
+const oneEndpoint = (backendUrl) => [
+  { endpoint: '/t', backend: [{ host: [backendUrl], url_pattern: '/a' }] },
+];
+const startBatched = (config) => startGateway(config, { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } });
+
+/**
+ * An OTLP receiver (HTTP, or gRPC with `grpc`), the trace backend and gw with `otel(receiver)` as
+ * its telemetry/opentelemetry config, all stopped after the test. `start` runs gw (batch delay 100 ms).
+ */
+async function startTraced(t, otel, { endpoints = oneEndpoint, grpc = false, start = startBatched } = {}) {
+  const receiver = grpc ? await startOtlpGrpcReceiver() : await startOtlpHttpReceiver();
+  const backend = await traceBackend();
+  const started = await start({
+    version: 3,
+    extra_config: { [OTEL]: otel(receiver) },
+    endpoints: endpoints(backend.url),
+  });
+  const gw = started.gw ?? started;
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+    await receiver.close();
+  });
+  return { receiver, backend, gw, otelImports: started.otelImports };
+}
+
 test('otlpUrl: gRPC origin on 4317, HTTP /v1/<signal> on 4318, schemes and IPv6 kept', () => {
   assert.equal(otlpUrl({ name: 'a', host: 'collector' }, 'traces'), 'http://collector:4317');
   assert.equal(
@@ -125,38 +151,29 @@ test('gw check: otlp host, port and do-nothing exporters reported with their pat
 });
 
 test('OTLP/HTTP, 2 workers: server, proxy and backend spans, traceparent to the backend, metrics pushed', async (t) => {
-  const receiver = await startOtlpHttpReceiver();
-  const backend = await traceBackend();
-  const { gw, otelImports } = await startWatched(
+  const { receiver, backend, gw, otelImports } = await startTraced(
+    t,
+    (receiver) => ({
+      service_name: 'gw-otlp-test',
+      service_version: '1.2.3',
+      metric_reporting_period: 1,
+      layers: { backend: { traces: { static_attributes: [{ key: 'team', value: 'charlie' }] } } },
+      exporters: { otlp: [{ name: 'local', host: '127.0.0.1', port: receiver.port, use_http: true }] },
+    }),
     {
-      version: 3,
-      extra_config: {
-        [OTEL]: {
-          service_name: 'gw-otlp-test',
-          service_version: '1.2.3',
-          metric_reporting_period: 1,
-          layers: { backend: { traces: { static_attributes: [{ key: 'team', value: 'charlie' }] } } },
-          exporters: { otlp: [{ name: 'local', host: '127.0.0.1', port: receiver.port, use_http: true }] },
-        },
-      },
-      endpoints: [
-        { endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] },
+      endpoints: (url) => [
+        { endpoint: '/t', backend: [{ host: [url], url_pattern: '/a' }] },
         {
           endpoint: '/two',
           backend: [
-            { host: [backend.url], url_pattern: '/a' },
-            { host: [backend.url], url_pattern: '/fail' },
+            { host: [url], url_pattern: '/a' },
+            { host: [url], url_pattern: '/fail' },
           ],
         },
       ],
+      start: (config) => startWatched(config, ['--workers', '2']),
     },
-    ['--workers', '2'],
   );
-  t.after(async () => {
-    await gw.stop();
-    await backend.close();
-    await receiver.close();
-  });
 
   // a caller's trace is continued: same trace id all the way to the backend
   const res = await get(`${gw.url}/t`, { headers: { traceparent: INCOMING } });
@@ -228,35 +245,23 @@ test('OTLP/HTTP, 2 workers: server, proxy and backend spans, traceparent to the 
 });
 
 test('layers: proxy traces off, backend traces off still propagates, skip_paths, no OTLP metrics', async (t) => {
-  const receiver = await startOtlpHttpReceiver();
-  const backend = await traceBackend();
-  const gw = await startGateway(
-    {
-      version: 3,
-      extra_config: {
-        [OTEL]: {
-          metric_reporting_period: 1,
-          skip_paths: ['/skip'],
-          layers: { proxy: { disable_traces: true }, backend: { traces: { disable_stage: true } } },
-          exporters: {
-            otlp: [
-              { name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true },
-            ],
-          },
-        },
+  const { receiver, backend, gw } = await startTraced(
+    t,
+    (receiver) => ({
+      metric_reporting_period: 1,
+      skip_paths: ['/skip'],
+      layers: { proxy: { disable_traces: true }, backend: { traces: { disable_stage: true } } },
+      exporters: {
+        otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true }],
       },
-      endpoints: [
-        { endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] },
-        { endpoint: '/skip', backend: [{ host: [backend.url], url_pattern: '/b' }] },
+    }),
+    {
+      endpoints: (url) => [
+        { endpoint: '/t', backend: [{ host: [url], url_pattern: '/a' }] },
+        { endpoint: '/skip', backend: [{ host: [url], url_pattern: '/b' }] },
       ],
     },
-    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
   );
-  t.after(async () => {
-    await gw.stop();
-    await backend.close();
-    await receiver.close();
-  });
   assert.equal((await get(`${gw.url}/skip`)).status, 200);
   assert.equal((await get(`${gw.url}/t`)).status, 200);
   await receiver.until((s) => s.spans.some((x) => x.name === 'GET /t'));
@@ -274,28 +279,12 @@ test('layers: proxy traces off, backend traces off still propagates, skip_paths,
 });
 
 test('trace_sample_rate 0 and disable_propagation: no spans, no traceparent; metrics still pushed', async (t) => {
-  const receiver = await startOtlpHttpReceiver();
-  const backend = await traceBackend();
-  const gw = await startGateway(
-    {
-      version: 3,
-      extra_config: {
-        [OTEL]: {
-          trace_sample_rate: 0,
-          metric_reporting_period: 1,
-          layers: { global: { disable_propagation: true } },
-          exporters: { otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true }] },
-        },
-      },
-      endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
-    },
-    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
-  );
-  t.after(async () => {
-    await gw.stop();
-    await backend.close();
-    await receiver.close();
-  });
+  const { receiver, backend, gw } = await startTraced(t, (receiver) => ({
+    trace_sample_rate: 0,
+    metric_reporting_period: 1,
+    layers: { global: { disable_propagation: true } },
+    exporters: { otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true }] },
+  }));
   for (let i = 0; i < 5; i++)
     assert.equal(
       (await get(`${gw.url}/t`, { headers: i === 0 ? { traceparent: INCOMING } : {} })).status,
@@ -313,30 +302,12 @@ test('trace_sample_rate 0 and disable_propagation: no spans, no traceparent; met
 });
 
 test('trace_sample_rate 0 with propagation: unsampled traceparent to backends; a sampled caller is followed', async (t) => {
-  const receiver = await startOtlpHttpReceiver();
-  const backend = await traceBackend();
-  const gw = await startGateway(
-    {
-      version: 3,
-      extra_config: {
-        [OTEL]: {
-          trace_sample_rate: 0,
-          exporters: {
-            otlp: [
-              { name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true },
-            ],
-          },
-        },
-      },
-      endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+  const { receiver, backend, gw } = await startTraced(t, (receiver) => ({
+    trace_sample_rate: 0,
+    exporters: {
+      otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true }],
     },
-    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
-  );
-  t.after(async () => {
-    await gw.stop();
-    await backend.close();
-    await receiver.close();
-  });
+  }));
   for (let i = 0; i < 3; i++) assert.equal((await get(`${gw.url}/t`)).status, 200);
   const unsampled = backend.requests.map((r) => r.headers.traceparent);
   assert.equal(unsampled.length, 3);
@@ -418,27 +389,15 @@ test('without an otlp exporter no @opentelemetry module is loaded; a collector t
 });
 
 test('OTLP/gRPC (use_http false, the default): spans and metrics reach a grpc-js collector', async (t) => {
-  const receiver = await startOtlpGrpcReceiver();
-  const backend = await traceBackend();
-  const gw = await startGateway(
-    {
-      version: 3,
-      extra_config: {
-        [OTEL]: {
-          service_name: 'gw-grpc',
-          metric_reporting_period: 1,
-          exporters: { otlp: [{ name: 'grpc', host: '127.0.0.1', port: receiver.port }] },
-        },
-      },
-      endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
-    },
-    { env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
+  const { receiver, gw } = await startTraced(
+    t,
+    (receiver) => ({
+      service_name: 'gw-grpc',
+      metric_reporting_period: 1,
+      exporters: { otlp: [{ name: 'grpc', host: '127.0.0.1', port: receiver.port }] },
+    }),
+    { grpc: true },
   );
-  t.after(async () => {
-    await gw.stop();
-    await backend.close();
-    await receiver.close();
-  });
   assert.equal((await get(`${gw.url}/t`, { headers: { traceparent: INCOMING } })).status, 200);
   await receiver.until(
     (s) => s.spans.length >= 3 && s.metrics.some((m) => m.name === 'krakend.backend.duration'),
