@@ -1,7 +1,7 @@
 // A real OTLP receiver for tests: OTLP/HTTP (protobuf POSTs to /v1/traces and /v1/metrics) on
 // node:http, or OTLP/gRPC with @grpc/grpc-js, both on 127.0.0.1. Bodies are decoded with a small
 // protobuf wire reader into plain spans and metric points (only the fields the tests look at).
-import http from 'node:http';
+import { startBackend } from './gateway.mjs';
 
 /** Protobuf wire format → Map(field number → values): Buffers for length-delimited, BigInt for varints. */
 function fields(buf) {
@@ -152,39 +152,24 @@ function receiverState() {
 /** OTLP/HTTP receiver: { port, spans, metrics, posts, until(), close() }. */
 export async function startOtlpHttpReceiver() {
   const state = receiverState();
-  const sockets = new Set();
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      if (req.method === 'POST' && req.url === '/v1/traces') {
-        state.posts.traces++;
-        state.spans.push(...decodeTraces(body));
-      } else if (req.method === 'POST' && req.url === '/v1/metrics') {
-        state.posts.metrics++;
-        state.metrics.push(...decodeMetrics(body));
-      } else {
-        res.writeHead(404);
-        res.end();
-        return;
-      }
-      // an empty ExportServiceResponse
-      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+  const server = await startBackend((req, res, body) => {
+    if (req.method === 'POST' && req.url === '/v1/traces') {
+      state.posts.traces++;
+      state.spans.push(...decodeTraces(body));
+    } else if (req.method === 'POST' && req.url === '/v1/metrics') {
+      state.posts.metrics++;
+      state.metrics.push(...decodeMetrics(body));
+    } else {
+      res.writeHead(404);
       res.end();
-    });
+      return;
+    }
+    // an empty ExportServiceResponse
+    res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+    res.end();
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  state.port = server.address().port;
-  state.close = () =>
-    new Promise((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    });
+  state.port = server.port;
+  state.close = server.close;
   return state;
 }
 
