@@ -32,8 +32,8 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOCUMENTS } from './lib/docs.mjs';
-import { backendConf, nginxVersion, proxyConf, startNginx } from './lib/nginx.mjs';
+import { startBenchBackend } from './lib/backend.mjs';
+import { nginxVersion, proxyConf, startNginx } from './lib/nginx.mjs';
 import {
   cpuAccountingAvailable,
   findExecutable,
@@ -190,26 +190,6 @@ async function loadRun(url, opts, targetPid) {
   result.cpuSec = cpuAccountingAvailable ? Math.round(cpuSec * 100) / 100 : null;
   result.reqPerCpuSec = cpuAccountingAvailable && cpuSec > 0 ? Math.round(result.ok / cpuSec) : null;
   return result;
-}
-
-async function startBackend(tmp, nginxBin) {
-  const port = await freePort();
-  const www = join(tmp, 'www');
-  mkdirSync(www, { recursive: true });
-  for (const [name, text] of Object.entries(DOCUMENTS)) writeFileSync(join(www, name), text);
-  if (nginxBin) {
-    const proc = await startNginx(
-      nginxBin,
-      tmp,
-      'backend',
-      backendConf(tmp, www, port),
-      `http://127.0.0.1:${port}/__ready`,
-    );
-    return { proc, url: `http://127.0.0.1:${port}`, kind: 'nginx (1 worker, static files)' };
-  }
-  const proc = startProcess(process.execPath, [join(HERE, 'lib', 'node-backend.mjs'), String(port)]);
-  await waitForHttp(`http://127.0.0.1:${port}/__ready`, 'node backend', 10000, proc);
-  return { proc, url: `http://127.0.0.1:${port}`, kind: 'node:http (nginx not installed)' };
 }
 
 async function startGw(tmp, instance, backendUrl, features, opts) {
@@ -402,7 +382,7 @@ async function main() {
   };
 
   try {
-    const backend = await startBackend(tmp, nginxBin);
+    const backend = await startBenchBackend(tmp, nginxBin);
     children.push(backend.proc);
     report.meta.backend = backend.kind;
     log(`backend: ${backend.kind} at ${backend.url}`);

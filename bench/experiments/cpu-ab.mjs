@@ -13,12 +13,12 @@
 // nginx proxy_pass (1 worker) is measured the same way as the reference.
 // The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
 // median of rounds and each round.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DOCUMENTS } from '../lib/docs.mjs';
-import { backendConf, proxyConf, startNginx } from '../lib/nginx.mjs';
+import { startBenchBackend } from '../lib/backend.mjs';
+import { proxyConf, startNginx } from '../lib/nginx.mjs';
 import { findExecutable, freePort, runToEnd, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
 import { median } from '../lib/rounds.mjs';
 import { writeGwConfig } from '../lib/scenarios.mjs';
@@ -56,17 +56,8 @@ async function load(url, seconds) {
 }
 
 const tmp = mkdtempSync(join(tmpdir(), 'gw-cpu-ab-'));
-const www = join(tmp, 'www');
-mkdirSync(www);
-for (const [name, text] of Object.entries(DOCUMENTS)) writeFileSync(join(www, name), text);
-const backendPort = await freePort();
-const backend = await startNginx(
-  nginx,
-  tmp,
-  'backend',
-  backendConf(tmp, www, backendPort),
-  `http://127.0.0.1:${backendPort}/__ready`,
-);
+const backend = await startBenchBackend(tmp, nginx);
+const backendPort = Number(new URL(backend.url).port);
 
 /** The bench's own gw configs (bench/lib/scenarios.mjs): `main` (access log off) or `accesslog`. */
 const gwConfig = (instance) => writeGwConfig(tmp, instance, `http://127.0.0.1:${backendPort}`, new Set());
@@ -137,6 +128,6 @@ try {
     );
 } finally {
   for (const p of proxies) await p.proc.stop();
-  await backend.stop();
+  await backend.proc.stop();
   rmSync(tmp, { recursive: true, force: true });
 }
