@@ -205,10 +205,6 @@ class Connection implements ResponseSink {
     this.socket.destroy();
   }
 
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   private applyKeepAliveHint(hint: string): void {
     const at = hint.indexOf('timeout=');
     if (at < 0) return;
@@ -274,8 +270,8 @@ export class H1Pool {
     connection.send(pending, head);
   }
 
-  /** A connection finished its request and may carry the next one. */
-  release(connection: Connection): void {
+  /** The oldest queued request still wanted, taken off the queue; undefined when none waits. */
+  private nextQueued(): PendingRequest | undefined {
     while (this.queueHead < this.queue.length) {
       const next = this.queue[this.queueHead];
       this.queue[this.queueHead++] = undefined as never;
@@ -283,10 +279,17 @@ export class H1Pool {
         this.queue.length = 0;
         this.queueHead = 0;
       }
-      if (next.done) continue;
-      const head = next.head;
+      if (!next.done) return next;
+    }
+    return undefined;
+  }
+
+  /** A connection finished its request and may carry the next one. */
+  release(connection: Connection): void {
+    const next = this.nextQueued();
+    if (next !== undefined) {
+      connection.send(next, next.head);
       next.head = '';
-      connection.send(next, head);
       return;
     }
     if (this.closing !== null) {
@@ -307,21 +310,13 @@ export class H1Pool {
       if (this.open === 0) this.closing();
       return;
     }
-    while (this.queueHead < this.queue.length && this.open < this.options.connections) {
-      const next = this.queue[this.queueHead];
-      this.queue[this.queueHead++] = undefined as never;
-      if (next.done) continue;
-      const head = next.head;
-      next.head = '';
-      const fresh = new Connection(this, this.host, this.port);
-      this.open++;
-      fresh.send(next, head);
-      break;
-    }
-    if (this.queueHead === this.queue.length) {
-      this.queue.length = 0;
-      this.queueHead = 0;
-    }
+    if (this.open >= this.options.connections) return;
+    const next = this.nextQueued();
+    if (next === undefined) return;
+    const fresh = new Connection(this, this.host, this.port);
+    this.open++;
+    fresh.send(next, next.head);
+    next.head = '';
   }
 
   unqueue(pending: PendingRequest): void {

@@ -132,10 +132,6 @@ export class ResponseParser {
     this.headRequest = isHeadRequest;
   }
 
-  get idle(): boolean {
-    return this.state === State.Done;
-  }
-
   /**
    * Parses `chunk` up to the end of the current response; returns the bytes used. Fewer than
    * `chunk.length` means bytes after the response (or with no response expected): the caller
