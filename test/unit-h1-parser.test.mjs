@@ -145,6 +145,11 @@ describe('ResponseParser', () => {
       'HTTP/1.1 200 OK\r\nX-A: one\rX-Injected: two\r\nContent-Length: 0\r\n\r\n',
       'HTTP/1.1 200 OK\r\nX-A: one\0two\r\nContent-Length: 0\r\n\r\n',
       'HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\rX-Injected: two\r\nContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-A: one\nX-Injected: two\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-A: one\rtwo\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nX-A: one\n\rContent-Length: 0\r\n\r\n',
+      'HTTP/1.1 200OK\r\nContent-Length: 0\r\n\r\n',
       'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n',
       'HTTP/1.1 200 OK\r\n folded: x\r\nContent-Length: 0\r\n\r\n',
     ];

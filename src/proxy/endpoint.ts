@@ -416,6 +416,23 @@ function compileMerge(
 }
 
 /** no-op: one backend, status/headers/body passed through (redirects followed). */
+/** A no-op backend that did not answer: the error the endpoint renders. */
+function noopFailure(b: CompiledBackend, logger: Logger, endpointLabel: string, err: unknown): ProxyResponse {
+  const e = toBackendError(err);
+  logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}`);
+  return { data: null, isComplete: false, error: e };
+}
+
+/** A no-op answer: the backend's status, headers (but framing and its own Date/Server) and bytes. */
+function renderNoop(res: BackendResponse, versionHeader: string): GwResponse {
+  const headers: ResponseHeaders = {};
+  const src = res.headers;
+  for (const k in src) if (!NOOP_SKIP_HEADERS.has(k)) headers[k] = src[k];
+  headers['x-krakend'] = versionHeader;
+  headers['x-krakend-completed'] = 'false';
+  return { status: res.status, headers, body: res.body };
+}
+
 function compileNoop(b: CompiledBackend, logger: Logger, endpointLabel: string): ProxyStage {
   const passed = (res: BackendResponse): ProxyResponse => ({
     data: null,
@@ -424,11 +441,7 @@ function compileNoop(b: CompiledBackend, logger: Logger, endpointLabel: string):
     headers: res.headers,
     isComplete: false,
   });
-  const failed = (err: unknown): ProxyResponse => {
-    const e = toBackendError(err);
-    logger.warn(`[BACKEND: ${endpointLabel} -> ${b.label}] ${e.message}`);
-    return { data: null, isComplete: false, error: e };
-  };
+  const failed = (err: unknown): ProxyResponse => noopFailure(b, logger, endpointLabel, err);
   return (req) => {
     let call: Promise<BackendResponse>;
     try {
@@ -603,9 +616,10 @@ export function compileEndpoint(
     `[ENDPOINT: ${label}] response path: ${noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects'}`,
   );
 
+  const noopStage = noop && backends.length > 0 ? compileNoop(backends[0], rt.logger, label) : undefined;
   let proxy: ProxyStage =
-    noop && backends.length > 0
-      ? compileNoop(backends[0], rt.logger, label)
+    noopStage !== undefined
+      ? noopStage
       : wasm
         ? compileByteMerge(backends, wasm, rt.logger, label)
         : compileMerge(backends, endpointFlatmap, sequential, rt.logger, label);
@@ -628,29 +642,24 @@ export function compileEndpoint(
   const versionHeader = rt.versionHeader;
   const returnErrorMsg = rt.returnErrorMsg;
 
+  const renderError = (pr: ProxyResponse): GwResponse => {
+    const err = pr.error;
+    const status = err ? err.status : 500;
+    let body: Buffer | string = '';
+    if (returnErrorMsg && err) {
+      // return_error_code + return_error_msg: the backend's own error body; otherwise the gateway's reading.
+      const backendBody = err.backendStatus !== undefined && err.status === err.backendStatus && err.body;
+      body = backendBody && backendBody.length > 0 ? backendBody : err.message;
+    }
+    const headers: ResponseHeaders = { 'x-krakend': versionHeader, 'x-krakend-completed': 'false' };
+    if (body !== '') headers['content-type'] = 'text/plain; charset=utf-8';
+    if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
+    return { status, headers, body };
+  };
   const render = (pr: ProxyResponse, req: GwRequest): GwResponse => {
-    if (pr.raw !== undefined) {
-      const headers: ResponseHeaders = {};
-      const src = pr.headers ?? {};
-      for (const k in src) if (!NOOP_SKIP_HEADERS.has(k)) headers[k] = src[k];
-      headers['x-krakend'] = versionHeader;
-      headers['x-krakend-completed'] = 'false';
-      return { status: pr.status ?? 200, headers, body: pr.raw };
-    }
-    if (pr.data === null && pr.json === undefined) {
-      const err = pr.error;
-      const status = err ? err.status : 500;
-      let body: Buffer | string = '';
-      if (returnErrorMsg && err) {
-        // return_error_code + return_error_msg: the backend's own error body; otherwise the gateway's reading.
-        const backendBody = err.backendStatus !== undefined && err.status === err.backendStatus && err.body;
-        body = backendBody && backendBody.length > 0 ? backendBody : err.message;
-      }
-      const headers: ResponseHeaders = { 'x-krakend': versionHeader, 'x-krakend-completed': 'false' };
-      if (body !== '') headers['content-type'] = 'text/plain; charset=utf-8';
-      if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
-      return { status, headers, body };
-    }
+    if (pr.raw !== undefined)
+      return renderNoop({ status: pr.status ?? 200, headers: pr.headers ?? {}, body: pr.raw }, versionHeader);
+    if (pr.data === null && pr.json === undefined) return renderError(pr);
     // As lura's router (router/gin/endpoint.go): complete, and cacheable, only with non-empty data.
     if (pr.json !== undefined) {
       const complete = pr.isComplete && pr.json.length > 2; // the byte path writes `{}` for no data
@@ -683,6 +692,22 @@ export function compileEndpoint(
     }
     return render(pr, req);
   };
+  if (noopStage !== undefined && proxy === noopStage) {
+    // Nothing between the backend and the client: one `then` from the backend's answer to the
+    // response, instead of three promise hops (no-op proxy stage, async stage, render).
+    const b = backends[0];
+    const passed = (res: BackendResponse): GwResponse => renderNoop(res, versionHeader);
+    const failed = (err: unknown): GwResponse => renderError(noopFailure(b, rt.logger, label, err));
+    stage = (req) => {
+      let call: Promise<BackendResponse>;
+      try {
+        call = runOne(b, req, undefined);
+      } catch (err) {
+        return Promise.resolve(failed(err));
+      }
+      return call.then(passed, failed);
+    };
+  }
   stage = applyFeatures<EndpointStage>(
     endpoint.extra_config,
     (m) => m.endpoint as never,

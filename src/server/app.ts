@@ -7,7 +7,7 @@ import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry
 import { GW_VERSION } from '../proxy/backend-request.js';
 import { compileEndpoint, type EndpointRuntime } from '../proxy/endpoint.js';
 import { PoolRegistry } from '../proxy/http-client.js';
-import { compileAccessLog } from '../telemetry/access-log.js';
+import { type AccessLog, compileAccessLog } from '../telemetry/access-log.js';
 import type { CompileContext, EndpointStage, GwRequest, GwResponse, ServiceConfig } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
 import { cleanPath, Router } from './router.js';
@@ -41,6 +41,8 @@ export interface AppOptions {
 
 export interface GatewayApp {
   handle: (req: GwRequest) => Promise<GwResponse>;
+  /** The access log (undefined when off): the front calls it once a request is answered. */
+  accessLog: AccessLog | undefined;
   close(): Promise<void>;
   routes: Array<{ method: string; pattern: string }>;
 }
@@ -217,18 +219,10 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       }
     : inner;
 
-  const accessLog = compileAccessLog(service, logger);
-  const logged: EndpointStage = accessLog
-    ? async (req) => {
-        const started = performance.now();
-        const res = await withIp(req);
-        accessLog(req, res.status, started);
-        return res;
-      }
-    : withIp;
-
   return {
-    handle: logged,
+    handle: withIp,
+    // Called by the front as it writes the answer: no promise layer per request for logging.
+    accessLog: compileAccessLog(service, logger),
     routes: router.patterns,
     async close() {
       for (const fn of closers) await fn();

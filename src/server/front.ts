@@ -1,9 +1,6 @@
 // The HTTP front: uWebSockets.js when its native binary loads, node:http otherwise (or by flag).
 // Both present the same interface: a complete GwRequest in, a GwResponse out.
 
-// The HTTP front: uWebSockets.js when its native binary loads, node:http otherwise (or by flag).
-// Both present the same interface: a complete GwRequest in, a GwResponse out.
-
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
@@ -37,6 +34,8 @@ export interface FrontOptions {
   writeTimeoutMs: number;
   idleTimeoutMs: number;
   tls?: FrontTls;
+  /** Told of every answer the handler gave (the access log); `startedMs` is performance.now() at arrival. */
+  onAnswered?: (req: GwRequest, status: number, startedMs: number) => void;
 }
 
 /** Answers with a fixed response, for errors the front detects before the handler. */
@@ -187,11 +186,14 @@ class UwsFront implements HttpFront {
     const headerBytes = collectedBytes;
     collecting = NO_HEADERS;
     const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
-    const state = {
+    const gwReq: GwRequest = { method, path: url, query, headers, params: {}, body: null, clientIp };
+    const state: ResState = {
       aborted: false,
       done: false,
       head: method === 'HEAD',
-      timer: undefined as NodeJS.Timeout | undefined,
+      timer: undefined,
+      req: gwReq,
+      startedMs: this.opts.onAnswered ? performance.now() : 0,
     };
     this.active++;
     res.onAborted(() => {
@@ -202,7 +204,6 @@ class UwsFront implements HttpFront {
         this.finished();
       }
     });
-    const gwReq: GwRequest = { method, path: url, query, headers, params: {}, body: null, clientIp };
 
     if (headerBytes > this.opts.maxHeaderBytes) {
       this.respond(res, state, errorResponse(431, '431 Request Header Fields Too Large'), true);
@@ -253,12 +254,18 @@ class UwsFront implements HttpFront {
     }
     if (result instanceof Promise) {
       result.then(
-        (r) => this.respond(res, state, r, false),
-        (err) => this.respond(res, state, internalError(err), false),
+        (r) => this.answer(res, state, r),
+        (err) => this.answer(res, state, internalError(err)),
       );
     } else {
-      this.respond(res, state, result, false);
+      this.answer(res, state, result);
     }
+  }
+
+  /** The handler's answer: written, and told to `onAnswered` (even when the client left). */
+  private answer(res: import('uWebSockets.js').HttpResponse, state: ResState, r: GwResponse): void {
+    this.opts.onAnswered?.(state.req, r.status, state.startedMs);
+    this.respond(res, state, r, false);
   }
 
   private respond(
@@ -299,6 +306,8 @@ interface ResState {
   done: boolean;
   head: boolean;
   timer: NodeJS.Timeout | undefined;
+  req: GwRequest;
+  startedMs: number;
 }
 
 function internalError(err: unknown): GwResponse {
@@ -371,6 +380,7 @@ class NodeFront implements HttpFront {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const startedMs = this.opts.onAnswered ? performance.now() : 0;
     this.active++;
     let finished = false;
     const finish = () => {
@@ -416,7 +426,11 @@ class NodeFront implements HttpFront {
       } catch (err) {
         result = internalError(err);
       }
-      Promise.resolve(result).then(send, (err) => send(internalError(err)));
+      const answer = (r: GwResponse) => {
+        this.opts.onAnswered?.(gwReq, r.status, startedMs);
+        send(r);
+      };
+      Promise.resolve(result).then(answer, (err) => answer(internalError(err)));
     };
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > this.opts.maxBodyBytes) {

@@ -59,6 +59,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       writeTimeoutMs: parseDurationMs(service.write_timeout) ?? 0,
       idleTimeoutMs: parseDurationMs(service.idle_timeout) ?? 0,
       tls: opts.tls ?? tlsOptionsFromConfig(service),
+      onAnswered: app.accessLog,
     },
     app.handle,
   );
