@@ -100,9 +100,16 @@ export function instrumentEndpoint(
   };
 }
 
-/** Proxy layer: the merge of the backends, by completeness and error. */
-export function instrumentProxy(store: MetricsStore, endpoint: EndpointConfig): ProxyMiddleware {
-  const labels = routeLabels(endpoint);
+/**
+ * Proxy layer: the merge of the backends, by completeness and error. `extra`: labels every series
+ * of this endpoint carries (static attributes).
+ */
+export function instrumentProxy(
+  store: MetricsStore,
+  endpoint: EndpointConfig,
+  extra: Labels = {},
+): ProxyMiddleware {
+  const labels = { ...routeLabels(endpoint), ...extra };
   const series = (complete: boolean, error: boolean) =>
     store.series(PROXY_DURATION, { ...labels, complete: String(complete), error: String(error) }, 'us');
   const ok = series(true, false);
@@ -126,13 +133,18 @@ export function instrumentProxy(store: MetricsStore, endpoint: EndpointConfig): 
   };
 }
 
-/** Backend layer: one backend call (after its own features: cache, circuit breaker…). */
+/**
+ * Backend layer: one backend call (after its own features: cache, circuit breaker…). `extra`:
+ * labels every series of this backend carries (static attributes).
+ */
 export function instrumentBackend(
   store: MetricsStore,
   endpoint: EndpointConfig,
   backend: BackendConfig,
+  extra: Labels = {},
 ): BackendMiddleware {
   const labels: Labels = {
+    ...extra,
     ...routeLabels(endpoint),
     backend_method: (backend.method ?? endpoint.method ?? 'GET').toUpperCase(),
     backend: backend.url_pattern,

@@ -19,6 +19,20 @@ export type SeriesUnit = 'us' | 'bytes' | 'count';
 
 export type Labels = Record<string, string>;
 
+/**
+ * Labels of configured static attributes (`static_attributes`, `metrics_static_attributes`) are
+ * stored under this prefix, which no internal label has: the exporters strip it and keep the
+ * layer's own labels when a name is taken twice.
+ */
+export const STATIC_LABEL_PREFIX = '@';
+
+/** The internal labels of a list of static attributes (the last one of a key wins). */
+export function staticLabels(attributes: ReadonlyArray<{ key: string; value: string }>): Labels {
+  const out: Labels = {};
+  for (const a of attributes) out[`${STATIC_LABEL_PREFIX}${a.key}`] = a.value;
+  return out;
+}
+
 const SUB_BUCKETS = 256;
 const HALF = SUB_BUCKETS / 2;
 /** Indexes for values up to 2^32 - 1. */

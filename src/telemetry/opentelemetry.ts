@@ -2,25 +2,34 @@
 // `prometheus` exporter on its own port (/metrics), and — when an `otlp` exporter is configured —
 // metrics and traces pushed over OTLP with the official @opentelemetry packages (otlp.ts, loaded
 // only then). Without this namespace nothing is timed and nothing is loaded.
+// An endpoint's or a backend's own `telemetry/opentelemetry` overrides the service's proxy and
+// backend layers for it (switches, static attributes, report_headers); the hooks read those
+// overrides when they build that endpoint's or backend's middlewares, at startup.
 
 import type {
+  BackendConfig,
   BackendMiddleware,
   CompileContext,
   ConfigIssue,
+  EndpointConfig,
   EndpointMiddleware,
   FeatureModule,
   ProxyMiddleware,
+  ServiceConfig,
 } from '../types.js';
 import {
+  BACKEND_DURATION,
   instrumentBackend,
   instrumentEndpoint,
   instrumentProxy,
+  PROXY_DURATION,
   prepareTelemetryShared,
   telemetryState,
 } from './instrument.js';
 import { startTelemetryServer } from './listener.js';
+import { type Labels, staticLabels } from './metrics-store.js';
 import type { OtlpRuntime, OtlpTracing } from './otlp.js';
-import { renderPrometheus } from './prometheus.js';
+import { layerLabelNames, prometheusLabelName, renderPrometheus } from './prometheus.js';
 
 export const OTEL_NAMESPACE = 'telemetry/opentelemetry';
 
@@ -42,13 +51,35 @@ export interface OtlpExporter {
   disable_traces?: boolean;
 }
 
+interface StaticAttribute {
+  key: string;
+  value: string;
+}
+
 interface StageOptions {
   disable_stage?: boolean;
   round_trip?: boolean;
   read_payload?: boolean;
   detailed_connection?: boolean;
   report_headers?: boolean;
-  static_attributes?: Array<{ key: string; value: string }>;
+  static_attributes?: StaticAttribute[];
+}
+
+/** `extra_config["telemetry/opentelemetry"]` of an endpoint (KrakenD CE: the proxy layer only). */
+export interface EndpointOtelConfig {
+  proxy?: {
+    disable_metrics?: boolean;
+    disable_traces?: boolean;
+    report_headers?: boolean;
+    traces_static_attributes?: StaticAttribute[];
+    metrics_static_attributes?: StaticAttribute[];
+  };
+}
+
+/** `extra_config["telemetry/opentelemetry"]` of a backend. */
+export interface BackendOtelConfig {
+  proxy?: { disable_metrics?: boolean; disable_traces?: boolean };
+  backend?: { metrics?: StageOptions; traces?: StageOptions };
 }
 
 export interface OtelConfig {
@@ -71,6 +102,16 @@ export interface OtelConfig {
   skip_paths?: string[];
 }
 
+const staticAttributesSchema = {
+  type: 'array',
+  expected: 'an array of {"key": "...", "value": "..."} objects',
+  items: {
+    type: 'object',
+    required: ['key', 'value'],
+    properties: { key: { type: 'string', minLength: 1 }, value: { type: 'string' } },
+  },
+};
+
 const stageSchema = {
   type: 'object',
   properties: {
@@ -79,14 +120,23 @@ const stageSchema = {
     read_payload: { type: 'boolean' },
     detailed_connection: { type: 'boolean' },
     report_headers: { type: 'boolean' },
-    static_attributes: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['key', 'value'],
-        properties: { key: { type: 'string' }, value: { type: 'string' } },
-      },
-    },
+    static_attributes: staticAttributesSchema,
+  },
+};
+
+/**
+ * The endpoint and backend overrides. One schema serves the three levels (gw check runs a module's
+ * schema wherever its namespace appears), so it holds the union of their properties and their
+ * types; validate() tells which properties belong at which level.
+ */
+const overrideProxySchema = {
+  type: 'object',
+  properties: {
+    disable_metrics: { type: 'boolean' },
+    disable_traces: { type: 'boolean' },
+    report_headers: { type: 'boolean' },
+    traces_static_attributes: staticAttributesSchema,
+    metrics_static_attributes: staticAttributesSchema,
   },
 };
 
@@ -157,10 +207,35 @@ const schema = {
       },
     },
     skip_paths: { type: 'array', items: { type: 'string' } },
+    // endpoint and backend levels
+    proxy: overrideProxySchema,
+    backend: { type: 'object', properties: { metrics: stageSchema, traces: stageSchema } },
   },
 };
 
-function validate(raw: unknown, path: string): ConfigIssue[] {
+const SERVICE_KEYS = Object.keys(schema.properties).filter((k) => k !== 'proxy' && k !== 'backend');
+const ENDPOINT_PROXY_KEYS = Object.keys(overrideProxySchema.properties);
+const BACKEND_PROXY_KEYS = ['disable_metrics', 'disable_traces'];
+const STAGE_KEYS = Object.keys(stageSchema.properties);
+/** Endpoint-level settings of KrakenD Enterprise (not in CE, not in gw). */
+const ENTERPRISE_ENDPOINT_KEYS = ['global', 'backend', 'exporters_override'];
+
+/** Where a `telemetry/opentelemetry` value sits, from its JSON path. */
+type Level =
+  | { kind: 'service' }
+  | { kind: 'endpoint'; endpoint: number }
+  | { kind: 'backend'; endpoint: number; backend: number };
+
+function levelOf(path: string): Level {
+  const m = /^\$\.endpoints\[(\d+)\](?:\.backend\[(\d+)\])?\.extra_config\[/.exec(path);
+  if (!m) return { kind: 'service' };
+  if (m[2] === undefined) return { kind: 'endpoint', endpoint: Number(m[1]) };
+  return { kind: 'backend', endpoint: Number(m[1]), backend: Number(m[2]) };
+}
+
+function validate(raw: unknown, path: string, service: ServiceConfig): ConfigIssue[] {
+  const level = levelOf(path);
+  if (level.kind !== 'service') return validateOverride(raw as Record<string, unknown>, path, level, service);
   const cfg = raw as OtelConfig;
   const issues: ConfigIssue[] = [];
   const names = new Map<string, string>();
@@ -203,14 +278,162 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
       message: 'no exporter: nothing is reported (add a prometheus or otlp exporter)',
       severity: 'warning',
     });
-  const backend = cfg.layers?.backend?.metrics;
-  if (backend?.detailed_connection || backend?.read_payload)
+  const stages = cfg.layers?.backend;
+  stageIssues(stages?.metrics, `${path}.layers.backend.metrics`, 'metrics', issues);
+  stageIssues(stages?.traces, `${path}.layers.backend.traces`, 'traces', issues);
+  const top = cfg as Record<string, unknown>;
+  for (const key of ['proxy', 'backend'])
+    if (top[key] !== undefined)
+      issues.push({
+        path: `${path}.${key}`,
+        message: `"${key}" overrides the ${key} layer in an endpoint's or a backend's extra_config; here, at the service level, it goes under "layers" (ignored)`,
+        severity: 'warning',
+      });
+  return issues;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+const quoted = (keys: string[]) => keys.map((k) => `"${k}"`).join(', ');
+
+/** `$.a` for identifier keys, `$["a-b"]` for the rest (as gw check writes paths). */
+const child = (base: string, key: string) =>
+  /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
+
+/** The backend stage's sub-measures gw does not produce, and static attributes of its metrics. */
+function stageIssues(
+  stage: StageOptions | undefined,
+  at: string,
+  kind: 'metrics' | 'traces',
+  issues: ConfigIssue[],
+): void {
+  if (!isObject(stage)) return;
+  const extras = (['round_trip', 'read_payload', 'detailed_connection'] as const).filter(
+    (k) => stage[k] === true,
+  );
+  if (extras.length > 0)
     issues.push({
-      path: `${path}.layers.backend.metrics`,
-      message:
-        'detailed_connection and read_payload metrics are not produced by gw (the backend stage duration is)',
+      path: at,
+      message: `${extras.join(' and ')} ${kind} are not produced by gw (the backend stage ${kind === 'metrics' ? 'duration' : 'span'} is)`,
       severity: 'warning',
     });
+  if (kind === 'metrics')
+    staticLabelIssues(stage.static_attributes, `${at}.static_attributes`, BACKEND_DURATION, issues);
+}
+
+/**
+ * Static attributes of metrics whose key gives a label name the layer's series already have (or
+ * one Prometheus reserves): /metrics and OTLP keep the layer's own label and drop them.
+ */
+function staticLabelIssues(list: unknown, listPath: string, family: string, issues: ConfigIssue[]): void {
+  if (!Array.isArray(list)) return;
+  const own = layerLabelNames(family);
+  list.forEach((a: StaticAttribute, i) => {
+    const label = prometheusLabelName(a.key);
+    if (own.includes(label) || label === 'le' || label.startsWith('__'))
+      issues.push({
+        path: `${listPath}[${i}].key`,
+        message: `"${a.key}" gives the label "${label}", which the layer's series have already (${quoted(own)}) or Prometheus reserves: this static attribute is dropped, choose another key`,
+        severity: 'warning',
+      });
+  });
+}
+
+/** The checks of an endpoint-level or backend-level override (the schema checked the types). */
+function validateOverride(
+  cfg: Record<string, unknown>,
+  path: string,
+  level: Exclude<Level, { kind: 'service' }>,
+  service: ServiceConfig,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const warn = (at: string, message: string) => issues.push({ path: at, message, severity: 'warning' });
+  const unknown = (at: string, key: string, allowed: string[]) =>
+    issues.push({
+      path: child(at, key),
+      message: `unknown property "${key}": expected ${allowed.length === 1 ? quoted(allowed) : `one of ${quoted(allowed)}`}`,
+    });
+  const where = level.kind === 'endpoint' ? "an endpoint's" : "a backend's";
+  const serviceCfg = isObject(service.extra_config) ? service.extra_config[OTEL_NAMESPACE] : undefined;
+  const endpoint = Array.isArray(service.endpoints) ? service.endpoints[level.endpoint] : undefined;
+  if (!isObject(serviceCfg))
+    warn(
+      path,
+      `no effect: "${OTEL_NAMESPACE}" is not configured at the service level ($.extra_config), so nothing is reported to override`,
+    );
+  else if (
+    endpoint !== undefined &&
+    Array.isArray(serviceCfg.skip_paths) &&
+    serviceCfg.skip_paths.includes(endpoint.endpoint)
+  )
+    warn(path, `no effect: the endpoint "${endpoint.endpoint}" is in skip_paths, nothing of it is reported`);
+
+  const allowed = level.kind === 'endpoint' ? ['proxy'] : ['proxy', 'backend'];
+  for (const key of Object.keys(cfg)) {
+    if (allowed.includes(key) || key.startsWith('@')) continue;
+    if (level.kind === 'endpoint' && ENTERPRISE_ENDPOINT_KEYS.includes(key))
+      warn(
+        child(path, key),
+        `"${key}" at the endpoint level is a KrakenD Enterprise setting, not supported by gw (ignored)${key === 'backend' ? `: override a backend's stage in that backend's extra_config` : ''}`,
+      );
+    else if (SERVICE_KEYS.includes(key))
+      warn(
+        child(path, key),
+        `"${key}" is a service-level setting: it belongs in $.extra_config["${OTEL_NAMESPACE}"] (ignored in ${where} extra_config)`,
+      );
+    else unknown(path, key, allowed);
+  }
+
+  const proxy = cfg.proxy;
+  if (isObject(proxy)) {
+    const at = `${path}.proxy`;
+    for (const key of Object.keys(proxy)) {
+      if (key.startsWith('@')) continue;
+      if (level.kind === 'endpoint' ? ENDPOINT_PROXY_KEYS.includes(key) : BACKEND_PROXY_KEYS.includes(key))
+        continue;
+      if (level.kind === 'backend' && ENDPOINT_PROXY_KEYS.includes(key))
+        warn(
+          child(at, key),
+          `"${key}" applies to the proxy layer of an endpoint: set it in the endpoint's extra_config (ignored here)`,
+        );
+      else unknown(at, key, level.kind === 'endpoint' ? ENDPOINT_PROXY_KEYS : BACKEND_PROXY_KEYS);
+    }
+    if (level.kind === 'endpoint')
+      staticLabelIssues(
+        proxy.metrics_static_attributes,
+        `${at}.metrics_static_attributes`,
+        PROXY_DURATION,
+        issues,
+      );
+    else if (endpoint !== undefined) {
+      // gw's proxy layer is the endpoint's: a backend can switch it only with its siblings' agreement
+      const endpointProxy = endpointOverride(endpoint)?.proxy;
+      for (const key of ['disable_metrics', 'disable_traces'] as const) {
+        if (typeof proxy[key] !== 'boolean' || typeof endpointProxy?.[key] === 'boolean') continue;
+        if (unanimous(endpoint, key) === undefined)
+          warn(
+            `${at}.${key}`,
+            `gw's proxy layer covers the whole endpoint: a backend's proxy.${key} applies only when every backend of the endpoint sets the same value (ignored here; set it in the endpoint's extra_config)`,
+          );
+      }
+    }
+  }
+
+  const stages = cfg.backend;
+  if (level.kind === 'backend' && isObject(stages)) {
+    const at = `${path}.backend`;
+    for (const key of Object.keys(stages))
+      if (key !== 'metrics' && key !== 'traces' && !key.startsWith('@'))
+        unknown(at, key, ['metrics', 'traces']);
+    for (const kind of ['metrics', 'traces'] as const) {
+      const stage = stages[kind];
+      if (!isObject(stage)) continue;
+      for (const key of Object.keys(stage))
+        if (!STAGE_KEYS.includes(key) && !key.startsWith('@')) unknown(`${at}.${kind}`, key, STAGE_KEYS);
+      stageIssues(stage as StageOptions, `${at}.${kind}`, kind, issues);
+    }
+  }
   return issues;
 }
 
@@ -241,6 +464,113 @@ function metricsWanted(cfg: OtelConfig): boolean {
 
 function skipped(cfg: OtelConfig, ctx: CompileContext): boolean {
   return ctx.endpoint !== undefined && (cfg.skip_paths ?? []).includes(ctx.endpoint.endpoint);
+}
+
+function endpointOverride(endpoint: EndpointConfig): EndpointOtelConfig | undefined {
+  const v = isObject(endpoint.extra_config) ? endpoint.extra_config[OTEL_NAMESPACE] : undefined;
+  return isObject(v) ? (v as EndpointOtelConfig) : undefined;
+}
+
+function backendOverride(backend: BackendConfig): BackendOtelConfig | undefined {
+  const v = isObject(backend.extra_config) ? backend.extra_config[OTEL_NAMESPACE] : undefined;
+  return isObject(v) ? (v as BackendOtelConfig) : undefined;
+}
+
+/** A boolean setting, undefined when absent (or not a boolean: gw check said so). */
+const bool = (v: unknown): boolean | undefined => (typeof v === 'boolean' ? v : undefined);
+
+/** The value every backend of `endpoint` gives its `proxy.<key>` override, when they all give one and agree. */
+function unanimous(endpoint: EndpointConfig, key: 'disable_metrics' | 'disable_traces'): boolean | undefined {
+  const backends = Array.isArray(endpoint.backend) ? endpoint.backend : [];
+  let value: boolean | undefined;
+  for (const b of backends) {
+    const v = isObject(b) ? bool(backendOverride(b)?.proxy?.[key]) : undefined;
+    if (v === undefined || (value !== undefined && v !== value)) return undefined;
+    value = v;
+  }
+  return value;
+}
+
+function attributeList(v: unknown): StaticAttribute[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  return v.filter(
+    (a): a is StaticAttribute =>
+      isObject(a) && typeof a.key === 'string' && a.key !== '' && typeof a.value === 'string',
+  );
+}
+
+function attributeMap(list: StaticAttribute[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const a of list ?? []) out[a.key] = a.value;
+  return out;
+}
+
+/** What the proxy layer of one endpoint reports: the service's `layers.proxy` and the overrides. */
+export interface LayerPlan {
+  metrics: boolean;
+  traces: boolean;
+  reportHeaders: boolean;
+  /** Static attributes of the layer's series (internal label keys). */
+  metricLabels: Labels;
+  /** Static attributes of the layer's spans. */
+  traceAttributes: Record<string, string>;
+}
+
+/**
+ * The proxy layer of `endpoint`. Each setting comes from the endpoint's override, else from its
+ * backends' overrides when they all set it alike (gw's proxy layer is the endpoint's, not one per
+ * backend), else from the service's `layers.proxy`.
+ */
+export function proxyPlan(cfg: OtelConfig, endpoint: EndpointConfig): LayerPlan {
+  const own = endpointOverride(endpoint)?.proxy;
+  const service = cfg.layers?.proxy;
+  const disabled = (key: 'disable_metrics' | 'disable_traces') =>
+    bool(own?.[key]) ?? unanimous(endpoint, key) ?? service?.[key] === true;
+  return {
+    metrics: !disabled('disable_metrics'),
+    traces: !disabled('disable_traces'),
+    reportHeaders: bool(own?.report_headers) ?? service?.report_headers === true,
+    metricLabels: staticLabels(attributeList(own?.metrics_static_attributes) ?? []),
+    traceAttributes: attributeMap(attributeList(own?.traces_static_attributes)),
+  };
+}
+
+/**
+ * The backend stage of `backend`: each setting of the backend's `backend.metrics` / `.traces`
+ * override replaces the service's `layers.backend` one (static_attributes as a whole list).
+ */
+export function backendPlan(cfg: OtelConfig, backend: BackendConfig): LayerPlan {
+  const own = backendOverride(backend)?.backend;
+  const ownStage = (kind: 'metrics' | 'traces') => {
+    const v = isObject(own) ? own[kind] : undefined;
+    return isObject(v) ? (v as StageOptions) : undefined;
+  };
+  const [metrics, traces] = [ownStage('metrics'), ownStage('traces')];
+  const service = cfg.layers?.backend;
+  return {
+    metrics: !(bool(metrics?.disable_stage) ?? service?.metrics?.disable_stage === true),
+    traces: !(bool(traces?.disable_stage) ?? service?.traces?.disable_stage === true),
+    reportHeaders: bool(traces?.report_headers) ?? service?.traces?.report_headers === true,
+    metricLabels: staticLabels(
+      attributeList(metrics?.static_attributes) ?? attributeList(service?.metrics?.static_attributes) ?? [],
+    ),
+    traceAttributes: attributeMap(
+      attributeList(traces?.static_attributes) ?? attributeList(service?.traces?.static_attributes),
+    ),
+  };
+}
+
+/** Whether any layer of any endpoint records spans, the overrides considered. */
+function spansSomewhere(cfg: OtelConfig, service: ServiceConfig): boolean {
+  if (cfg.layers?.global?.disable_traces !== true) return true;
+  const skip = cfg.skip_paths ?? [];
+  for (const endpoint of Array.isArray(service.endpoints) ? service.endpoints : []) {
+    if (!isObject(endpoint) || skip.includes(endpoint.endpoint)) continue;
+    if (proxyPlan(cfg, endpoint).traces) return true;
+    for (const b of Array.isArray(endpoint.backend) ? endpoint.backend : [])
+      if (isObject(b) && backendPlan(cfg, b).traces) return true;
+  }
+  return false;
 }
 
 export function resourceLabels(cfg: OtelConfig): Record<string, string> {
@@ -294,6 +624,7 @@ function otlpHolder(cfg: OtelConfig, ctx: CompileContext): OtlpHolder {
         const runtime = m.startOtlp(cfg, {
           logger: ctx.logger,
           hub: state.hub.isAggregator ? state.hub : undefined,
+          spans: spansSomewhere(cfg, ctx.service),
         });
         created.runtime = runtime;
         if (state.hub.isAggregator && runtime.describe.length > 0)
@@ -395,13 +726,16 @@ export const opentelemetryModule: FeatureModule = {
     const cfg = (raw ?? {}) as OtelConfig;
     if (!ctx.endpoint || skipped(cfg, ctx)) return undefined;
     const endpoint = ctx.endpoint;
+    const plan = proxyPlan(cfg, endpoint);
     const traces =
-      tracesWanted(cfg) && cfg.layers?.proxy?.disable_traces !== true
-        ? whenTracing<Parameters<ProxyMiddleware>[0]>(otlpHolder(cfg, ctx), (t) => t.proxy(endpoint))
+      tracesWanted(cfg) && plan.traces
+        ? whenTracing<Parameters<ProxyMiddleware>[0]>(otlpHolder(cfg, ctx), (t) =>
+            t.proxy(endpoint, { reportHeaders: plan.reportHeaders, attributes: plan.traceAttributes }),
+          )
         : undefined;
     const metrics =
-      metricsWanted(cfg) && cfg.layers?.proxy?.disable_metrics !== true
-        ? instrumentProxy(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint)
+      metricsWanted(cfg) && plan.metrics
+        ? instrumentProxy(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint, plan.metricLabels)
         : undefined;
     return around(traces, metrics);
   },
@@ -409,18 +743,21 @@ export const opentelemetryModule: FeatureModule = {
     const cfg = (raw ?? {}) as OtelConfig;
     if (!ctx.endpoint || !ctx.backend || skipped(cfg, ctx)) return undefined;
     const { endpoint, backend } = ctx;
+    const plan = backendPlan(cfg, backend);
     // with the backend stage's traces off, backends still get the trace context (propagation)
     const traces =
-      tracesWanted(cfg) &&
-      (cfg.layers?.backend?.traces?.disable_stage !== true ||
-        cfg.layers?.global?.disable_propagation !== true)
+      tracesWanted(cfg) && (plan.traces || cfg.layers?.global?.disable_propagation !== true)
         ? whenTracing<Parameters<BackendMiddleware>[0]>(otlpHolder(cfg, ctx), (t) =>
-            t.backend(endpoint, backend),
+            t.backend(endpoint, backend, {
+              span: plan.traces,
+              reportHeaders: plan.reportHeaders,
+              attributes: plan.traceAttributes,
+            }),
           )
         : undefined;
     const metrics =
-      metricsWanted(cfg) && cfg.layers?.backend?.metrics?.disable_stage !== true
-        ? instrumentBackend(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint, backend)
+      metricsWanted(cfg) && plan.metrics
+        ? instrumentBackend(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint, backend, plan.metricLabels)
         : undefined;
     return around(traces, metrics);
   },

@@ -65,7 +65,7 @@ import type {
 import { BackendError } from '../types.js';
 import type { TelemetryHub } from './hub.js';
 import { BACKEND_DURATION, PROXY_DURATION, SERVER_DURATION, SERVER_SIZE } from './instrument.js';
-import { type AggregatedSeries, cumulativeBuckets } from './metrics-store.js';
+import { type AggregatedSeries, cumulativeBuckets, STATIC_LABEL_PREFIX } from './metrics-store.js';
 import type { OtelConfig, OtlpExporter } from './opentelemetry.js';
 import { DURATION_BUCKETS_S, SIZE_BUCKETS_BYTES } from './prometheus.js';
 
@@ -140,35 +140,39 @@ function traceHeaders(span: Span): [string, string | undefined] {
   return [`00-${sc.traceId}-${sc.spanId}-${flags}`, sc.traceState?.serialize()];
 }
 
-/** The compiled decisions of the tracing layers (config read once, here). */
+/**
+ * The compiled decisions of the global layer (config read once, here). The proxy and backend
+ * layers' decisions may differ per endpoint and backend (overrides): each middleware gets its own.
+ */
 export interface TraceLayers {
   global: boolean;
-  proxy: boolean;
-  backend: boolean;
   /** Incoming `traceparent` is honoured and backends receive one (unless disable_propagation). */
   propagate: boolean;
   globalHeaders: boolean;
-  proxyHeaders: boolean;
-  backendHeaders: boolean;
-  backendStatic: Attributes;
 }
 
 export function traceLayers(cfg: OtelConfig): TraceLayers {
-  const backendTraces = cfg.layers?.backend?.traces as
-    | (NonNullable<NonNullable<OtelConfig['layers']>['backend']>['traces'] & { report_headers?: boolean })
-    | undefined;
-  const backendStatic: Attributes = {};
-  for (const a of backendTraces?.static_attributes ?? []) backendStatic[a.key] = a.value;
   return {
     global: cfg.layers?.global?.disable_traces !== true,
-    proxy: cfg.layers?.proxy?.disable_traces !== true,
-    backend: backendTraces?.disable_stage !== true,
     propagate: cfg.layers?.global?.disable_propagation !== true,
     globalHeaders: cfg.layers?.global?.report_headers === true,
-    proxyHeaders: cfg.layers?.proxy?.report_headers === true,
-    backendHeaders: backendTraces?.report_headers === true,
-    backendStatic,
   };
+}
+
+/** The proxy span of one endpoint, as its config decided. */
+export interface ProxySpanOptions {
+  reportHeaders: boolean;
+  /** Static attributes (`traces_static_attributes`). */
+  attributes: Attributes;
+}
+
+/** The backend span of one backend, as its config decided. */
+export interface BackendSpanOptions {
+  /** Whether the backend stage has a span (otherwise the backend only gets the trace context). */
+  span: boolean;
+  reportHeaders: boolean;
+  /** Static attributes (`static_attributes` of the backend stage's traces). */
+  attributes: Attributes;
 }
 
 function headerAttributes(span: Span, prefix: string, headers: Record<string, string>): void {
@@ -258,13 +262,13 @@ export class OtlpTracing {
   }
 
   /** Proxy layer: the backends' calls, merge and manipulation of one request. */
-  proxy(endpoint: EndpointConfig): ProxyMiddleware {
+  proxy(endpoint: EndpointConfig, opts: ProxySpanOptions): ProxyMiddleware {
     const name = `proxy ${endpoint.endpoint}`;
     const options: SpanOptions = {
       kind: SpanKind.INTERNAL,
-      attributes: { 'http.route': endpoint.endpoint, 'krakend.stage': 'proxy' },
+      attributes: { ...opts.attributes, 'http.route': endpoint.endpoint, 'krakend.stage': 'proxy' },
     };
-    const reportHeaders = this.layers.proxyHeaders;
+    const reportHeaders = opts.reportHeaders;
     return (next) => async (req) => {
       const span = this.start(name, options, req);
       (req as Carrier)[SPAN] = span;
@@ -292,15 +296,19 @@ export class OtlpTracing {
    * backend stage's traces off, the backend still gets the enclosing span's context (propagation).
    * Returns undefined when there is nothing to do (no span and no propagation).
    */
-  backend(endpoint: EndpointConfig, backend: BackendConfig): BackendMiddleware | undefined {
+  backend(
+    endpoint: EndpointConfig,
+    backend: BackendConfig,
+    opts: BackendSpanOptions,
+  ): BackendMiddleware | undefined {
     const { layers } = this;
-    if (!layers.backend && !layers.propagate) return undefined;
+    if (!opts.span && !layers.propagate) return undefined;
     const method = (backend.method ?? endpoint.method ?? 'GET').toUpperCase();
     const name = `backend ${method} ${backend.url_pattern}`;
     const options: SpanOptions = {
       kind: SpanKind.CLIENT,
       attributes: {
-        ...layers.backendStatic,
+        ...opts.attributes,
         'http.request.method': method,
         'http.route': endpoint.endpoint,
         'url.path': backend.url_pattern,
@@ -308,7 +316,7 @@ export class OtlpTracing {
       },
     };
     const propagate = layers.propagate;
-    const reportHeaders = layers.backendHeaders;
+    const reportHeaders = opts.reportHeaders;
     // concurrent_calls sends one request object several times at once: each call gets its own
     // headers then, or the calls would overwrite each other's traceparent.
     const copyHeaders = Math.floor(endpoint.concurrent_calls ?? 1) > 1;
@@ -320,7 +328,7 @@ export class OtlpTracing {
       return copyHeaders ? { ...breq, headers } : breq;
     };
 
-    if (!layers.backend) {
+    if (!opts.span) {
       return (next) => (breq) => {
         const enclosing = (breq.origin as Carrier)[SPAN];
         return next(enclosing !== undefined ? withContext(breq, enclosing) : breq);
@@ -400,13 +408,20 @@ const ATTRIBUTES: Record<string, string> = {
 
 function attributesOf(labels: Record<string, string>): Attributes {
   const out: Attributes = {};
+  const statics: Array<[string, string]> = [];
   for (const k in labels) {
     const v = labels[k];
+    if (k.startsWith(STATIC_LABEL_PREFIX)) {
+      statics.push([k.slice(STATIC_LABEL_PREFIX.length), v]);
+      continue;
+    }
     const name = ATTRIBUTES[k] ?? k;
     if (k === 'status') out[name] = Number(v);
     else if (k === 'complete' || k === 'error') out[name] = v === 'true';
     else out[name] = v;
   }
+  // the layer's own attributes keep their names
+  for (const [name, v] of statics) if (out[name] === undefined) out[name] = v;
   return out;
 }
 
@@ -485,6 +500,8 @@ export interface OtlpOptions {
   logger: Logger;
   /** Set on the aggregating thread only: it pushes the metrics of every thread. */
   hub?: TelemetryHub;
+  /** Whether some layer of some endpoint records spans (the global layer, or an override). */
+  spans: boolean;
 }
 
 export interface OtlpRuntime {
@@ -521,7 +538,7 @@ export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
   const traceExporters = exporters.filter((e) => e.disable_traces !== true);
   const layers = traceLayers(cfg);
   let tracing: OtlpTracing | undefined;
-  if (traceExporters.length > 0 && (layers.global || layers.proxy || layers.backend)) {
+  if (traceExporters.length > 0 && opts.spans) {
     const provider = new BasicTracerProvider({
       resource,
       // new traces are sampled by OtlpTracing.start (trace_sample_rate); a caller that sent a

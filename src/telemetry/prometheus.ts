@@ -5,7 +5,12 @@
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { BACKEND_DURATION, PROXY_DURATION, SERVER_DURATION, SERVER_SIZE } from './instrument.js';
-import { type AggregatedSeries, cumulativeBuckets, type Labels } from './metrics-store.js';
+import {
+  type AggregatedSeries,
+  cumulativeBuckets,
+  type Labels,
+  STATIC_LABEL_PREFIX,
+} from './metrics-store.js';
 
 /** Seconds: a gateway answers in well under a millisecond, so the low end is finer than OTel's defaults. */
 export const DURATION_BUCKETS_S = [
@@ -67,6 +72,39 @@ const FAMILIES: Record<string, FamilyView> = {
   },
 };
 
+/** A static attribute's key as a Prometheus label name (what OpenTelemetry's exporter does). */
+export function prometheusLabelName(key: string): string {
+  const name = key.replace(/[^A-Za-z0-9_]/g, '_');
+  return /^[0-9]/.test(name) ? `_${name}` : name;
+}
+
+/** The labels a layer's series always have (a static attribute may not take their names). */
+export function layerLabelNames(family: string): string[] {
+  return Object.values(FAMILIES[family]?.labels ?? {});
+}
+
+/** Prometheus label pairs of a series: the layer's own labels first, static attributes after. */
+function labelPairs(view: FamilyView, labels: Labels): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  const taken = new Set<string>();
+  const statics: Array<[string, string]> = [];
+  for (const k in labels) {
+    if (k.startsWith(STATIC_LABEL_PREFIX)) {
+      statics.push([prometheusLabelName(k.slice(STATIC_LABEL_PREFIX.length)), labels[k]]);
+      continue;
+    }
+    const name = view.labels[k] ?? k;
+    taken.add(name);
+    pairs.push([name, labels[k]]);
+  }
+  for (const [name, value] of statics) {
+    if (taken.has(name) || name === 'le' || name.startsWith('__')) continue;
+    taken.add(name);
+    pairs.push([name, value]);
+  }
+  return pairs;
+}
+
 function escapeLabel(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
@@ -115,7 +153,7 @@ export function renderPrometheus(series: AggregatedSeries[], opts: PrometheusOpt
     const rows = list
       .map((s) => ({
         s,
-        pairs: Object.entries(s.labels).map(([k, v]) => [view.labels[k] ?? k, v] as [string, string]),
+        pairs: labelPairs(view, s.labels),
       }))
       .sort((a, b) => labelText(a.pairs).localeCompare(labelText(b.pairs)));
     const boundsInUnit = view.bounds.map((b) => b * view.scale);
