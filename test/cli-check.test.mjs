@@ -173,3 +173,48 @@ test('gw run refuses an invalid configuration, printing the same errors', async 
   assert.match(r.stderr, /^ERROR {2}\$\.endpoints\[0\]\.backend\[0\]\.host: expected an array of strings/m);
   assert.match(r.stderr, /^ERROR {2}\$\.endpoints\[0\]\.backend\[1\]\.url_pattern: /m);
 });
+
+test('telemetry/opentelemetry overrides in an endpoint or a backend: their own shape, no service-level warnings', async () => {
+  const OTEL = 'telemetry/opentelemetry';
+  const at = `$.endpoints[0].extra_config["${OTEL}"]`;
+  const withOverrides = (root, proxy) =>
+    config({
+      ...(root && { extra_config: { [OTEL]: root } }),
+      endpoints: [
+        endpoint({
+          extra_config: { [OTEL]: { proxy } },
+          backend: [backend({ extra_config: { [OTEL]: { backend: { metrics: { disable_stage: true } } } } })],
+        }),
+      ],
+    });
+  const service = { exporters: { prometheus: [{ name: 'p' }] } };
+  let r = await runGw([
+    'check',
+    '-c',
+    writeConfig(
+      withOverrides(service, {
+        disable_metrics: true,
+        metrics_static_attributes: [{ key: 'o', value: 'v' }],
+      }),
+    ),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '', 'no "no exporter" warning for the overrides');
+  await checkFails(
+    withOverrides(service, { disable_traces: 'no' }),
+    `${at}.proxy.disable_traces`,
+    /expected a boolean \(true or false\), found the string "no"/,
+  );
+  await checkFails(
+    withOverrides(service, { disable_metric: true }),
+    `${at}.proxy.disable_metric`,
+    /unknown property "disable_metric": expected one of "disable_metrics", "disable_traces"/,
+  );
+  r = await runGw(['check', '-c', writeConfig(withOverrides(undefined, { disable_metrics: true }))]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(
+    r.stderr,
+    `WARN   ${at}: no effect: "${OTEL}" is not configured at the service level ($.extra_config), so nothing is reported to override\n` +
+      `WARN   $.endpoints[0].backend[0].extra_config["${OTEL}"]: no effect: "${OTEL}" is not configured at the service level ($.extra_config), so nothing is reported to override\n`,
+  );
+});

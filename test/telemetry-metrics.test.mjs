@@ -403,3 +403,271 @@ test('under load (autocannon, 2 workers): /metrics and /__stats answer with coun
   assert.ok(final >= total && final <= total + 16, `${final} counted, ${total} seen by the client`);
   assert.equal(finalStats, final, '/__stats and /metrics agree');
 });
+
+test('endpoint and backend overrides of telemetry/opentelemetry: layers switched off, static attributes as labels', async (t) => {
+  const backend = await jsonBackend({ '/a': { a: 1 }, '/b': { b: 2 } });
+  const promPort = await freePort();
+  const otel = (cfg) => ({ extra_config: { 'telemetry/opentelemetry': cfg } });
+  const gw = await startGateway({
+    version: 3,
+    extra_config: {
+      'telemetry/opentelemetry': {
+        layers: { backend: { metrics: { static_attributes: [{ key: 'tier', value: 'gold' }] } } },
+        exporters: { prometheus: [{ name: 'p', port: promPort, listen_ip: '127.0.0.1' }] },
+      },
+    },
+    endpoints: [
+      {
+        endpoint: '/quiet',
+        backend: [{ host: [backend.url], url_pattern: '/a' }],
+        ...otel({ proxy: { disable_metrics: true } }),
+      },
+      {
+        endpoint: '/owned',
+        backend: [
+          {
+            host: [backend.url],
+            url_pattern: '/a',
+            ...otel({
+              backend: { metrics: { static_attributes: [{ key: 'backend.team', value: 'b-team' }] } },
+            }),
+          },
+          {
+            host: [backend.url],
+            url_pattern: '/b',
+            ...otel({ backend: { metrics: { disable_stage: true } } }),
+          },
+        ],
+        ...otel({ proxy: { metrics_static_attributes: [{ key: 'owner', value: 'team-charlie' }] } }),
+      },
+      // the docs' "noisy backend": proxy and backend layers off from the backend's own config
+      {
+        endpoint: '/noisy',
+        backend: [
+          {
+            host: [backend.url],
+            url_pattern: '/b',
+            ...otel({
+              proxy: { disable_metrics: true, disable_traces: true },
+              backend: { metrics: { disable_stage: true }, traces: { disable_stage: true } },
+            }),
+          },
+        ],
+      },
+      { endpoint: '/plain', backend: [{ host: [backend.url], url_pattern: '/a' }] },
+    ],
+  });
+  t.after(async () => {
+    await gw.stop();
+    await backend.close();
+  });
+  for (const path of ['/quiet', '/owned', '/noisy', '/plain'])
+    for (let i = 0; i < 2; i++) assert.equal((await get(`${gw.url}${path}`)).status, 200, path);
+  const text = (await get(`http://127.0.0.1:${promPort}/metrics`)).text;
+  for (const l of text.trim().split('\n')) assert.match(l, PROM_LINE);
+  const counts = (family, route) =>
+    text.split('\n').filter((l) => l.startsWith(`${family}_count{`) && l.includes(`http_route="${route}"`));
+
+  // every endpoint is still timed at the global layer
+  for (const route of ['/quiet', '/owned', '/noisy', '/plain'])
+    assert.equal(counts('http_server_duration_seconds', route).length, 1, route);
+
+  // proxy layer: off for /quiet (endpoint) and /noisy (its only backend); /owned carries its owner
+  assert.deepEqual(counts('krakend_proxy_duration_seconds', '/quiet'), []);
+  assert.deepEqual(counts('krakend_proxy_duration_seconds', '/noisy'), []);
+  assert.deepEqual(counts('krakend_proxy_duration_seconds', '/owned'), [
+    'krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="/owned",krakend_response_complete="true",error="false",owner="team-charlie"} 2',
+  ]);
+  assert.deepEqual(counts('krakend_proxy_duration_seconds', '/plain'), [
+    'krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="/plain",krakend_response_complete="true",error="false"} 2',
+  ]);
+
+  // backend layer: the service's static attribute, replaced by a backend's own list, or no series
+  assert.deepEqual(counts('krakend_backend_duration_seconds', '/plain'), [
+    'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/plain",krakend_backend_method="GET",url_path="/a",http_response_status_code="200",krakend_response_complete="true",error="false",tier="gold"} 2',
+  ]);
+  assert.equal(counts('krakend_backend_duration_seconds', '/quiet').length, 1, 'only the proxy layer is off');
+  assert.deepEqual(counts('krakend_backend_duration_seconds', '/owned'), [
+    'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/owned",krakend_backend_method="GET",url_path="/a",http_response_status_code="200",krakend_response_complete="true",error="false",backend_team="b-team"} 2',
+  ]);
+  assert.deepEqual(counts('krakend_backend_duration_seconds', '/noisy'), []);
+});
+
+test('gw check: endpoint and backend overrides checked against their own shape', () => {
+  const OTEL = 'telemetry/opentelemetry';
+  const service = { [OTEL]: { exporters: { prometheus: [{ name: 'p' }] } } };
+  const check = (endpointOtel, backendOtel, root = service) =>
+    checkConfig({
+      version: 3,
+      extra_config: root,
+      endpoints: [
+        {
+          endpoint: '/x',
+          backend: [
+            {
+              host: ['http://127.0.0.1:9'],
+              url_pattern: '/x',
+              ...(backendOtel && { extra_config: { [OTEL]: backendOtel } }),
+            },
+          ],
+          ...(endpointOtel && { extra_config: { [OTEL]: endpointOtel } }),
+        },
+      ],
+    });
+  const ep = `$.endpoints[0].extra_config["${OTEL}"]`;
+  const be = `$.endpoints[0].backend[0].extra_config["${OTEL}"]`;
+
+  // the docs' examples: no error, no warning (and no service-level "no exporter" warning)
+  let r = check(
+    {
+      proxy: {
+        disable_metrics: false,
+        disable_traces: false,
+        report_headers: true,
+        traces_static_attributes: [{ key: 'owner', value: 'team-charlie' }],
+        metrics_static_attributes: [{ key: 'owner', value: 'team-charlie' }],
+      },
+    },
+    {
+      proxy: { disable_metrics: true, disable_traces: true },
+      backend: { metrics: { disable_stage: true }, traces: { disable_stage: true } },
+    },
+  );
+  assert.deepEqual(r, { errors: [], warnings: [] });
+
+  // wrong types and unknown properties, with their paths
+  r = check(
+    { proxy: { disable_metrics: 'yes', disable_metric: true }, disable_traces: true },
+    { backend: { metrics: { static_attributes: [{ key: 'k' }], stage: false }, logs: {} } },
+  );
+  const byPath = Object.fromEntries(r.errors.map((e) => [e.path, e.message]));
+  assert.match(
+    byPath[`${ep}.proxy.disable_metrics`],
+    /expected a boolean \(true or false\), found the string "yes"/,
+  );
+  assert.match(
+    byPath[`${be}.backend.metrics.static_attributes[0].value`],
+    /required property "value" is missing/,
+  );
+  // validate() runs once the schema passes: fix the types to see the unknown properties
+  r = check(
+    { proxy: { disable_metric: true }, disable_traces: true },
+    { backend: { metrics: { stage: false }, trace: {} }, logs: {} },
+  );
+  assert.deepEqual(
+    r.errors.map((e) => [e.path, e.message]),
+    [
+      [`${ep}.disable_traces`, 'unknown property "disable_traces": expected "proxy"'],
+      [
+        `${ep}.proxy.disable_metric`,
+        'unknown property "disable_metric": expected one of "disable_metrics", "disable_traces", "report_headers", "traces_static_attributes", "metrics_static_attributes"',
+      ],
+      [`${be}.logs`, 'unknown property "logs": expected one of "proxy", "backend"'],
+      [`${be}.backend.trace`, 'unknown property "trace": expected one of "metrics", "traces"'],
+      [
+        `${be}.backend.metrics.stage`,
+        'unknown property "stage": expected one of "disable_stage", "round_trip", "read_payload", "detailed_connection", "report_headers", "static_attributes"',
+      ],
+    ],
+  );
+  assert.deepEqual(r.warnings, []);
+
+  // sub-measures gw does not produce, label names already taken, settings of another level
+  r = check(
+    {
+      proxy: { metrics_static_attributes: [{ key: 'http.route', value: 'x' }] },
+      exporters_override: {},
+      service_name: 'x',
+    },
+    {
+      proxy: { report_headers: true },
+      backend: {
+        metrics: { round_trip: true, static_attributes: [{ key: 'url.path', value: 'x' }] },
+        traces: { detailed_connection: true },
+      },
+    },
+  );
+  assert.deepEqual(r.errors, []);
+  const warned = Object.fromEntries(r.warnings.map((w) => [w.path, w.message]));
+  assert.match(
+    warned[`${ep}.proxy.metrics_static_attributes[0].key`],
+    /"http\.route" gives the label "http_route", which the layer's series have already .* dropped/,
+  );
+  assert.match(
+    warned[`${be}.backend.metrics.static_attributes[0].key`],
+    /"url\.path" gives the label "url_path"/,
+  );
+  assert.match(warned[`${ep}.exporters_override`], /KrakenD Enterprise setting, not supported by gw/);
+  assert.match(warned[`${ep}.service_name`], /service-level setting: it belongs in \$\.extra_config/);
+  assert.match(warned[`${be}.proxy.report_headers`], /set it in the endpoint's extra_config/);
+  assert.match(warned[`${be}.backend.metrics`], /round_trip metrics are not produced by gw/);
+  assert.match(warned[`${be}.backend.traces`], /detailed_connection traces are not produced by gw/);
+  assert.equal(r.warnings.length, 7, JSON.stringify(r.warnings));
+
+  // an override without the service-level namespace does nothing
+  r = check({ proxy: { disable_metrics: true } }, undefined, {});
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(
+    r.warnings.map((w) => w.path),
+    [ep],
+  );
+  assert.match(
+    r.warnings[0].message,
+    /no effect: "telemetry\/opentelemetry" is not configured at the service level/,
+  );
+
+  // the proxy layer is the endpoint's: one backend of two cannot switch it
+  r = checkConfig({
+    version: 3,
+    extra_config: service,
+    endpoints: [
+      {
+        endpoint: '/x',
+        backend: [
+          {
+            host: ['http://h'],
+            url_pattern: '/a',
+            extra_config: { [OTEL]: { proxy: { disable_metrics: true } } },
+          },
+          { host: ['http://h'], url_pattern: '/b' },
+        ],
+      },
+    ],
+  });
+  assert.deepEqual(
+    r.warnings.map((w) => w.path),
+    [`${be}.proxy.disable_metrics`],
+  );
+  assert.match(r.warnings[0].message, /applies only when every backend of the endpoint sets the same value/);
+});
+
+test('static attributes in /metrics: sanitized label names after the layer labels, a taken name dropped', () => {
+  const store = new MetricsStore();
+  store
+    .series(
+      'proxy.duration',
+      {
+        method: 'GET',
+        route: '/a',
+        '@cost.center': 'cc-7',
+        '@http_route': 'spoofed',
+        complete: 'true',
+        error: 'false',
+      },
+      'us',
+    )
+    .record(900);
+  const text = renderPrometheus(mergeSnapshots([store.snapshot()]), {
+    resource: {},
+    processMetrics: false,
+    runtimeMetrics: false,
+    threads: 1,
+  });
+  assert.ok(
+    text.includes(
+      'krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="/a",krakend_response_complete="true",error="false",cost_center="cc-7"} 1',
+    ),
+    text,
+  );
+  assert.ok(!text.includes('spoofed'));
+});

@@ -407,3 +407,102 @@ test('OTLP/gRPC (use_http false, the default): spans and metrics reach a grpc-js
     receiver.spans.every((x) => x.traceId === INCOMING_TRACE && x.resource['service.name'] === 'gw-grpc'),
   );
 });
+
+test('endpoint and backend overrides: static attributes on spans and OTLP metrics, layers off per endpoint', async (t) => {
+  const otel = (cfg) => ({ extra_config: { [OTEL]: cfg } });
+  const { receiver, backend, gw } = await startTraced(
+    t,
+    (receiver) => ({
+      metric_reporting_period: 1,
+      layers: { backend: { traces: { static_attributes: [{ key: 'tier', value: 'gold' }] } } },
+      exporters: { otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true }] },
+    }),
+    {
+      endpoints: (url) => [
+        {
+          endpoint: '/owned',
+          backend: [
+            {
+              host: [url],
+              url_pattern: '/a',
+              ...otel({
+                backend: { traces: { static_attributes: [{ key: 'backend.team', value: 'b-team' }] } },
+              }),
+            },
+          ],
+          ...otel({
+            proxy: {
+              report_headers: true,
+              traces_static_attributes: [{ key: 'owner', value: 'team-charlie' }],
+              metrics_static_attributes: [{ key: 'cost.center', value: 'cc-7' }],
+            },
+          }),
+        },
+        {
+          endpoint: '/quiet',
+          backend: [
+            { host: [url], url_pattern: '/b', ...otel({ backend: { traces: { disable_stage: true } } }) },
+          ],
+          ...otel({ proxy: { disable_traces: true } }),
+        },
+        { endpoint: '/plain', backend: [{ host: [url], url_pattern: '/a' }] },
+      ],
+    },
+  );
+  for (const path of ['/owned', '/quiet', '/plain'])
+    assert.equal((await get(`${gw.url}${path}`, { headers: { 'x-team': 'charlie' } })).status, 200, path);
+  await receiver.until(
+    (s) =>
+      s.spans.some((x) => x.name === 'GET /plain') &&
+      s.spans.some((x) => x.name === 'GET /quiet') &&
+      s.spans.filter((x) => x.name.startsWith('backend ')).length >= 2 &&
+      s.metrics.some((m) => m.name === 'krakend.proxy.duration' && m.attributes['http.route'] === '/owned'),
+  );
+  await new Promise((r) => setTimeout(r, 300)); // a batch period more: a late /quiet span would be here
+  const span = (name) => receiver.spans.find((x) => x.name === name);
+
+  const ownedProxy = span('proxy /owned');
+  assert.equal(ownedProxy.attributes.owner, 'team-charlie', 'traces_static_attributes');
+  assert.deepEqual(ownedProxy.attributes['http.request.header.x-team'], ['charlie'], 'report_headers');
+  assert.equal(ownedProxy.attributes['cost.center'], undefined, 'metrics attributes stay off the spans');
+  const calls = receiver.spans.filter((x) => x.name === 'backend GET /a');
+  const ownedBackend = calls.find((x) => x.attributes['http.route'] === '/owned');
+  const plainBackend = calls.find((x) => x.attributes['http.route'] === '/plain');
+  assert.ok(ownedBackend && plainBackend, calls.map((x) => x.attributes['http.route']).join());
+  assert.equal(ownedBackend.attributes['backend.team'], 'b-team', "the backend's own static attributes");
+  assert.equal(ownedBackend.attributes.tier, undefined, "the backend's list replaces the service's");
+  assert.equal(plainBackend.attributes.tier, 'gold', "the service's static attributes elsewhere");
+  assert.equal(span('proxy /plain').attributes.owner, undefined);
+  assert.equal(span('proxy /plain').attributes['http.request.header.x-team'], undefined);
+
+  // /quiet: its proxy span and its backend's span are off; the backend still gets the context
+  assert.equal(span('proxy /quiet'), undefined);
+  assert.equal(span('backend GET /b'), undefined);
+  const quiet = span('GET /quiet');
+  const toB = backend.requests.find((r) => r.url === '/b');
+  assert.equal(
+    TRACEPARENT.exec(toB.headers.traceparent)?.[2],
+    quiet.spanId,
+    'propagated from the server span',
+  );
+
+  const proxyPoint = receiver.metrics.findLast(
+    (m) => m.name === 'krakend.proxy.duration' && m.attributes['http.route'] === '/owned',
+  );
+  assert.equal(proxyPoint.attributes['cost.center'], 'cc-7', 'metrics_static_attributes on OTLP metrics');
+  assert.equal(proxyPoint.attributes['http.request.method'], 'GET');
+});
+
+test('seriesToMetrics: static attributes keep their key; the layer attributes keep theirs', () => {
+  const store = new MetricsStore();
+  store
+    .series(
+      'backend.duration',
+      { method: 'GET', route: '/x', backend: '/b', status: '200', '@team.name': 'b', '@url.path': 'spoofed' },
+      'us',
+    )
+    .record(10);
+  const [metric] = seriesToMetrics(mergeSnapshots([store.snapshot()]), [1, 0], [2, 0]);
+  assert.equal(metric.dataPoints[0].attributes['team.name'], 'b');
+  assert.equal(metric.dataPoints[0].attributes['url.path'], '/b');
+});
