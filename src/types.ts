@@ -145,6 +145,29 @@ export interface BackendRequest {
   origin: GwRequest;
   /** Absolute deadline (Date.now() based) for this call; 0 = none. */
   deadline: number;
+  /** Given by telemetry that reports the call's phases: the HTTP client fills it (otherwise absent). */
+  timings?: BackendTimings;
+}
+
+/**
+ * When the phases of one backend call happened (performance.now() ms; 0: not reached). After a
+ * redirect they describe the last hop.
+ */
+export interface BackendTimings {
+  /** The request was handed to the connection pool. */
+  dispatched: number;
+  /** A new connection was opened for it (0: a pooled one, or not known: undici). */
+  connectStart: number;
+  /** The host name of that new connection was resolved (0: an IP address, nothing to resolve). */
+  resolved: number;
+  /** The request went out on its connection. */
+  sent: number;
+  /** The response head arrived. */
+  head: number;
+  /** The body arrived in full. */
+  done: number;
+  /** Whether the connection had served requests before (undefined: not known, undici). */
+  reused: boolean | undefined;
 }
 
 /** What one backend answered, decoded by its `encoding`. */

@@ -218,3 +218,36 @@ test('telemetry/opentelemetry overrides in an endpoint or a backend: their own s
       `WARN   $.endpoints[0].backend[0].extra_config["${OTEL}"]: no effect: "${OTEL}" is not configured at the service level ($.extra_config), so nothing is reported to override\n`,
   );
 });
+
+test('telemetry/opentelemetry backend phases (round_trip, read_payload, detailed_connection): checked, no warning', async () => {
+  const OTEL = 'telemetry/opentelemetry';
+  const phases = { round_trip: true, read_payload: true, detailed_connection: true };
+  const cfg = config({
+    extra_config: {
+      [OTEL]: {
+        exporters: { prometheus: [{ name: 'p' }] },
+        layers: { backend: { metrics: phases, traces: phases } },
+      },
+    },
+    endpoints: [
+      endpoint({
+        backend: [backend({ extra_config: { [OTEL]: { backend: { metrics: phases, traces: phases } } } })],
+      }),
+    ],
+  });
+  const r = await runGw(['check', '-c', writeConfig(cfg)]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, '', 'the phases are produced: no "not produced" warning');
+  await checkFails(
+    config({
+      extra_config: {
+        [OTEL]: {
+          exporters: { prometheus: [{ name: 'p' }] },
+          layers: { backend: { traces: { round_trip: 'yes' } } },
+        },
+      },
+    }),
+    `$.extra_config["${OTEL}"].layers.backend.traces.round_trip`,
+    /expected a boolean/,
+  );
+});

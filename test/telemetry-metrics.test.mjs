@@ -17,7 +17,7 @@ import {
 } from '../dist/telemetry/metrics-store.js';
 import { renderPrometheus } from '../dist/telemetry/prometheus.js';
 import { renderStats } from '../dist/telemetry/stats.js';
-import { freePort, get, jsonBackend, startGateway } from './helpers/gateway.mjs';
+import { freePort, get, jsonBackend, startBackend, startGateway } from './helpers/gateway.mjs';
 
 test('bucket layout: every value lands in a bucket that contains it, within 0.8%', () => {
   let previous = -1;
@@ -491,6 +491,11 @@ test('endpoint and backend overrides of telemetry/opentelemetry: layers switched
     'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/owned",krakend_backend_method="GET",url_path="/a",http_response_status_code="200",krakend_response_complete="true",error="false",backend_team="b-team"} 2',
   ]);
   assert.deepEqual(counts('krakend_backend_duration_seconds', '/noisy'), []);
+  assert.doesNotMatch(
+    text,
+    /krakend_backend_(round_trip|read_payload|connection_get)/,
+    'phases off by default',
+  );
 });
 
 test('gw check: endpoint and backend overrides checked against their own shape', () => {
@@ -600,9 +605,10 @@ test('gw check: endpoint and backend overrides checked against their own shape',
   assert.match(warned[`${ep}.exporters_override`], /KrakenD Enterprise setting, not supported by gw/);
   assert.match(warned[`${ep}.service_name`], /service-level setting: it belongs in \$\.extra_config/);
   assert.match(warned[`${be}.proxy.report_headers`], /set it in the endpoint's extra_config/);
-  assert.match(warned[`${be}.backend.metrics`], /round_trip metrics are not produced by gw/);
-  assert.match(warned[`${be}.backend.traces`], /detailed_connection traces are not produced by gw/);
-  assert.equal(r.warnings.length, 7, JSON.stringify(r.warnings));
+  // round_trip, read_payload and detailed_connection are produced (spans and histograms): no warning
+  assert.equal(warned[`${be}.backend.metrics`], undefined);
+  assert.equal(warned[`${be}.backend.traces`], undefined);
+  assert.equal(r.warnings.length, 5, JSON.stringify(r.warnings));
 
   // an override without the service-level namespace does nothing
   r = check({ proxy: { disable_metrics: true } }, undefined, {});
@@ -670,4 +676,82 @@ test('static attributes in /metrics: sanitized label names after the layer label
     text,
   );
   assert.ok(!text.includes('spoofed'));
+});
+
+test('backend phases as histograms: round_trip, read_payload and the connection wait, per backend', async (t) => {
+  const PAUSE_MS = 60;
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  // thinks PAUSE_MS before the head, sends half the body, the rest PAUSE_MS later
+  const phased = await startBackend(async (_req, res) => {
+    await sleep(PAUSE_MS);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"a":');
+    await sleep(PAUSE_MS);
+    res.end('1}');
+  });
+  const backend = await jsonBackend({ '/a': { a: 1 } });
+  const promPort = await freePort();
+  const stage = (metrics) => ({ extra_config: { 'telemetry/opentelemetry': { backend: { metrics } } } });
+  const gw = await startGateway({
+    version: 3,
+    extra_config: {
+      'telemetry/opentelemetry': {
+        layers: { backend: { metrics: { round_trip: true, read_payload: true } } },
+        exporters: { prometheus: [{ name: 'p', port: promPort, listen_ip: '127.0.0.1' }] },
+      },
+    },
+    endpoints: [
+      { endpoint: '/phases', backend: [{ host: [phased.url], url_pattern: '/p' }] },
+      {
+        endpoint: '/conn',
+        backend: [
+          {
+            host: [backend.url],
+            url_pattern: '/a',
+            ...stage({ detailed_connection: true, round_trip: false, read_payload: false }),
+          },
+        ],
+      },
+      {
+        endpoint: '/off',
+        backend: [
+          { host: [backend.url], url_pattern: '/a', ...stage({ round_trip: false, read_payload: false }) },
+        ],
+      },
+    ],
+  });
+  t.after(async () => {
+    await gw.stop();
+    await phased.close();
+    await backend.close();
+  });
+  for (const path of ['/phases', '/conn', '/off'])
+    for (let i = 0; i < 2; i++) assert.equal((await get(`${gw.url}${path}`)).status, 200, path);
+  const text = (await get(`http://127.0.0.1:${promPort}/metrics`)).text;
+  for (const l of text.trim().split('\n')) assert.match(l, PROM_LINE);
+  const value = (name, route) => {
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith(`${name}{`) && l.includes(`http_route="${route}"`));
+    return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+  };
+  const labels = 'http_request_method="GET",http_route="/phases",krakend_backend_method="GET",url_path="/p"';
+  for (const family of [
+    'krakend_backend_round_trip_duration_seconds',
+    'krakend_backend_read_payload_duration_seconds',
+  ]) {
+    assert.match(text, new RegExp(`^# TYPE ${family} histogram$`, 'm'));
+    assert.ok(text.includes(`${family}_count{${labels}} 2`), `${family} count 2`);
+    // each phase covers one deliberate pause of the backend, on each of the 2 calls
+    const sum = value(`${family}_sum`, '/phases');
+    assert.ok(sum >= (2 * (PAUSE_MS - 5)) / 1000, `${family}_sum ${sum}`);
+    assert.ok(sum < value('krakend_backend_duration_seconds_sum', '/phases'), 'a part of the backend call');
+  }
+  assert.equal(value('krakend_backend_connection_get_duration_seconds_count', '/phases'), undefined);
+  // /conn: the connection wait only; /off: the backend's options replace the service's
+  assert.equal(value('krakend_backend_connection_get_duration_seconds_count', '/conn'), 2);
+  assert.equal(value('krakend_backend_round_trip_duration_seconds_count', '/conn'), undefined);
+  for (const family of ['round_trip', 'read_payload', 'connection_get'])
+    assert.equal(value(`krakend_backend_${family}_duration_seconds_count`, '/off'), undefined, family);
+  assert.equal(value('krakend_backend_duration_seconds_count', '/off'), 2);
 });

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { checkConfig } from '../dist/config/index.js';
 import { MetricsStore, mergeSnapshots } from '../dist/telemetry/metrics-store.js';
 import { otlpUrl, seriesToMetrics } from '../dist/telemetry/otlp.js';
-import { freePort, get, jsonBackend, ROOT, startGateway } from './helpers/gateway.mjs';
+import { freePort, get, jsonBackend, ROOT, startBackend, startGateway } from './helpers/gateway.mjs';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from './helpers/otlp.mjs';
 
 const OTEL = 'telemetry/opentelemetry';
@@ -505,4 +505,195 @@ test('seriesToMetrics: static attributes keep their key; the layer attributes ke
   const [metric] = seriesToMetrics(mergeSnapshots([store.snapshot()]), [1, 0], [2, 0]);
   assert.equal(metric.dataPoints[0].attributes['team.name'], 'b');
   assert.equal(metric.dataPoints[0].attributes['url.path'], '/b');
+});
+
+const PHASE_NAMES = ['round_trip', 'read_payload', 'http.getconn', 'http.connect', 'http.dns'];
+const PAUSE_MS = 60;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Span duration in ms (start and end are BigInt ns). */
+const ms = (span) => Number(span.end - span.start) / 1e6;
+
+/** A backend that thinks PAUSE_MS before its head, then sends half its body and the rest PAUSE_MS later. */
+function phasedBackend() {
+  return startBackend(async (_req, res) => {
+    await sleep(PAUSE_MS);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"a":');
+    await sleep(PAUSE_MS);
+    if (!res.destroyed) res.end('1}');
+  });
+}
+
+test('backend phases: round_trip and read_payload spans inside the backend span, detailed_connection, overrides', async (t) => {
+  const phased = await phasedBackend();
+  const fresh = await traceBackend();
+  t.after(async () => {
+    await phased.close();
+    await fresh.close();
+  });
+  const stage = (traces) => ({ extra_config: { [OTEL]: { backend: { traces } } } });
+  const { receiver, gw } = await startTraced(
+    t,
+    (receiver) => ({
+      layers: { backend: { traces: { round_trip: true, read_payload: true } } },
+      exporters: {
+        otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true }],
+      },
+    }),
+    {
+      endpoints: () => [
+        { endpoint: '/phases', backend: [{ host: [phased.url], url_pattern: '/p' }] },
+        {
+          endpoint: '/off',
+          backend: [
+            { host: [phased.url], url_pattern: '/o', ...stage({ round_trip: false, read_payload: false }) },
+          ],
+        },
+        {
+          endpoint: '/conn',
+          backend: [
+            {
+              // a host name: the new connection resolves it first
+              host: [fresh.url.replace('127.0.0.1', 'localhost')],
+              url_pattern: '/a',
+              ...stage({ detailed_connection: true, round_trip: false, read_payload: false }),
+            },
+          ],
+        },
+        { endpoint: '/late', timeout: '20ms', backend: [{ host: [phased.url], url_pattern: '/l' }] },
+      ],
+    },
+  );
+  assert.equal((await get(`${gw.url}/phases`)).status, 200);
+  assert.equal((await get(`${gw.url}/off`)).status, 200);
+  for (let i = 0; i < 3; i++) assert.equal((await get(`${gw.url}/conn`)).status, 200);
+  assert.notEqual((await get(`${gw.url}/late`)).status, 200);
+
+  const backendSpan = (url) => receiver.spans.find((x) => x.name === `backend GET ${url}`);
+  const childrenOf = (span) => receiver.spans.filter((x) => x.parentSpanId === span.spanId);
+  await receiver.until(
+    (s) =>
+      s.spans.filter((x) => x.name === 'GET /conn').length === 3 &&
+      ['/p', '/o', '/l'].every((u) => s.spans.some((x) => x.name === `backend GET ${u}`)),
+  );
+  await sleep(300); // a batch period more: late child spans would be here
+
+  // /phases: the head came PAUSE_MS after the request, the rest of the body PAUSE_MS after the head
+  const call = backendSpan('/p');
+  const kids = childrenOf(call);
+  assert.deepEqual(kids.map((x) => x.name).sort(), ['read_payload', 'round_trip']);
+  const roundTrip = kids.find((x) => x.name === 'round_trip');
+  const readPayload = kids.find((x) => x.name === 'read_payload');
+  assert.ok(kids.every((x) => x.kind === 1 && x.traceId === call.traceId && x.statusCode === 0));
+  assert.ok(call.start <= roundTrip.start, 'round_trip starts within the backend span');
+  assert.ok(roundTrip.end <= readPayload.start, 'round_trip before read_payload');
+  assert.ok(readPayload.end <= call.end, 'read_payload ends within the backend span');
+  assert.ok(ms(roundTrip) >= PAUSE_MS - 5, `round_trip covers the wait for the head: ${ms(roundTrip)} ms`);
+  assert.ok(ms(readPayload) >= PAUSE_MS - 5, `read_payload covers the body: ${ms(readPayload)} ms`);
+
+  // a backend's own stage options replace the service's
+  assert.deepEqual(childrenOf(backendSpan('/o')), []);
+
+  // detailed_connection: a new connection for the first call (dns, connect inside getconn), then reused
+  const connCalls = receiver.spans.filter((x) => x.name === 'backend GET /a');
+  assert.equal(connCalls.length, 3);
+  const getconns = connCalls.map((c) => {
+    const list = childrenOf(c);
+    assert.deepEqual(
+      list.map((x) => x.name),
+      ['http.getconn'],
+    );
+    assert.ok(c.start <= list[0].start && list[0].end <= c.end, 'getconn within the backend span');
+    return list[0];
+  });
+  assert.deepEqual(getconns.map((g) => g.attributes['http.conn.reused']).sort(), [false, true, true]);
+  for (const g of getconns) {
+    const inner = childrenOf(g);
+    if (g.attributes['http.conn.reused']) assert.deepEqual(inner, []);
+    else {
+      const [dns, connect] = inner.sort((a, b) => (a.start < b.start ? -1 : 1));
+      assert.deepEqual(
+        inner.map((x) => x.name),
+        ['http.dns', 'http.connect'],
+      );
+      assert.ok(g.start <= dns.start && dns.end <= connect.start && connect.end <= g.end, 'within getconn');
+    }
+  }
+
+  // a call that times out waiting for the head: its round_trip ends with it, in error
+  const late = backendSpan('/l');
+  assert.equal(late.statusCode, 2);
+  const lateKids = childrenOf(late);
+  assert.deepEqual(
+    lateKids.map((x) => x.name),
+    ['round_trip'],
+  );
+  assert.equal(lateKids[0].statusCode, 2);
+  assert.ok(late.start <= lateKids[0].start && lateKids[0].end <= late.end);
+});
+
+test('backend phases through undici (the https client, here forced for http:): the same spans, reuse unknown', async (t) => {
+  const phased = await phasedBackend();
+  t.after(() => phased.close());
+  const { receiver, gw } = await startTraced(
+    t,
+    (receiver) => ({
+      layers: { backend: { traces: { round_trip: true, read_payload: true, detailed_connection: true } } },
+      exporters: {
+        otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true }],
+      },
+    }),
+    {
+      endpoints: () => [{ endpoint: '/phases', backend: [{ host: [phased.url], url_pattern: '/p' }] }],
+      start: (config) =>
+        startGateway(config, { env: { OTEL_BSP_SCHEDULE_DELAY: '100', GW_BACKEND_CLIENT: 'undici' } }),
+    },
+  );
+  assert.equal((await get(`${gw.url}/phases`)).status, 200);
+  await receiver.until((s) => s.spans.filter((x) => PHASE_NAMES.includes(x.name)).length >= 3);
+  await sleep(300);
+  const call = receiver.spans.find((x) => x.name === 'backend GET /p');
+  const kids = receiver.spans
+    .filter((x) => x.parentSpanId === call.spanId)
+    .sort((a, b) => (a.start < b.start ? -1 : 1));
+  assert.deepEqual(
+    kids.map((x) => x.name),
+    ['http.getconn', 'round_trip', 'read_payload'],
+  );
+  const [getconn, roundTrip, readPayload] = kids;
+  assert.equal(getconn.attributes['http.conn.reused'], undefined, 'undici does not tell');
+  assert.ok(call.start <= getconn.start && getconn.end <= roundTrip.start);
+  assert.ok(roundTrip.end <= readPayload.start && readPayload.end <= call.end);
+  assert.ok(ms(roundTrip) >= PAUSE_MS - 5 && ms(readPayload) >= PAUSE_MS - 5);
+});
+
+test('backend phases are off by default: no child spans under the backend span', async (t) => {
+  const { receiver, gw } = await startTraced(t, (receiver) => ({
+    exporters: {
+      otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true }],
+    },
+  }));
+  assert.equal((await get(`${gw.url}/t`)).status, 200);
+  await receiver.until((s) => s.spans.length >= 3);
+  await sleep(300);
+  assert.deepEqual(receiver.spans.map((x) => x.name).sort(), ['GET /t', 'backend GET /a', 'proxy /t']);
+  assert.ok(receiver.spans.every((x) => !PHASE_NAMES.includes(x.name)));
+});
+
+test('seriesToMetrics: the backend phases have their own OTLP histograms', () => {
+  const store = new MetricsStore();
+  const labels = { method: 'GET', route: '/r', backend_method: 'GET', backend: '/b' };
+  store.series('backend.round_trip', labels, 'us').record(2000);
+  store.series('backend.read_payload', labels, 'us').record(1000);
+  store.series('backend.get_conn', labels, 'us').record(10);
+  const metrics = seriesToMetrics(mergeSnapshots([store.snapshot()]), [0, 0], [1, 0]);
+  assert.deepEqual(metrics.map((m) => m.descriptor.name).sort(), [
+    'krakend.backend.connection.get.duration',
+    'krakend.backend.read_payload.duration',
+    'krakend.backend.round_trip.duration',
+  ]);
+  const roundTrip = metrics.find((m) => m.descriptor.name === 'krakend.backend.round_trip.duration');
+  assert.equal(roundTrip.descriptor.unit, 's');
+  assert.ok(Math.abs(roundTrip.dataPoints[0].value.sum - 0.002) < 1e-12);
+  assert.equal(roundTrip.dataPoints[0].attributes['url.path'], '/b');
 });

@@ -222,6 +222,7 @@ function compileBackend(
         decompress:
           !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
         followRedirects: true,
+        timings: breq.timings,
       },
       deadlines,
     );

@@ -5,7 +5,7 @@
 // https origins stay on undici (src/proxy/http-client.ts).
 
 import net from 'node:net';
-import type { ResponseHeaders } from '../types.js';
+import type { BackendTimings, ResponseHeaders } from '../types.js';
 import { ParseError, ResponseParser, type ResponseSink } from './h1-parser.js';
 
 /** What the pool tells the caller; the call object implements it (no closures per request). */
@@ -22,6 +22,8 @@ export interface H1Request {
   /** Flat [name, value, name, value…] list. */
   headers: string[];
   body: Buffer | null;
+  /** Filled when present (telemetry): when the request got its connection and went out. */
+  timings?: BackendTimings;
 }
 
 export class H1RequestError extends Error {
@@ -103,6 +105,7 @@ class Connection implements ResponseSink {
     this.responseStarted = false;
     const req = pending.request;
     this.parser.expect(req.method === 'HEAD');
+    if (req.timings !== undefined) this.timeSend(req.timings);
     const body = req.body;
     if (body !== null && body.length > 0) {
       this.socket.cork();
@@ -110,6 +113,24 @@ class Connection implements ResponseSink {
       this.socket.write(body);
       this.socket.uncork();
     } else this.socket.write(head, 'latin1');
+  }
+
+  /** A new connection's request goes out once it is connected (the head waits in the socket). */
+  private timeSend(t: BackendTimings): void {
+    const now = performance.now();
+    t.reused = this.served > 0;
+    if (!this.socket.connecting) {
+      t.sent = now;
+      return;
+    }
+    t.connectStart = now;
+    t.sent = 0; // a retry after a reused connection died goes out on this new one
+    this.socket.once('lookup', () => {
+      t.resolved = performance.now();
+    });
+    this.socket.once('connect', () => {
+      t.sent = performance.now();
+    });
   }
 
   onHead(status: number, headers: ResponseHeaders): void {

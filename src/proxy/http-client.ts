@@ -3,7 +3,7 @@
 
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { Pool, util as undiciUtil } from 'undici';
-import type { ResponseHeaders } from '../types.js';
+import type { BackendTimings, ResponseHeaders } from '../types.js';
 import { type DeadlineEntry, DeadlineList } from './deadlines.js';
 import { H1Pool, type H1PoolOptions, H1RequestError, type PendingRequest } from './h1-client.js';
 
@@ -80,6 +80,8 @@ export interface CallOptions {
   decompress: boolean;
   /** Follow 3xx as Go's http.Client does (up to 10). */
   followRedirects: boolean;
+  /** Filled with the call's phases when given (telemetry); nothing is timed without it. */
+  timings?: BackendTimings;
 }
 
 const headerNameToString = undiciUtil.headerNameToString as (name: Buffer) => string;
@@ -184,6 +186,7 @@ class BackendCall implements DeadlineEntry {
   method: string;
   headers: string[];
   body: Buffer | null;
+  timings: BackendTimings | undefined;
   private pool: OriginPool;
 
   constructor(
@@ -198,6 +201,7 @@ class BackendCall implements DeadlineEntry {
     this.method = opts.method;
     this.headers = opts.headers;
     this.body = opts.body;
+    this.timings = opts.timings;
     this.pool = pools.get(origin);
   }
 
@@ -207,6 +211,7 @@ class BackendCall implements DeadlineEntry {
   }
 
   private send(): void {
+    if (this.timings !== undefined) startTimings(this.timings);
     try {
       if (this.pool instanceof H1Pool) {
         this.inFlight = this.pool.dispatch(this, this);
@@ -237,16 +242,20 @@ class BackendCall implements DeadlineEntry {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
+    // undici: the request has its (connected) socket and is being written
+    if (this.timings !== undefined) this.timings.sent = performance.now();
     if (this.settled) abort(new UpstreamError('context deadline exceeded', 'timeout'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (this.timings !== undefined) this.timings.head = performance.now();
     this.status = statusCode;
     this.resHeaders = parseHeaders(rawHeaders);
     return true;
   }
 
   onResponseStart(statusCode: number, headers: ResponseHeaders): void {
+    if (this.timings !== undefined) this.timings.head = performance.now();
     this.status = statusCode;
     this.resHeaders = headers;
   }
@@ -259,6 +268,7 @@ class BackendCall implements DeadlineEntry {
 
   onComplete(): void {
     if (this.settled) return;
+    if (this.timings !== undefined) this.timings.done = performance.now();
     const chunks = this.chunks;
     let res: HttpResult = {
       status: this.status,
@@ -325,6 +335,17 @@ class BackendCall implements DeadlineEntry {
     this.send();
     return true;
   }
+}
+
+/** A hop starts: the phases of a previous hop (redirect) are forgotten. */
+function startTimings(t: BackendTimings): void {
+  t.dispatched = performance.now();
+  t.connectStart = 0;
+  t.resolved = 0;
+  t.sent = 0;
+  t.head = 0;
+  t.done = 0;
+  t.reused = undefined;
 }
 
 const defaultDeadlines = new DeadlineList();

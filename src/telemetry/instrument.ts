@@ -5,6 +5,7 @@
 import type {
   BackendConfig,
   BackendMiddleware,
+  BackendTimings,
   CompileContext,
   EndpointConfig,
   EndpointMiddleware,
@@ -20,6 +21,27 @@ export const SERVER_DURATION = 'server.duration';
 export const SERVER_SIZE = 'server.response.size';
 export const PROXY_DURATION = 'proxy.duration';
 export const BACKEND_DURATION = 'backend.duration';
+/** The phases of a backend call (the backend stage's round_trip, read_payload, detailed_connection). */
+export const BACKEND_GET_CONN = 'backend.get_conn';
+export const BACKEND_ROUND_TRIP = 'backend.round_trip';
+export const BACKEND_READ_PAYLOAD = 'backend.read_payload';
+
+/** Which phases of a backend call are reported (the backend stage's options of that name). */
+export interface PhaseOptions {
+  roundTrip: boolean;
+  readPayload: boolean;
+  detailedConnection: boolean;
+}
+
+export const NO_PHASES: PhaseOptions = { roundTrip: false, readPayload: false, detailedConnection: false };
+
+export function anyPhase(p: PhaseOptions): boolean {
+  return p.roundTrip || p.readPayload || p.detailedConnection;
+}
+
+export function newTimings(): BackendTimings {
+  return { dispatched: 0, connectStart: 0, resolved: 0, sent: 0, head: 0, done: 0, reused: undefined };
+}
 
 export interface TelemetryState {
   store: MetricsStore;
@@ -142,6 +164,7 @@ export function instrumentBackend(
   endpoint: EndpointConfig,
   backend: BackendConfig,
   extra: Labels = {},
+  phases: PhaseOptions = NO_PHASES,
 ): BackendMiddleware {
   const labels: Labels = {
     ...extra,
@@ -163,6 +186,7 @@ export function instrumentBackend(
     }
     return s;
   };
+  if (anyPhase(phases)) return instrumentPhases(store, labels, phases, seriesFor);
   return (next) => async (breq) => {
     const started = performance.now();
     try {
@@ -176,6 +200,51 @@ export function instrumentBackend(
       seriesFor(status >= 0 && status < 1000 ? status : 0, false).record(
         (performance.now() - started) * 1000,
       );
+      throw err;
+    }
+  };
+}
+
+/**
+ * The backend call's duration (as instrumentBackend) and the phases the HTTP client timed, one
+ * series each, without status: the time to get a connection (detailed_connection), from sending
+ * the request to the response head (round_trip), and reading the body (read_payload). Only the
+ * phases a call completed are recorded (a failed call counts in the duration, with its error).
+ */
+function instrumentPhases(
+  store: MetricsStore,
+  labels: Labels,
+  phases: PhaseOptions,
+  seriesFor: (status: number, ok: boolean) => Series,
+): BackendMiddleware {
+  const getConn = phases.detailedConnection ? store.series(BACKEND_GET_CONN, labels, 'us') : undefined;
+  const roundTrip = phases.roundTrip ? store.series(BACKEND_ROUND_TRIP, labels, 'us') : undefined;
+  const readPayload = phases.readPayload ? store.series(BACKEND_READ_PAYLOAD, labels, 'us') : undefined;
+  const record = (t: BackendTimings) => {
+    if (t.sent === 0) return;
+    if (getConn !== undefined && t.dispatched > 0) getConn.record((t.sent - t.dispatched) * 1000);
+    if (t.head === 0) return;
+    roundTrip?.record((t.head - t.sent) * 1000);
+    if (readPayload !== undefined && t.done > 0) readPayload.record((t.done - t.head) * 1000);
+  };
+  return (next) => async (breq) => {
+    const started = performance.now();
+    // the traces' middleware (outside this one) may have given the call its timings already
+    const timings = breq.timings ?? newTimings();
+    const out = breq.timings === undefined ? { ...breq, timings } : breq;
+    try {
+      const res = await next(out);
+      seriesFor(res.status >= 0 && res.status < 1000 ? res.status : 0, true).record(
+        (performance.now() - started) * 1000,
+      );
+      record(timings);
+      return res;
+    } catch (err) {
+      const status = err instanceof BackendError ? (err.backendStatus ?? 0) : 0;
+      seriesFor(status >= 0 && status < 1000 ? status : 0, false).record(
+        (performance.now() - started) * 1000,
+      );
+      record(timings);
       throw err;
     }
   };

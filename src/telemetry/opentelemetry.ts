@@ -22,6 +22,7 @@ import {
   instrumentBackend,
   instrumentEndpoint,
   instrumentProxy,
+  type PhaseOptions,
   PROXY_DURATION,
   prepareTelemetryShared,
   telemetryState,
@@ -301,25 +302,15 @@ const quoted = (keys: string[]) => keys.map((k) => `"${k}"`).join(', ');
 const child = (base: string, key: string) =>
   /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${base}.${key}` : `${base}[${JSON.stringify(key)}]`;
 
-/** The backend stage's sub-measures gw does not produce, and static attributes of its metrics. */
+/** Static attributes of the backend stage's metrics whose label is taken. */
 function stageIssues(
   stage: StageOptions | undefined,
   at: string,
   kind: 'metrics' | 'traces',
   issues: ConfigIssue[],
 ): void {
-  if (!isObject(stage)) return;
-  const extras = (['round_trip', 'read_payload', 'detailed_connection'] as const).filter(
-    (k) => stage[k] === true,
-  );
-  if (extras.length > 0)
-    issues.push({
-      path: at,
-      message: `${extras.join(' and ')} ${kind} are not produced by gw (the backend stage ${kind === 'metrics' ? 'duration' : 'span'} is)`,
-      severity: 'warning',
-    });
-  if (kind === 'metrics')
-    staticLabelIssues(stage.static_attributes, `${at}.static_attributes`, BACKEND_DURATION, issues);
+  if (!isObject(stage) || kind !== 'metrics') return;
+  staticLabelIssues(stage.static_attributes, `${at}.static_attributes`, BACKEND_DURATION, issues);
 }
 
 /**
@@ -535,11 +526,27 @@ export function proxyPlan(cfg: OtelConfig, endpoint: EndpointConfig): LayerPlan 
   };
 }
 
+/** The backend stage of one backend: its layer plan and the phases of its calls it reports. */
+export interface BackendPlan extends LayerPlan {
+  tracePhases: PhaseOptions;
+  metricPhases: PhaseOptions;
+}
+
+function phaseOptions(own: StageOptions | undefined, service: StageOptions | undefined): PhaseOptions {
+  const on = (key: 'round_trip' | 'read_payload' | 'detailed_connection') =>
+    bool(own?.[key]) ?? service?.[key] === true;
+  return {
+    roundTrip: on('round_trip'),
+    readPayload: on('read_payload'),
+    detailedConnection: on('detailed_connection'),
+  };
+}
+
 /**
  * The backend stage of `backend`: each setting of the backend's `backend.metrics` / `.traces`
  * override replaces the service's `layers.backend` one (static_attributes as a whole list).
  */
-export function backendPlan(cfg: OtelConfig, backend: BackendConfig): LayerPlan {
+export function backendPlan(cfg: OtelConfig, backend: BackendConfig): BackendPlan {
   const own = backendOverride(backend)?.backend;
   const ownStage = (kind: 'metrics' | 'traces') => {
     const v = isObject(own) ? own[kind] : undefined;
@@ -557,6 +564,8 @@ export function backendPlan(cfg: OtelConfig, backend: BackendConfig): LayerPlan 
     traceAttributes: attributeMap(
       attributeList(traces?.static_attributes) ?? attributeList(service?.traces?.static_attributes),
     ),
+    tracePhases: phaseOptions(traces, service?.traces),
+    metricPhases: phaseOptions(metrics, service?.metrics),
   };
 }
 
@@ -752,12 +761,19 @@ export const opentelemetryModule: FeatureModule = {
               span: plan.traces,
               reportHeaders: plan.reportHeaders,
               attributes: plan.traceAttributes,
+              phases: plan.tracePhases,
             }),
           )
         : undefined;
     const metrics =
       metricsWanted(cfg) && plan.metrics
-        ? instrumentBackend(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint, backend, plan.metricLabels)
+        ? instrumentBackend(
+            telemetryState(OTEL_NAMESPACE, ctx).store,
+            endpoint,
+            backend,
+            plan.metricLabels,
+            plan.metricPhases,
+          )
         : undefined;
     return around(traces, metrics);
   },

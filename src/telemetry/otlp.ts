@@ -10,6 +10,9 @@
 // Spans are linked without a context manager (AsyncLocalStorage costs every await): the current
 // span rides on the request object itself (a symbol property) from the global layer to the proxy
 // layer, and the backend layer finds it through `BackendRequest.origin`.
+// The backend stage's round_trip / read_payload / detailed_connection become child spans of the
+// backend span, built when the call ends from the times the HTTP client wrote into
+// `BackendRequest.timings` (given only when one of them is on: otherwise the client times nothing).
 //
 // Metrics: the aggregating thread pushes, every `metric_reporting_period` seconds, the layer
 // series that every thread records anyway (the same ones /metrics shows): a MetricProducer turns
@@ -57,6 +60,7 @@ import type {
   BackendConfig,
   BackendMiddleware,
   BackendRequest,
+  BackendTimings,
   EndpointConfig,
   EndpointMiddleware,
   GwRequest,
@@ -64,7 +68,18 @@ import type {
 } from '../types.js';
 import { BackendError } from '../types.js';
 import type { TelemetryHub } from './hub.js';
-import { BACKEND_DURATION, PROXY_DURATION, SERVER_DURATION, SERVER_SIZE } from './instrument.js';
+import {
+  anyPhase,
+  BACKEND_DURATION,
+  BACKEND_GET_CONN,
+  BACKEND_READ_PAYLOAD,
+  BACKEND_ROUND_TRIP,
+  newTimings,
+  type PhaseOptions,
+  PROXY_DURATION,
+  SERVER_DURATION,
+  SERVER_SIZE,
+} from './instrument.js';
 import { type AggregatedSeries, cumulativeBuckets, STATIC_LABEL_PREFIX } from './metrics-store.js';
 import type { OtelConfig, OtlpExporter } from './opentelemetry.js';
 import { DURATION_BUCKETS_S, SIZE_BUCKETS_BYTES } from './prometheus.js';
@@ -173,7 +188,18 @@ export interface BackendSpanOptions {
   reportHeaders: boolean;
   /** Static attributes (`static_attributes` of the backend stage's traces). */
   attributes: Attributes;
+  /** Child spans of the call's phases (`round_trip`, `read_payload`, `detailed_connection`). */
+  phases: PhaseOptions;
 }
+
+/** Names of the phase spans (detailed_connection: the ones of Go's otelhttptrace, as in krakend-otel). */
+export const PHASE_SPANS = {
+  roundTrip: 'round_trip',
+  readPayload: 'read_payload',
+  connection: 'http.getconn',
+  dns: 'http.dns',
+  connect: 'http.connect',
+} as const;
 
 function headerAttributes(span: Span, prefix: string, headers: Record<string, string>): void {
   for (const k in headers) span.setAttribute(`${prefix}${k.toLowerCase()}`, [headers[k]]);
@@ -334,6 +360,8 @@ export class OtlpTracing {
         return next(enclosing !== undefined ? withContext(breq, enclosing) : breq);
       };
     }
+    const { phases } = opts;
+    if (anyPhase(phases)) return this.backendWithPhases(name, options, opts, propagate, withContext);
     return (next) => async (breq) => {
       const span = this.start(name, options, breq.origin);
       const recording = span.isRecording();
@@ -352,6 +380,85 @@ export class OtlpTracing {
         span.end();
       }
     };
+  }
+
+  /**
+   * The backend span with its phases as child spans. Their times come from the HTTP client
+   * (performance.now()): the backend span gets explicit times on the same clock, so that the
+   * children fall within it (the SDK would take each span's wall-clock offset apart, ±1 ms).
+   */
+  private backendWithPhases(
+    name: string,
+    options: SpanOptions,
+    opts: BackendSpanOptions,
+    propagate: boolean,
+    withContext: (breq: BackendRequest, span: Span) => BackendRequest,
+  ): BackendMiddleware {
+    const { phases, reportHeaders } = opts;
+    return (next) => async (breq) => {
+      const started = performance.now();
+      // epoch ms = wallClock + performance.now(), one offset for the span and its children
+      const wallClock = Date.now() - started;
+      const span = this.start(name, { ...options, startTime: wallClock + started }, breq.origin);
+      if (!span.isRecording()) return next(propagate ? withContext(breq, span) : breq);
+      // each call its own timings (concurrent_calls sends one request object several times)
+      const timings = newTimings();
+      const out: BackendRequest = { ...(propagate ? withContext(breq, span) : breq), timings };
+      if (reportHeaders) headerAttributes(span, 'http.request.header.', out.headers);
+      let failed = false;
+      try {
+        const res = await next(out);
+        span.setAttribute('http.response.status_code', res.status);
+        return res;
+      } catch (err) {
+        failed = true;
+        if (err instanceof BackendError && err.backendStatus !== undefined)
+          span.setAttribute('http.response.status_code', err.backendStatus);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+        throw err;
+      } finally {
+        const ended = performance.now();
+        if (timings.dispatched > 0) this.phaseSpans(span, timings, phases, wallClock, ended, failed);
+        span.end(wallClock + ended);
+      }
+    };
+  }
+
+  /**
+   * The phases one call reached, as children of its backend span. A phase the call did not finish
+   * ends with the call, in error when the call failed (a timeout waiting for the head, say).
+   */
+  private phaseSpans(
+    parent: Span,
+    t: BackendTimings,
+    phases: PhaseOptions,
+    wallClock: number,
+    ended: number,
+    failed: boolean,
+  ): void {
+    const context = trace.setSpan(ROOT_CONTEXT, parent);
+    const child = (name: string, from: number, to: number, ctx = context, attributes?: Attributes): Span => {
+      const span = this.tracer.startSpan(
+        name,
+        { kind: SpanKind.INTERNAL, startTime: wallClock + from, attributes },
+        ctx,
+      );
+      if (to === 0 && failed) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end(wallClock + (to > 0 ? to : ended));
+      return span;
+    };
+    if (phases.detailedConnection) {
+      const attributes: Attributes | undefined =
+        t.reused !== undefined ? { 'http.conn.reused': t.reused } : undefined;
+      const connection = child(PHASE_SPANS.connection, t.dispatched, t.sent, context, attributes);
+      if (t.connectStart > 0) {
+        const inner = trace.setSpan(ROOT_CONTEXT, connection);
+        if (t.resolved > 0) child(PHASE_SPANS.dns, t.connectStart, t.resolved, inner);
+        child(PHASE_SPANS.connect, t.resolved > 0 ? t.resolved : t.connectStart, t.sent, inner);
+      }
+    }
+    if (phases.roundTrip && t.sent > 0) child(PHASE_SPANS.roundTrip, t.sent, t.head);
+    if (phases.readPayload && t.head > 0) child(PHASE_SPANS.readPayload, t.head, t.done);
   }
 }
 
@@ -389,6 +496,28 @@ const FAMILIES: Record<string, FamilyView> = {
   [BACKEND_DURATION]: {
     name: 'krakend.backend.duration',
     description: 'Time of one backend call (backend layer), per endpoint and backend.',
+    unit: 's',
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_GET_CONN]: {
+    name: 'krakend.backend.connection.get.duration',
+    description:
+      'Time a backend call waited for its connection: a pooled one, or a new one (DNS, connect, TLS).',
+    unit: 's',
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_ROUND_TRIP]: {
+    name: 'krakend.backend.round_trip.duration',
+    description: 'Time from sending a backend request to receiving the response head.',
+    unit: 's',
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_READ_PAYLOAD]: {
+    name: 'krakend.backend.read_payload.duration',
+    description: 'Time from the response head of a backend call to the end of its body.',
     unit: 's',
     scale: 1e6,
     bounds: DURATION_BUCKETS_S,

@@ -4,7 +4,15 @@
 
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { BACKEND_DURATION, PROXY_DURATION, SERVER_DURATION, SERVER_SIZE } from './instrument.js';
+import {
+  BACKEND_DURATION,
+  BACKEND_GET_CONN,
+  BACKEND_READ_PAYLOAD,
+  BACKEND_ROUND_TRIP,
+  PROXY_DURATION,
+  SERVER_DURATION,
+  SERVER_SIZE,
+} from './instrument.js';
 import {
   type AggregatedSeries,
   cumulativeBuckets,
@@ -17,6 +25,14 @@ export const DURATION_BUCKETS_S = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
 ];
 export const SIZE_BUCKETS_BYTES = [128, 512, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
+
+/** The labels of the phases of a backend call (the backend duration's, without the outcome). */
+const PHASE_LABELS = {
+  method: 'http_request_method',
+  route: 'http_route',
+  backend_method: 'krakend_backend_method',
+  backend: 'url_path',
+};
 
 interface FamilyView {
   name: string;
@@ -67,6 +83,27 @@ const FAMILIES: Record<string, FamilyView> = {
       complete: 'krakend_response_complete',
       error: 'error',
     },
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_GET_CONN]: {
+    name: 'krakend_backend_connection_get_duration_seconds',
+    help: 'Time a backend call waited for its connection: a pooled one, or a new one (DNS, connect, TLS).',
+    labels: PHASE_LABELS,
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_ROUND_TRIP]: {
+    name: 'krakend_backend_round_trip_duration_seconds',
+    help: 'Time from sending a backend request to receiving the response head.',
+    labels: PHASE_LABELS,
+    scale: 1e6,
+    bounds: DURATION_BUCKETS_S,
+  },
+  [BACKEND_READ_PAYLOAD]: {
+    name: 'krakend_backend_read_payload_duration_seconds',
+    help: 'Time from the response head of a backend call to the end of its body.',
+    labels: PHASE_LABELS,
     scale: 1e6,
     bounds: DURATION_BUCKETS_S,
   },

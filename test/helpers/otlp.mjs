@@ -64,7 +64,7 @@ function attributes(list) {
   return out;
 }
 
-/** ExportTraceServiceRequest → [{ name, kind, traceId, spanId, parentSpanId, attributes, resource, status }]. */
+/** ExportTraceServiceRequest → [{ name, kind, traceId, spanId, parentSpanId, start, end (ns, BigInt), attributes, resource, status }]. */
 export function decodeTraces(body) {
   const spans = [];
   for (const rs of all(fields(body), 1)) {
@@ -80,6 +80,8 @@ export function decodeTraces(body) {
           parentSpanId: hex(one(f, 4)),
           name: str(one(f, 5)),
           kind: Number(one(f, 6) ?? 0n),
+          start: one(f, 7)?.readBigUInt64LE(0),
+          end: one(f, 8)?.readBigUInt64LE(0),
           attributes: attributes(all(f, 9)),
           resource,
           statusCode: Number(one(status, 3) ?? 0n),
