@@ -443,15 +443,23 @@ function compileNoop(b: CompiledBackend, logger: Logger, endpointLabel: string):
     isComplete: false,
   });
   const failed = (err: unknown): ProxyResponse => noopFailure(b, logger, endpointLabel, err);
-  return (req) => {
-    let call: Promise<BackendResponse>;
-    try {
-      call = runOne(b, req, undefined);
-    } catch (err) {
-      return Promise.resolve(failed(err));
-    }
-    return call.then(passed, failed);
-  };
+  return (req) => callNoop(b, req, passed, failed);
+}
+
+/** Calls a no-op endpoint's backend; a request that cannot be built fails as a call does. */
+function callNoop<T>(
+  b: CompiledBackend,
+  req: GwRequest,
+  passed: (res: BackendResponse) => T,
+  failed: (err: unknown) => T,
+): Promise<T> {
+  let call: Promise<BackendResponse>;
+  try {
+    call = runOne(b, req, undefined);
+  } catch (err) {
+    return Promise.resolve(failed(err));
+  }
+  return call.then(passed, failed);
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -699,15 +707,7 @@ export function compileEndpoint(
     const b = backends[0];
     const passed = (res: BackendResponse): GwResponse => renderNoop(res, versionHeader);
     const failed = (err: unknown): GwResponse => renderError(noopFailure(b, rt.logger, label, err));
-    stage = (req) => {
-      let call: Promise<BackendResponse>;
-      try {
-        call = runOne(b, req, undefined);
-      } catch (err) {
-        return Promise.resolve(failed(err));
-      }
-      return call.then(passed, failed);
-    };
+    stage = (req) => callNoop(b, req, passed, failed);
   }
   stage = applyFeatures<EndpointStage>(
     endpoint.extra_config,
