@@ -589,7 +589,12 @@ test('backend phases: round_trip and read_payload spans inside the backend span,
   assert.ok(roundTrip.end <= readPayload.start, 'round_trip before read_payload');
   assert.ok(readPayload.end <= call.end, 'read_payload ends within the backend span');
   assert.ok(ms(roundTrip) >= PAUSE_MS - 5, `round_trip covers the wait for the head: ${ms(roundTrip)} ms`);
-  assert.ok(ms(readPayload) >= PAUSE_MS - 5, `read_payload covers the body: ${ms(readPayload)} ms`);
+  // gw may read the head late on a busy machine, which shortens read_payload but not the two together
+  assert.ok(ms(readPayload) > 0, `read_payload covers the body: ${ms(readPayload)} ms`);
+  assert.ok(
+    ms(roundTrip) + ms(readPayload) >= 2 * PAUSE_MS - 5,
+    `round_trip + read_payload cover both waits: ${ms(roundTrip)} + ${ms(readPayload)} ms`,
+  );
 
   // a backend's own stage options replace the service's
   assert.deepEqual(childrenOf(backendSpan('/o')), []);
@@ -664,7 +669,8 @@ test('backend phases through undici (the https client, here forced for http:): t
   assert.equal(getconn.attributes['http.conn.reused'], undefined, 'undici does not tell');
   assert.ok(call.start <= getconn.start && getconn.end <= roundTrip.start);
   assert.ok(roundTrip.end <= readPayload.start && readPayload.end <= call.end);
-  assert.ok(ms(roundTrip) >= PAUSE_MS - 5 && ms(readPayload) >= PAUSE_MS - 5);
+  assert.ok(ms(roundTrip) >= PAUSE_MS - 5 && ms(readPayload) > 0);
+  assert.ok(ms(roundTrip) + ms(readPayload) >= 2 * PAUSE_MS - 5);
 });
 
 test('backend phases are off by default: no child spans under the backend span', async (t) => {
