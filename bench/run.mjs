@@ -2,7 +2,7 @@
 //
 //   node bench/run.mjs [--quick] [--scenarios noop,merged,...] [--rounds N] [--duration SEC]
 //                      [--warmup SEC] [--connections N] [--workers N] [--out DIR]
-//                      [--no-nginx] [--no-floor]
+//                      [--cost-bursts N] [--burst SEC] [--no-nginx] [--no-floor]
 //
 // Environment: BENCH_ROUNDS (default 1; `make bench` runs 3), BENCH_DURATION (seconds per
 // measured run, default 10), BENCH_WARMUP (default 3), BENCH_CONNECTIONS (default 64),
@@ -24,6 +24,11 @@
 // kept in the JSON as `rounds`). A ratio is the median of the rounds' ratios, each round's gw
 // run against the reference runs made right after it (never a reference run of another
 // scenario: the machine drifts by ±30 % within minutes).
+// Scenarios that add a feature to the no-op proxy (noop-log, noop-metrics) also measure the
+// feature's cost against a second gw started on the plain config: N pairs of short bursts, one
+// load generator alternating between the two (ABBAAB…); the cost is 1 − the median of the pairs'
+// req/s ratios (`featureCost`, with the req/CPU-s cost over the totals). Ten-second runs minutes
+// apart differ by ±20 % on this machine; bursts seconds apart share its drift.
 //
 // Writes bench/results/<timestamp>.json, bench/results/latest.json and bench/results/latest.svg
 // (or into --out DIR) and prints the run's settings and a table.
@@ -43,7 +48,7 @@ import {
   treeCpuSec,
   waitForHttp,
 } from './lib/proc.mjs';
-import { pairedRatio, roundRatios, summarizeRounds } from './lib/rounds.mjs';
+import { median, medianError, pairedRatio, roundRatios, summarizeRounds } from './lib/rounds.mjs';
 import { NGINX_ROUTES, SCENARIOS, writeGwConfig } from './lib/scenarios.mjs';
 import { renderChart } from './lib/svg.mjs';
 
@@ -66,6 +71,8 @@ function parseArgs(argv) {
     nginx: true,
     floor: true,
     gwArgs: (process.env.BENCH_GW_ARGS ?? '').split(/\s+/).filter(Boolean),
+    costBursts: Number(process.env.BENCH_COST_BURSTS ?? 16),
+    burstSec: Number(process.env.BENCH_BURST ?? 2),
   };
   let durationGiven = process.env.BENCH_DURATION !== undefined;
   let warmupGiven = process.env.BENCH_WARMUP !== undefined;
@@ -94,6 +101,8 @@ function parseArgs(argv) {
     else if (a === '--no-nginx') opts.nginx = false;
     else if (a === '--no-floor') opts.floor = false;
     else if (a === '--rounds') opts.rounds = Number(value());
+    else if (a === '--cost-bursts') opts.costBursts = Number(value());
+    else if (a === '--burst') opts.burstSec = Number(value());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${readHelp()}\n`);
       process.exit(0);
@@ -102,12 +111,16 @@ function parseArgs(argv) {
   if (opts.quick) {
     if (!durationGiven) opts.durationSec = 2;
     if (!warmupGiven) opts.warmupSec = 1;
+    opts.costBursts = Math.min(opts.costBursts, 4);
+    opts.burstSec = Math.min(opts.burstSec, 1);
   }
   for (const [k, v] of Object.entries({
     durationSec: opts.durationSec,
     rounds: opts.rounds,
     connections: opts.connections,
     workers: opts.workers,
+    costBursts: opts.costBursts,
+    burstSec: opts.burstSec,
   }))
     if (!(v > 0)) throw new Error(`${k} must be a positive number`);
   if (!Number.isInteger(opts.rounds)) throw new Error('rounds must be a whole number');
@@ -118,7 +131,7 @@ function readHelp() {
   return `node bench/run.mjs [options]: gw against nginx proxy_pass and the floor proxy (uWS + undici)
 
   --quick              2 s runs after a 1 s warm-up (unless --duration/--warmup say otherwise)
-  --scenarios LIST     comma-separated, default all: ${SCENARIOS.map((s) => s.name).join(',')}
+  --scenarios LIST     comma-separated, default all but noop-aa: ${SCENARIOS.map((s) => s.name).join(',')}
   --rounds N           measure gw, nginx and the floor in turn N times per scenario and report
                        the medians (env BENCH_ROUNDS, default 1; make bench uses 3)
   --duration SEC       seconds per measured run (env BENCH_DURATION, default 10)
@@ -127,6 +140,9 @@ function readHelp() {
   --workers N          gw worker threads, also nginx workers and floor threads (env BENCH_GW_WORKERS,
                        default one per core)
   --out DIR            where the JSON and SVG results go (default bench/results)
+  --cost-bursts N      pairs of bursts measuring a feature's cost (noop-log, noop-metrics) against
+                       gw on the plain config (env BENCH_COST_BURSTS, default 16)
+  --burst SEC          seconds per burst (env BENCH_BURST, default 2)
   --no-nginx           no nginx reference proxy
   --no-floor           no floor proxy
 
@@ -164,6 +180,27 @@ function gitDescribe() {
 function loadgen(url, { connections, durationSec, headers }) {
   return new Promise((resolve, reject) => {
     const args = JSON.stringify({ url, connections, durationSec, warmupSec: 0, headers });
+    const child = spawn(process.execPath, [LOADGEN, args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator failed: ${err.trim()}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop()));
+    });
+  });
+}
+
+/** Feature cost: bench/lib/loadgen.mjs in its `alternate` mode (bursts against two gw in turn). */
+function alternateRun(targets, { connections, headers, bursts, burstSec }) {
+  return new Promise((resolve, reject) => {
+    const args = JSON.stringify({ alternate: targets, connections, headers, bursts, burstSec });
     const child = spawn(process.execPath, [LOADGEN, args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -330,12 +367,22 @@ function printTable(report) {
       'CPU ratio = gw req/CPU-s ÷ nginx req/CPU-s; ' +
       'errors = gw non-2xx + socket errors)\n',
   );
+  const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
+  for (const s of report.scenarios) {
+    const c = s.featureCost;
+    if (!c) continue;
+    process.stdout.write(
+      `${s.name}: costs ${pct(c.reqPerSec)} ± ${pct(c.reqPerSecError)} of gw's req/s against gw on its ${c.baseline} config ` +
+        `(median of ${c.bursts} pairs of ${c.burstSec} s bursts in turn; ${pct(c.reqPerSecTotals)} over the totals), ` +
+        `${pct(c.reqPerCpuSec)} of its req/CPU-s\n`,
+    );
+  }
 }
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const features = await registeredFeatures();
-  const wanted = opts.scenarios ?? SCENARIOS.map((s) => s.name);
+  const wanted = opts.scenarios ?? SCENARIOS.filter((s) => !s.optional).map((s) => s.name);
   for (const name of wanted)
     if (!SCENARIOS.some((s) => s.name === name))
       throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -425,6 +472,7 @@ async function main() {
     };
 
     let gw;
+    let baselineGw;
     for (const sc of scenarios) {
       const connections = sc.connections ?? opts.connections;
       const entry = { name: sc.name, description: sc.description, connections, path: sc.path };
@@ -448,21 +496,52 @@ async function main() {
         log(`${sc.name}: skipped (${entry.skipped})`);
         continue;
       }
+      if (sc.baseline && baselineGw?.instance !== sc.baseline) {
+        if (baselineGw) await baselineGw.proc.stop();
+        baselineGw = await startGw(tmp, sc.baseline, backend.url, features, opts);
+        children.push(baselineGw.proc);
+        log(`baseline gw (${sc.baseline} config) at ${baselineGw.url}`);
+      }
       const gwRuns = [];
       const refRuns = references.map(() => []);
+      const run = { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec, headers };
       for (let round = 0; round < opts.rounds; round++) {
         log(`${sc.name} round ${round + 1}/${opts.rounds}: gw ${sc.path} with ${connections} connections…`);
-        gwRuns.push(
-          await loadRun(
-            `${gw.url}${sc.path}`,
-            { connections, durationSec: opts.durationSec, warmupSec: opts.warmupSec, headers },
-            gw.proc.pid,
-          ),
-        );
+        gwRuns.push(await loadRun(`${gw.url}${sc.path}`, run, gw.proc.pid));
         for (const [i, ref] of references.entries())
           refRuns[i].push(await measureReference(ref, ref.pathOf(sc), connections));
       }
       entry.gw = summarizeRounds(gwRuns);
+      if (sc.baseline) {
+        log(
+          `  ${sc.name}: ${opts.costBursts} × ${opts.burstSec} s bursts against gw and gw (${sc.baseline} config) in turn…`,
+        );
+        const cost = await alternateRun(
+          [
+            { url: `${gw.url}${sc.path}`, pid: gw.proc.pid },
+            { url: `${baselineGw.url}${sc.path}`, pid: baselineGw.proc.pid },
+          ],
+          { connections, headers, bursts: opts.costBursts, burstSec: opts.burstSec },
+        );
+        const [withFeature, without] = cost.targets;
+        const share = (x) => Math.round((1 - x) * 1000) / 1000;
+        entry.featureCost = {
+          baseline: sc.baseline,
+          bursts: opts.costBursts,
+          burstSec: opts.burstSec,
+          // > 0: the feature costs that share of gw's req/s (of its req per CPU-second)
+          reqPerSec: share(median(cost.pairRatios)),
+          reqPerSecTotals: share(withFeature.ok / withFeature.elapsedSec / (without.ok / without.elapsedSec)),
+          reqPerCpuSec:
+            withFeature.cpuSec > 0 && without.cpuSec > 0
+              ? share(withFeature.ok / withFeature.cpuSec / (without.ok / without.cpuSec))
+              : null,
+          // the standard error of that median (1.2533 σ/√n), so a reader sees what the pairs can tell
+          reqPerSecError: Math.round(medianError(cost.pairRatios) * 1000) / 1000,
+          pairRatios: cost.pairRatios,
+          targets: cost.targets,
+        };
+      }
       for (const [i, ref] of references.entries()) {
         const result = summarizeRounds(refRuns[i]);
         const ratio = pairedRatio(gwRuns, refRuns[i], (r) => r.reqPerSec);
@@ -488,6 +567,7 @@ async function main() {
         entry.floorToNginx = pairedRatio(refRuns[floorAt], refRuns[nginxAt], (r) => r.reqPerSec);
     }
     if (gw) await gw.proc.stop();
+    if (baselineGw) await baselineGw.proc.stop();
   } finally {
     await stopAll();
     rmSync(tmp, { recursive: true, force: true });

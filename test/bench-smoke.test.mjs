@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { median, pairedRatio, roundRatios, summarizeRounds } from '../bench/lib/rounds.mjs';
+import { median, medianError, pairedRatio, roundRatios, summarizeRounds } from '../bench/lib/rounds.mjs';
 import { ROOT } from './helpers/gateway.mjs';
 
 test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG with positive numbers', {
@@ -95,6 +95,72 @@ test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG w
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test('noop-log measures the access log against gw on the plain config, in alternating bursts', {
+  timeout: 90_000,
+}, async () => {
+  const out = mkdtempSync(join(tmpdir(), 'gw-bench-cost-'));
+  try {
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'bench', 'run.mjs'),
+        '--quick',
+        '--scenarios',
+        'noop-log',
+        '--rounds',
+        '1',
+        '--cost-bursts',
+        '3',
+        '--burst',
+        '1',
+        '--no-nginx',
+        '--no-floor',
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, `bench failed:\n${stderr}`);
+    assert.match(
+      stdout,
+      /^noop-log: costs -?\d+\.\d % ± \d+\.\d % of gw's req\/s against gw on its main config \(median of 3 pairs of 1 s bursts/m,
+    );
+    const report = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
+    const [scenario] = report.scenarios;
+    assert.equal(scenario.name, 'noop-log');
+    const cost = scenario.featureCost;
+    assert.equal(cost.baseline, 'main');
+    assert.equal(cost.pairRatios.length, 3);
+    for (const r of cost.pairRatios) assert.ok(r > 0, `pair ratio ${r}`);
+    assert.equal(cost.targets.length, 2);
+    const [withLog, plain] = cost.targets;
+    assert.notEqual(withLog.url, plain.url, 'two gw processes');
+    for (const t of cost.targets) assert.ok(t.ok > 0 && t.elapsedSec >= 3 && t.cpuSec > 0, JSON.stringify(t));
+    assert.equal(cost.reqPerSec, Math.round((1 - median(cost.pairRatios)) * 1000) / 1000);
+    assert.ok(cost.reqPerSec < 1 && cost.reqPerCpuSec < 1);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test('the standard error of a median shrinks with the number of pairs', () => {
+  const spread = [0.9, 1.1, 0.95, 1.05];
+  const few = medianError(spread);
+  const many = medianError([...spread, ...spread, ...spread, ...spread]);
+  assert.ok(Math.abs(few - (1.2533 * Math.sqrt(0.025 / 3)) / 2) < 1e-9, String(few));
+  assert.ok(many < few / 1.9, `${many} vs ${few}`);
+  assert.ok(Number.isNaN(medianError([1])));
 });
 
 test("rounds reduce to the median of each figure, counts summed, each round's req/s kept", () => {

@@ -52,3 +52,12 @@ export function roundRatios(a, b, figure) {
 export function pairedRatio(a, b, figure) {
   return median(roundRatios(a, b, figure));
 }
+
+/** The standard error of the median of `values` (1.2533 σ/√n for a roughly normal spread). */
+export function medianError(values) {
+  const n = values.length;
+  if (n < 2) return Number.NaN;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (n - 1);
+  return (1.2533 * Math.sqrt(variance)) / Math.sqrt(n);
+}

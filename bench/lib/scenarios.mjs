@@ -85,6 +85,18 @@ export const SCENARIOS = [
     path: '/noop',
     nginx: '/noop',
     floor: '/noop',
+    baseline: 'main',
+  },
+  {
+    name: 'noop-aa',
+    description:
+      'the harness checking itself: the noop-log/noop-metrics cost measurement with the same config on both sides (run only when named)',
+    optional: true,
+    instance: 'main',
+    path: '/noop',
+    nginx: '/noop',
+    floor: '/noop',
+    baseline: 'main',
   },
   {
     name: 'noop-metrics',
@@ -93,6 +105,7 @@ export const SCENARIOS = [
     path: '/noop',
     nginx: '/noop',
     floor: '/noop',
+    baseline: 'main',
   },
 ];
 
