@@ -32,7 +32,7 @@
 //
 // Writes bench/results/<timestamp>.json, bench/results/latest.json and bench/results/latest.svg
 // (or into --out DIR) and prints the run's settings and a table.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -176,46 +176,22 @@ function gitDescribe() {
   }
 }
 
-/** One run of a fresh load generator process; resolves with its JSON result. */
-function loadgen(url, { connections, durationSec, headers }) {
-  return new Promise((resolve, reject) => {
-    const args = JSON.stringify({ url, connections, durationSec, warmupSec: 0, headers });
-    const child = spawn(process.execPath, [LOADGEN, args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`load generator failed: ${err.trim()}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop()));
-    });
+/** A fresh load generator process (bench/lib/loadgen.mjs) with `options`; resolves with its JSON line. */
+async function runLoadgen(options) {
+  const { stdout } = await runToEnd(process.execPath, [LOADGEN, JSON.stringify(options)]).catch((err) => {
+    throw new Error(`load generator failed: ${err.message.trim()}`);
   });
+  return JSON.parse(stdout.trim().split('\n').pop());
 }
 
-/** Feature cost: bench/lib/loadgen.mjs in its `alternate` mode (bursts against two gw in turn). */
+/** One run against `url`. */
+function loadgen(url, { connections, durationSec, headers }) {
+  return runLoadgen({ url, connections, durationSec, warmupSec: 0, headers });
+}
+
+/** Feature cost: bursts against two gw in turn (loadgen's `alternate` mode). */
 function alternateRun(targets, { connections, headers, bursts, burstSec }) {
-  return new Promise((resolve, reject) => {
-    const args = JSON.stringify({ alternate: targets, connections, headers, bursts, burstSec });
-    const child = spawn(process.execPath, [LOADGEN, args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`load generator failed: ${err.trim()}`));
-      else resolve(JSON.parse(out.trim().split('\n').pop()));
-    });
-  });
+  return runLoadgen({ alternate: targets, connections, headers, bursts, burstSec });
 }
 
 /** A warm-up run, then the measured run with the CPU time of `targetPid`'s tree read around it. */

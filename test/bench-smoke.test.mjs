@@ -2,47 +2,34 @@
 // reference when installed, the floor proxy (uWS + undici), a load run each, and the JSON + SVG
 // results written with real figures; and the median reduction of interleaved rounds.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { runToEnd } from '../bench/lib/proc.mjs';
 import { median, medianError, pairedRatio, roundRatios, summarizeRounds } from '../bench/lib/rounds.mjs';
 import { ROOT } from './helpers/gateway.mjs';
+
+/** `node bench/run.mjs ARGS --out OUT` to its end; its stdout (a failed run rejects with its stderr). */
+async function runBench(args, out) {
+  const { stdout } = await runToEnd(process.execPath, [
+    join(ROOT, 'bench', 'run.mjs'),
+    ...args,
+    '--out',
+    out,
+  ]);
+  return stdout;
+}
 
 test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG with positive numbers', {
   timeout: 60_000,
 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'gw-bench-smoke-'));
   try {
-    const child = spawn(
-      process.execPath,
-      [
-        join(ROOT, 'bench', 'run.mjs'),
-        '--quick',
-        '--scenarios',
-        'noop',
-        '--duration',
-        '2',
-        '--warmup',
-        '1',
-        '--rounds',
-        '1',
-        '--out',
-        out,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const stdout = await runBench(
+      ['--quick', '--scenarios', 'noop', '--duration', '2', '--warmup', '1', '--rounds', '1'],
+      out,
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const code = await new Promise((resolve) => child.once('exit', resolve));
-    assert.equal(code, 0, `bench failed:\n${stderr}`);
     assert.match(stdout, /\| noop +\| 64 +\|/);
     assert.match(stdout, /^1 round .* gw \d+ worker threads? .* load autocannon/m, 'the meta line');
     const [head, , row] = stdout.split('\n').filter((l) => l.startsWith('|'));
@@ -102,10 +89,8 @@ test('noop-log measures the access log against gw on the plain config, in altern
 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'gw-bench-cost-'));
   try {
-    const child = spawn(
-      process.execPath,
+    const stdout = await runBench(
       [
-        join(ROOT, 'bench', 'run.mjs'),
         '--quick',
         '--scenarios',
         'noop-log',
@@ -117,21 +102,9 @@ test('noop-log measures the access log against gw on the plain config, in altern
         '1',
         '--no-nginx',
         '--no-floor',
-        '--out',
-        out,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      out,
     );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const code = await new Promise((resolve) => child.once('exit', resolve));
-    assert.equal(code, 0, `bench failed:\n${stderr}`);
     assert.match(
       stdout,
       /^noop-log: costs -?\d+\.\d % ± \d+\.\d % of gw's req\/s against gw on its main config \(median of 3 pairs of 1 s bursts/m,
