@@ -27,6 +27,7 @@ import {
   type BackendResponse,
   type BackendStage,
   type CompileContext,
+  type DirectStage,
   type EndpointConfig,
   type EndpointMiddleware,
   type EndpointStage,
@@ -35,6 +36,7 @@ import {
   type ProxyMiddleware,
   type ProxyResponse,
   type ProxyStage,
+  type Reply,
   type ResponseHeaders,
   type ServiceConfig,
 } from '../types.js';
@@ -46,7 +48,13 @@ import {
 } from './backend-request.js';
 import { DeadlineList } from './deadlines.js';
 import { DecodeError, getDecoder, getEncoder } from './encodings.js';
-import { callBackend, type HttpResult, type PoolRegistry, UpstreamError } from './http-client.js';
+import {
+  type CallSink,
+  type HttpResult,
+  type PoolRegistry,
+  startBackendCall,
+  UpstreamError,
+} from './http-client.js';
 import { compileStaticProxy } from './static.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
 
@@ -75,6 +83,8 @@ interface CompiledBackend {
   detailsAlias: string | undefined;
   returnErrorCode: boolean;
   noop: boolean;
+  /** The HTTP call itself, when no middleware wraps it (no-op backends only). */
+  direct: ((breq: BackendRequest, sink: CallSink) => void) | undefined;
   concurrent: number;
   timeoutMs: number;
   label: string;
@@ -195,9 +205,7 @@ function compileBackend(
     };
   };
 
-  // Not async: a no-op call is undici's promise as it is, one `then` otherwise (each async layer
-  // costs microtasks on every request).
-  const httpStage: BackendStage = (breq: BackendRequest): Promise<BackendResponse> => {
+  const httpCall = (breq: BackendRequest, sink: CallSink): void => {
     let origin = hostCount === 1 ? hosts[0] : balancer.origin(breq);
     let target = breq.path;
     // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.
@@ -210,7 +218,7 @@ function compileBackend(
     const h = breq.headers;
     for (const k in h) headers.push(k, h[k]);
     const remaining = breq.deadline > 0 ? breq.deadline - Date.now() : timeoutMs;
-    const call = callBackend(
+    startBackendCall(
       rt.pools,
       origin,
       {
@@ -225,7 +233,13 @@ function compileBackend(
         timings: breq.timings,
       },
       deadlines,
+      sink,
     );
+  };
+  // Not async: a no-op call is the call's promise as it is, one `then` otherwise (each async
+  // layer costs microtasks on every request).
+  const httpStage: BackendStage = (breq: BackendRequest): Promise<BackendResponse> => {
+    const call = new Promise<HttpResult>((resolved, rejected) => httpCall(breq, { resolved, rejected }));
     return noop ? call : call.then(checked);
   };
 
@@ -242,6 +256,8 @@ function compileBackend(
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint, backend),
   );
   const transform = noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend));
+  // With no middleware around the HTTP call, a no-op endpoint may start it directly.
+  const direct = noop && stage === httpStage ? httpCall : undefined;
   const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
   return {
     index,
@@ -251,6 +267,7 @@ function compileBackend(
     detailsAlias,
     returnErrorCode,
     noop,
+    direct,
     concurrent,
     timeoutMs,
     label: `${method} ${backend.url_pattern}`,
@@ -585,6 +602,25 @@ export interface CompiledEndpoint {
   method: string;
   path: string;
   stage: EndpointStage;
+  /** The same endpoint answering through a Reply, when nothing sits between backend and client. */
+  direct: DirectStage | undefined;
+}
+
+/** A direct no-op call in flight: renders the backend's answer (or failure) into the reply. */
+class DirectNoopCall implements CallSink {
+  constructor(
+    private readonly reply: Reply,
+    private readonly passed: (res: BackendResponse) => GwResponse,
+    private readonly failed: (err: unknown) => GwResponse,
+  ) {}
+
+  resolved(res: HttpResult): void {
+    this.reply.answer(this.passed(res));
+  }
+
+  rejected(err: Error): void {
+    this.reply.answer(this.failed(err));
+  }
 }
 
 export function compileEndpoint(
@@ -701,6 +737,7 @@ export function compileEndpoint(
     }
     return render(pr, req);
   };
+  let direct: DirectStage | undefined;
   if (noopStage !== undefined && proxy === noopStage) {
     // Nothing between the backend and the client: one `then` from the backend's answer to the
     // response, instead of three promise hops (no-op proxy stage, async stage, render).
@@ -708,7 +745,20 @@ export function compileEndpoint(
     const passed = (res: BackendResponse): GwResponse => renderNoop(res, versionHeader);
     const failed = (err: unknown): GwResponse => renderError(noopFailure(b, rt.logger, label, err));
     stage = (req) => callNoop(b, req, passed, failed);
+    const call = b.direct;
+    if (call !== undefined)
+      direct = (req, reply) => {
+        let breq: BackendRequest;
+        try {
+          breq = buildBackendRequest(b, req, undefined);
+        } catch (err) {
+          reply.answer(failed(err));
+          return;
+        }
+        call(breq, new DirectNoopCall(reply, passed, failed));
+      };
   }
+  const fused = stage;
   stage = applyFeatures<EndpointStage>(
     endpoint.extra_config,
     (m) => m.endpoint as never,
@@ -721,7 +771,9 @@ export function compileEndpoint(
     stage,
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint),
   );
-  return { method, path: endpoint.endpoint, stage };
+  // Any endpoint middleware (or instrumentation) must see every request: no direct path then.
+  if (stage !== fused) direct = undefined;
+  return { method, path: endpoint.endpoint, stage, direct };
 }
 
 export type { BackendMiddleware, EndpointMiddleware, ProxyMiddleware };

@@ -84,6 +84,12 @@ export interface CallOptions {
   timings?: BackendTimings;
 }
 
+/** Hears how a call ended: exactly one of the two, once. */
+export interface CallSink {
+  resolved(res: HttpResult): void;
+  rejected(err: Error): void;
+}
+
 const headerNameToString = undiciUtil.headerNameToString as (name: Buffer) => string;
 
 const NO_HEADERS: ResponseHeaders = {};
@@ -167,7 +173,7 @@ function redirectHeaders(initial: string[], from: URL, to: URL): string[] {
 /**
  * One backend call in flight: it is its own handler for gw's client and undici's (prototype
  * methods, so no closures per request) and its own deadline entry. It follows redirects like Go's client and undoes the
- * gzip it asked for, then settles the one promise `callBackend` returned.
+ * gzip it asked for, then tells its sink (the promise `callBackend` returned, or a direct caller).
  */
 class BackendCall implements DeadlineEntry {
   deadlineAt = 0;
@@ -194,8 +200,7 @@ class BackendCall implements DeadlineEntry {
     private origin: string,
     private readonly opts: CallOptions,
     private readonly deadlines: DeadlineList,
-    private readonly resolve: (res: HttpResult) => void,
-    private readonly reject: (err: Error) => void,
+    private readonly sink: CallSink,
   ) {
     this.path = opts.path;
     this.method = opts.method;
@@ -237,7 +242,7 @@ class BackendCall implements DeadlineEntry {
     const err = new UpstreamError('context deadline exceeded', 'timeout');
     this.abortFn?.(err);
     this.inFlight?.abort();
-    this.reject(err);
+    this.sink.rejected(err);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -282,18 +287,18 @@ class BackendCall implements DeadlineEntry {
       try {
         res = decompress(res);
       } catch (err) {
-        this.reject(err as Error);
+        this.sink.rejected(err as Error);
         return;
       }
     }
-    this.resolve(res);
+    this.sink.resolved(res);
   }
 
   onError(err: Error): void {
     if (this.settled) return;
     this.settled = true;
     this.deadlines.remove(this);
-    this.reject(toUpstreamError(err));
+    this.sink.rejected(toUpstreamError(err));
   }
 
   /** Starts the next hop for a 3xx with a Location; false when the 3xx is the answer. */
@@ -360,7 +365,18 @@ export function callBackend(
   opts: CallOptions,
   deadlines: DeadlineList = defaultDeadlines,
 ): Promise<HttpResult> {
-  return new Promise((resolve, reject) => {
-    new BackendCall(pools, origin, opts, deadlines, resolve, reject).start();
+  return new Promise((resolved, rejected) => {
+    new BackendCall(pools, origin, opts, deadlines, { resolved, rejected }).start();
   });
+}
+
+/** Starts the same call as `callBackend`, told to `sink` instead of a promise (no microtask hops). */
+export function startBackendCall(
+  pools: PoolRegistry,
+  origin: string,
+  opts: CallOptions,
+  deadlines: DeadlineList,
+  sink: CallSink,
+): void {
+  new BackendCall(pools, origin, opts, deadlines, sink).start();
 }

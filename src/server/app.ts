@@ -8,7 +8,15 @@ import { GW_VERSION } from '../proxy/backend-request.js';
 import { compileEndpoint, type EndpointRuntime } from '../proxy/endpoint.js';
 import { PoolRegistry } from '../proxy/http-client.js';
 import { type AccessLog, compileAccessLog } from '../telemetry/access-log.js';
-import type { CompileContext, EndpointStage, GwRequest, GwResponse, ServiceConfig } from '../types.js';
+import type {
+  CompileContext,
+  DirectStage,
+  EndpointStage,
+  GwRequest,
+  GwResponse,
+  Reply,
+  ServiceConfig,
+} from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
 import { cleanPath, Router } from './router.js';
 
@@ -39,8 +47,23 @@ export interface AppOptions {
   transform: 'wasm' | 'js';
 }
 
+/** What the router finds: the endpoint's pipeline, and its direct form when it has one. */
+interface Route {
+  stage: EndpointStage;
+  direct: DirectStage | undefined;
+}
+
+function answerWhenSettled(pending: Promise<GwResponse>, reply: Reply): void {
+  pending.then(
+    (res) => reply.answer(res),
+    () => reply.answer(plain(500, '500 Internal Server Error')),
+  );
+}
+
 export interface GatewayApp {
   handle: (req: GwRequest) => Promise<GwResponse>;
+  /** The same as `handle`, answering through a Reply; undefined when a service middleware wraps the router. */
+  serve: DirectStage | undefined;
   /** The access log (undefined when off): the front calls it once a request is answered. */
   accessLog: AccessLog | undefined;
   close(): Promise<void>;
@@ -113,15 +136,16 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     onClose: (fn) => closers.push(fn),
   };
 
-  const router = new Router<EndpointStage>();
+  const router = new Router<Route>();
   (service.endpoints ?? []).forEach((ep, i) => {
     const compiled = compileEndpoint(ep, i, service, rt);
     if (!router.has(compiled.method, compiled.path))
-      router.add(compiled.method, compiled.path, compiled.stage);
+      router.add(compiled.method, compiled.path, { stage: compiled.stage, direct: compiled.direct });
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
-    if (!router.has('GET', healthPath)) router.add('GET', healthPath, healthHandler);
+    if (!router.has('GET', healthPath))
+      router.add('GET', healthPath, { stage: healthHandler, direct: undefined });
   }
   const debug = service.debug_endpoint === true ? debugHandler(logger) : undefined;
   const echo = service.echo_endpoint === true ? echoHandler : undefined;
@@ -162,7 +186,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     return undefined;
   };
 
-  const dispatch: EndpointStage = (req) => {
+  /** The route that serves `req` (its params set), or the answer when no endpoint does. */
+  const route = (req: GwRequest): Route | Promise<GwResponse> => {
     let path = req.path;
     if (removeDuplicateSlash && path.includes('//')) {
       path = path.replace(/\/{2,}/g, '/');
@@ -173,7 +198,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     const found = router.lookup(req.method, path);
     if (found.kind === 'found') {
       req.params = found.params;
-      return found.value(req);
+      return found.value;
     }
     if (found.kind === 'method-not-allowed') {
       if (autoOptions && req.method === 'OPTIONS') {
@@ -192,6 +217,11 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     }
     const alt = lookupAlternatives(req, path);
     return Promise.resolve(alt ?? notFound);
+  };
+
+  const dispatch: EndpointStage = (req) => {
+    const found = route(req);
+    return found instanceof Promise ? found : found.stage(req);
   };
 
   let handle: EndpointStage = dispatch;
@@ -219,8 +249,21 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       }
     : inner;
 
+  // With no service-wide middleware or client-IP rule around the router, the front may hand
+  // requests straight to it: routes with a direct stage answer without promise hops.
+  const serve: DirectStage | undefined =
+    handle === dispatch && !clientIp
+      ? (req, reply) => {
+          const found = route(req);
+          if (found instanceof Promise) answerWhenSettled(found, reply);
+          else if (found.direct !== undefined) found.direct(req, reply);
+          else answerWhenSettled(found.stage(req), reply);
+        }
+      : undefined;
+
   return {
     handle: withIp,
+    serve,
     // Called by the front as it writes the answer: no promise layer per request for logging.
     accessLog: compileAccessLog(service, logger),
     routes: router.patterns,

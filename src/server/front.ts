@@ -5,7 +5,7 @@ import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { GwRequest, GwResponse, HeaderMap } from '../types.js';
+import type { DirectStage, GwRequest, GwResponse, HeaderMap, Reply } from '../types.js';
 
 export type FrontKind = 'uws' | 'node';
 
@@ -97,10 +97,16 @@ export function uwsUnavailableReason(): string | undefined {
   return uwsLoadError;
 }
 
-export function createFront(kind: FrontKind, opts: FrontOptions, handler: RequestHandler): HttpFront {
+/** `serve`, when given, is `handler` answering through a Reply: the uWS front prefers it. */
+export function createFront(
+  kind: FrontKind,
+  opts: FrontOptions,
+  handler: RequestHandler,
+  serve?: DirectStage,
+): HttpFront {
   if (kind === 'uws') {
     const uws = loadUws();
-    if (uws) return new UwsFront(uws, opts, handler);
+    if (uws) return new UwsFront(uws, opts, handler, serve);
   }
   return new NodeFront(opts, handler);
 }
@@ -117,6 +123,7 @@ class UwsFront implements HttpFront {
     private readonly uws: typeof import('uWebSockets.js'),
     private readonly opts: FrontOptions,
     private readonly handler: RequestHandler,
+    private readonly serve: DirectStage | undefined,
   ) {
     this.app = opts.tls
       ? uws.SSLApp({
@@ -187,14 +194,13 @@ class UwsFront implements HttpFront {
     collecting = NO_HEADERS;
     const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
     const gwReq: GwRequest = { method, path: url, query, headers, params: {}, body: null, clientIp };
-    const state: ResState = {
-      aborted: false,
-      done: false,
-      head: method === 'HEAD',
-      timer: undefined,
-      req: gwReq,
-      startedMs: this.opts.onAnswered ? performance.now() : 0,
-    };
+    const state = new Exchange(
+      this,
+      res,
+      gwReq,
+      method === 'HEAD',
+      this.opts.onAnswered ? performance.now() : 0,
+    );
     this.active++;
     res.onAborted(() => {
       state.aborted = true;
@@ -245,7 +251,16 @@ class UwsFront implements HttpFront {
     });
   }
 
-  private dispatch(res: import('uWebSockets.js').HttpResponse, state: ResState, gwReq: GwRequest): void {
+  private dispatch(res: import('uWebSockets.js').HttpResponse, state: Exchange, gwReq: GwRequest): void {
+    const serve = this.serve;
+    if (serve !== undefined) {
+      try {
+        serve(gwReq, state);
+      } catch (err) {
+        state.answer(internalError(err));
+      }
+      return;
+    }
     let result: Promise<GwResponse> | GwResponse;
     try {
       result = this.handler(gwReq);
@@ -263,14 +278,14 @@ class UwsFront implements HttpFront {
   }
 
   /** The handler's answer: written, and told to `onAnswered` (even when the client left). */
-  private answer(res: import('uWebSockets.js').HttpResponse, state: ResState, r: GwResponse): void {
+  answer(res: import('uWebSockets.js').HttpResponse, state: Exchange, r: GwResponse): void {
     this.opts.onAnswered?.(state.req, r.status, state.startedMs);
     this.respond(res, state, r, false);
   }
 
   private respond(
     res: import('uWebSockets.js').HttpResponse,
-    state: ResState,
+    state: Exchange,
     r: GwResponse,
     close: boolean,
   ): void {
@@ -301,13 +316,23 @@ class UwsFront implements HttpFront {
   }
 }
 
-interface ResState {
-  aborted: boolean;
-  done: boolean;
-  head: boolean;
-  timer: NodeJS.Timeout | undefined;
-  req: GwRequest;
-  startedMs: number;
+/** One request on the uWS front, from arrival to its answer; the Reply a direct stage writes to. */
+class Exchange implements Reply {
+  aborted = false;
+  done = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    private readonly front: UwsFront,
+    private readonly res: import('uWebSockets.js').HttpResponse,
+    readonly req: GwRequest,
+    readonly head: boolean,
+    readonly startedMs: number,
+  ) {}
+
+  answer(r: GwResponse): void {
+    this.front.answer(this.res, this, r);
+  }
 }
 
 function internalError(err: unknown): GwResponse {

@@ -62,6 +62,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       onAnswered: app.accessLog,
     },
     app.handle,
+    app.serve,
   );
   await front.listen();
   return {
