@@ -73,6 +73,23 @@ function collectHeader(k: string, v: string): void {
   collecting[k] = prev === undefined ? v : `${prev}, ${v}`;
 }
 
+// An IPv4 peer's text form, cached by its 32-bit value: uWS's text form costs an inet_ntop,
+// an ArrayBuffer and a decode per request (+4.7 % req/CPU-s on a minimal proxy without them).
+const ipv4Texts = new Map<number, string>();
+
+function clientIpOf(res: import('uWebSockets.js').HttpResponse): string {
+  const raw = new Uint8Array(res.getRemoteAddress());
+  if (raw.length !== 4) return textDecoder.decode(res.getRemoteAddressAsText());
+  const key = ((raw[0] << 24) | (raw[1] << 16) | (raw[2] << 8) | raw[3]) >>> 0;
+  let text = ipv4Texts.get(key);
+  if (text === undefined) {
+    text = `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`;
+    if (ipv4Texts.size >= 65536) ipv4Texts.clear();
+    ipv4Texts.set(key, text);
+  }
+  return text;
+}
+
 function errorResponse(status: number, text: string): GwResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
 }
@@ -192,7 +209,7 @@ class UwsFront implements HttpFront {
     ureq.forEach(collectHeader);
     const headerBytes = collectedBytes;
     collecting = NO_HEADERS;
-    const clientIp = textDecoder.decode(res.getRemoteAddressAsText());
+    const clientIp = clientIpOf(res);
     const gwReq: GwRequest = { method, path: url, query, headers, params: {}, body: null, clientIp };
     const state = new Exchange(
       this,
