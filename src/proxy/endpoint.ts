@@ -83,8 +83,10 @@ interface CompiledBackend {
   detailsAlias: string | undefined;
   returnErrorCode: boolean;
   noop: boolean;
-  /** The HTTP call itself, when no middleware wraps it (no-op backends only). */
+  /** The HTTP call itself, when no middleware wraps it and it is made once (not concurrent_calls). */
   direct: ((breq: BackendRequest, sink: CallSink) => void) | undefined;
+  /** What the stage does to the call's answer (status check, decoding); undefined for no-op. */
+  accept: ((res: HttpResult) => BackendResponse) | undefined;
   concurrent: number;
   timeoutMs: number;
   label: string;
@@ -256,9 +258,9 @@ function compileBackend(
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint, backend),
   );
   const transform = noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend));
-  // With no middleware around the HTTP call, a no-op endpoint may start it directly.
-  const direct = noop && stage === httpStage ? httpCall : undefined;
   const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
+  // With no middleware around it, the HTTP call may be started directly (single calls only).
+  const direct = stage === httpStage && (noop || concurrent === 1) ? httpCall : undefined;
   return {
     index,
     builder,
@@ -268,6 +270,7 @@ function compileBackend(
     returnErrorCode,
     noop,
     direct,
+    accept: noop ? undefined : checked,
     concurrent,
     timeoutMs,
     label: `${method} ${backend.url_pattern}`,
@@ -520,7 +523,121 @@ function bytePathEligible(
  * manipulates, merges and encodes them in one pass. A body the transform refuses (invalid
  * JSON, wrong shape) counts as that backend failing, as on the JS path.
  */
+/** Hears the proxy layer's answer of a direct call. */
+interface ProxyDone {
+  done(pr: ProxyResponse): void;
+}
+
+/** The byte merge of one request answered without promises: the backends' sinks count down. */
+class ByteMergeCall {
+  pending: number;
+  readonly parts: TransformPart[] = [];
+  failed: BackendError | undefined = undefined;
+  constructor(
+    readonly merge: ByteMerge,
+    readonly then: ProxyDone,
+  ) {
+    this.pending = merge.backends.length;
+  }
+
+  settled(): void {
+    if (--this.pending === 0) this.then.done(this.merge.finish(this.parts, this.failed));
+  }
+}
+
+class BytePartSink implements CallSink {
+  constructor(
+    private readonly call: ByteMergeCall,
+    private readonly b: CompiledBackend,
+  ) {}
+
+  resolved(res: HttpResult): void {
+    let body: Buffer;
+    try {
+      body = this.b.accept === undefined ? res.body : this.b.accept(res).body;
+    } catch (err) {
+      this.rejected(err as Error);
+      return;
+    }
+    this.call.parts.push({ index: this.b.index, body });
+    this.call.settled();
+  }
+
+  rejected(err: Error): void {
+    const call = this.call;
+    call.merge.logFailure(this.b, err);
+    call.failed ??= toBackendError(err);
+    call.settled();
+  }
+}
+
+interface ByteMerge {
+  backends: CompiledBackend[];
+  stage: ProxyStage;
+  /** The same merge told to a ProxyDone; undefined when a backend's call is wrapped. */
+  direct: ((req: GwRequest, then: ProxyDone) => void) | undefined;
+  finish(parts: TransformPart[], failed: BackendError | undefined): ProxyResponse;
+  logFailure(b: CompiledBackend, err: unknown): void;
+}
+
 function compileByteMerge(
+  backends: CompiledBackend[],
+  wasm: WasmEndpointTransform,
+  logger: Logger,
+  endpointLabel: string,
+): ByteMerge {
+  const merge: ByteMerge = {
+    backends,
+    stage: compileByteMergeStage(backends, wasm, logger, endpointLabel),
+    direct: undefined,
+    finish: (parts, failed) => finishByteMerge(parts, failed, backends, wasm, logger, endpointLabel),
+    logFailure: (b, err) => logBackendFailure(logger, endpointLabel, b, err),
+  };
+  if (backends.every((b) => b.direct !== undefined))
+    merge.direct = (req, then) => {
+      const call = new ByteMergeCall(merge, then);
+      for (const b of backends) {
+        const sink = new BytePartSink(call, b);
+        let breq: BackendRequest;
+        try {
+          breq = buildBackendRequest(b, req, undefined);
+        } catch (err) {
+          sink.rejected(err as Error);
+          continue;
+        }
+        b.direct!(breq, sink);
+      }
+    };
+  return merge;
+}
+
+function finishByteMerge(
+  parts: TransformPart[],
+  failed: BackendError | undefined,
+  backends: CompiledBackend[],
+  wasm: WasmEndpointTransform,
+  logger: Logger,
+  endpointLabel: string,
+): ProxyResponse {
+  for (;;) {
+    if (parts.length === 0)
+      return { data: null, isComplete: false, error: failed ?? new BackendError('no data', 500) };
+    try {
+      return { data: null, json: wasm.run(parts), isComplete: failed === undefined };
+    } catch (err) {
+      if (!(err instanceof TransformInputError)) {
+        logger.error(`[ENDPOINT: ${endpointLabel}] transform failed: ${(err as Error).message}`);
+        return { data: null, isComplete: false, error: toBackendError(err) };
+      }
+      const b = backends[err.backendIndex];
+      logBackendFailure(logger, endpointLabel, b, new DecodeError(err.message));
+      failed ??= new BackendError(err.message, 500);
+      parts = parts.filter((p) => p.index !== err.backendIndex);
+    }
+  }
+}
+
+function compileByteMergeStage(
   backends: CompiledBackend[],
   wasm: WasmEndpointTransform,
   logger: Logger,
@@ -528,24 +645,8 @@ function compileByteMerge(
 ): ProxyStage {
   const n = backends.length;
   const logFailure = (b: CompiledBackend, err: unknown) => logBackendFailure(logger, endpointLabel, b, err);
-  const finish = (parts: TransformPart[], failed: BackendError | undefined): ProxyResponse => {
-    for (;;) {
-      if (parts.length === 0)
-        return { data: null, isComplete: false, error: failed ?? new BackendError('no data', 500) };
-      try {
-        return { data: null, json: wasm.run(parts), isComplete: failed === undefined };
-      } catch (err) {
-        if (!(err instanceof TransformInputError)) {
-          logger.error(`[ENDPOINT: ${endpointLabel}] transform failed: ${(err as Error).message}`);
-          return { data: null, isComplete: false, error: toBackendError(err) };
-        }
-        const b = backends[err.backendIndex];
-        logFailure(b, new DecodeError(err.message));
-        failed ??= new BackendError(err.message, 500);
-        parts = parts.filter((p) => p.index !== err.backendIndex);
-      }
-    }
-  };
+  const finish = (parts: TransformPart[], failed: BackendError | undefined): ProxyResponse =>
+    finishByteMerge(parts, failed, backends, wasm, logger, endpointLabel);
   if (n === 1) {
     const b = backends[0];
     return async (req) => {
@@ -606,6 +707,19 @@ export interface CompiledEndpoint {
   direct: DirectStage | undefined;
 }
 
+/** Renders the proxy layer's answer of a direct call into the client's reply. */
+class RenderedReply implements ProxyDone {
+  constructor(
+    private readonly render: (pr: ProxyResponse, req: GwRequest) => GwResponse,
+    private readonly req: GwRequest,
+    private readonly reply: Reply,
+  ) {}
+
+  done(pr: ProxyResponse): void {
+    this.reply.answer(this.render(pr, this.req));
+  }
+}
+
 /** A direct no-op call in flight: renders the backend's answer (or failure) into the reply. */
 class DirectNoopCall implements CallSink {
   constructor(
@@ -662,11 +776,13 @@ export function compileEndpoint(
   );
 
   const noopStage = noop && backends.length > 0 ? compileNoop(backends[0], rt.logger, label) : undefined;
+  const byteMerge =
+    noopStage === undefined && wasm ? compileByteMerge(backends, wasm, rt.logger, label) : undefined;
   let proxy: ProxyStage =
     noopStage !== undefined
       ? noopStage
-      : wasm
-        ? compileByteMerge(backends, wasm, rt.logger, label)
+      : byteMerge
+        ? byteMerge.stage
         : compileMerge(backends, endpointFlatmap, sequential, rt.logger, label);
   const staticMw = compileStaticProxy(proxyCfg?.static);
   if (staticMw) proxy = staticMw(proxy);
@@ -758,6 +874,9 @@ export function compileEndpoint(
         call(breq, new DirectNoopCall(reply, passed, failed));
       };
   }
+  const mergeDirect = byteMerge?.direct;
+  if (mergeDirect !== undefined && proxy === byteMerge?.stage)
+    direct = (req, reply) => mergeDirect(req, new RenderedReply(render, req, reply));
   const fused = stage;
   stage = applyFeatures<EndpointStage>(
     endpoint.extra_config,
