@@ -2,7 +2,7 @@
 //
 //   node bench/run.mjs [--quick] [--scenarios noop,merged,...] [--rounds N] [--duration SEC]
 //                      [--warmup SEC] [--connections N] [--workers N] [--out DIR]
-//                      [--cost-bursts N] [--burst SEC] [--no-nginx] [--no-floor]
+//                      [--cost-bursts N] [--ratio-bursts N] [--burst SEC] [--no-nginx] [--no-floor]
 //
 // Environment: BENCH_ROUNDS (default 1; `make bench` runs 3), BENCH_DURATION (seconds per
 // measured run, default 10), BENCH_WARMUP (default 3), BENCH_CONNECTIONS (default 64),
@@ -28,7 +28,9 @@
 // feature's cost against a second gw started on the plain config: N pairs of short bursts, one
 // load generator alternating between the two (ABBAAB…); the cost is 1 − the median of the pairs'
 // req/s ratios (`featureCost`, with the req/CPU-s cost over the totals). Ten-second runs minutes
-// apart differ by ±20 % on this machine; bursts seconds apart share its drift.
+// apart differ by ±20 % on this machine; bursts seconds apart share its drift. The scenarios the
+// targets name (noop, merged) get their ratio to nginx measured the same way too (`burstRatio`:
+// gw and nginx in alternating bursts, --ratio-bursts N pairs, 0 = off).
 //
 // Writes bench/results/<timestamp>.json, bench/results/latest.json and bench/results/latest.svg
 // (or into --out DIR) and prints the run's settings and a table.
@@ -72,6 +74,7 @@ function parseArgs(argv) {
     floor: true,
     gwArgs: (process.env.BENCH_GW_ARGS ?? '').split(/\s+/).filter(Boolean),
     costBursts: Number(process.env.BENCH_COST_BURSTS ?? 16),
+    ratioBursts: Number(process.env.BENCH_RATIO_BURSTS ?? 16),
     burstSec: Number(process.env.BENCH_BURST ?? 2),
   };
   let durationGiven = process.env.BENCH_DURATION !== undefined;
@@ -102,6 +105,7 @@ function parseArgs(argv) {
     else if (a === '--no-floor') opts.floor = false;
     else if (a === '--rounds') opts.rounds = Number(value());
     else if (a === '--cost-bursts') opts.costBursts = Number(value());
+    else if (a === '--ratio-bursts') opts.ratioBursts = Number(value());
     else if (a === '--burst') opts.burstSec = Number(value());
     else if (a === '--help' || a === '-h') {
       process.stdout.write(`${readHelp()}\n`);
@@ -112,6 +116,7 @@ function parseArgs(argv) {
     if (!durationGiven) opts.durationSec = 2;
     if (!warmupGiven) opts.warmupSec = 1;
     opts.costBursts = Math.min(opts.costBursts, 4);
+    opts.ratioBursts = Math.min(opts.ratioBursts, 4);
     opts.burstSec = Math.min(opts.burstSec, 1);
   }
   for (const [k, v] of Object.entries({
@@ -123,6 +128,7 @@ function parseArgs(argv) {
     burstSec: opts.burstSec,
   }))
     if (!(v > 0)) throw new Error(`${k} must be a positive number`);
+  if (!(opts.ratioBursts >= 0)) throw new Error('ratioBursts must be 0 (off) or a positive number');
   if (!Number.isInteger(opts.rounds)) throw new Error('rounds must be a whole number');
   return opts;
 }
@@ -142,6 +148,9 @@ function readHelp() {
   --out DIR            where the JSON and SVG results go (default bench/results)
   --cost-bursts N      pairs of bursts measuring a feature's cost (noop-log, noop-metrics) against
                        gw on the plain config (env BENCH_COST_BURSTS, default 16)
+  --ratio-bursts N     pairs of bursts measuring gw ÷ nginx on the target scenarios (noop, merged)
+                       with one load generator alternating between them (env BENCH_RATIO_BURSTS,
+                       default 16; 0 = off)
   --burst SEC          seconds per burst (env BENCH_BURST, default 2)
   --no-nginx           no nginx reference proxy
   --no-floor           no floor proxy
@@ -344,6 +353,16 @@ function printTable(report) {
       'errors = gw non-2xx + socket errors)\n',
   );
   const pct = (v) => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)} %`);
+  const times = (v) => (v === null || v === undefined ? '—' : `${v.toFixed(2)}×`);
+  for (const s of report.scenarios) {
+    const b = s.burstRatio;
+    if (!b) continue;
+    process.stdout.write(
+      `${s.name}: gw ÷ nginx ${times(b.reqPerSec)} ± ${b.reqPerSecError.toFixed(2)} in alternating bursts ` +
+        `(median of ${b.bursts} pairs of ${b.burstSec} s; ${times(b.reqPerSecTotals)} over the totals), ` +
+        `${times(b.reqPerCpuSec)} in req/CPU-s\n`,
+    );
+  }
   for (const s of report.scenarios) {
     const c = s.featureCost;
     if (!c) continue;
@@ -516,6 +535,29 @@ async function main() {
           reqPerSecError: Math.round(medianError(cost.pairRatios) * 1000) / 1000,
           pairRatios: cost.pairRatios,
           targets: cost.targets,
+        };
+      }
+      const nginxRef = references.find((r) => r.kind === 'nginx');
+      if (sc.burstRatio && nginxRef && opts.ratioBursts > 0) {
+        log(`  ${sc.name}: ${opts.ratioBursts} × ${opts.burstSec} s bursts against gw and nginx in turn…`);
+        const pairs = await alternateRun(
+          [
+            { url: `${gw.url}${sc.path}`, pid: gw.proc.pid },
+            { url: `${nginxRef.url}${nginxRef.pathOf(sc)}`, pid: nginxRef.proc.pid },
+          ],
+          { connections, headers, bursts: opts.ratioBursts, burstSec: opts.burstSec },
+        );
+        const [g, n] = pairs.targets;
+        const round3 = (x) => Math.round(x * 1000) / 1000;
+        entry.burstRatio = {
+          bursts: opts.ratioBursts,
+          burstSec: opts.burstSec,
+          reqPerSec: round3(median(pairs.pairRatios)),
+          reqPerSecError: round3(medianError(pairs.pairRatios)),
+          reqPerSecTotals: round3(g.ok / g.elapsedSec / (n.ok / n.elapsedSec)),
+          reqPerCpuSec: g.cpuSec > 0 && n.cpuSec > 0 ? round3(g.ok / g.cpuSec / (n.ok / n.cpuSec)) : null,
+          pairRatios: pairs.pairRatios,
+          targets: pairs.targets,
         };
       }
       for (const [i, ref] of references.entries()) {

@@ -27,7 +27,21 @@ test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG w
   const out = mkdtempSync(join(tmpdir(), 'gw-bench-smoke-'));
   try {
     const stdout = await runBench(
-      ['--quick', '--scenarios', 'noop', '--duration', '2', '--warmup', '1', '--rounds', '1'],
+      [
+        '--quick',
+        '--scenarios',
+        'noop',
+        '--duration',
+        '2',
+        '--warmup',
+        '1',
+        '--rounds',
+        '1',
+        '--ratio-bursts',
+        '2',
+        '--burst',
+        '1',
+      ],
       out,
     );
     assert.match(stdout, /\| noop +\| 64 +\|/);
@@ -72,7 +86,19 @@ test('bench --quick --scenarios noop --rounds 1 writes the table, JSON and SVG w
       assert.ok(noop.nginx.reqPerSec > 0 && noop.nginx.latencyMs.p99 > 0, 'nginx reference measured');
       assert.ok(noop.ratio > 0 && noop.p99Ratio > 0);
       if (noop.gw.reqPerCpuSec !== null) assert.ok(noop.cpuRatio > 0, 'CPU ratio where /proc tells CPU time');
-    }
+      // the target scenarios also get gw ÷ nginx from alternating bursts
+      const b = noop.burstRatio;
+      assert.equal(b.pairRatios.length, 2);
+      for (const r of b.pairRatios) assert.ok(r > 0, `pair ratio ${r}`);
+      assert.equal(b.reqPerSec, Math.round(median(b.pairRatios) * 1000) / 1000);
+      const [g, n] = b.targets;
+      assert.notEqual(g.url, n.url, 'gw and nginx in turn');
+      for (const t of b.targets) assert.ok(t.ok > 0 && t.elapsedSec >= 2, JSON.stringify(t));
+      assert.match(
+        stdout,
+        /^noop: gw ÷ nginx \d+\.\d\d× ± \d+\.\d\d in alternating bursts \(median of 2 pairs of 1 s/m,
+      );
+    } else assert.equal(noop.burstRatio, undefined);
 
     const svg = readFileSync(join(out, 'latest.svg'), 'utf8');
     assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);

@@ -32,6 +32,7 @@ export const SCENARIOS = [
     path: '/noop',
     nginx: '/noop',
     floor: '/noop',
+    burstRatio: true,
   },
   {
     name: 'merged',
@@ -40,6 +41,7 @@ export const SCENARIOS = [
     path: '/merged',
     nginx: '/noop',
     floor: '/merged',
+    burstRatio: true,
     expect: (body) => body.includes('"contact"') && body.includes('"extra"'),
   },
   {
