@@ -115,8 +115,8 @@ export interface Reply {
 
 /**
  * An endpoint stage that answers through `reply` instead of a promise: compiled for endpoints
- * with nothing between the backend and the client (a plain no-op proxy), it saves the promise
- * hops of the layered pipeline on every request.
+ * with nothing between the backends and the client (a plain no-op proxy, a byte-path merge), it
+ * saves the promise hops of the layered pipeline on every request.
  */
 export type DirectStage = (req: GwRequest, reply: Reply) => void;
 

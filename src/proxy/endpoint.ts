@@ -260,7 +260,7 @@ function compileBackend(
   const transform = noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend));
   const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
   // With no middleware around it, the HTTP call may be started directly (single calls only).
-  const direct = stage === httpStage && (noop || concurrent === 1) ? httpCall : undefined;
+  const direct = stage === httpStage && concurrent === 1 ? httpCall : undefined;
   return {
     index,
     builder,
@@ -518,17 +518,12 @@ function bytePathEligible(
   return true;
 }
 
-/**
- * The byte path: bodies stay bytes from undici to the client; the WASM module decodes,
- * manipulates, merges and encodes them in one pass. A body the transform refuses (invalid
- * JSON, wrong shape) counts as that backend failing, as on the JS path.
- */
 /** Hears the proxy layer's answer of a direct call. */
 interface ProxyDone {
   done(pr: ProxyResponse): void;
 }
 
-/** The byte merge of one request answered without promises: the backends' sinks count down. */
+/** The byte merge of one request: the backends' sinks count down, the last one finishes it. */
 class ByteMergeCall {
   pending: number;
   readonly parts: TransformPart[] = [];
@@ -545,12 +540,14 @@ class ByteMergeCall {
   }
 }
 
+/** One backend's share of a byte merge: its body, or its failure. */
 class BytePartSink implements CallSink {
   constructor(
     private readonly call: ByteMergeCall,
     private readonly b: CompiledBackend,
   ) {}
 
+  /** A direct call's answer: the backend stage's own check (status, empty body) still applies. */
   resolved(res: HttpResult): void {
     let body: Buffer;
     try {
@@ -559,11 +556,15 @@ class BytePartSink implements CallSink {
       this.rejected(err as Error);
       return;
     }
+    this.part(body);
+  }
+
+  part(body: Buffer): void {
     this.call.parts.push({ index: this.b.index, body });
     this.call.settled();
   }
 
-  rejected(err: Error): void {
+  rejected(err: unknown): void {
     const call = this.call;
     call.merge.logFailure(this.b, err);
     call.failed ??= toBackendError(err);
@@ -580,34 +581,53 @@ interface ByteMerge {
   logFailure(b: CompiledBackend, err: unknown): void;
 }
 
+/**
+ * The byte path: bodies stay bytes from the backend socket to the client; the WASM module
+ * decodes, manipulates, merges and encodes them in one pass. A body the transform refuses
+ * (invalid JSON, wrong shape) counts as that backend failing, as on the JS path. The promise
+ * stage calls each backend's stage (its middlewares included); the direct form, when no
+ * backend has any, starts the HTTP calls themselves.
+ */
 function compileByteMerge(
   backends: CompiledBackend[],
   wasm: WasmEndpointTransform,
   logger: Logger,
   endpointLabel: string,
 ): ByteMerge {
-  const merge: ByteMerge = {
-    backends,
-    stage: compileByteMergeStage(backends, wasm, logger, endpointLabel),
-    direct: undefined,
-    finish: (parts, failed) => finishByteMerge(parts, failed, backends, wasm, logger, endpointLabel),
-    logFailure: (b, err) => logBackendFailure(logger, endpointLabel, b, err),
-  };
-  if (backends.every((b) => b.direct !== undefined))
-    merge.direct = (req, then) => {
-      const call = new ByteMergeCall(merge, then);
-      for (const b of backends) {
-        const sink = new BytePartSink(call, b);
+  const start = (req: GwRequest, then: ProxyDone, direct: boolean): void => {
+    const call = new ByteMergeCall(merge, then);
+    for (const b of backends) {
+      const sink = new BytePartSink(call, b);
+      if (direct) {
         let breq: BackendRequest;
         try {
           breq = buildBackendRequest(b, req, undefined);
         } catch (err) {
-          sink.rejected(err as Error);
+          sink.rejected(err);
           continue;
         }
         b.direct!(breq, sink);
+        continue;
       }
-    };
+      let pending: Promise<BackendResponse>;
+      try {
+        pending = runOne(b, req, undefined);
+      } catch (err) {
+        pending = Promise.reject(err);
+      }
+      pending.then(
+        (res) => sink.part(res.body),
+        (err) => sink.rejected(err),
+      );
+    }
+  };
+  const merge: ByteMerge = {
+    backends,
+    stage: (req) => new Promise<ProxyResponse>((done) => start(req, { done }, false)),
+    direct: backends.every((b) => b.direct !== undefined) ? (req, then) => start(req, then, true) : undefined,
+    finish: (parts, failed) => finishByteMerge(parts, failed, backends, wasm, logger, endpointLabel),
+    logFailure: (b, err) => logBackendFailure(logger, endpointLabel, b, err),
+  };
   return merge;
 }
 
@@ -635,59 +655,6 @@ function finishByteMerge(
       parts = parts.filter((p) => p.index !== err.backendIndex);
     }
   }
-}
-
-function compileByteMergeStage(
-  backends: CompiledBackend[],
-  wasm: WasmEndpointTransform,
-  logger: Logger,
-  endpointLabel: string,
-): ProxyStage {
-  const n = backends.length;
-  const logFailure = (b: CompiledBackend, err: unknown) => logBackendFailure(logger, endpointLabel, b, err);
-  const finish = (parts: TransformPart[], failed: BackendError | undefined): ProxyResponse =>
-    finishByteMerge(parts, failed, backends, wasm, logger, endpointLabel);
-  if (n === 1) {
-    const b = backends[0];
-    return async (req) => {
-      try {
-        const res = await runOne(b, req, undefined);
-        return finish([{ index: 0, body: res.body }], undefined);
-      } catch (err) {
-        logFailure(b, err);
-        return { data: null, isComplete: false, error: toBackendError(err) };
-      }
-    };
-  }
-  return (req) =>
-    new Promise<ProxyResponse>((resolve) => {
-      let pending = n;
-      const parts: TransformPart[] = [];
-      let failed: BackendError | undefined;
-      const done = () => {
-        if (--pending === 0) resolve(finish(parts, failed));
-      };
-      for (let i = 0; i < n; i++) {
-        const b = backends[i];
-        let call: Promise<BackendResponse>;
-        try {
-          call = runOne(b, req, undefined);
-        } catch (err) {
-          call = Promise.reject(err);
-        }
-        call.then(
-          (res) => {
-            parts.push({ index: i, body: res.body });
-            done();
-          },
-          (err) => {
-            logFailure(b, err);
-            failed ??= toBackendError(err);
-            done();
-          },
-        );
-      }
-    });
 }
 
 const NOOP_SKIP_HEADERS = new Set([

@@ -54,7 +54,7 @@ const KEEP_ALIVE_MARGIN_MS = 1000;
 /**
  * Every connection of this thread reads into this one buffer (net's `onread`): no Buffer per
  * read and no stream machinery ('data' events) on the way to the parser; +5 % req/CPU-s on a
- * minimal uWS proxy at a fixed rate (README, design section).
+ * minimal uWS proxy at a fixed rate (README, Performance).
  */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
