@@ -12,7 +12,16 @@ import { test } from 'node:test';
 import { checkConfig } from '../dist/config/index.js';
 import { MetricsStore, mergeSnapshots } from '../dist/telemetry/metrics-store.js';
 import { otlpUrl, seriesToMetrics } from '../dist/telemetry/otlp.js';
-import { freePort, get, jsonBackend, ROOT, startBackend, startGateway } from './helpers/gateway.mjs';
+import {
+  freePort,
+  get,
+  jsonBackend,
+  ROOT,
+  runGw,
+  startBackend,
+  startGateway,
+  writeConfig,
+} from './helpers/gateway.mjs';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from './helpers/otlp.mjs';
 
 const OTEL = 'telemetry/opentelemetry';
@@ -702,4 +711,92 @@ test('seriesToMetrics: the backend phases have their own OTLP histograms', () =>
   assert.equal(roundTrip.descriptor.unit, 's');
   assert.ok(Math.abs(roundTrip.dataPoints[0].value.sum - 0.002) < 1e-12);
   assert.equal(roundTrip.dataPoints[0].attributes['url.path'], '/b');
+});
+
+const B3_TRACE = '80f198ee56343ba864fe8b2a57d3eff7';
+const B3_SPAN = 'e457b5a2e4d86bd1';
+const startWithPropagators = (propagators) => (config) =>
+  startGateway(config, { env: { OTEL_BSP_SCHEDULE_DELAY: '100', OTEL_PROPAGATORS: propagators } });
+const httpTraces = (receiver) => ({
+  exporters: {
+    otlp: [{ name: 'x', host: '127.0.0.1', port: receiver.port, use_http: true, disable_metrics: true }],
+  },
+});
+
+test('OTEL_PROPAGATORS=b3,baggage: a B3 caller is followed, backends get b3 and the baggage, no traceparent', async (t) => {
+  const { receiver, backend, gw } = await startTraced(t, httpTraces, {
+    start: startWithPropagators('b3,baggage'),
+  });
+  const res = await get(`${gw.url}/t`, {
+    headers: { b3: `${B3_TRACE}-${B3_SPAN}-1`, baggage: 'tenant=acme,plan=gold' },
+  });
+  assert.equal(res.status, 200);
+  await receiver.until((s) => s.spans.length >= 3);
+  const byName = Object.fromEntries(receiver.spans.map((x) => [x.name, x]));
+  assert.equal(byName['GET /t'].traceId, B3_TRACE, 'the caller trace is continued');
+  assert.equal(byName['GET /t'].parentSpanId, B3_SPAN);
+  const sent = backend.requests.at(-1).headers;
+  assert.equal(sent.b3, `${B3_TRACE}-${byName['backend GET /a'].spanId}-1`, `b3 ${sent.b3}`);
+  assert.equal(sent.baggage, 'tenant=acme,plan=gold');
+  assert.equal(sent.traceparent, undefined, 'tracecontext is not among the propagators');
+
+  // a W3C caller is not understood now: a new trace, still sent on as b3
+  assert.equal((await get(`${gw.url}/t`, { headers: { traceparent: INCOMING } })).status, 200);
+  const fresh = backend.requests.at(-1).headers;
+  assert.match(fresh.b3, /^[0-9a-f]{32}-[0-9a-f]{16}-1$/);
+  assert.notEqual(fresh.b3.slice(0, 32), INCOMING_TRACE);
+  assert.equal(fresh.traceparent, undefined);
+});
+
+test('OTEL_PROPAGATORS=b3multi,tracecontext: X-B3-* headers in, X-B3-* and traceparent out', async (t) => {
+  const { receiver, backend, gw } = await startTraced(t, httpTraces, {
+    start: startWithPropagators(' b3multi , tracecontext '),
+  });
+  const res = await get(`${gw.url}/t`, {
+    headers: { 'x-b3-traceid': B3_TRACE, 'x-b3-spanid': B3_SPAN, 'x-b3-sampled': '1' },
+  });
+  assert.equal(res.status, 200);
+  await receiver.until((s) => s.spans.length >= 3);
+  const backendSpan = receiver.spans.find((x) => x.name === 'backend GET /a');
+  assert.equal(backendSpan.traceId, B3_TRACE);
+  const sent = backend.requests.at(-1).headers;
+  assert.equal(sent['x-b3-traceid'], B3_TRACE);
+  assert.equal(sent['x-b3-spanid'], backendSpan.spanId);
+  assert.equal(sent['x-b3-sampled'], '1');
+  assert.equal(sent.b3, undefined, 'multi-header form only');
+  assert.equal(sent.traceparent, `00-${B3_TRACE}-${backendSpan.spanId}-01`);
+});
+
+test('OTEL_PROPAGATORS=none: no context in or out, spans still exported', async (t) => {
+  const { receiver, backend, gw } = await startTraced(t, httpTraces, { start: startWithPropagators('none') });
+  assert.equal((await get(`${gw.url}/t`, { headers: { traceparent: INCOMING } })).status, 200);
+  await receiver.until((s) => s.spans.length >= 3);
+  assert.ok(receiver.spans.every((x) => x.traceId !== INCOMING_TRACE));
+  const sent = backend.requests.at(-1).headers;
+  assert.deepEqual(
+    Object.keys(sent).filter((k) => k === 'traceparent' || k === 'b3' || k.startsWith('x-b3-')),
+    [],
+  );
+});
+
+test('gw check and gw run: an unknown OTEL_PROPAGATORS name is an error naming the namespace', async () => {
+  const config = {
+    version: 3,
+    extra_config: { [OTEL]: { exporters: { otlp: [{ name: 'x', host: '127.0.0.1', port: 4318 }] } } },
+    endpoints: [],
+  };
+  const file = writeConfig(config);
+  for (const args of [
+    ['check', '-c', file],
+    ['run', '-c', file, '-p', String(await freePort())],
+  ]) {
+    const r = await runGw(args, { env: { OTEL_PROPAGATORS: 'tracecontext,jaeger' } });
+    assert.equal(r.code, 1, `${args[0]}: ${r.stdout}${r.stderr}`);
+    assert.match(
+      `${r.stdout}${r.stderr}`,
+      /extra_config\["telemetry\/opentelemetry"\].*OTEL_PROPAGATORS names "jaeger"/s,
+    );
+  }
+  const ok = await runGw(['check', '-c', file], { env: { OTEL_PROPAGATORS: 'B3, baggage' } });
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
 });

@@ -279,6 +279,12 @@ function validate(raw: unknown, path: string, service: ServiceConfig): ConfigIss
       message: 'no exporter: nothing is reported (add a prometheus or otlp exporter)',
       severity: 'warning',
     });
+  const { unknown } = parsePropagators(process.env.OTEL_PROPAGATORS);
+  if (unknown !== undefined && tracesWanted(cfg))
+    issues.push({
+      path,
+      message: `the environment variable OTEL_PROPAGATORS names "${unknown}": expected a comma-separated list of ${PROPAGATOR_NAMES.join(', ')}`,
+    });
   const stages = cfg.layers?.backend;
   stageIssues(stages?.metrics, `${path}.layers.backend.metrics`, 'metrics', issues);
   stageIssues(stages?.traces, `${path}.layers.backend.traces`, 'traces', issues);
@@ -297,6 +303,26 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
 const quoted = (keys: string[]) => keys.map((k) => `"${k}"`).join(', ');
+
+/** The propagators `OTEL_PROPAGATORS` may name (the docs' list, plus the OpenTelemetry spec's `none`). */
+export const PROPAGATOR_NAMES = ['tracecontext', 'baggage', 'b3', 'b3multi', 'none'] as const;
+export type PropagatorName = (typeof PROPAGATOR_NAMES)[number];
+
+/**
+ * `OTEL_PROPAGATORS`, an environment variable as in KrakenD (not a configuration option): the
+ * propagators in their order, or the first name that is none of them. Unset or empty: W3C trace
+ * context only.
+ */
+export function parsePropagators(value: string | undefined): { names: PropagatorName[]; unknown?: string } {
+  const names: PropagatorName[] = [];
+  for (const item of (value ?? '').split(',')) {
+    const name = item.trim().toLowerCase();
+    if (name === '') continue;
+    if (!(PROPAGATOR_NAMES as readonly string[]).includes(name)) return { names: [], unknown: item.trim() };
+    if (!names.includes(name as PropagatorName)) names.push(name as PropagatorName);
+  }
+  return { names: names.length === 0 ? ['tracecontext'] : names };
+}
 
 /** `$.a` for identifier keys, `$["a-b"]` for the rest (as gw check writes paths). */
 const child = (base: string, key: string) =>

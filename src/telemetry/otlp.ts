@@ -20,6 +20,7 @@
 
 import {
   type Attributes,
+  type Context,
   DiagLogLevel,
   defaultTextMapGetter,
   diag,
@@ -29,15 +30,22 @@ import {
   type SpanOptions,
   SpanStatusCode,
   type TextMapPropagator,
+  type TextMapSetter,
   type Tracer,
   trace,
   ValueType,
 } from '@opentelemetry/api';
-import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
+import {
+  CompositePropagator,
+  setGlobalErrorHandler,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
 import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as HttpMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { OTLPTraceExporter as GrpcTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as HttpTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { B3InjectEncoding, B3Propagator } from '@opentelemetry/propagator-b3';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -56,6 +64,7 @@ import {
   RandomIdGenerator,
 } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
+import { canonicalHeader } from '../proxy/backend-request.js';
 import type {
   BackendConfig,
   BackendMiddleware,
@@ -81,7 +90,12 @@ import {
   SERVER_SIZE,
 } from './instrument.js';
 import { type AggregatedSeries, cumulativeBuckets, STATIC_LABEL_PREFIX } from './metrics-store.js';
-import type { OtelConfig, OtlpExporter } from './opentelemetry.js';
+import {
+  type OtelConfig,
+  type OtlpExporter,
+  type PropagatorName,
+  parsePropagators,
+} from './opentelemetry.js';
 import { DURATION_BUCKETS_S, SIZE_BUCKETS_BYTES } from './prometheus.js';
 
 /** KrakenD's defaults: every request traced, metrics pushed every 30 s. */
@@ -145,14 +159,48 @@ function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 const SPAN = Symbol('gw.otel.span');
-type Carrier = { [SPAN]?: Span };
-const W3C = new W3CTraceContextPropagator();
+/** The context a caller sent (its trace, its baggage), extracted once by the first layer. */
+const CALLER = Symbol('gw.otel.caller');
+type Carrier = { [SPAN]?: Span; [CALLER]?: Context };
 
-/** A backend stage's `breq.headers` gets the W3C trace context of `span`. */
-function traceHeaders(span: Span): [string, string | undefined] {
-  const sc = span.spanContext();
-  const flags = (sc.traceFlags & 1) === 1 ? '01' : '00';
-  return [`00-${sc.traceId}-${sc.spanId}-${flags}`, sc.traceState?.serialize()];
+/** The propagators `OTEL_PROPAGATORS` chose, and the request headers that carry a caller's context. */
+export interface Propagation {
+  propagator: TextMapPropagator;
+  /** Lower-case header names: a request with none of them has no caller context to extract. */
+  carriers: string[];
+}
+
+export function propagationOf(names: PropagatorName[]): Propagation {
+  const propagators: TextMapPropagator[] = [];
+  const carriers = new Set<string>();
+  for (const name of names) {
+    if (name === 'tracecontext') {
+      propagators.push(new W3CTraceContextPropagator());
+      carriers.add('traceparent');
+    } else if (name === 'baggage') {
+      propagators.push(new W3CBaggagePropagator());
+      carriers.add('baggage');
+    } else if (name === 'b3' || name === 'b3multi') {
+      // B3 extraction reads both forms; the name decides the one backends receive.
+      const injectEncoding = name === 'b3' ? B3InjectEncoding.SINGLE_HEADER : B3InjectEncoding.MULTI_HEADER;
+      propagators.push(new B3Propagator({ injectEncoding }));
+      carriers.add('b3');
+      carriers.add('x-b3-traceid');
+    }
+  }
+  return { propagator: new CompositePropagator({ propagators }), carriers: [...carriers] };
+}
+
+/** Backend request headers are keyed by canonical name: `traceparent` must replace a forwarded `Traceparent`. */
+const canonicalSetter: TextMapSetter<Record<string, string>> = {
+  set(carrier, key, value) {
+    carrier[canonicalHeader(key)] = value;
+  },
+};
+
+function carriesContext(headers: Record<string, string>, carriers: string[]): boolean {
+  for (let i = 0; i < carriers.length; i++) if (headers[carriers[i]] !== undefined) return true;
+  return false;
 }
 
 /**
@@ -222,7 +270,7 @@ export class OtlpTracing {
     private readonly tracer: Tracer,
     readonly layers: TraceLayers,
     private readonly rootRate: number,
-    private readonly propagator: TextMapPropagator = W3C,
+    private readonly propagation: Propagation = propagationOf(['tracecontext']),
   ) {}
 
   /**
@@ -235,12 +283,11 @@ export class OtlpTracing {
       if ((enclosing.spanContext().traceFlags & 1) === 0) return enclosing;
       return this.tracer.startSpan(name, options, trace.setSpan(ROOT_CONTEXT, enclosing));
     }
-    if (this.layers.propagate && req.headers.traceparent !== undefined)
-      return this.tracer.startSpan(
-        name,
-        options,
-        this.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter),
-      );
+    if (this.layers.propagate && carriesContext(req.headers, this.propagation.carriers)) {
+      const caller = this.propagation.propagator.extract(ROOT_CONTEXT, req.headers, defaultTextMapGetter);
+      (req as Carrier)[CALLER] = caller;
+      if (trace.getSpanContext(caller) !== undefined) return this.tracer.startSpan(name, options, caller);
+    }
     if (this.rootRate < 1 && (this.rootRate <= 0 || Math.random() >= this.rootRate))
       return trace.wrapSpanContext({
         traceId: this.ids.generateTraceId(),
@@ -346,11 +393,11 @@ export class OtlpTracing {
     // concurrent_calls sends one request object several times at once: each call gets its own
     // headers then, or the calls would overwrite each other's traceparent.
     const copyHeaders = Math.floor(endpoint.concurrent_calls ?? 1) > 1;
+    const { propagator } = this.propagation;
     const withContext = (breq: BackendRequest, span: Span): BackendRequest => {
-      const [parent, state] = traceHeaders(span);
       const headers = copyHeaders ? { ...breq.headers } : breq.headers;
-      headers.Traceparent = parent;
-      if (state) headers.Tracestate = state;
+      const caller = (breq.origin as Carrier)[CALLER] ?? ROOT_CONTEXT;
+      propagator.inject(trace.setSpan(caller, span), headers, canonicalSetter);
       return copyHeaders ? { ...breq, headers } : breq;
     };
 
@@ -692,6 +739,8 @@ export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
       provider.getTracer(SCOPE.name, SCOPE.version),
       layers,
       cfg.trace_sample_rate ?? DEFAULT_TRACE_SAMPLE_RATE,
+      // gw check refused an unknown name before the start
+      propagationOf(parsePropagators(process.env.OTEL_PROPAGATORS).names),
     );
     closers.push(() => provider.shutdown());
   }
