@@ -4,9 +4,10 @@
 //
 //   raw     uWS + a minimal node:net keep-alive client (raw-client-proxy.mjs): the stack's floor
 //   h1pool  uWS + gw's own HTTP/1.1 client, no gateway work (h1pool-proxy.mjs)
+//   lane    KrakenD's no-op semantics done the cheapest way (passthrough-lane-proxy.mjs)
 //   gw      `gw run` on make bench's noop endpoint
 //
-//   node bench/experiments/saturation-floor.mjs [--bursts 20] [--burst-sec 2] [--threads 2] [--proxies raw,h1pool,gw]
+//   node bench/experiments/saturation-floor.mjs [--bursts 20] [--burst-sec 2] [--threads 2] [--proxies raw,h1pool,lane,gw]
 //
 // Prints, per proxy: its req/s ÷ nginx's (median of the burst pairs ± standard error), both
 // req/s totals, and both req/CPU-s (the proxy's process tree, nginx master + workers). Needs nginx
@@ -42,7 +43,7 @@ async function main() {
   const bursts = Number(option('--bursts', 20));
   const burstSec = Number(option('--burst-sec', 2));
   const threads = Number(option('--threads', 2));
-  const wanted = option('--proxies', 'raw,h1pool,gw').split(',');
+  const wanted = option('--proxies', 'raw,h1pool,lane,gw').split(',');
   const nginx = findExecutable('nginx');
   if (!nginx) {
     process.stderr.write('saturation-floor: needs nginx (apt-get install nginx)\n');
@@ -62,6 +63,7 @@ async function main() {
   const kinds = {
     raw: threaded('raw-client-proxy.mjs'),
     h1pool: threaded('h1pool-proxy.mjs'),
+    lane: threaded('passthrough-lane-proxy.mjs'),
     gw: (port) => [
       join(ROOT, 'bin', 'gw.js'),
       'run',
@@ -85,7 +87,7 @@ async function main() {
   const rows = [];
   try {
     for (const name of wanted) {
-      if (!kinds[name]) throw new Error(`unknown proxy ${name} (raw, h1pool, gw)`);
+      if (!kinds[name]) throw new Error(`unknown proxy ${name} (raw, h1pool, lane, gw)`);
       const port = await freePort();
       const proc = startProcess(process.execPath, kinds[name](port));
       const url = `http://127.0.0.1:${port}/noop`;
