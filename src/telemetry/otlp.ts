@@ -214,10 +214,11 @@ export interface TraceLayers {
   globalHeaders: boolean;
 }
 
-export function traceLayers(cfg: OtelConfig): TraceLayers {
+/** `propagation`: with no propagator (`OTEL_PROPAGATORS=none`) nothing is propagated either. */
+export function traceLayers(cfg: OtelConfig, propagation: Propagation): TraceLayers {
   return {
     global: cfg.layers?.global?.disable_traces !== true,
-    propagate: cfg.layers?.global?.disable_propagation !== true,
+    propagate: cfg.layers?.global?.disable_propagation !== true && propagation.carriers.length > 0,
     globalHeaders: cfg.layers?.global?.report_headers === true,
   };
 }
@@ -270,7 +271,7 @@ export class OtlpTracing {
     private readonly tracer: Tracer,
     readonly layers: TraceLayers,
     private readonly rootRate: number,
-    private readonly propagation: Propagation = propagationOf(['tracecontext']),
+    private readonly propagation: Propagation,
   ) {}
 
   /**
@@ -712,7 +713,9 @@ export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
   const closers: Array<() => Promise<unknown>> = [];
 
   const traceExporters = exporters.filter((e) => e.disable_traces !== true);
-  const layers = traceLayers(cfg);
+  // gw check refused an unknown name before the start
+  const propagation = propagationOf(parsePropagators(process.env.OTEL_PROPAGATORS).names);
+  const layers = traceLayers(cfg, propagation);
   let tracing: OtlpTracing | undefined;
   if (traceExporters.length > 0 && opts.spans) {
     const provider = new BasicTracerProvider({
@@ -739,8 +742,7 @@ export function startOtlp(cfg: OtelConfig, opts: OtlpOptions): OtlpRuntime {
       provider.getTracer(SCOPE.name, SCOPE.version),
       layers,
       cfg.trace_sample_rate ?? DEFAULT_TRACE_SAMPLE_RATE,
-      // gw check refused an unknown name before the start
-      propagationOf(parsePropagators(process.env.OTEL_PROPAGATORS).names),
+      propagation,
     );
     closers.push(() => provider.shutdown());
   }
