@@ -120,6 +120,36 @@ export interface Reply {
  */
 export type DirectStage = (req: GwRequest, reply: Reply) => void;
 
+/** A request's headers as the front holds them while its handler runs (uWS's HttpRequest). */
+export interface HeaderView {
+  /** The first value of a header, by lower-case name; '' when absent. */
+  getHeader(lowerCaseName: string): string;
+}
+
+/** Where the pass-through lane writes: a Reply that also takes a backend head as text. */
+export interface LaneReply extends Reply {
+  /** `lines`: CRLF-prefixed header lines written as they are, after the status line. */
+  pass(status: number, lines: string, body: Buffer): void;
+}
+
+/**
+ * A plain no-op endpoint served without header maps (src/proxy/passthrough-lane.ts): the front
+ * hands it a GET without body, whose headers it reads before returning.
+ */
+export type LaneStage = (
+  params: Record<string, string>,
+  query: string,
+  headers: HeaderView,
+  clientIp: string,
+  reply: LaneReply,
+) => void;
+
+/** A lane route found for a path, with the path's params. */
+export interface LaneMatch {
+  lane: LaneStage;
+  params: Record<string, string>;
+}
+
 /**
  * The proxy layer's answer (lura's proxy.Response): merged data before output encoding.
  * `raw` is set instead of `data` for no-op endpoints (bytes passed through untouched).

@@ -147,7 +147,12 @@ function safeDecodeQuery(s: string): string {
   }
 }
 
-function fill(parts: Part[], req: GwRequest, seq: SequentialValues | undefined, inPath: boolean): string {
+/** What a url_pattern may read of a request. */
+type FillSource = Pick<GwRequest, 'params' | 'query' | 'headers' | 'claims'>;
+
+const NO_HEADERS: HeaderMap = {};
+
+function fill(parts: Part[], req: FillSource, seq: SequentialValues | undefined, inPath: boolean): string {
   let out = '';
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i];
@@ -193,7 +198,13 @@ export interface CompiledRequestBuilder {
   /** Whether the url_pattern reads previous responses (sequential proxy). */
   usesSequential: boolean;
   /** Path + query for this request. */
-  path(req: GwRequest, seq?: SequentialValues): string;
+  path(req: FillSource, seq?: SequentialValues): string;
+  /**
+   * The pass-through lane's form (src/proxy/passthrough-lane.ts): the path from the route's params
+   * and the client's query; defined when the url_pattern reads nothing else and no client header
+   * is forwarded (but Content-Type, which the lane copies itself).
+   */
+  lanePath: ((params: Record<string, string>, query: string) => string) | undefined;
   /** Headers to send, canonical names. */
   headers(req: GwRequest): HeaderMap;
   /** The client's Accept-Encoding is forwarded: a compressed body may go back as is (no-op). */
@@ -240,7 +251,7 @@ export function compileRequestBuilder(
   const endpointQuery = compileQueryFilter(endpoint.input_query_strings);
   const backendQuery = compileQueryFilter(backend.input_query_strings);
 
-  const path = (req: GwRequest, seq?: SequentialValues): string => {
+  const path = (req: FillSource, seq?: SequentialValues): string => {
     const base = staticPath ?? fill(pathParts, req, seq, true);
     let forwarded = '';
     if (endpointQuery && req.query !== '') {
@@ -301,5 +312,12 @@ export function compileRequestBuilder(
     return out;
   };
 
-  return { method: opts.method, usesSequential, path, headers, forwardsAcceptEncoding };
+  const readsOnlyParams = [...pathParts, ...(queryParts ?? [])].every(
+    (p) => p.kind === 'text' || p.kind === 'param' || p.kind === 'query',
+  );
+  const lanePath =
+    readsOnlyParams && !all && allowed.length === 0
+      ? (params: Record<string, string>, query: string) => path({ params, query, headers: NO_HEADERS })
+      : undefined;
+  return { method: opts.method, usesSequential, path, lanePath, headers, forwardsAcceptEncoding };
 }

@@ -33,6 +33,7 @@ import {
   type EndpointStage,
   type GwRequest,
   type GwResponse,
+  type LaneStage,
   type ProxyMiddleware,
   type ProxyResponse,
   type ProxyStage,
@@ -55,6 +56,7 @@ import {
   startBackendCall,
   UpstreamError,
 } from './http-client.js';
+import { compileLane } from './passthrough-lane.js';
 import { compileStaticProxy } from './static.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
 
@@ -89,6 +91,8 @@ interface CompiledBackend {
   accept: ((res: HttpResult) => BackendResponse) | undefined;
   concurrent: number;
   timeoutMs: number;
+  /** The one host, when the backend has one: an origin the pass-through lane may call. */
+  singleHost: string | undefined;
   label: string;
   /** Data of a response: decoded by the backend stage, or here when a middleware kept only bytes. */
   dataOf(res: BackendResponse): Record<string, unknown>;
@@ -273,6 +277,7 @@ function compileBackend(
     accept: noop ? undefined : checked,
     concurrent,
     timeoutMs,
+    singleHost: hostCount === 1 ? hosts[0] : undefined,
     label: `${method} ${backend.url_pattern}`,
     // A shared cache entry stored by a byte-path backend carries no data.
     dataOf: (res) => res.data ?? (decoder ? decoder(res.body, isCollection) : {}),
@@ -672,6 +677,8 @@ export interface CompiledEndpoint {
   stage: EndpointStage;
   /** The same endpoint answering through a Reply, when nothing sits between backend and client. */
   direct: DirectStage | undefined;
+  /** The same again without header maps, for a plain no-op GET (src/proxy/passthrough-lane.ts). */
+  lane: LaneStage | undefined;
 }
 
 /** Renders the proxy layer's answer of a direct call into the client's reply. */
@@ -737,9 +744,6 @@ export function compileEndpoint(
       : undefined;
   const backends = backendConfigs.map((b, i) =>
     compileBackend(endpoint, b, i, path, service, rt, timeoutMs, noop, wasm !== undefined),
-  );
-  rt.logger.debug(
-    `[ENDPOINT: ${label}] response path: ${noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects'}`,
   );
 
   const noopStage = noop && backends.length > 0 ? compileNoop(backends[0], rt.logger, label) : undefined;
@@ -821,6 +825,7 @@ export function compileEndpoint(
     return render(pr, req);
   };
   let direct: DirectStage | undefined;
+  let lane: LaneStage | undefined;
   if (noopStage !== undefined && proxy === noopStage) {
     // Nothing between the backend and the client: one `then` from the backend's answer to the
     // response, instead of three promise hops (no-op proxy stage, async stage, render).
@@ -840,6 +845,27 @@ export function compileEndpoint(
         }
         call(breq, new DirectNoopCall(reply, passed, failed));
       };
+    const lanePath = b.builder.lanePath;
+    const origin = b.singleHost;
+    if (
+      call !== undefined &&
+      lanePath !== undefined &&
+      origin !== undefined &&
+      method === 'GET' &&
+      b.builder.method === 'GET' &&
+      (backendConfigs[0].url_pattern ?? '/').startsWith('/') &&
+      rt.pools.servesWithGwClient(origin)
+    )
+      lane = compileLane({
+        pools: rt.pools,
+        origin,
+        path: lanePath,
+        timeoutMs: b.timeoutMs,
+        userAgent: rt.userAgent,
+        versionHeader,
+        rendered: passed,
+        failed,
+      });
   }
   const mergeDirect = byteMerge?.direct;
   if (mergeDirect !== undefined && proxy === byteMerge?.stage)
@@ -858,8 +884,13 @@ export function compileEndpoint(
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint),
   );
   // Any endpoint middleware (or instrumentation) must see every request: no direct path then.
-  if (stage !== fused) direct = undefined;
-  return { method, path: endpoint.endpoint, stage, direct };
+  if (stage !== fused) {
+    direct = undefined;
+    lane = undefined;
+  }
+  const responsePath = lane ? 'no-op pass-through lane' : noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects';
+  rt.logger.debug(`[ENDPOINT: ${label}] response path: ${responsePath}`);
+  return { method, path: endpoint.endpoint, stage, direct, lane };
 }
 
 export type { BackendMiddleware, EndpointMiddleware, ProxyMiddleware };

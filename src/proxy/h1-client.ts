@@ -10,7 +10,8 @@ import { ParseError, ResponseParser, type ResponseSink } from './h1-parser.js';
 
 /** What the pool tells the caller; the call object implements it (no closures per request). */
 export interface H1Handler {
-  onResponseStart(status: number, headers: ResponseHeaders): void;
+  /** `passed`: the head's lines to hand back as they came, when the request asked (`passHead`). */
+  onResponseStart(status: number, headers: ResponseHeaders, passed: string | undefined): void;
   onData(chunk: Buffer): void;
   onComplete(): void;
   onError(err: Error): void;
@@ -24,6 +25,13 @@ export interface H1Request {
   body: Buffer | null;
   /** Filled when present (telemetry): when the request got its connection and went out. */
   timings?: BackendTimings;
+  /**
+   * The whole head, already written and checked by the caller (the pass-through lane builds it
+   * from a template); `headers` is then not read.
+   */
+  head?: string;
+  /** The answer's head lines are wanted as text (ResponseParser's pass mode). */
+  passHead?: boolean;
 }
 
 export class H1RequestError extends Error {
@@ -41,8 +49,8 @@ export interface H1PoolOptions {
 }
 
 // As undici validates them: a header injection must not reach the wire.
-const INVALID_PATH = /[^\u0021-\u00ff]/;
-const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+export const INVALID_PATH = /[^\u0021-\u00ff]/;
+export const INVALID_HEADER_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const INVALID_HEADER_NAME = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/;
 /** Methods already checked to be tokens (a method is written as it is into the request line). */
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -121,7 +129,7 @@ class Connection implements ResponseSink {
     pending.connection = this;
     this.responseStarted = false;
     const req = pending.request;
-    this.parser.expect(req.method === 'HEAD');
+    this.parser.expect(req.method === 'HEAD', req.passHead === true);
     if (req.timings !== undefined) this.timeSend(req.timings);
     const body = req.body;
     if (body !== null && body.length > 0) {
@@ -150,12 +158,12 @@ class Connection implements ResponseSink {
     });
   }
 
-  onHead(status: number, headers: ResponseHeaders): void {
+  onHead(status: number, headers: ResponseHeaders, passed: string | undefined): void {
     const pending = this.current;
     if (pending === null) return;
     const hint = headers['keep-alive'];
     if (typeof hint === 'string') this.applyKeepAliveHint(hint);
-    pending.handler.onResponseStart(status, headers);
+    pending.handler.onResponseStart(status, headers, passed);
   }
 
   onBody(chunk: Buffer): void {
@@ -377,6 +385,7 @@ export class H1Pool {
   }
 
   private serialize(request: H1Request): string {
+    if (request.head !== undefined) return request.head;
     const path = request.path;
     if (path === '' || (path.charCodeAt(0) !== 47 && path !== '*') || INVALID_PATH.test(path))
       throw new H1RequestError(`invalid request path ${JSON.stringify(path)}`, 'UND_ERR_INVALID_ARG');

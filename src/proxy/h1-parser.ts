@@ -6,7 +6,8 @@
 import type { ResponseHeaders } from '../types.js';
 
 export interface ResponseSink {
-  onHead(status: number, headers: ResponseHeaders): void;
+  /** `passed`: in pass mode, the header lines to hand back to the client (see `expect`). */
+  onHead(status: number, headers: ResponseHeaders, passed: string | undefined): void;
   onBody(chunk: Buffer): void;
   /** `keepAlive`: the connection may carry another request. */
   onMessageComplete(keepAlive: boolean): void;
@@ -91,6 +92,21 @@ function headerName(text: string, start: number, end: number): string {
   return name.toLowerCase();
 }
 
+/**
+ * Lines a pass-through answer leaves out: framing is the front's to write, Date and Server are
+ * the gateway's own (as for the header map of a no-op answer).
+ */
+const NOT_PASSED = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'date',
+  'server',
+]);
+/** What the client needs from a passed head, kept in the header map in pass mode. */
+const KEPT_IN_PASS_MODE = new Set(['keep-alive', 'content-encoding', 'location']);
+
 /** RFC 9110 token: what a header name may be made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
@@ -121,6 +137,13 @@ function decimalValue(value: string): number {
   return n;
 }
 
+function addHeader(headers: ResponseHeaders, name: string, value: string): void {
+  const prev = headers[name];
+  if (prev === undefined) headers[name] = value;
+  else if (Array.isArray(prev)) prev.push(value);
+  else headers[name] = [prev, value];
+}
+
 function hexValue(c: number): number {
   if (c >= 48 && c <= 57) return c - 48;
   const lower = c | 0x20;
@@ -143,15 +166,21 @@ export class ResponseParser {
   private trailerLineBytes = 0;
   private keepAlive = true;
   private headRequest = false;
+  private passMode = false;
   /** Set when a response completes inside `execute`: the sink may already have asked for the next. */
   private halted = false;
 
   constructor(private readonly sink: ResponseSink) {}
 
-  expect(isHeadRequest: boolean): void {
+  /**
+   * Readies the parser for the next response. In pass mode the head's lines are handed to the sink
+   * as they came (but the NOT_PASSED ones), and the header map holds only KEPT_IN_PASS_MODE names.
+   */
+  expect(isHeadRequest: boolean, passMode = false): void {
     this.state = State.Head;
     this.head = null;
     this.headRequest = isHeadRequest;
+    this.passMode = passMode;
   }
 
   /**
@@ -269,6 +298,10 @@ export class ResponseParser {
     let contentLength = -1;
     let chunked = false;
     let connection: string | undefined;
+    const passMode = this.passMode;
+    // Passed lines are cut in runs (a slice per run of passed lines, not per line).
+    let passed = '';
+    let runStart = lineEnd;
     while (lineEnd < length) {
       const lineStart = lineEnd + 2;
       lineEnd = lineEndOf(text, lineStart, length);
@@ -281,10 +314,13 @@ export class ResponseParser {
       while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
       while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
       const value = text.slice(vs, ve);
-      const prev = headers[name];
-      if (prev === undefined) headers[name] = value;
-      else if (Array.isArray(prev)) prev.push(value);
-      else headers[name] = [prev, value];
+      if (passMode) {
+        if (NOT_PASSED.has(name)) {
+          if (runStart < lineStart - 2) passed += text.slice(runStart, lineStart - 2);
+          runStart = lineEnd;
+        }
+        if (KEPT_IN_PASS_MODE.has(name)) addHeader(headers, name, value);
+      } else addHeader(headers, name, value);
       if (name === 'content-length') {
         const n = decimalValue(value);
         if (n < 0 || (contentLength >= 0 && n !== contentLength))
@@ -302,7 +338,8 @@ export class ResponseParser {
       return;
     }
     this.keepAlive = http10 ? connection === 'keep-alive' : connection !== 'close';
-    this.sink.onHead(status, headers);
+    if (passMode && runStart < length) passed += text.slice(runStart, length);
+    this.sink.onHead(status, headers, passMode ? passed : undefined);
     if (this.headRequest || status === 204 || status === 304) this.complete();
     else if (chunked) {
       // Chunked wins over Content-Length (RFC 9112 §6.3), and such a message closes the connection.

@@ -9,8 +9,11 @@ import { H1Pool, type H1PoolOptions, H1RequestError, type PendingRequest } from 
 
 export interface HttpResult {
   status: number;
+  /** In pass mode (`passHead`), only the names ResponseParser keeps for the client. */
   headers: ResponseHeaders;
   body: Buffer;
+  /** Asked with `passHead` (and answered by gw's client): the head's lines to hand back, CRLF-prefixed. */
+  head?: string;
 }
 
 export class UpstreamError extends Error {
@@ -61,6 +64,11 @@ export class PoolRegistry {
     return pool;
   }
 
+  /** Whether calls to `origin` go through gw's own client (which the pass-through lane needs). */
+  servesWithGwClient(origin: string): boolean {
+    return this.options.client === 'gw' && origin.startsWith('http:');
+  }
+
   async close(): Promise<void> {
     const all = [...this.pools.values()];
     this.pools.clear();
@@ -82,6 +90,10 @@ export interface CallOptions {
   followRedirects: boolean;
   /** Filled with the call's phases when given (telemetry); nothing is timed without it. */
   timings?: BackendTimings;
+  /** The request's whole head, written and checked by the caller (an http: origin on gw's client only). */
+  head?: string;
+  /** Asks for the answer's head lines as text (HttpResult.head) instead of a full header map. */
+  passHead?: boolean;
 }
 
 /** Hears how a call ended: exactly one of the two, once. */
@@ -142,7 +154,31 @@ function decompress(res: HttpResult): HttpResult {
   const headers = { ...res.headers };
   delete headers['content-encoding'];
   delete headers['content-length'];
-  return { status: res.status, headers, body };
+  const head = res.head === undefined ? undefined : withoutLines(res.head, 'content-encoding');
+  return { status: res.status, headers, body, head };
+}
+
+/** `head`'s CRLF-prefixed lines but those named `lowerName`. */
+function withoutLines(head: string, lowerName: string): string {
+  let out = '';
+  for (const line of head.split('\r\n')) {
+    if (line === '') continue;
+    const colon = line.indexOf(':');
+    if (line.slice(0, colon).trim().toLowerCase() !== lowerName) out += `\r\n${line}`;
+  }
+  return out;
+}
+
+/** The header lines of a request head written by the caller, as a flat list (Host left out). */
+function headersOfHead(head: string): string[] {
+  const out: string[] = [];
+  for (const line of head.split('\r\n').slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon);
+    if (name.toLowerCase() !== 'host') out.push(name, line.slice(colon + 1).trim());
+  }
+  return out;
 }
 
 const SENSITIVE_ON_REDIRECT = new Set(['authorization', 'www-authenticate', 'cookie', 'cookie2']);
@@ -182,6 +218,7 @@ class BackendCall implements DeadlineEntry {
   due = false;
   private status = 0;
   private resHeaders: ResponseHeaders = NO_HEADERS;
+  private passedHead: string | undefined = undefined;
   private chunks: Buffer[] = [];
   private size = 0;
   private abortFn: ((err?: Error) => void) | null = null;
@@ -193,6 +230,8 @@ class BackendCall implements DeadlineEntry {
   headers: string[];
   body: Buffer | null;
   timings: BackendTimings | undefined;
+  head: string | undefined;
+  passHead: boolean;
   private pool: OriginPool;
 
   constructor(
@@ -207,6 +246,8 @@ class BackendCall implements DeadlineEntry {
     this.headers = opts.headers;
     this.body = opts.body;
     this.timings = opts.timings;
+    this.head = opts.head;
+    this.passHead = opts.passHead === true;
     this.pool = pools.get(origin);
   }
 
@@ -259,10 +300,11 @@ class BackendCall implements DeadlineEntry {
     return true;
   }
 
-  onResponseStart(statusCode: number, headers: ResponseHeaders): void {
+  onResponseStart(statusCode: number, headers: ResponseHeaders, passed: string | undefined): void {
     if (this.timings !== undefined) this.timings.head = performance.now();
     this.status = statusCode;
     this.resHeaders = headers;
+    this.passedHead = passed;
   }
 
   onData(chunk: Buffer): boolean {
@@ -279,6 +321,7 @@ class BackendCall implements DeadlineEntry {
       status: this.status,
       headers: this.resHeaders,
       body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size),
+      head: this.passedHead,
     };
     if (this.opts.followRedirects && REDIRECTS.has(res.status) && this.redirect(res)) return;
     this.settled = true;
@@ -319,7 +362,9 @@ class BackendCall implements DeadlineEntry {
       this.onError(new UpstreamError('stopped after 10 redirects', 'redirects'));
       return true;
     }
-    this.headers = redirectHeaders(this.opts.headers, new URL(`${this.origin}${this.path}`), next);
+    const initial = this.opts.head !== undefined ? headersOfHead(this.opts.head) : this.opts.headers;
+    this.headers = redirectHeaders(initial, new URL(`${this.origin}${this.path}`), next);
+    this.head = undefined;
     this.origin = next.origin;
     this.pool = this.pools.get(this.origin);
     this.path = `${next.pathname}${next.search}`;
@@ -333,6 +378,7 @@ class BackendCall implements DeadlineEntry {
     }
     this.status = 0;
     this.resHeaders = NO_HEADERS;
+    this.passedHead = undefined;
     this.chunks = [];
     this.size = 0;
     this.abortFn = null;

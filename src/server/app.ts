@@ -14,6 +14,8 @@ import type {
   EndpointStage,
   GwRequest,
   GwResponse,
+  LaneMatch,
+  LaneStage,
   Reply,
   ServiceConfig,
 } from '../types.js';
@@ -51,6 +53,7 @@ export interface AppOptions {
 interface Route {
   stage: EndpointStage;
   direct: DirectStage | undefined;
+  lane: LaneStage | undefined;
 }
 
 function answerWhenSettled(pending: Promise<GwResponse>, reply: Reply): void {
@@ -64,6 +67,11 @@ export interface GatewayApp {
   handle: (req: GwRequest) => Promise<GwResponse>;
   /** The same as `handle`, answering through a Reply; undefined when a service middleware wraps the router. */
   serve: DirectStage | undefined;
+  /**
+   * The pass-through lane's route for a GET path, when one serves it (src/proxy/passthrough-lane.ts);
+   * undefined when no route has a lane or something around the router must see every request.
+   */
+  lane: ((path: string) => LaneMatch | undefined) | undefined;
   /** The access log (undefined when off): the front calls it once a request is answered. */
   accessLog: AccessLog | undefined;
   close(): Promise<void>;
@@ -137,15 +145,21 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   };
 
   const router = new Router<Route>();
+  let lanes = 0;
   (service.endpoints ?? []).forEach((ep, i) => {
     const compiled = compileEndpoint(ep, i, service, rt);
-    if (!router.has(compiled.method, compiled.path))
-      router.add(compiled.method, compiled.path, { stage: compiled.stage, direct: compiled.direct });
+    if (router.has(compiled.method, compiled.path)) return;
+    router.add(compiled.method, compiled.path, {
+      stage: compiled.stage,
+      direct: compiled.direct,
+      lane: compiled.lane,
+    });
+    if (compiled.lane !== undefined) lanes++;
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
     if (!router.has('GET', healthPath))
-      router.add('GET', healthPath, { stage: healthHandler, direct: undefined });
+      router.add('GET', healthPath, { stage: healthHandler, direct: undefined, lane: undefined });
   }
   const debug = service.debug_endpoint === true ? debugHandler(logger) : undefined;
   const echo = service.echo_endpoint === true ? echoHandler : undefined;
@@ -261,9 +275,22 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
         }
       : undefined;
 
+  // The lane skips route(): only where route() would do a plain lookup of the path as it came.
+  const builtins = debug !== undefined || echo !== undefined;
+  const lane =
+    serve !== undefined && lanes > 0 && !removeDuplicateSlash
+      ? (path: string): LaneMatch | undefined => {
+          if (builtins && path.startsWith('/__')) return undefined;
+          const found = router.lookup('GET', path);
+          if (found.kind !== 'found' || found.value.lane === undefined) return undefined;
+          return { lane: found.value.lane, params: found.params };
+        }
+      : undefined;
+
   return {
     handle: withIp,
     serve,
+    lane,
     // Called by the front as it writes the answer: no promise layer per request for logging.
     accessLog: compileAccessLog(service, logger),
     routes: router.patterns,

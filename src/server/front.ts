@@ -5,7 +5,7 @@ import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
-import type { DirectStage, GwRequest, GwResponse, HeaderMap, Reply } from '../types.js';
+import type { DirectStage, GwRequest, GwResponse, HeaderMap, LaneMatch, LaneReply } from '../types.js';
 
 export type FrontKind = 'uws' | 'node';
 
@@ -114,16 +114,40 @@ export function uwsUnavailableReason(): string | undefined {
   return uwsLoadError;
 }
 
-/** `serve`, when given, is `handler` answering through a Reply: the uWS front prefers it. */
+/** Finds the pass-through lane's route of a GET path (src/server/app.ts). */
+export type LaneLookup = (path: string) => LaneMatch | undefined;
+
+/**
+ * The lane does not add up header sizes, so it is taken only when `maxHeaderBytes` is beyond what
+ * uWS itself accepts (measured: a 100,000-byte header passes, 150,000 bytes are refused).
+ */
+const LANE_MIN_HEADER_LIMIT = 256 * 1024;
+
+/** A request the lane served, as the access log reads it when it is off (never read then). */
+const LANE_REQUEST: GwRequest = {
+  method: 'GET',
+  path: '',
+  query: '',
+  headers: {},
+  params: {},
+  body: null,
+  clientIp: '',
+};
+
+/**
+ * `serve`, when given, is `handler` answering through a Reply: the uWS front prefers it. `lane`,
+ * when given, is tried first for a GET without body on the uWS front.
+ */
 export function createFront(
   kind: FrontKind,
   opts: FrontOptions,
   handler: RequestHandler,
   serve?: DirectStage,
+  lane?: LaneLookup,
 ): HttpFront {
   if (kind === 'uws') {
     const uws = loadUws();
-    if (uws) return new UwsFront(uws, opts, handler, serve);
+    if (uws) return new UwsFront(uws, opts, handler, serve, lane);
   }
   return new NodeFront(opts, handler);
 }
@@ -135,13 +159,16 @@ class UwsFront implements HttpFront {
   private closing = false;
   private drained: (() => void) | null = null;
   private readonly app: import('uWebSockets.js').TemplatedApp;
+  private readonly lane: LaneLookup | undefined;
 
   constructor(
     private readonly uws: typeof import('uWebSockets.js'),
     private readonly opts: FrontOptions,
     private readonly handler: RequestHandler,
     private readonly serve: DirectStage | undefined,
+    lane: LaneLookup | undefined,
   ) {
+    this.lane = opts.maxHeaderBytes >= LANE_MIN_HEADER_LIMIT ? lane : undefined;
     this.app = opts.tls
       ? uws.SSLApp({
           cert_file_name: opts.tls.certFile,
@@ -203,6 +230,7 @@ class UwsFront implements HttpFront {
     const method = ureq.getCaseSensitiveMethod();
     const url = ureq.getUrl();
     const query = ureq.getQuery() ?? '';
+    if (this.lane !== undefined && method === 'GET' && this.tryLane(res, ureq, url, query)) return;
     const headers: HeaderMap = {};
     collecting = headers;
     collectedBytes = method.length + url.length + query.length;
@@ -218,15 +246,7 @@ class UwsFront implements HttpFront {
       method === 'HEAD',
       this.opts.onAnswered ? performance.now() : 0,
     );
-    this.active++;
-    res.onAborted(() => {
-      state.aborted = true;
-      if (state.timer) clearTimeout(state.timer);
-      if (!state.done) {
-        state.done = true;
-        this.finished();
-      }
-    });
+    this.watch(res, state);
 
     if (headerBytes > this.opts.maxHeaderBytes) {
       this.respond(res, state, errorResponse(431, '431 Request Header Fields Too Large'), true);
@@ -268,6 +288,41 @@ class UwsFront implements HttpFront {
     });
   }
 
+  /** Counts the request in flight until it is answered or the client leaves. */
+  private watch(res: import('uWebSockets.js').HttpResponse, state: Exchange): void {
+    this.active++;
+    res.onAborted(() => {
+      state.aborted = true;
+      if (state.timer) clearTimeout(state.timer);
+      if (!state.done) {
+        state.done = true;
+        this.finished();
+      }
+    });
+  }
+
+  /** Serves a GET without body through its route's lane, if it has one; false otherwise. */
+  private tryLane(
+    res: import('uWebSockets.js').HttpResponse,
+    ureq: import('uWebSockets.js').HttpRequest,
+    url: string,
+    query: string,
+  ): boolean {
+    const length = ureq.getHeader('content-length');
+    if ((length !== '' && length !== '0') || ureq.getHeader('transfer-encoding') !== '') return false;
+    const match = this.lane!(url);
+    if (match === undefined) return false;
+    const clientIp = clientIpOf(res);
+    const logged = this.opts.onAnswered !== undefined;
+    const req: GwRequest = logged
+      ? { method: 'GET', path: url, query, headers: NO_HEADERS, params: match.params, body: null, clientIp }
+      : LANE_REQUEST;
+    const state = new Exchange(this, res, req, false, logged ? performance.now() : 0);
+    this.watch(res, state);
+    match.lane(match.params, query, ureq, clientIp, state);
+    return true;
+  }
+
   private dispatch(res: import('uWebSockets.js').HttpResponse, state: Exchange, gwReq: GwRequest): void {
     const serve = this.serve;
     if (serve !== undefined) {
@@ -298,6 +353,26 @@ class UwsFront implements HttpFront {
   answer(res: import('uWebSockets.js').HttpResponse, state: Exchange, r: GwResponse): void {
     this.opts.onAnswered?.(state.req, r.status, state.startedMs);
     this.respond(res, state, r, false);
+  }
+
+  /** A lane's answer: the backend's header lines as text after the status line, in one call. */
+  pass(
+    res: import('uWebSockets.js').HttpResponse,
+    state: Exchange,
+    status: number,
+    lines: string,
+    body: Buffer,
+  ): void {
+    this.opts.onAnswered?.(state.req, status, state.startedMs);
+    if (state.aborted || state.done) return;
+    state.done = true;
+    const close = this.closing;
+    res.cork(() => {
+      // uWS writes the status text and CRLF as given: the lines ride along with it.
+      res.writeStatus(statusLine(status) + lines);
+      res.end(body as never, close);
+    });
+    this.finished();
   }
 
   private respond(
@@ -333,8 +408,8 @@ class UwsFront implements HttpFront {
   }
 }
 
-/** One request on the uWS front, from arrival to its answer; the Reply a direct stage writes to. */
-class Exchange implements Reply {
+/** One request on the uWS front, from arrival to its answer; the Reply a direct stage or lane writes to. */
+class Exchange implements LaneReply {
   aborted = false;
   done = false;
   timer: NodeJS.Timeout | undefined = undefined;
@@ -349,6 +424,10 @@ class Exchange implements Reply {
 
   answer(r: GwResponse): void {
     this.front.answer(this.res, this, r);
+  }
+
+  pass(status: number, lines: string, body: Buffer): void {
+    this.front.pass(this.res, this, status, lines, body);
   }
 }
 

@@ -63,6 +63,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     },
     app.handle,
     app.serve,
+    app.lane,
   );
   await front.listen();
   return {

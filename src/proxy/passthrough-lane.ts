@@ -1,0 +1,130 @@
+// The pass-through lane: a plain no-op endpoint (one backend on an http: origin, no middleware,
+// no forwarded client header) served without header maps. The backend's head is written from a
+// template with the few values a request changes, and the backend's answer goes back as the text
+// of its header lines (ResponseParser's pass mode), in one uWS call. What BackendCall does for any
+// no-op call still holds: redirects, gzip undone, the retry of a reused connection, the deadline,
+// and a failure rendered as the endpoint's 500 with X-Krakend-Completed: false.
+// Measured against the header-map path (README, Performance): bench/experiments/cpu-ab.mjs and
+// saturation-floor.mjs.
+
+import type { GwResponse, HeaderView, LaneReply, LaneStage } from '../types.js';
+import { DeadlineList } from './deadlines.js';
+import { INVALID_HEADER_VALUE, INVALID_PATH } from './h1-client.js';
+import {
+  type CallOptions,
+  type CallSink,
+  type HttpResult,
+  type PoolRegistry,
+  startBackendCall,
+  UpstreamError,
+} from './http-client.js';
+
+export interface LaneSpec {
+  pools: PoolRegistry;
+  /** The backend's only host, an http: origin served by gw's own client. */
+  origin: string;
+  path: (params: Record<string, string>, query: string) => string;
+  timeoutMs: number;
+  /** User-Agent sent to the backend. */
+  userAgent: string;
+  /** Value of the X-Krakend header. */
+  versionHeader: string;
+  /** The no-op answer from a header map: a redirect hop to an https: origin answers through undici. */
+  rendered: (res: HttpResult) => GwResponse;
+  /** The endpoint's answer when the backend call fails. */
+  failed: (err: unknown) => GwResponse;
+}
+
+const NO_HEADERS: string[] = [];
+
+/** Hears one lane call's outcome and writes it to the client (no closure per request). */
+class LaneCall implements CallSink {
+  constructor(
+    private readonly lane: CompiledLane,
+    private readonly reply: LaneReply,
+  ) {}
+
+  resolved(res: HttpResult): void {
+    if (res.head !== undefined) this.reply.pass(res.status, res.head + this.lane.krakendLines, res.body);
+    else this.reply.answer(this.lane.spec.rendered(res));
+  }
+
+  rejected(err: Error): void {
+    this.reply.answer(this.lane.spec.failed(err));
+  }
+}
+
+class CompiledLane {
+  readonly krakendLines: string;
+  /** The backend head's fixed lines, as gw's client writes them for a header map. */
+  private readonly agentLines: string;
+  private readonly hostLine: string;
+  readonly deadlines = new DeadlineList();
+
+  constructor(readonly spec: LaneSpec) {
+    this.krakendLines = `\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`;
+    this.agentLines = `User-Agent: ${spec.userAgent}\r\nAccept-Encoding: gzip\r\n`;
+    this.hostLine = `host: ${new URL(spec.origin).host}\r\n\r\n`;
+  }
+
+  start(
+    params: Record<string, string>,
+    query: string,
+    headers: HeaderView,
+    clientIp: string,
+    reply: LaneReply,
+  ): void {
+    const spec = this.spec;
+    let path: string;
+    try {
+      path = spec.path(params, query);
+    } catch (err) {
+      reply.answer(spec.failed(err));
+      return;
+    }
+    if (INVALID_PATH.test(path)) {
+      reply.answer(spec.failed(invalid(`request path ${JSON.stringify(path)}`)));
+      return;
+    }
+    // The order and names of the header-map path: Content-Type, User-Agent, Accept-Encoding,
+    // X-Forwarded-For, X-Forwarded-Host, host.
+    const contentType = headers.getHeader('content-type');
+    const host = headers.getHeader('host');
+    if (INVALID_HEADER_VALUE.test(contentType)) {
+      reply.answer(spec.failed(invalid('Content-Type header value')));
+      return;
+    }
+    if (INVALID_HEADER_VALUE.test(host)) {
+      reply.answer(spec.failed(invalid('X-Forwarded-Host header value')));
+      return;
+    }
+    let head = `GET ${path} HTTP/1.1\r\n`;
+    if (contentType !== '') head += `Content-Type: ${contentType}\r\n`;
+    head += `${this.agentLines}X-Forwarded-For: ${clientIp}\r\n`;
+    if (host !== '') head += `X-Forwarded-Host: ${host}\r\n`;
+    head += this.hostLine;
+    const call: CallOptions = {
+      method: 'GET',
+      path,
+      headers: NO_HEADERS,
+      body: null,
+      timeoutMs: spec.timeoutMs,
+      // The lane always asks for gzip itself (Accept-Encoding is not forwarded): undone here.
+      decompress: true,
+      followRedirects: true,
+      head,
+      passHead: true,
+    };
+    startBackendCall(spec.pools, spec.origin, call, this.deadlines, new LaneCall(this, reply));
+  }
+}
+
+/** A header or path that must not reach the wire fails as gw's client fails it. */
+function invalid(what: string): UpstreamError {
+  return new UpstreamError(`invalid response: invalid ${what}`, 'protocol');
+}
+
+export function compileLane(spec: LaneSpec): LaneStage {
+  const lane = new CompiledLane(spec);
+  return (params, query, headers, clientIp, reply) => lane.start(params, query, headers, clientIp, reply);
+}

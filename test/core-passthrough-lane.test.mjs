@@ -1,0 +1,299 @@
+// The pass-through lane (src/proxy/passthrough-lane.ts) serves plain no-op GETs without header
+// maps. It must answer as the header-map path does and send the backend the same request. The
+// same config is served twice: as is (lane) and with router.forwarded_by_client_ip (a
+// service-wide rule that turns the lane and the direct stage off). Every answer is compared on
+// the wire, and so is every request the backends receive. The lane writes the backend's header
+// names in the backend's case, where the header-map path writes them lower-case: that is how the
+// tests see which path answered.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import zlib from 'node:zlib';
+import { freePort, startBackend, startGateway } from './helpers/gateway.mjs';
+
+let api;
+let other;
+let lane;
+let layered;
+let logged;
+let deadPort;
+
+/** One HTTP/1.1 exchange on a fresh connection: the status, header lines as sent, and body. */
+function rawRequest(port, head) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const at = text.indexOf('\r\n\r\n');
+      const lines = text.slice(0, at).split('\r\n');
+      const status = Number(lines[0].split(' ')[1]);
+      const headers = lines
+        .slice(1)
+        .filter((l) => !/^date:/i.test(l))
+        .map((l) => l.slice(0, l.indexOf(':')) + l.slice(l.indexOf(':')));
+      resolve({ status, headers, body: text.slice(at + 4) });
+    });
+    socket.write(head);
+  });
+}
+
+function getRaw(gw, path, extraLines = '') {
+  return rawRequest(
+    gw.port,
+    `GET ${path} HTTP/1.1\r\nHost: gw.test\r\n${extraLines}Connection: close\r\n\r\n`,
+  );
+}
+
+/** The answer with header names lower-cased: what a client may rely on. */
+function normalized(answer) {
+  return {
+    status: answer.status,
+    headers: answer.headers.map((l) => {
+      const colon = l.indexOf(':');
+      return `${l.slice(0, colon).toLowerCase()}:${l.slice(colon + 1).trim()}`;
+    }),
+    body: answer.body,
+  };
+}
+
+function config(extraRouter) {
+  const host = [api.url];
+  return {
+    version: 3,
+    timeout: '300ms',
+    extra_config: { router: { disable_access_log: true, ...extraRouter } },
+    endpoints: [
+      {
+        endpoint: '/items/{id}',
+        output_encoding: 'no-op',
+        input_query_strings: ['q'],
+        backend: [{ host, url_pattern: '/store/{id}', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/teapot',
+        output_encoding: 'no-op',
+        backend: [{ host, url_pattern: '/teapot', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/chunked',
+        output_encoding: 'no-op',
+        backend: [{ host, url_pattern: '/chunked', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/gzip',
+        output_encoding: 'no-op',
+        backend: [{ host, url_pattern: '/gzip', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/moved',
+        output_encoding: 'no-op',
+        backend: [{ host, url_pattern: '/moved', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/away',
+        output_encoding: 'no-op',
+        backend: [{ host, url_pattern: '/away', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/slow',
+        output_encoding: 'no-op',
+        backend: [{ host, url_pattern: '/slow', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/dead',
+        output_encoding: 'no-op',
+        backend: [{ host: [`http://127.0.0.1:${deadPort}`], url_pattern: '/x', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/forwarding',
+        output_encoding: 'no-op',
+        input_headers: ['X-Trace'],
+        backend: [{ host, url_pattern: '/store/forwarding', encoding: 'no-op' }],
+      },
+    ],
+  };
+}
+
+before(async () => {
+  other = await startBackend((req, res) => {
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ host: req.headers.host }));
+  });
+  api = await startBackend((req, res) => {
+    const path = req.url.split('?')[0];
+    if (path.startsWith('/store/')) {
+      res.setHeader('Content-Type', 'application/json');
+      res.setHeader('X-Backend', 'yes');
+      res.setHeader('Cache-Control', 'max-age=5');
+      res.end(JSON.stringify({ url: req.url, raw: req.rawHeaders }));
+    } else if (path === '/teapot') {
+      res.writeHead(418, { 'X-Teapot': 'short and stout', 'Content-Type': 'text/plain' });
+      res.end('no coffee');
+    } else if (path === '/chunked') {
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      res.write('{"part":');
+      setTimeout(() => res.end('2}'), 20);
+    } else if (path === '/gzip') {
+      const body = zlib.gzipSync('{"zipped":true}');
+      res.writeHead(200, {
+        'Content-Type': 'application/json',
+        'Content-Encoding': 'gzip',
+        'Content-Length': body.length,
+      });
+      res.end(body);
+    } else if (path === '/moved') {
+      res.writeHead(302, { Location: '/store/after-redirect?x=1' });
+      res.end();
+    } else if (path === '/away') {
+      res.writeHead(307, { Location: `${other.url}/elsewhere` });
+      res.end();
+    } else if (path === '/slow') {
+      setTimeout(() => res.end('{"late":true}'), 1000).unref();
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  deadPort = await freePort();
+  lane = await startGateway(config({}), { args: ['--workers', '1', '--log-level', 'DEBUG'] });
+  layered = await startGateway(config({ forwarded_by_client_ip: true }));
+  logged = await startGateway({
+    ...config({}),
+    extra_config: { 'telemetry/logging': { level: 'INFO', stdout: true } },
+  });
+});
+
+after(async () => {
+  await lane?.stop();
+  await layered?.stop();
+  await logged?.stop();
+  await api?.close();
+  await other?.close();
+});
+
+describe('pass-through lane: the same answers and backend requests as the header-map path', () => {
+  const cases = [
+    [
+      'a param path, a filtered query, Content-Type forwarded',
+      '/items/a%20b?q=1&drop=2',
+      'Content-Type: text/x\r\n',
+    ],
+    ["a backend's error status and its headers", '/teapot'],
+    ['a chunked answer with two Set-Cookie lines', '/chunked'],
+    ['a gzip answer to the gzip the gateway asked for: undone, Content-Encoding dropped', '/gzip'],
+    ['a redirect followed on the same host', '/moved'],
+    ['a redirect followed to another host', '/away'],
+    ['a backend slower than the timeout', '/slow'],
+    ['a backend that refuses connections', '/dead'],
+    ['a GET with a body (not the lane)', '/items/7', 'Content-Length: 2\r\n'],
+  ];
+  for (const [name, path, extra] of cases) {
+    test(name, async () => {
+      const withBody = extra?.startsWith('Content-Length') ? '{}' : '';
+      const a = await rawRequest(
+        lane.port,
+        `GET ${path} HTTP/1.1\r\nHost: gw.test\r\n${extra ?? ''}Connection: close\r\n\r\n${withBody}`,
+      );
+      const b = await rawRequest(
+        layered.port,
+        `GET ${path} HTTP/1.1\r\nHost: gw.test\r\n${extra ?? ''}Connection: close\r\n\r\n${withBody}`,
+      );
+      assert.deepEqual(normalized(a), normalized(b));
+    });
+  }
+
+  test('the lane answered, with the backend header names as they came', async () => {
+    assert.match(lane.logs(), /\[ENDPOINT: GET \/items\/\{id\}\] response path: no-op pass-through lane/);
+    assert.match(lane.logs(), /\[ENDPOINT: GET \/forwarding\] response path: no-op"/);
+    const viaLane = await getRaw(lane, '/items/1');
+    const viaMaps = await getRaw(layered, '/items/1');
+    assert.ok(viaLane.headers.includes('X-Backend: yes'), viaLane.headers.join('|'));
+    assert.ok(viaMaps.headers.includes('x-backend: yes'), viaMaps.headers.join('|'));
+    assert.ok(viaLane.headers.includes('X-Krakend-Completed: false'));
+  });
+
+  test('what the lane sends and answers', async () => {
+    const item = await getRaw(
+      lane,
+      '/items/a%20b?q=1&drop=2',
+      'Content-Type: text/x\r\nUser-Agent: curl\r\n',
+    );
+    assert.equal(item.status, 200);
+    const seen = JSON.parse(item.body);
+    assert.equal(seen.url, '/store/a%20b?q=1');
+    assert.deepEqual(seen.raw, [
+      'Content-Type',
+      'text/x',
+      'User-Agent',
+      'KrakenD Version 0.1.0',
+      'Accept-Encoding',
+      'gzip',
+      'X-Forwarded-For',
+      '127.0.0.1',
+      'X-Forwarded-Host',
+      'gw.test',
+      'host',
+      api.url.slice('http://'.length),
+    ]);
+    for (const dropped of [/^content-length:/i, /^connection:/i, /^keep-alive:/i, /^server:/i])
+      assert.equal(
+        item.headers.filter((l) => dropped.test(l)).length,
+        dropped.source.includes('content-length') ? 1 : 0,
+      );
+    const teapot = await getRaw(lane, '/teapot');
+    assert.equal(teapot.status, 418);
+    assert.ok(teapot.headers.includes('X-Teapot: short and stout'));
+    assert.equal(teapot.body, 'no coffee');
+    const chunked = await getRaw(lane, '/chunked');
+    assert.deepEqual(
+      chunked.headers.filter((l) => /^set-cookie/i.test(l)),
+      ['Set-Cookie: a=1', 'Set-Cookie: b=2'],
+    );
+    assert.equal(chunked.body, '{"part":2}');
+    const zipped = await getRaw(lane, '/gzip');
+    assert.equal(zipped.body, '{"zipped":true}');
+    assert.equal(zipped.headers.filter((l) => /^content-encoding/i.test(l)).length, 0);
+    const moved = await getRaw(lane, '/moved');
+    const after = JSON.parse(moved.body);
+    assert.equal(after.url, '/store/after-redirect?x=1');
+    assert.ok(after.raw.includes('Referer'));
+    const away = await getRaw(lane, '/away');
+    assert.deepEqual(JSON.parse(away.body), { host: other.url.slice('http://'.length) });
+    for (const failing of ['/slow', '/dead']) {
+      const failed = await getRaw(lane, failing);
+      assert.equal(failed.status, 500, failing);
+      assert.ok(
+        failed.headers.some((l) => /^x-krakend-completed: false$/i.test(l)),
+        failing,
+      );
+    }
+  });
+
+  test('a header value that must not reach the backend fails the call with a 500', async () => {
+    const before = api.requests.length;
+    for (const gw of [lane, layered]) {
+      const answer = await rawRequest(
+        gw.port,
+        'GET /items/1 HTTP/1.1\r\nHost: gw\x7ftest\r\nConnection: close\r\n\r\n',
+      );
+      assert.equal(answer.status, 500);
+      assert.ok(answer.headers.some((l) => /^x-krakend-completed: false$/i.test(l)));
+    }
+    assert.equal(api.requests.length, before);
+  });
+
+  test('the access log records what the lane served', async () => {
+    const answer = await getRaw(logged, '/items/9?q=2');
+    assert.equal(answer.status, 200);
+    assert.ok(answer.headers.includes('X-Backend: yes'), 'served by the lane');
+    const out = await logged.waitForLog(/"\/items\/9\?q=2"/);
+    assert.match(out, /\| 200 \|.*\| +127\.0\.0\.1 \| GET +"\/items\/9\?q=2"/);
+  });
+
+  test('the gateway keeps serving after the failures', async () => {
+    assert.equal((await getRaw(lane, '/items/2')).status, 200);
+  });
+});
