@@ -106,6 +106,13 @@ const NOT_PASSED = new Set([
 ]);
 /** What the client needs from a passed head, kept in the header map in pass mode. */
 const KEPT_IN_PASS_MODE = new Set(['keep-alive', 'content-encoding', 'location']);
+/** The values a passed head is read for: framing and the kept names; the others stay text. */
+const READ_IN_PASS_MODE = new Set([
+  ...KEPT_IN_PASS_MODE,
+  'content-length',
+  'transfer-encoding',
+  'connection',
+]);
 
 /** RFC 9110 token: what a header name may be made of. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -309,18 +316,19 @@ export class ResponseParser {
       if (colon < 0 || colon > lineEnd || colon === lineStart)
         throw new ParseError(`invalid header line ${JSON.stringify(text.slice(lineStart, lineEnd))}`);
       const name = headerName(text, lineStart, colon);
-      let vs = colon + 1;
-      let ve = lineEnd;
-      while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
-      while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
-      const value = text.slice(vs, ve);
       if (passMode) {
         if (NOT_PASSED.has(name)) {
           if (runStart < lineStart - 2) passed += text.slice(runStart, lineStart - 2);
           runStart = lineEnd;
         }
-        if (KEPT_IN_PASS_MODE.has(name)) addHeader(headers, name, value);
-      } else addHeader(headers, name, value);
+        if (!READ_IN_PASS_MODE.has(name)) continue;
+      }
+      let vs = colon + 1;
+      let ve = lineEnd;
+      while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+      while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+      const value = text.slice(vs, ve);
+      if (!passMode || KEPT_IN_PASS_MODE.has(name)) addHeader(headers, name, value);
       if (name === 'content-length') {
         const n = decimalValue(value);
         if (n < 0 || (contentLength >= 0 && n !== contentLength))

@@ -78,6 +78,8 @@ export interface GatewayApp {
   routes: Array<{ method: string; pattern: string }>;
 }
 
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function plain(status: number, text: string, extra?: Record<string, string>): GwResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...(extra ?? {}) }, body: text };
 }
@@ -146,6 +148,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
 
   const router = new Router<Route>();
   let lanes = 0;
+  /** Lanes of paths without params: found with one map lookup, their (empty) params shared. */
+  const staticLanes = new Map<string, LaneMatch>();
   (service.endpoints ?? []).forEach((ep, i) => {
     const compiled = compileEndpoint(ep, i, service, rt);
     if (router.has(compiled.method, compiled.path)) return;
@@ -154,7 +158,10 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       direct: compiled.direct,
       lane: compiled.lane,
     });
-    if (compiled.lane !== undefined) lanes++;
+    if (compiled.lane === undefined) return;
+    lanes++;
+    if (compiled.method === 'GET' && !compiled.path.includes('{'))
+      staticLanes.set(compiled.path, { lane: compiled.lane, params: NO_PARAMS });
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
@@ -281,6 +288,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     serve !== undefined && lanes > 0 && !removeDuplicateSlash
       ? (path: string): LaneMatch | undefined => {
           if (builtins && path.startsWith('/__')) return undefined;
+          const fixed = staticLanes.get(path);
+          if (fixed !== undefined) return fixed;
           const found = router.lookup('GET', path);
           if (found.kind !== 'found' || found.value.lane === undefined) return undefined;
           return { lane: found.value.lane, params: found.params };
