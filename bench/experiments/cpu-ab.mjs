@@ -2,9 +2,9 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged]
 //
-// Proxies: gw (`gw run --workers 1` on make bench's config, /noop, access log off), floor
+// Proxies: gw (`gw run --workers 1` on make bench's config, /noop or --path, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
 // a minimal node:net client), with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
 // with --with-log a gw on make bench's noop-log config (gin access lines to stdout, here /dev/null),
@@ -38,6 +38,8 @@ const withLog = args.includes('--with-log');
 const withUndici = args.includes('--with-undici');
 const nodeFlags = option('--node-flags', undefined);
 const baseInstance = option('--base-instance', 'main');
+/** The gw path measured (nginx, floor and raw serve /noop whatever it is). */
+const gwPath = option('--path', '/noop');
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -97,7 +99,7 @@ try {
   for (const [name, argv, env] of kinds) {
     const port = await freePort();
     const proc = startProcess(process.execPath, argv(port), { env: { ...process.env, ...env } });
-    const url = `http://127.0.0.1:${port}/noop`;
+    const url = `http://127.0.0.1:${port}${name.startsWith('gw') ? gwPath : '/noop'}`;
     await waitForHttp(url, name, 20000, proc);
     await load(url, 2);
     proxies.push({ name, proc, url, cpu: 0, ok: 0, perRound: [] });

@@ -148,6 +148,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
 
   const router = new Router<Route>();
   let lanes = 0;
+  let paramLanes = 0;
   /** Lanes of paths without params: found with one map lookup, their (empty) params shared. */
   const staticLanes = new Map<string, LaneMatch>();
   (service.endpoints ?? []).forEach((ep, i) => {
@@ -160,8 +161,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     });
     if (compiled.lane === undefined) return;
     lanes++;
-    if (compiled.method === 'GET' && !compiled.path.includes('{'))
-      staticLanes.set(compiled.path, { lane: compiled.lane, params: NO_PARAMS });
+    if (compiled.path.includes('{')) paramLanes++;
+    else staticLanes.set(compiled.path, { lane: compiled.lane, params: NO_PARAMS });
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
@@ -289,7 +290,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       ? (path: string): LaneMatch | undefined => {
           if (builtins && path.startsWith('/__')) return undefined;
           const fixed = staticLanes.get(path);
-          if (fixed !== undefined) return fixed;
+          // Other GET routes pay one map lookup for the lane, not a second walk of the router.
+          if (fixed !== undefined || paramLanes === 0) return fixed;
           const found = router.lookup('GET', path);
           if (found.kind !== 'found' || found.value.lane === undefined) return undefined;
           return { lane: found.value.lane, params: found.params };

@@ -308,10 +308,10 @@ class UwsFront implements HttpFront {
     url: string,
     query: string,
   ): boolean {
-    const length = ureq.getHeader('content-length');
-    if ((length !== '' && length !== '0') || ureq.getHeader('transfer-encoding') !== '') return false;
     const match = this.lane!(url);
     if (match === undefined) return false;
+    const length = ureq.getHeader('content-length');
+    if ((length !== '' && length !== '0') || ureq.getHeader('transfer-encoding') !== '') return false;
     const clientIp = clientIpOf(res);
     const logged = this.opts.onAnswered !== undefined;
     const req: GwRequest = logged
