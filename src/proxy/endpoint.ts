@@ -49,6 +49,7 @@ import {
 } from './backend-request.js';
 import { DeadlineList } from './deadlines.js';
 import { DecodeError, getDecoder, getEncoder } from './encodings.js';
+import { NOT_PASSED } from './h1-parser.js';
 import {
   type CallSink,
   type HttpResult,
@@ -453,7 +454,7 @@ function noopFailure(b: CompiledBackend, logger: Logger, endpointLabel: string, 
 function renderNoop(res: BackendResponse, versionHeader: string): GwResponse {
   const headers: ResponseHeaders = {};
   const src = res.headers;
-  for (const k in src) if (!NOOP_SKIP_HEADERS.has(k)) headers[k] = src[k];
+  for (const k in src) if (!NOT_PASSED.has(k)) headers[k] = src[k];
   headers['x-krakend'] = versionHeader;
   headers['x-krakend-completed'] = 'false';
   return { status: res.status, headers, body: res.body };
@@ -661,15 +662,6 @@ function finishByteMerge(
     }
   }
 }
-
-const NOOP_SKIP_HEADERS = new Set([
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'date',
-  'server',
-]);
 
 export interface CompiledEndpoint {
   method: string;

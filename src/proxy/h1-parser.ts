@@ -93,10 +93,10 @@ function headerName(text: string, start: number, end: number): string {
 }
 
 /**
- * Lines a pass-through answer leaves out: framing is the front's to write, Date and Server are
- * the gateway's own (as for the header map of a no-op answer).
+ * What a no-op answer leaves out of the backend's headers, as text (pass mode) or as a map
+ * (src/proxy/endpoint.ts): framing is the front's to write, Date and Server are the gateway's own.
  */
-const NOT_PASSED = new Set([
+export const NOT_PASSED = new Set([
   'content-length',
   'transfer-encoding',
   'connection',
