@@ -16,6 +16,7 @@ let other;
 let lane;
 let layered;
 let logged;
+let limited;
 let deadPort;
 
 /** One HTTP/1.1 exchange on a fresh connection: the status, header lines as sent, and body. */
@@ -164,12 +165,14 @@ before(async () => {
     ...config({}),
     extra_config: { 'telemetry/logging': { level: 'INFO', stdout: true } },
   });
+  limited = await startGateway({ ...config({}), max_header_bytes: 8192 });
 });
 
 after(async () => {
   await lane?.stop();
   await layered?.stop();
   await logged?.stop();
+  await limited?.stop();
   await api?.close();
   await other?.close();
 });
@@ -291,6 +294,15 @@ describe('pass-through lane: the same answers and backend requests as the header
     assert.ok(answer.headers.includes('X-Backend: yes'), 'served by the lane');
     const out = await logged.waitForLog(/"\/items\/9\?q=2"/);
     assert.match(out, /\| 200 \|.*\| +127\.0\.0\.1 \| GET +"\/items\/9\?q=2"/);
+  });
+
+  test('a max_header_bytes below what uWS accepts keeps the lane off: the 431 still holds', async () => {
+    const big = `X-Big: ${'a'.repeat(16000)}\r\n`;
+    assert.equal((await getRaw(limited, '/items/1', big)).status, 431);
+    const small = await getRaw(limited, '/items/1');
+    assert.equal(small.status, 200);
+    assert.ok(small.headers.includes('x-backend: yes'), 'served by the header-map path');
+    assert.equal((await getRaw(lane, '/items/1', big)).status, 200);
   });
 
   test('the gateway keeps serving after the failures', async () => {

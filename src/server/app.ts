@@ -147,7 +147,6 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   };
 
   const router = new Router<Route>();
-  let lanes = 0;
   let paramLanes = 0;
   /** Lanes of paths without params: found with one map lookup, their (empty) params shared. */
   const staticLanes = new Map<string, LaneMatch>();
@@ -160,7 +159,6 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       lane: compiled.lane,
     });
     if (compiled.lane === undefined) return;
-    lanes++;
     if (compiled.path.includes('{')) paramLanes++;
     else staticLanes.set(compiled.path, { lane: compiled.lane, params: NO_PARAMS });
   });
@@ -286,7 +284,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   // The lane skips route(): only where route() would do a plain lookup of the path as it came.
   const builtins = debug !== undefined || echo !== undefined;
   const lane =
-    serve !== undefined && lanes > 0 && !removeDuplicateSlash
+    serve !== undefined && staticLanes.size + paramLanes > 0 && !removeDuplicateSlash
       ? (path: string): LaneMatch | undefined => {
           if (builtins && path.startsWith('/__')) return undefined;
           const fixed = staticLanes.get(path);

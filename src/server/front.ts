@@ -128,7 +128,7 @@ const LANE_REQUEST: GwRequest = {
   method: 'GET',
   path: '',
   query: '',
-  headers: {},
+  headers: NO_HEADERS,
   params: {},
   body: null,
   clientIp: '',
