@@ -124,6 +124,8 @@ export type DirectStage = (req: GwRequest, reply: Reply) => void;
 export interface HeaderView {
   /** The first value of a header, by lower-case name; '' when absent. */
   getHeader(lowerCaseName: string): string;
+  /** Every header line in arrival order, lower-case names. */
+  forEach(visit: (lowerCaseName: string, value: string) => void): void;
 }
 
 /** Where the pass-through lane writes: a Reply that also takes a backend head as text. */

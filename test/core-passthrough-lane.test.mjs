@@ -111,8 +111,20 @@ function config(extraRouter) {
       {
         endpoint: '/forwarding',
         output_encoding: 'no-op',
-        input_headers: ['X-Trace'],
+        input_headers: ['X-Trace', 'User-Agent'],
         backend: [{ host, url_pattern: '/store/forwarding', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/all-headers',
+        output_encoding: 'no-op',
+        input_headers: ['*'],
+        backend: [{ host, url_pattern: '/store/all', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/gzip-forwarded',
+        output_encoding: 'no-op',
+        input_headers: ['Accept-Encoding'],
+        backend: [{ host, url_pattern: '/gzip', encoding: 'no-op' }],
       },
     ],
   };
@@ -192,6 +204,23 @@ describe('pass-through lane: the same answers and backend requests as the header
     ['a backend slower than the timeout', '/slow'],
     ['a backend that refuses connections', '/dead'],
     ['a GET with a body (not the lane)', '/items/7', 'Content-Length: 2\r\n'],
+    [
+      'forwarded headers: a repeated one joined, User-Agent forwarded (X-Forwarded-Via added)',
+      '/forwarding',
+      'X-Trace: a\r\nX-Trace: b\r\nUser-Agent: curl\r\nContent-Type: text/x\r\nX-Other: no\r\n',
+    ],
+    ['forwarded headers the client did not send', '/forwarding'],
+    [
+      'every header forwarded (*), hop-by-hop and X-Forwarded-* ones left out',
+      '/all-headers',
+      'Cookie: c=1\r\nX-Forwarded-For: 10.0.0.1\r\nAccept-Encoding: br\r\nX-Trace: t\r\nUser-Agent: curl\r\n',
+    ],
+    [
+      'Accept-Encoding forwarded: the gzip answer passes compressed',
+      '/gzip-forwarded',
+      'Accept-Encoding: gzip\r\n',
+    ],
+    ['Accept-Encoding forwarded but not sent: gzip asked for and undone', '/gzip-forwarded'],
   ];
   for (const [name, path, extra] of cases) {
     test(name, async () => {
@@ -210,12 +239,21 @@ describe('pass-through lane: the same answers and backend requests as the header
 
   test('the lane answered, with the backend header names as they came', async () => {
     assert.match(lane.logs(), /\[ENDPOINT: GET \/items\/\{id\}\] response path: no-op pass-through lane/);
-    assert.match(lane.logs(), /\[ENDPOINT: GET \/forwarding\] response path: no-op"/);
-    const viaLane = await getRaw(lane, '/items/1');
-    const viaMaps = await getRaw(layered, '/items/1');
-    assert.ok(viaLane.headers.includes('X-Backend: yes'), viaLane.headers.join('|'));
-    assert.ok(viaMaps.headers.includes('x-backend: yes'), viaMaps.headers.join('|'));
-    assert.ok(viaLane.headers.includes('X-Krakend-Completed: false'));
+    for (const forwarding of ['/forwarding', '/all-headers', '/gzip-forwarded'])
+      assert.match(
+        lane.logs(),
+        new RegExp(`\\[ENDPOINT: GET ${forwarding}\\] response path: no-op pass-through lane`),
+      );
+    for (const path of ['/items/1', '/forwarding', '/all-headers']) {
+      const viaLane = await getRaw(lane, path, 'X-Trace: t\r\n');
+      const viaMaps = await getRaw(layered, path, 'X-Trace: t\r\n');
+      assert.ok(viaLane.headers.includes('X-Backend: yes'), viaLane.headers.join('|'));
+      assert.ok(viaMaps.headers.includes('x-backend: yes'), viaMaps.headers.join('|'));
+      assert.ok(viaLane.headers.includes('X-Krakend-Completed: false'));
+    }
+    const zipped = await getRaw(lane, '/gzip-forwarded', 'Accept-Encoding: gzip\r\n');
+    assert.ok(zipped.headers.includes('Content-Encoding: gzip'), zipped.headers.join('|'));
+    assert.equal(zlib.gunzipSync(Buffer.from(zipped.body, 'latin1')).toString(), '{"zipped":true}');
   });
 
   test('what the lane sends and answers', async () => {
@@ -246,6 +284,23 @@ describe('pass-through lane: the same answers and backend requests as the header
         item.headers.filter((l) => dropped.test(l)).length,
         dropped.source.includes('content-length') ? 1 : 0,
       );
+    const forwarded = await getRaw(lane, '/forwarding', 'X-Trace: a\r\nX-Trace: b\r\nUser-Agent: curl\r\n');
+    assert.deepEqual(JSON.parse(forwarded.body).raw, [
+      'X-Trace',
+      'a, b',
+      'User-Agent',
+      'curl',
+      'X-Forwarded-Via',
+      'KrakenD Version 0.1.0',
+      'Accept-Encoding',
+      'gzip',
+      'X-Forwarded-For',
+      '127.0.0.1',
+      'X-Forwarded-Host',
+      'gw.test',
+      'host',
+      api.url.slice('http://'.length),
+    ]);
     const teapot = await getRaw(lane, '/teapot');
     assert.equal(teapot.status, 418);
     assert.ok(teapot.headers.includes('X-Teapot: short and stout'));
@@ -277,14 +332,15 @@ describe('pass-through lane: the same answers and backend requests as the header
 
   test('a header value that must not reach the backend fails the call with a 500', async () => {
     const before = api.requests.length;
-    for (const gw of [lane, layered]) {
-      const answer = await rawRequest(
-        gw.port,
+    for (const gw of [lane, layered])
+      for (const request of [
         'GET /items/1 HTTP/1.1\r\nHost: gw\x7ftest\r\nConnection: close\r\n\r\n',
-      );
-      assert.equal(answer.status, 500);
-      assert.ok(answer.headers.some((l) => /^x-krakend-completed: false$/i.test(l)));
-    }
+        'GET /forwarding HTTP/1.1\r\nHost: gw.test\r\nX-Trace: a\x7fb\r\nConnection: close\r\n\r\n',
+      ]) {
+        const answer = await rawRequest(gw.port, request);
+        assert.equal(answer.status, 500, request);
+        assert.ok(answer.headers.some((l) => /^x-krakend-completed: false$/i.test(l)));
+      }
     assert.equal(api.requests.length, before);
   });
 

@@ -201,10 +201,14 @@ export interface CompiledRequestBuilder {
   path(req: FillSource, seq?: SequentialValues): string;
   /**
    * The pass-through lane's form (src/proxy/passthrough-lane.ts): the path from the route's params
-   * and the client's query; defined when the url_pattern reads nothing else and no client header
-   * is forwarded (but Content-Type, which the lane copies itself).
+   * and the client's query; defined when the url_pattern reads nothing else.
    */
   lanePath: ((params: Record<string, string>, query: string) => string) | undefined;
+  /**
+   * Whether the lane must build the backend's headers with `headers()` (client headers are
+   * forwarded); false when it may write them from its template (only Content-Type is copied).
+   */
+  laneForwards: boolean;
   /** Headers to send, canonical names. */
   headers(req: GwRequest): HeaderMap;
   /** The client's Accept-Encoding is forwarded: a compressed body may go back as is (no-op). */
@@ -315,9 +319,17 @@ export function compileRequestBuilder(
   const readsOnlyParams = [...pathParts, ...(queryParts ?? [])].every(
     (p) => p.kind === 'text' || p.kind === 'param' || p.kind === 'query',
   );
-  const lanePath =
-    readsOnlyParams && !all && allowed.length === 0
-      ? (params: Record<string, string>, query: string) => path({ params, query, headers: NO_HEADERS })
-      : undefined;
-  return { method: opts.method, usesSequential, path, lanePath, headers, forwardsAcceptEncoding };
+  const lanePath = readsOnlyParams
+    ? (params: Record<string, string>, query: string) => path({ params, query, headers: NO_HEADERS })
+    : undefined;
+  const laneForwards = all || allowed.length > 0;
+  return {
+    method: opts.method,
+    usesSequential,
+    path,
+    lanePath,
+    laneForwards,
+    headers,
+    forwardsAcceptEncoding,
+  };
 }

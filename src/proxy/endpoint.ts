@@ -857,6 +857,9 @@ export function compileEndpoint(
         versionHeader,
         rendered: passed,
         failed,
+        forwarded: b.builder.laneForwards
+          ? { headers: b.builder.headers, acceptEncoding: b.builder.forwardsAcceptEncoding }
+          : undefined,
       });
   }
   const mergeDirect = byteMerge?.direct;

@@ -1,13 +1,15 @@
-// The pass-through lane: a plain no-op endpoint (one backend on an http: origin, no middleware,
-// no forwarded client header) served without header maps. The backend's head is written from a
-// template with the few values a request changes, and the backend's answer goes back as the text
-// of its header lines (ResponseParser's pass mode), in one uWS call. What BackendCall does for any
+// The pass-through lane: a plain no-op endpoint (one backend on an http: origin, no middleware)
+// served without header maps. The backend's head is written from a template with the few values
+// a request changes, and the backend's answer goes back as the text of its header lines
+// (ResponseParser's pass mode), in one uWS call. An endpoint that forwards client headers
+// (`input_headers`) reads them into a map and has the request builder pick them, as the
+// header-map path does: only the answer's side is saved then. What BackendCall does for any
 // no-op call still holds: redirects, gzip undone, the retry of a reused connection, the deadline,
 // and a failure rendered as the endpoint's 500 with X-Krakend-Completed: false.
 // Measured against the header-map path (README, Performance): bench/experiments/cpu-ab.mjs and
 // saturation-floor.mjs.
 
-import type { GwResponse, HeaderView, LaneReply, LaneStage } from '../types.js';
+import type { GwRequest, GwResponse, HeaderMap, HeaderView, LaneReply, LaneStage } from '../types.js';
 import { DeadlineList } from './deadlines.js';
 import { INVALID_HEADER_VALUE, INVALID_PATH } from './h1-client.js';
 import {
@@ -33,6 +35,28 @@ export interface LaneSpec {
   rendered: (res: HttpResult) => GwResponse;
   /** The endpoint's answer when the backend call fails. */
   failed: (err: unknown) => GwResponse;
+  /** The request builder's headers, when client headers are forwarded (no template then). */
+  forwarded?: {
+    headers: (req: GwRequest) => HeaderMap;
+    /** The client's Accept-Encoding goes to the backend: its compressed answer passes as is. */
+    acceptEncoding: boolean;
+  };
+}
+
+// The request's headers as the front's header map holds them (a repeated name joined with ", "):
+// one module-level collector and a scratch slot, as the lane reads them synchronously.
+let collecting: HeaderMap = {};
+function collectHeader(name: string, value: string): void {
+  const prev = collecting[name];
+  collecting[name] = prev === undefined ? value : `${prev}, ${value}`;
+}
+
+function headerMapOf(view: HeaderView): HeaderMap {
+  const map: HeaderMap = {};
+  collecting = map;
+  view.forEach(collectHeader);
+  collecting = {};
+  return map;
 }
 
 const NO_HEADERS: string[] = [];
@@ -82,6 +106,10 @@ class CompiledLane {
       reply.answer(spec.failed(err));
       return;
     }
+    if (spec.forwarded !== undefined) {
+      this.startForwarding(spec.forwarded, path, params, query, headers, clientIp, reply);
+      return;
+    }
     if (INVALID_PATH.test(path)) {
       reply.answer(spec.failed(invalid(`request path ${JSON.stringify(path)}`)));
       return;
@@ -113,6 +141,35 @@ class CompiledLane {
       decompress: true,
       followRedirects: true,
       head,
+      passHead: true,
+    };
+    startBackendCall(spec.pools, spec.origin, call, this.deadlines, new LaneCall(this, reply));
+  }
+
+  /** The request's headers through the builder, serialized (and checked) by gw's client. */
+  private startForwarding(
+    forwarded: NonNullable<LaneSpec['forwarded']>,
+    path: string,
+    params: Record<string, string>,
+    query: string,
+    view: HeaderView,
+    clientIp: string,
+    reply: LaneReply,
+  ): void {
+    const spec = this.spec;
+    const map = headerMapOf(view);
+    const req: GwRequest = { method: 'GET', path: '', query, headers: map, params, body: null, clientIp };
+    const out = forwarded.headers(req);
+    const list: string[] = [];
+    for (const name in out) list.push(name, out[name]);
+    const call: CallOptions = {
+      method: 'GET',
+      path,
+      headers: list,
+      body: null,
+      timeoutMs: spec.timeoutMs,
+      decompress: !forwarded.acceptEncoding || map['accept-encoding'] === undefined,
+      followRedirects: true,
       passHead: true,
     };
     startBackendCall(spec.pools, spec.origin, call, this.deadlines, new LaneCall(this, reply));
