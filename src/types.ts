@@ -106,7 +106,21 @@ export interface GwResponse {
 
 /** A stage of the router layer: request in, HTTP response out. */
 export type EndpointStage = (req: GwRequest) => Promise<GwResponse>;
-export type EndpointMiddleware = (next: EndpointStage) => EndpointStage;
+export type EndpointMiddleware = ((next: EndpointStage) => EndpointStage) & {
+  /**
+   * Set by a middleware that only admits or refuses a request, unchanged (rate limits): the same
+   * check then guards the endpoint's pass-through lane (src/proxy/passthrough-lane.ts).
+   */
+  laneGuard?: LaneGuard;
+};
+
+/** An endpoint middleware's admission check, as the pass-through lane runs it. */
+export interface LaneGuard {
+  /** The refusal to answer with, or undefined to let the request through. */
+  check(req: GwRequest): GwResponse | undefined;
+  /** Whether `check` reads `req.headers` (the lane then reads the request's headers into a map). */
+  readsHeaders: boolean;
+}
 
 /** Where a direct stage writes its answer: the front's exchange for the request. */
 export interface Reply {

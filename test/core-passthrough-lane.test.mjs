@@ -121,6 +121,26 @@ function config(extraRouter) {
         backend: [{ host, url_pattern: '/store/all', encoding: 'no-op' }],
       },
       {
+        endpoint: '/limited',
+        output_encoding: 'no-op',
+        extra_config: { 'qos/ratelimit/router': { max_rate: 2, capacity: 2, every: '1m' } },
+        backend: [{ host, url_pattern: '/store/limited', encoding: 'no-op' }],
+      },
+      {
+        endpoint: '/per-user',
+        output_encoding: 'no-op',
+        extra_config: {
+          'qos/ratelimit/router': {
+            client_max_rate: 1,
+            client_capacity: 1,
+            every: '1m',
+            strategy: 'header',
+            key: 'X-User',
+          },
+        },
+        backend: [{ host, url_pattern: '/store/per-user', encoding: 'no-op' }],
+      },
+      {
         endpoint: '/gzip-forwarded',
         output_encoding: 'no-op',
         input_headers: ['Accept-Encoding'],
@@ -328,6 +348,37 @@ describe('pass-through lane: the same answers and backend requests as the header
         failing,
       );
     }
+  });
+
+  test('rate limits guard the lane: the same admissions and refusals as the middleware path', async () => {
+    for (const path of ['/limited', '/per-user'])
+      assert.match(
+        lane.logs(),
+        new RegExp(`\\[ENDPOINT: GET ${path}\\] response path: no-op pass-through lane`),
+      );
+    const sequence = [
+      ['/limited', ''],
+      ['/limited', ''],
+      ['/limited', ''],
+      ['/per-user', 'X-User: a\r\n'],
+      ['/per-user', 'X-User: a\r\n'],
+      ['/per-user', 'X-User: b\r\n'],
+      ['/per-user', ''],
+      ['/per-user', 'X-User: c\r\nX-User: d\r\n'],
+      ['/per-user', 'X-User: c\r\n'],
+    ];
+    const answers = [];
+    for (const gw of [lane, layered]) {
+      const seen = [];
+      for (const [path, lines] of sequence) seen.push(await getRaw(gw, path, lines));
+      answers.push(seen);
+    }
+    assert.deepEqual(
+      answers[0].map((a) => a.status),
+      [200, 200, 503, 200, 429, 200, 429, 200, 200],
+    );
+    assert.deepEqual(answers[0].map(normalized), answers[1].map(normalized));
+    assert.ok(answers[0][0].headers.includes('X-Backend: yes'), 'served by the lane');
   });
 
   test('a header value that must not reach the backend fails the call with a 500', async () => {

@@ -33,6 +33,7 @@ import {
   type EndpointStage,
   type GwRequest,
   type GwResponse,
+  type LaneGuard,
   type LaneStage,
   type ProxyMiddleware,
   type ProxyResponse,
@@ -57,7 +58,7 @@ import {
   startBackendCall,
   UpstreamError,
 } from './http-client.js';
-import { compileLane } from './passthrough-lane.js';
+import { compileLane, type LaneSpec } from './passthrough-lane.js';
 import { compileStaticProxy } from './static.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
 
@@ -136,6 +137,7 @@ function applyFeatures<T>(
   ) => ((cfg: unknown, ctx: CompileContext) => ((next: T) => T) | undefined) | undefined,
   inner: T,
   ctxFor: (ns: string) => CompileContext,
+  applied?: Array<(next: T) => T>,
 ): T {
   if (!extra) return inner;
   let stage = inner;
@@ -146,7 +148,10 @@ function applyFeatures<T>(
     const hook = pick(mod);
     if (!hook) continue;
     const mw = hook.call(mod, extra[ns], ctxFor(ns));
-    if (mw) stage = mw(stage);
+    if (mw) {
+      stage = mw(stage);
+      applied?.unshift(mw);
+    }
   }
   return stage;
 }
@@ -817,7 +822,7 @@ export function compileEndpoint(
     return render(pr, req);
   };
   let direct: DirectStage | undefined;
-  let lane: LaneStage | undefined;
+  let laneSpec: LaneSpec | undefined;
   if (noopStage !== undefined && proxy === noopStage) {
     // Nothing between the backend and the client: one `then` from the backend's answer to the
     // response, instead of three promise hops (no-op proxy stage, async stage, render).
@@ -848,7 +853,7 @@ export function compileEndpoint(
       (backendConfigs[0].url_pattern ?? '/').startsWith('/') &&
       rt.pools.servesWithGwClient(origin)
     )
-      lane = compileLane({
+      laneSpec = {
         pools: rt.pools,
         origin,
         path: lanePath,
@@ -860,18 +865,22 @@ export function compileEndpoint(
         forwarded: b.builder.laneForwards
           ? { headers: b.builder.headers, acceptEncoding: b.builder.forwardsAcceptEncoding }
           : undefined,
-      });
+        guards: [],
+      };
   }
   const mergeDirect = byteMerge?.direct;
   if (mergeDirect !== undefined && proxy === byteMerge?.stage)
     direct = (req, reply) => mergeDirect(req, new RenderedReply(render, req, reply));
   const fused = stage;
+  const middlewares: EndpointMiddleware[] = [];
   stage = applyFeatures<EndpointStage>(
     endpoint.extra_config,
     (m) => m.endpoint as never,
     stage,
     (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint),
+    middlewares,
   );
+  const routed = stage;
   stage = applyFeatures<EndpointStage>(
     service.extra_config,
     (m) => m.instrumentEndpoint as never,
@@ -879,9 +888,13 @@ export function compileEndpoint(
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint),
   );
   // Any endpoint middleware (or instrumentation) must see every request: no direct path then.
-  if (stage !== fused) {
-    direct = undefined;
-    lane = undefined;
+  // The lane stays when each middleware is a guard (it admits or refuses, as a rate limit does).
+  if (stage !== fused) direct = undefined;
+  let lane: LaneStage | undefined;
+  if (laneSpec !== undefined && stage === routed) {
+    const guards: LaneGuard[] = [];
+    for (const mw of middlewares) if (mw.laneGuard !== undefined) guards.push(mw.laneGuard);
+    if (guards.length === middlewares.length) lane = compileLane({ ...laneSpec, guards });
   }
   const responsePath = lane ? 'no-op pass-through lane' : noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects';
   rt.logger.debug(`[ENDPOINT: ${label}] response path: ${responsePath}`);

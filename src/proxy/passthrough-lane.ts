@@ -9,7 +9,15 @@
 // Measured against the header-map path (README, Performance): bench/experiments/cpu-ab.mjs and
 // saturation-floor.mjs.
 
-import type { GwRequest, GwResponse, HeaderMap, HeaderView, LaneReply, LaneStage } from '../types.js';
+import type {
+  GwRequest,
+  GwResponse,
+  HeaderMap,
+  HeaderView,
+  LaneGuard,
+  LaneReply,
+  LaneStage,
+} from '../types.js';
 import { DeadlineList } from './deadlines.js';
 import { INVALID_HEADER_VALUE, INVALID_PATH } from './h1-client.js';
 import {
@@ -41,6 +49,8 @@ export interface LaneSpec {
     /** The client's Accept-Encoding goes to the backend: its compressed answer passes as is. */
     acceptEncoding: boolean;
   };
+  /** The endpoint middlewares' checks, outermost first (rate limits): a refusal is the answer. */
+  guards: LaneGuard[];
 }
 
 // The request's headers as the front's header map holds them (a repeated name joined with ", "):
@@ -49,6 +59,18 @@ let collecting: HeaderMap = {};
 function collectHeader(name: string, value: string): void {
   const prev = collecting[name];
   collecting[name] = prev === undefined ? value : `${prev}, ${value}`;
+}
+
+const NO_HEADER_MAP: HeaderMap = Object.freeze({}) as HeaderMap;
+
+/** The request as a guard or the request builder reads it (a GET without body). */
+function requestOf(
+  params: Record<string, string>,
+  query: string,
+  headers: HeaderMap,
+  clientIp: string,
+): GwRequest {
+  return { method: 'GET', path: '', query, headers, params, body: null, clientIp };
 }
 
 function headerMapOf(view: HeaderView): HeaderMap {
@@ -84,8 +106,12 @@ class CompiledLane {
   private readonly agentLines: string;
   private readonly hostLine: string;
   readonly deadlines = new DeadlineList();
+  private readonly guarded: boolean;
+  private readonly guardsReadHeaders: boolean;
 
   constructor(readonly spec: LaneSpec) {
+    this.guarded = spec.guards.length > 0;
+    this.guardsReadHeaders = spec.guards.some((g) => g.readsHeaders);
     this.krakendLines = `\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`;
     this.agentLines = `User-Agent: ${spec.userAgent}\r\nAccept-Encoding: gzip\r\n`;
     this.hostLine = `host: ${new URL(spec.origin).host}\r\n\r\n`;
@@ -99,6 +125,18 @@ class CompiledLane {
     reply: LaneReply,
   ): void {
     const spec = this.spec;
+    let map: HeaderMap | undefined;
+    if (this.guarded) {
+      if (this.guardsReadHeaders) map = headerMapOf(headers);
+      const req = requestOf(params, query, map ?? NO_HEADER_MAP, clientIp);
+      for (const guard of spec.guards) {
+        const refused = guard.check(req);
+        if (refused !== undefined) {
+          reply.answer(refused);
+          return;
+        }
+      }
+    }
     let path: string;
     try {
       path = spec.path(params, query);
@@ -107,7 +145,8 @@ class CompiledLane {
       return;
     }
     if (spec.forwarded !== undefined) {
-      this.startForwarding(spec.forwarded, path, params, query, headers, clientIp, reply);
+      map ??= headerMapOf(headers);
+      this.startForwarding(spec.forwarded, path, requestOf(params, query, map, clientIp), reply);
       return;
     }
     if (INVALID_PATH.test(path)) {
@@ -150,15 +189,10 @@ class CompiledLane {
   private startForwarding(
     forwarded: NonNullable<LaneSpec['forwarded']>,
     path: string,
-    params: Record<string, string>,
-    query: string,
-    view: HeaderView,
-    clientIp: string,
+    req: GwRequest,
     reply: LaneReply,
   ): void {
     const spec = this.spec;
-    const map = headerMapOf(view);
-    const req: GwRequest = { method: 'GET', path: '', query, headers: map, params, body: null, clientIp };
     const out = forwarded.headers(req);
     const list: string[] = [];
     for (const name in out) list.push(name, out[name]);
@@ -168,7 +202,7 @@ class CompiledLane {
       headers: list,
       body: null,
       timeoutMs: spec.timeoutMs,
-      decompress: !forwarded.acceptEncoding || map['accept-encoding'] === undefined,
+      decompress: !forwarded.acceptEncoding || req.headers['accept-encoding'] === undefined,
       followRedirects: true,
       passHead: true,
     };

@@ -11,6 +11,7 @@ import type {
   ConfigIssue,
   EndpointMiddleware,
   FeatureModule,
+  GwRequest,
   GwResponse,
   ServiceConfig,
 } from '../types.js';
@@ -23,7 +24,7 @@ import {
   MAX_MAX_CLIENTS,
   sharedOrLocal,
 } from './buckets.js';
-import { type ClientKey, compileClientKey, validateClientKey } from './client-key.js';
+import { type ClientKey, clientKeyReadsHeaders, compileClientKey, validateClientKey } from './client-key.js';
 import { durationMs, Issues, isObject, MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj } from './util.js';
 
 export const ROUTER_NAMESPACE = 'qos/ratelimit/router';
@@ -77,31 +78,39 @@ function status(code: number): GwResponse {
   return { status: code, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: '' };
 }
 
-/** The router-layer middleware of one limit, specialised for what it limits. */
+/**
+ * The router-layer middleware of one limit, specialised for what it limits. Its check is also the
+ * pass-through lane's guard: a limit admits or refuses, and never changes the request.
+ */
 export function limitMiddleware(
   spec: LimitSpec,
   limiter: Limiter,
   clientKey: ClientKey,
+  keyReadsHeaders: boolean,
 ): EndpointMiddleware | undefined {
   const { takeShared, takeClient, takeBoth } = limiter;
   // Fresh objects per refusal: later layers (CORS, headers…) may add to them.
-  const tooMany = () => Promise.resolve(status(429));
-  const unavailable = () => Promise.resolve(status(503));
+  let check: (req: GwRequest) => GwResponse | undefined;
   if (spec.client && spec.shared)
-    return (next) => (req) => {
+    check = (req) => {
       const key = clientKey(req);
-      if (key === undefined) return tooMany();
+      if (key === undefined) return status(429);
       const verdict = takeBoth(key);
-      return verdict === 0 ? next(req) : verdict === 429 ? tooMany() : unavailable();
+      return verdict === 0 ? undefined : status(verdict);
     };
-  if (spec.client)
-    return (next) => (req) => {
+  else if (spec.client)
+    check = (req) => {
       const key = clientKey(req);
-      if (key === undefined || !takeClient(key)) return tooMany();
-      return next(req);
+      return key === undefined || !takeClient(key) ? status(429) : undefined;
     };
-  if (spec.shared) return (next) => (req) => (takeShared() ? next(req) : unavailable());
-  return undefined;
+  else if (spec.shared) check = () => (takeShared() ? undefined : status(503));
+  else return undefined;
+  const middleware: EndpointMiddleware = (next) => (req) => {
+    const refused = check(req);
+    return refused === undefined ? next(req) : Promise.resolve(refused);
+  };
+  middleware.laneGuard = { check, readsHeaders: spec.client !== undefined && keyReadsHeaders };
+  return middleware;
 }
 
 function compile(namespace: string) {
@@ -112,7 +121,7 @@ function compile(namespace: string) {
     const shared = sharedOrLocal(ctx.shared, ctx.service, namespace, true);
     if (!shared) return undefined;
     const limiter = compileLimiter(shared, ctx.path, spec);
-    return limitMiddleware(spec, limiter, compileClientKey(raw));
+    return limitMiddleware(spec, limiter, compileClientKey(raw), clientKeyReadsHeaders(raw));
   };
 }
 
