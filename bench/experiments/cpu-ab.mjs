@@ -2,7 +2,7 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged] [--features qos/ratelimit/router]
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop or --path, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
@@ -41,6 +41,8 @@ const nodeFlags = option('--node-flags', undefined);
 const baseInstance = option('--base-instance', 'main');
 /** The gw path measured (nginx, floor and raw serve /noop whatever it is). */
 const gwPath = option('--path', '/noop');
+/** Optional endpoints of the bench config to add (its `requires`), e.g. qos/ratelimit/router for /ratelimit. */
+const features = new Set(option('--features', '').split(',').filter(Boolean));
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -63,7 +65,7 @@ const backend = await startBenchBackend(tmp, nginx);
 const backendPort = Number(new URL(backend.url).port);
 
 /** The bench's own gw configs (bench/lib/scenarios.mjs): `main` (access log off) or `accesslog`. */
-const gwConfig = (instance) => writeGwConfig(tmp, instance, `http://127.0.0.1:${backendPort}`, new Set());
+const gwConfig = (instance) => writeGwConfig(tmp, instance, `http://127.0.0.1:${backendPort}`, features);
 const gwRun =
   (root, instance, flags = []) =>
   (port) => [
