@@ -215,7 +215,7 @@ describe('H1Pool', () => {
           status = s;
           headers = h;
         },
-        onData: (c) => chunks.push(c),
+        onBodyView: (c) => chunks.push(Buffer.from(c)),
         onComplete: () => resolve({ status, headers, body: JSON.parse(Buffer.concat(chunks).toString()) }),
         onError: reject,
       });
@@ -274,7 +274,7 @@ describe('H1Pool', () => {
 
   test('header injection and bad paths are refused before anything is sent', () => {
     const pool = new H1Pool(backend.url, { connections: 1, keepAliveTimeoutMs: 5000 });
-    const handler = { onResponseStart() {}, onData() {}, onComplete() {}, onError() {} };
+    const handler = { onResponseStart() {}, onBodyView() {}, onComplete() {}, onError() {} };
     const bad = [
       { method: 'GET', path: '/', headers: ['X-A', 'v\r\nX-Injected: 1'], body: null },
       { method: 'GET', path: '/', headers: ['X A', 'v'], body: null },

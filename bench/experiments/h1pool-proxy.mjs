@@ -27,8 +27,8 @@ class Call {
   onResponseStart(status) {
     this.status = status;
   }
-  onData(chunk) {
-    this.chunks.push(chunk);
+  onBodyView(chunk) {
+    this.chunks.push(Buffer.from(chunk));
   }
   onComplete() {
     if (this.aborted) return;

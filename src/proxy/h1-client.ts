@@ -10,9 +10,18 @@ import { ParseError, ResponseParser, type ResponseSink } from './h1-parser.js';
 
 /** What the pool tells the caller; the call object implements it (no closures per request). */
 export interface H1Handler {
-  /** `passed`: the head's lines to hand back as they came, when the request asked (`passHead`). */
-  onResponseStart(status: number, headers: ResponseHeaders, passed: string | undefined): void;
-  onData(chunk: Buffer): void;
+  /**
+   * `passed`: the head's lines to hand back as they came, when the request asked (`passHead`).
+   * `bodyLength`: the announced body size, -1 when unknown (chunked, or framed by the close).
+   */
+  onResponseStart(
+    status: number,
+    headers: ResponseHeaders,
+    passed: string | undefined,
+    bodyLength: number,
+  ): void;
+  /** Body bytes as a view of the connection's read buffer, valid during the call only: copy them. */
+  onBodyView(chunk: Buffer): void;
   onComplete(): void;
   onError(err: Error): void;
 }
@@ -158,16 +167,16 @@ class Connection implements ResponseSink {
     });
   }
 
-  onHead(status: number, headers: ResponseHeaders, passed: string | undefined): void {
+  onHead(status: number, headers: ResponseHeaders, passed: string | undefined, bodyLength: number): void {
     const pending = this.current;
     if (pending === null) return;
     const hint = headers['keep-alive'];
     if (typeof hint === 'string') this.applyKeepAliveHint(hint);
-    pending.handler.onResponseStart(status, headers, passed);
+    pending.handler.onResponseStart(status, headers, passed, bodyLength);
   }
 
   onBody(chunk: Buffer): void {
-    this.current?.handler.onData(chunk);
+    this.current?.handler.onBodyView(chunk);
   }
 
   onMessageComplete(keepAlive: boolean): void {
@@ -182,7 +191,11 @@ class Connection implements ResponseSink {
     pending.handler.onComplete();
   }
 
-  /** `n` bytes arrived in the shared read buffer: parsed from a copy, as the buffer is reused. */
+  /**
+   * `n` bytes arrived in the shared read buffer: parsed in place. What outlives this call is
+   * copied by whoever keeps it (the parser a partial head, the handler the body): a large body
+   * is then copied once, into a buffer of its announced size.
+   */
   private onSocketData(buffer: Buffer, n: number): void {
     if (this.current === null) {
       // Nothing was asked: a server talking out of turn cannot be trusted with the next request.
@@ -190,7 +203,7 @@ class Connection implements ResponseSink {
       return;
     }
     this.responseStarted = true;
-    const chunk = Buffer.from(buffer.subarray(0, n));
+    const chunk = buffer.subarray(0, n);
     let used: number;
     try {
       used = this.parser.execute(chunk);

@@ -1,13 +1,19 @@
 // An HTTP/1.1 response parser for the backend client: the head is parsed once it is complete
 // (backends answer with heads of a few hundred bytes that arrive in one read), bodies are framed by
 // Content-Length, chunked encoding or the end of the connection, as RFC 9112 §6.3 orders them.
-// Body bytes are handed on as views of the socket's chunks, never copied here.
+// Body bytes are handed on as views of the chunk given to `execute`, never copied here: the
+// caller may reuse that memory once `execute` returns (the client reads into one shared buffer),
+// so a sink copies what it keeps.
 
 import type { ResponseHeaders } from '../types.js';
 
 export interface ResponseSink {
-  /** `passed`: in pass mode, the header lines to hand back to the client (see `expect`). */
-  onHead(status: number, headers: ResponseHeaders, passed: string | undefined): void;
+  /**
+   * `passed`: in pass mode, the header lines to hand back to the client (see `expect`).
+   * `bodyLength`: the body's size when the head announces it (Content-Length), else -1.
+   */
+  onHead(status: number, headers: ResponseHeaders, passed: string | undefined, bodyLength: number): void;
+  /** A view valid during the call only. */
   onBody(chunk: Buffer): void;
   /** `keepAlive`: the connection may carry another request. */
   onMessageComplete(keepAlive: boolean): void;
@@ -269,7 +275,8 @@ export class ResponseParser {
     const headEnd = buf.indexOf('\r\n\r\n', searchFrom, 'latin1');
     if (headEnd < 0) {
       if (buf.length > MAX_HEAD_BYTES) throw new ParseError('response headers too large');
-      this.head = buf;
+      // Kept past this call: a view of the caller's chunk would be overwritten.
+      this.head = this.head === null ? Buffer.from(buf) : buf;
       return chunk.length;
     }
     if (headEnd > MAX_HEAD_BYTES) throw new ParseError('response headers too large');
@@ -347,8 +354,10 @@ export class ResponseParser {
     }
     this.keepAlive = http10 ? connection === 'keep-alive' : connection !== 'close';
     if (passMode && runStart < length) passed += text.slice(runStart, length);
-    this.sink.onHead(status, headers, passMode ? passed : undefined);
-    if (this.headRequest || status === 204 || status === 304) this.complete();
+    const bodyless = this.headRequest || status === 204 || status === 304;
+    const bodyLength = bodyless ? 0 : chunked ? -1 : contentLength;
+    this.sink.onHead(status, headers, passMode ? passed : undefined, bodyLength);
+    if (bodyless) this.complete();
     else if (chunked) {
       // Chunked wins over Content-Length (RFC 9112 §6.3), and such a message closes the connection.
       if (contentLength >= 0) this.keepAlive = false;

@@ -220,6 +220,8 @@ class BackendCall implements DeadlineEntry {
   private resHeaders: ResponseHeaders = NO_HEADERS;
   private passedHead: string | undefined = undefined;
   private chunks: Buffer[] = [];
+  /** gw's client: the body, allocated at its announced size. */
+  private sized: Buffer | null = null;
   private size = 0;
   private abortFn: ((err?: Error) => void) | null = null;
   private inFlight: PendingRequest | null = null;
@@ -300,13 +302,36 @@ class BackendCall implements DeadlineEntry {
     return true;
   }
 
-  onResponseStart(statusCode: number, headers: ResponseHeaders, passed: string | undefined): void {
+  onResponseStart(
+    statusCode: number,
+    headers: ResponseHeaders,
+    passed: string | undefined,
+    bodyLength: number,
+  ): void {
     if (this.timings !== undefined) this.timings.head = performance.now();
     this.status = statusCode;
     this.resHeaders = headers;
     this.passedHead = passed;
+    if (bodyLength > 0) this.sized = Buffer.allocUnsafe(bodyLength);
   }
 
+  /** gw's client: a view of its read buffer, copied into the body of the announced size. */
+  onBodyView(chunk: Buffer): void {
+    const sized = this.sized;
+    if (sized !== null) {
+      if (this.size + chunk.length <= sized.length) {
+        chunk.copy(sized, this.size);
+        this.size += chunk.length;
+        return;
+      }
+      this.chunks.push(sized.subarray(0, this.size));
+      this.sized = null;
+    }
+    this.chunks.push(Buffer.from(chunk));
+    this.size += chunk.length;
+  }
+
+  /** undici: a chunk of its own. */
   onData(chunk: Buffer): boolean {
     this.chunks.push(chunk);
     this.size += chunk.length;
@@ -317,10 +342,18 @@ class BackendCall implements DeadlineEntry {
     if (this.settled) return;
     if (this.timings !== undefined) this.timings.done = performance.now();
     const chunks = this.chunks;
+    const sized = this.sized;
     let res: HttpResult = {
       status: this.status,
       headers: this.resHeaders,
-      body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, this.size),
+      body:
+        sized !== null
+          ? this.size === sized.length
+            ? sized
+            : sized.subarray(0, this.size)
+          : chunks.length === 1
+            ? chunks[0]
+            : Buffer.concat(chunks, this.size),
       head: this.passedHead,
     };
     if (this.opts.followRedirects && REDIRECTS.has(res.status) && this.redirect(res)) return;
@@ -380,6 +413,7 @@ class BackendCall implements DeadlineEntry {
     this.resHeaders = NO_HEADERS;
     this.passedHead = undefined;
     this.chunks = [];
+    this.sized = null;
     this.size = 0;
     this.abortFn = null;
     this.inFlight = null;
