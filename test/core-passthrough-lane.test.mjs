@@ -285,11 +285,8 @@ describe('pass-through lane: the same answers and backend requests as the header
     assert.equal(item.status, 200);
     const seen = JSON.parse(item.body);
     assert.equal(seen.url, '/store/a%20b?q=1');
-    assert.deepEqual(seen.raw, [
-      'Content-Type',
-      'text/x',
-      'User-Agent',
-      'KrakenD Version 0.1.0',
+    // What every lane request ends with: the gateway's own lines, then the backend's host.
+    const gatewayLines = [
       'Accept-Encoding',
       'gzip',
       'X-Forwarded-For',
@@ -298,6 +295,13 @@ describe('pass-through lane: the same answers and backend requests as the header
       'gw.test',
       'host',
       api.url.slice('http://'.length),
+    ];
+    assert.deepEqual(seen.raw, [
+      'Content-Type',
+      'text/x',
+      'User-Agent',
+      'KrakenD Version 0.1.0',
+      ...gatewayLines,
     ]);
     for (const dropped of [/^content-length:/i, /^connection:/i, /^keep-alive:/i, /^server:/i])
       assert.equal(
@@ -312,14 +316,7 @@ describe('pass-through lane: the same answers and backend requests as the header
       'curl',
       'X-Forwarded-Via',
       'KrakenD Version 0.1.0',
-      'Accept-Encoding',
-      'gzip',
-      'X-Forwarded-For',
-      '127.0.0.1',
-      'X-Forwarded-Host',
-      'gw.test',
-      'host',
-      api.url.slice('http://'.length),
+      ...gatewayLines,
     ]);
     const teapot = await getRaw(lane, '/teapot');
     assert.equal(teapot.status, 418);

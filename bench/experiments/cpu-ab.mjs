@@ -19,18 +19,16 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBenchBackend } from '../lib/backend.mjs';
+import { cliOption, fixedRateLoad } from '../lib/fixed-rate.mjs';
 import { proxyConf, startNginx } from '../lib/nginx.mjs';
-import { findExecutable, freePort, runToEnd, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
+import { findExecutable, freePort, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
 import { median } from '../lib/rounds.mjs';
 import { writeGwConfig } from '../lib/scenarios.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at >= 0 ? args[at + 1] : fallback;
-};
+const option = (name, fallback) => cliOption(args, name, fallback);
 const rate = Number(option('--rate', 8000));
 const rounds = Number(option('--rounds', 8));
 const durationSec = Number(option('--duration', 3));
@@ -50,15 +48,7 @@ if (!nginx) {
   process.exit(1);
 }
 
-async function load(url, seconds) {
-  const { stdout } = await runToEnd(process.execPath, [
-    join(HERE, 'fixed-rate-load.mjs'),
-    url,
-    String(rate),
-    String(seconds),
-  ]);
-  return JSON.parse(stdout.trim());
-}
+const load = (url, seconds) => fixedRateLoad(url, rate, seconds);
 
 const tmp = mkdtempSync(join(tmpdir(), 'gw-cpu-ab-'));
 const backend = await startBenchBackend(tmp, nginx);
