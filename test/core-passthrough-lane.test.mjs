@@ -141,6 +141,11 @@ function config(extraRouter) {
         backend: [{ host, url_pattern: '/store/per-user', encoding: 'no-op' }],
       },
       {
+        endpoint: '/balanced',
+        output_encoding: 'no-op',
+        backend: [{ host: [api.url, other.url], url_pattern: '/store/balanced', encoding: 'no-op' }],
+      },
+      {
         endpoint: '/gzip-forwarded',
         output_encoding: 'no-op',
         input_headers: ['Accept-Encoding'],
@@ -375,6 +380,25 @@ describe('pass-through lane: the same answers and backend requests as the header
       [200, 200, 503, 200, 429, 200, 429, 200, 200],
     );
     assert.deepEqual(answers[0].map(normalized), answers[1].map(normalized));
+    assert.ok(answers[0][0].headers.includes('X-Backend: yes'), 'served by the lane');
+  });
+
+  test('several hosts: the lane takes them in the round-robin order of the header-map path', async () => {
+    assert.match(lane.logs(), /\[ENDPOINT: GET \/balanced\] response path: no-op pass-through lane/);
+    const answers = [];
+    for (const gw of [lane, layered]) {
+      const seen = [];
+      for (let i = 0; i < 4; i++) seen.push(await getRaw(gw, '/balanced'));
+      answers.push(seen);
+    }
+    assert.deepEqual(answers[0].map(normalized), answers[1].map(normalized));
+    const hosts = answers[0].map((a) => JSON.parse(a.body).host ?? 'api');
+    assert.deepEqual(hosts, [
+      'api',
+      other.url.slice('http://'.length),
+      'api',
+      other.url.slice('http://'.length),
+    ]);
     assert.ok(answers[0][0].headers.includes('X-Backend: yes'), 'served by the lane');
   });
 

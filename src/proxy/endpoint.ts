@@ -93,8 +93,9 @@ interface CompiledBackend {
   accept: ((res: HttpResult) => BackendResponse) | undefined;
   concurrent: number;
   timeoutMs: number;
-  /** The one host, when the backend has one: an origin the pass-through lane may call. */
-  singleHost: string | undefined;
+  /** The backend's hosts, and the index of the next one in its round-robin (shared with the HTTP stage). */
+  hosts: readonly string[];
+  nextHost: () => number;
   label: string;
   /** Data of a response: decoded by the backend stage, or here when a middleware kept only bytes. */
   dataOf(res: BackendResponse): Record<string, unknown>;
@@ -283,7 +284,8 @@ function compileBackend(
     accept: noop ? undefined : checked,
     concurrent,
     timeoutMs,
-    singleHost: hostCount === 1 ? hosts[0] : undefined,
+    hosts,
+    nextHost: hostCount === 1 ? () => 0 : () => balancer.next(),
     label: `${method} ${backend.url_pattern}`,
     // A shared cache entry stored by a byte-path backend carries no data.
     dataOf: (res) => res.data ?? (decoder ? decoder(res.body, isCollection) : {}),
@@ -843,19 +845,18 @@ export function compileEndpoint(
         call(breq, new DirectNoopCall(reply, passed, failed));
       };
     const lanePath = b.builder.lanePath;
-    const origin = b.singleHost;
     if (
       call !== undefined &&
       lanePath !== undefined &&
-      origin !== undefined &&
       method === 'GET' &&
       b.builder.method === 'GET' &&
       (backendConfigs[0].url_pattern ?? '/').startsWith('/') &&
-      rt.pools.servesWithGwClient(origin)
+      b.hosts.every((origin) => rt.pools.servesWithGwClient(origin))
     )
       laneSpec = {
         pools: rt.pools,
-        origin,
+        origins: b.hosts,
+        nextOrigin: b.nextHost,
         path: lanePath,
         timeoutMs: b.timeoutMs,
         userAgent: rt.userAgent,

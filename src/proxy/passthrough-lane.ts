@@ -1,4 +1,4 @@
-// The pass-through lane: a plain no-op endpoint (one backend on an http: origin, no middleware)
+// The pass-through lane: a plain no-op endpoint (one backend on http: origins, no middleware)
 // served without header maps. The backend's head is written from a template with the few values
 // a request changes, and the backend's answer goes back as the text of its header lines
 // (ResponseParser's pass mode), in one uWS call. An endpoint that forwards client headers
@@ -31,8 +31,10 @@ import {
 
 export interface LaneSpec {
   pools: PoolRegistry;
-  /** The backend's only host, an http: origin served by gw's own client. */
-  origin: string;
+  /** The backend's hosts, http: origins served by gw's own client. */
+  origins: readonly string[];
+  /** The index of the next host in the backend's round-robin. */
+  nextOrigin: () => number;
   path: (params: Record<string, string>, query: string) => string;
   timeoutMs: number;
   /** User-Agent sent to the backend. */
@@ -104,7 +106,8 @@ class CompiledLane {
   readonly krakendLines: string;
   /** The backend head's fixed lines, as gw's client writes them for a header map. */
   private readonly agentLines: string;
-  private readonly hostLine: string;
+  /** The head's last line per host. */
+  private readonly hostLines: string[];
   readonly deadlines = new DeadlineList();
   private readonly guarded: boolean;
   private readonly guardsReadHeaders: boolean;
@@ -114,7 +117,7 @@ class CompiledLane {
     this.guardsReadHeaders = spec.guards.some((g) => g.readsHeaders);
     this.krakendLines = `\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`;
     this.agentLines = `User-Agent: ${spec.userAgent}\r\nAccept-Encoding: gzip\r\n`;
-    this.hostLine = `host: ${new URL(spec.origin).host}\r\n\r\n`;
+    this.hostLines = spec.origins.map((origin) => `host: ${new URL(origin).host}\r\n\r\n`);
   }
 
   start(
@@ -144,9 +147,10 @@ class CompiledLane {
       reply.answer(spec.failed(err));
       return;
     }
+    const host = spec.nextOrigin();
     if (spec.forwarded !== undefined) {
       map ??= headerMapOf(headers);
-      this.startForwarding(spec.forwarded, path, requestOf(params, query, map, clientIp), reply);
+      this.startForwarding(spec.forwarded, host, path, requestOf(params, query, map, clientIp), reply);
       return;
     }
     if (INVALID_PATH.test(path)) {
@@ -156,20 +160,20 @@ class CompiledLane {
     // The order and names of the header-map path: Content-Type, User-Agent, Accept-Encoding,
     // X-Forwarded-For, X-Forwarded-Host, host.
     const contentType = headers.getHeader('content-type');
-    const host = headers.getHeader('host');
+    const forwardedHost = headers.getHeader('host');
     if (INVALID_HEADER_VALUE.test(contentType)) {
       reply.answer(spec.failed(invalid('Content-Type header value')));
       return;
     }
-    if (INVALID_HEADER_VALUE.test(host)) {
+    if (INVALID_HEADER_VALUE.test(forwardedHost)) {
       reply.answer(spec.failed(invalid('X-Forwarded-Host header value')));
       return;
     }
     let head = `GET ${path} HTTP/1.1\r\n`;
     if (contentType !== '') head += `Content-Type: ${contentType}\r\n`;
     head += `${this.agentLines}X-Forwarded-For: ${clientIp}\r\n`;
-    if (host !== '') head += `X-Forwarded-Host: ${host}\r\n`;
-    head += this.hostLine;
+    if (forwardedHost !== '') head += `X-Forwarded-Host: ${forwardedHost}\r\n`;
+    head += this.hostLines[host];
     const call: CallOptions = {
       method: 'GET',
       path,
@@ -182,12 +186,13 @@ class CompiledLane {
       head,
       passHead: true,
     };
-    startBackendCall(spec.pools, spec.origin, call, this.deadlines, new LaneCall(this, reply));
+    startBackendCall(spec.pools, spec.origins[host], call, this.deadlines, new LaneCall(this, reply));
   }
 
   /** The request's headers through the builder, serialized (and checked) by gw's client. */
   private startForwarding(
     forwarded: NonNullable<LaneSpec['forwarded']>,
+    host: number,
     path: string,
     req: GwRequest,
     reply: LaneReply,
@@ -206,7 +211,7 @@ class CompiledLane {
       followRedirects: true,
       passHead: true,
     };
-    startBackendCall(spec.pools, spec.origin, call, this.deadlines, new LaneCall(this, reply));
+    startBackendCall(spec.pools, spec.origins[host], call, this.deadlines, new LaneCall(this, reply));
   }
 }
 
