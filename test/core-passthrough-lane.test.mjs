@@ -60,75 +60,36 @@ function normalized(answer) {
   };
 }
 
+/** A no-op endpoint on the `api` backend (or `hosts`), with extra endpoint settings. */
+function noop(endpoint, urlPattern, extra = {}, hosts = [api.url]) {
+  return {
+    endpoint,
+    output_encoding: 'no-op',
+    ...extra,
+    backend: [{ host: hosts, url_pattern: urlPattern, encoding: 'no-op' }],
+  };
+}
+
 function config(extraRouter) {
-  const host = [api.url];
   return {
     version: 3,
     timeout: '300ms',
     extra_config: { router: { disable_access_log: true, ...extraRouter } },
     endpoints: [
-      {
-        endpoint: '/items/{id}',
-        output_encoding: 'no-op',
-        input_query_strings: ['q'],
-        backend: [{ host, url_pattern: '/store/{id}', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/teapot',
-        output_encoding: 'no-op',
-        backend: [{ host, url_pattern: '/teapot', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/chunked',
-        output_encoding: 'no-op',
-        backend: [{ host, url_pattern: '/chunked', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/gzip',
-        output_encoding: 'no-op',
-        backend: [{ host, url_pattern: '/gzip', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/moved',
-        output_encoding: 'no-op',
-        backend: [{ host, url_pattern: '/moved', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/away',
-        output_encoding: 'no-op',
-        backend: [{ host, url_pattern: '/away', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/slow',
-        output_encoding: 'no-op',
-        backend: [{ host, url_pattern: '/slow', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/dead',
-        output_encoding: 'no-op',
-        backend: [{ host: [`http://127.0.0.1:${deadPort}`], url_pattern: '/x', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/forwarding',
-        output_encoding: 'no-op',
-        input_headers: ['X-Trace', 'User-Agent'],
-        backend: [{ host, url_pattern: '/store/forwarding', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/all-headers',
-        output_encoding: 'no-op',
-        input_headers: ['*'],
-        backend: [{ host, url_pattern: '/store/all', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/limited',
-        output_encoding: 'no-op',
+      noop('/items/{id}', '/store/{id}', { input_query_strings: ['q'] }),
+      noop('/teapot', '/teapot'),
+      noop('/chunked', '/chunked'),
+      noop('/gzip', '/gzip'),
+      noop('/moved', '/moved'),
+      noop('/away', '/away'),
+      noop('/slow', '/slow'),
+      noop('/dead', '/x', {}, [`http://127.0.0.1:${deadPort}`]),
+      noop('/forwarding', '/store/forwarding', { input_headers: ['X-Trace', 'User-Agent'] }),
+      noop('/all-headers', '/store/all', { input_headers: ['*'] }),
+      noop('/limited', '/store/limited', {
         extra_config: { 'qos/ratelimit/router': { max_rate: 2, capacity: 2, every: '1m' } },
-        backend: [{ host, url_pattern: '/store/limited', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/per-user',
-        output_encoding: 'no-op',
+      }),
+      noop('/per-user', '/store/per-user', {
         extra_config: {
           'qos/ratelimit/router': {
             client_max_rate: 1,
@@ -138,19 +99,9 @@ function config(extraRouter) {
             key: 'X-User',
           },
         },
-        backend: [{ host, url_pattern: '/store/per-user', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/balanced',
-        output_encoding: 'no-op',
-        backend: [{ host: [api.url, other.url], url_pattern: '/store/balanced', encoding: 'no-op' }],
-      },
-      {
-        endpoint: '/gzip-forwarded',
-        output_encoding: 'no-op',
-        input_headers: ['Accept-Encoding'],
-        backend: [{ host, url_pattern: '/gzip', encoding: 'no-op' }],
-      },
+      }),
+      noop('/balanced', '/store/balanced', {}, [api.url, other.url]),
+      noop('/gzip-forwarded', '/gzip', { input_headers: ['Accept-Encoding'] }),
     ],
   };
 }

@@ -57,13 +57,12 @@ export interface LaneSpec {
 
 // The request's headers as the front's header map holds them (a repeated name joined with ", "):
 // one module-level collector and a scratch slot, as the lane reads them synchronously.
-let collecting: HeaderMap = {};
+const NO_HEADER_MAP: HeaderMap = Object.freeze({}) as HeaderMap;
+let collecting: HeaderMap = NO_HEADER_MAP;
 function collectHeader(name: string, value: string): void {
   const prev = collecting[name];
   collecting[name] = prev === undefined ? value : `${prev}, ${value}`;
 }
-
-const NO_HEADER_MAP: HeaderMap = Object.freeze({}) as HeaderMap;
 
 /** The request as a guard or the request builder reads it (a GET without body). */
 function requestOf(
@@ -79,7 +78,7 @@ function headerMapOf(view: HeaderView): HeaderMap {
   const map: HeaderMap = {};
   collecting = map;
   view.forEach(collectHeader);
-  collecting = {};
+  collecting = NO_HEADER_MAP;
   return map;
 }
 
