@@ -112,6 +112,8 @@ export type EndpointMiddleware = ((next: EndpointStage) => EndpointStage) & {
    * check then guards the endpoint's pass-through lane (src/proxy/passthrough-lane.ts).
    */
   laneGuard?: LaneGuard;
+  /** Set by a telemetry middleware whose recording the lane can do itself (see LaneMeter). */
+  laneMeter?: LaneMeter;
 };
 
 /** An endpoint middleware's admission check, as the pass-through lane runs it. */
@@ -120,6 +122,33 @@ export interface LaneGuard {
   check(req: GwRequest): GwResponse | undefined;
   /** Whether `check` reads `req.headers` (the lane then reads the request's headers into a map). */
   readsHeaders: boolean;
+}
+
+/**
+ * A telemetry middleware's recording, as the pass-through lane does it: the lane reads the clock
+ * once when it takes a request and once when it answers, and tells every layer's meter how the
+ * request ended. Each meter records what its middleware would have recorded on the header-map path.
+ */
+export interface LaneMeter {
+  record(outcome: LaneOutcome): void;
+}
+
+/** How far a lane request went: refused by a guard, its backend request not built, or sent. */
+export type LaneReach = 'refused' | 'unbuilt' | 'called';
+
+/** How a lane request ended (one scratch object, valid during `LaneMeter.record`). */
+export interface LaneOutcome {
+  /** The status answered to the client. */
+  status: number;
+  /** The answer's body length in bytes. */
+  bytes: number;
+  reach: LaneReach;
+  /** Whether the backend call answered (any status: a no-op endpoint passes it on). */
+  backendOk: boolean;
+  /** The backend's status, or, for a failed call, the status its error carries (0 when none). */
+  backendStatus: number;
+  /** Microseconds from the lane taking the request to its answer. */
+  elapsedUs: number;
 }
 
 /** Where a direct stage writes its answer: the front's exchange for the request. */
@@ -187,7 +216,7 @@ export interface ProxyResponse {
 }
 
 export type ProxyStage = (req: GwRequest) => Promise<ProxyResponse>;
-export type ProxyMiddleware = (next: ProxyStage) => ProxyStage;
+export type ProxyMiddleware = ((next: ProxyStage) => ProxyStage) & { laneMeter?: LaneMeter };
 
 /** The request one backend receives, after forwarding rules and url_pattern filling. */
 export interface BackendRequest {
@@ -242,7 +271,7 @@ export interface BackendResponse {
 }
 
 export type BackendStage = (req: BackendRequest) => Promise<BackendResponse>;
-export type BackendMiddleware = (next: BackendStage) => BackendStage;
+export type BackendMiddleware = ((next: BackendStage) => BackendStage) & { laneMeter?: LaneMeter };
 
 /**
  * An error raised in the proxy or backend layer. `status` is what the client gets when the

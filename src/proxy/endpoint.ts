@@ -34,6 +34,7 @@ import {
   type GwRequest,
   type GwResponse,
   type LaneGuard,
+  type LaneMeter,
   type LaneStage,
   type ProxyMiddleware,
   type ProxyResponse,
@@ -89,6 +90,11 @@ interface CompiledBackend {
   noop: boolean;
   /** The HTTP call itself, when no middleware wraps it and it is made once (not concurrent_calls). */
   direct: ((breq: BackendRequest, sink: CallSink) => void) | undefined;
+  /**
+   * The meters of the telemetry middlewares around the HTTP call, when they are all it has and it
+   * is made once (an empty list without telemetry); undefined otherwise (no pass-through lane).
+   */
+  laneMeters: LaneMeter[] | undefined;
   /** What the stage does to the call's answer (status check, decoding); undefined for no-op. */
   accept: ((res: HttpResult) => BackendResponse) | undefined;
   concurrent: number;
@@ -155,6 +161,16 @@ function applyFeatures<T>(
     }
   }
   return stage;
+}
+
+/** The lane meters of telemetry middlewares; undefined when one of them has none. */
+function metersOf(instruments: ReadonlyArray<{ laneMeter?: LaneMeter }>): LaneMeter[] | undefined {
+  const meters: LaneMeter[] = [];
+  for (const mw of instruments) {
+    if (mw.laneMeter === undefined) return undefined;
+    meters.push(mw.laneMeter);
+  }
+  return meters;
 }
 
 function invalidStatusError(
@@ -262,16 +278,19 @@ function compileBackend(
     httpStage,
     (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint, backend),
   );
+  const instruments: BackendMiddleware[] = [];
   const stage = applyFeatures<BackendStage>(
     service.extra_config,
     (m) => m.instrumentBackend as never,
     featured,
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint, backend),
+    instruments,
   );
   const transform = noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend));
   const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
   // With no middleware around it, the HTTP call may be started directly (single calls only).
   const direct = stage === httpStage && concurrent === 1 ? httpCall : undefined;
+  const laneMeters = featured === httpStage && concurrent === 1 ? metersOf(instruments) : undefined;
   return {
     index,
     builder,
@@ -281,6 +300,7 @@ function compileBackend(
     returnErrorCode,
     noop,
     direct,
+    laneMeters,
     accept: noop ? undefined : checked,
     concurrent,
     timeoutMs,
@@ -762,11 +782,14 @@ export function compileEndpoint(
     proxy,
     (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint),
   );
+  const uninstrumentedProxy = proxy;
+  const proxyInstruments: ProxyMiddleware[] = [];
   proxy = applyFeatures<ProxyStage>(
     service.extra_config,
     (m) => m.instrumentProxy as never,
     proxy,
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint),
+    proxyInstruments,
   );
 
   const encoder = getEncoder(outputEncoding) ?? getEncoder('json')!;
@@ -825,28 +848,33 @@ export function compileEndpoint(
   };
   let direct: DirectStage | undefined;
   let laneSpec: LaneSpec | undefined;
-  if (noopStage !== undefined && proxy === noopStage) {
-    // Nothing between the backend and the client: one `then` from the backend's answer to the
-    // response, instead of three promise hops (no-op proxy stage, async stage, render).
+  if (noopStage !== undefined) {
     const b = backends[0];
     const passed = (res: BackendResponse): GwResponse => renderNoop(res, versionHeader);
     const failed = (err: unknown): GwResponse => renderError(noopFailure(b, rt.logger, label, err));
-    stage = (req) => callNoop(b, req, passed, failed);
     const call = b.direct;
-    if (call !== undefined)
-      direct = (req, reply) => {
-        let breq: BackendRequest;
-        try {
-          breq = buildBackendRequest(b, req, undefined);
-        } catch (err) {
-          reply.answer(failed(err));
-          return;
-        }
-        call(breq, new DirectNoopCall(reply, passed, failed));
-      };
+    if (proxy === noopStage) {
+      // Nothing between the backend and the client: one `then` from the backend's answer to the
+      // response, instead of three promise hops (no-op proxy stage, async stage, render).
+      stage = (req) => callNoop(b, req, passed, failed);
+      if (call !== undefined)
+        direct = (req, reply) => {
+          let breq: BackendRequest;
+          try {
+            breq = buildBackendRequest(b, req, undefined);
+          } catch (err) {
+            reply.answer(failed(err));
+            return;
+          }
+          call(breq, new DirectNoopCall(reply, passed, failed));
+        };
+    }
+    // The lane also serves endpoints whose only middlewares are telemetry's (it records for them).
+    const proxyMeters = uninstrumentedProxy === noopStage ? metersOf(proxyInstruments) : undefined;
     const lanePath = b.builder.lanePath;
     if (
-      call !== undefined &&
+      proxyMeters !== undefined &&
+      b.laneMeters !== undefined &&
       lanePath !== undefined &&
       method === 'GET' &&
       b.builder.method === 'GET' &&
@@ -867,6 +895,7 @@ export function compileEndpoint(
           ? { headers: b.builder.headers, acceptEncoding: b.builder.forwardsAcceptEncoding }
           : undefined,
         guards: [],
+        meters: [...proxyMeters, ...b.laneMeters],
       };
   }
   const mergeDirect = byteMerge?.direct;
@@ -881,21 +910,25 @@ export function compileEndpoint(
     (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint),
     middlewares,
   );
-  const routed = stage;
+  const endpointInstruments: EndpointMiddleware[] = [];
   stage = applyFeatures<EndpointStage>(
     service.extra_config,
     (m) => m.instrumentEndpoint as never,
     stage,
     (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint),
+    endpointInstruments,
   );
   // Any endpoint middleware (or instrumentation) must see every request: no direct path then.
-  // The lane stays when each middleware is a guard (it admits or refuses, as a rate limit does).
+  // The lane stays when each middleware is a guard (it admits or refuses, as a rate limit does)
+  // and each instrumentation has a lane meter.
   if (stage !== fused) direct = undefined;
   let lane: LaneStage | undefined;
-  if (laneSpec !== undefined && stage === routed) {
+  const endpointMeters = laneSpec !== undefined ? metersOf(endpointInstruments) : undefined;
+  if (laneSpec !== undefined && endpointMeters !== undefined) {
     const guards: LaneGuard[] = [];
     for (const mw of middlewares) if (mw.laneGuard !== undefined) guards.push(mw.laneGuard);
-    if (guards.length === middlewares.length) lane = compileLane({ ...laneSpec, guards });
+    if (guards.length === middlewares.length)
+      lane = compileLane({ ...laneSpec, guards, meters: [...endpointMeters, ...laneSpec.meters] });
   }
   const responsePath = lane ? 'no-op pass-through lane' : noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects';
   rt.logger.debug(`[ENDPOINT: ${label}] response path: ${responsePath}`);

@@ -1,6 +1,8 @@
 // The timing middlewares shared by `telemetry/metrics` and `telemetry/opentelemetry`: one per
 // endpoint (router layer), per endpoint proxy (merge of the backends) and per backend. Their
 // series are created here, at compile time; per request they read the clock twice and record.
+// Each also carries its `laneMeter`: the same recording from the pass-through lane's outcome, so
+// a plain no-op endpoint keeps the lane with metrics on.
 
 import type {
   BackendConfig,
@@ -10,6 +12,7 @@ import type {
   EndpointConfig,
   EndpointMiddleware,
   GwResponse,
+  LaneOutcome,
   ProxyMiddleware,
 } from '../types.js';
 import { BackendError } from '../types.js';
@@ -106,7 +109,7 @@ export function instrumentEndpoint(
     }
     return s;
   };
-  return (next) => async (req) => {
+  const middleware: EndpointMiddleware = (next) => async (req) => {
     const started = performance.now();
     let res: GwResponse;
     try {
@@ -120,6 +123,14 @@ export function instrumentEndpoint(
     size?.record(bodyBytes(res.body));
     return res;
   };
+  middleware.laneMeter = {
+    record(o: LaneOutcome): void {
+      const [time, size] = seriesFor(o.status >= 100 && o.status < 600 ? o.status : 500);
+      time.record(o.elapsedUs);
+      size?.record(o.bytes);
+    },
+  };
+  return middleware;
 }
 
 /**
@@ -138,7 +149,7 @@ export function instrumentProxy(
   const incomplete = series(false, false);
   const failedPartly = series(true, true);
   const failed = series(false, true);
-  return (next) => async (req) => {
+  const middleware: ProxyMiddleware = (next) => async (req) => {
     const started = performance.now();
     try {
       const res = await next(req);
@@ -153,6 +164,15 @@ export function instrumentProxy(
       throw err;
     }
   };
+  // The lane serves no-op endpoints only: a passed answer is an incomplete merge without error
+  // (no-op responses are never marked complete), anything else after the guards a failure.
+  middleware.laneMeter = {
+    record(o: LaneOutcome): void {
+      if (o.reach === 'refused') return;
+      (o.reach === 'called' && o.backendOk ? incomplete : failed).record(o.elapsedUs);
+    },
+  };
+  return middleware;
 }
 
 /**
@@ -187,7 +207,7 @@ export function instrumentBackend(
     return s;
   };
   if (anyPhase(phases)) return instrumentPhases(store, labels, phases, seriesFor);
-  return (next) => async (breq) => {
+  const middleware: BackendMiddleware = (next) => async (breq) => {
     const started = performance.now();
     try {
       const res = await next(breq);
@@ -203,6 +223,14 @@ export function instrumentBackend(
       throw err;
     }
   };
+  middleware.laneMeter = {
+    record(o: LaneOutcome): void {
+      if (o.reach !== 'called') return;
+      const status = o.backendStatus;
+      seriesFor(status >= 0 && status < 1000 ? status : 0, o.backendOk).record(o.elapsedUs);
+    },
+  };
+  return middleware;
 }
 
 /**

@@ -1,0 +1,214 @@
+// Metrics on the pass-through lane: with `telemetry/metrics` and a Prometheus exporter, a plain
+// no-op endpoint keeps the lane (src/proxy/passthrough-lane.ts), and the lane records what the
+// telemetry middlewares record on the header-map path. The same config is served twice: as is
+// (lane) and with router.forwarded_by_client_ip (a service-wide rule that turns the lane off).
+// Both get the same requests (answers of every kind: passed, a backend error status, a timeout, a
+// refused connection, a rate-limit refusal, a header gw's client will not write); then every
+// count and size of /metrics and /__stats is compared. Durations differ from run to run: only
+// their counts are compared. A backend with phase histograms (no lane meter) keeps the lane off.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { freePort, get, startBackend, startGateway } from './helpers/gateway.mjs';
+
+let api;
+let lane;
+let layered;
+let deadPort;
+
+function noop(endpoint, urlPattern, extra = {}, host = api.url) {
+  return {
+    endpoint,
+    output_encoding: 'no-op',
+    ...extra,
+    backend: [{ host: [host], url_pattern: urlPattern, encoding: 'no-op', ...(extra.backendExtra ?? {}) }],
+  };
+}
+
+async function config(extraRouter) {
+  const [promPort, statsPort] = [await freePort(), await freePort()];
+  const phased = noop('/phased', '/store/phased');
+  phased.backend[0].extra_config = {
+    'telemetry/opentelemetry': { backend: { metrics: { round_trip: true } } },
+  };
+  return {
+    promPort,
+    statsPort,
+    config: {
+      version: 3,
+      timeout: '300ms',
+      extra_config: {
+        router: { disable_access_log: true, ...extraRouter },
+        'telemetry/metrics': { listen_address: `127.0.0.1:${statsPort}` },
+        'telemetry/opentelemetry': {
+          service_name: 'gw-lane',
+          exporters: { prometheus: [{ name: 'local', port: promPort, listen_ip: '127.0.0.1' }] },
+        },
+      },
+      endpoints: [
+        noop('/items/{id}', '/store/{id}'),
+        noop('/teapot', '/teapot'),
+        noop('/slow', '/slow'),
+        noop('/dead', '/x', {}, `http://127.0.0.1:${deadPort}`),
+        noop('/limited', '/store/limited', {
+          extra_config: { 'qos/ratelimit/router': { max_rate: 2, capacity: 2, every: '1m' } },
+        }),
+        phased,
+      ],
+    },
+  };
+}
+
+/** One request on a fresh connection; the status and the header lines as sent. */
+function rawGet(port, path, extraLines = '') {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      const lines = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n');
+      resolve({ status: Number(lines[0].split(' ')[1]), headers: lines.slice(1) });
+    });
+    socket.write(
+      `GET ${path} HTTP/1.1\r\nHost: ${extraLines ? 'gw\x7ftest' : 'gw.test'}\r\nConnection: close\r\n\r\n`,
+    );
+  });
+}
+
+const SEQUENCE = [
+  ['/items/1'],
+  ['/items/2'],
+  ['/items/3'],
+  ['/teapot'],
+  ['/slow'],
+  ['/dead'],
+  ['/limited'],
+  ['/limited'],
+  ['/limited'],
+  ['/items/4', 'invalid host'],
+  ['/phased'],
+];
+
+/** The Prometheus samples that do not depend on timing: counts, and the size sums. */
+function promCounts(text) {
+  const out = {};
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line === '') continue;
+    const name = line.slice(0, line.search(/[{ ]/));
+    const counted = name.endsWith('_count') || (name.includes('_size_') && name.endsWith('_sum'));
+    if (counted && !name.startsWith('process_') && !name.startsWith('nodejs_'))
+      out[line.slice(0, line.lastIndexOf(' '))] = Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return out;
+}
+
+/** The /__stats entries that do not depend on timing: counters and size statistics. */
+function statsCounts(json) {
+  const out = {};
+  for (const [key, value] of Object.entries(json))
+    if (
+      key.startsWith('krakend.') &&
+      !key.includes('.time.') &&
+      !key.includes('.latency.') &&
+      !key.includes('.connected')
+    )
+      out[key] = value;
+  return out;
+}
+
+async function metricsOf(gw) {
+  let prom;
+  for (let i = 0; i < 40; i++) {
+    prom = await get(`http://127.0.0.1:${gw.promPort}/metrics`).catch(() => undefined);
+    if (prom?.status === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const stats = await get(`http://127.0.0.1:${gw.statsPort}/__stats`);
+  return { prom: prom.text, stats: stats.json };
+}
+
+before(async () => {
+  api = await startBackend((req, res) => {
+    const path = req.url.split('?')[0];
+    if (path.startsWith('/store/')) {
+      res.setHeader('Content-Type', 'application/json');
+      res.setHeader('X-Backend', 'yes');
+      res.end(JSON.stringify({ url: req.url }));
+    } else if (path === '/teapot') {
+      res.writeHead(418, { 'Content-Type': 'text/plain' });
+      res.end('no coffee');
+    } else if (path === '/slow') {
+      setTimeout(() => res.end('{"late":true}'), 1000).unref();
+    } else {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  deadPort = await freePort();
+  const a = await config({});
+  const b = await config({ forwarded_by_client_ip: true });
+  lane = Object.assign(await startGateway(a.config, { args: ['--workers', '1', '--log-level', 'DEBUG'] }), a);
+  layered = Object.assign(await startGateway(b.config), b);
+});
+
+after(async () => {
+  await lane?.stop();
+  await layered?.stop();
+  await api?.close();
+});
+
+test('metrics keep the lane, and the lane records the counts and sizes of the header-map path', async () => {
+  for (const path of ['/items/{id}', '/teapot', '/slow', '/dead', '/limited'])
+    assert.match(
+      lane.logs(),
+      new RegExp(
+        `\\[ENDPOINT: GET ${path.replace(/[{}]/g, '\\$&')}\\] response path: no-op pass-through lane`,
+      ),
+    );
+  assert.match(lane.logs(), /\[ENDPOINT: GET \/phased\] response path: no-op"/);
+
+  const statuses = [];
+  for (const gw of [lane, layered]) {
+    const seen = [];
+    for (const [path, invalid] of SEQUENCE) seen.push(await rawGet(gw.port, path, invalid));
+    statuses.push(seen.map((a) => a.status));
+    // the backend's header names as it sent them: the lane answered (lower-case: header maps)
+    assert.ok(seen[0].headers.includes(gw === lane ? 'X-Backend: yes' : 'x-backend: yes'));
+  }
+  assert.deepEqual(statuses[0], [200, 200, 200, 418, 500, 500, 200, 200, 503, 500, 200]);
+  assert.deepEqual(statuses[0], statuses[1]);
+
+  const [a, b] = [await metricsOf(lane), await metricsOf(layered)];
+  const [promA, promB] = [promCounts(a.prom), promCounts(b.prom)];
+  assert.deepEqual(promA, promB);
+  const [statsA, statsB] = [statsCounts(a.stats), statsCounts(b.stats)];
+  assert.deepEqual(statsA, statsB);
+
+  // and the figures are there: each layer, each outcome
+  const route = (r, status) =>
+    `http_server_duration_seconds_count{http_request_method="GET",http_route="${r}",http_response_status_code="${status}"}`;
+  assert.equal(promA[route('/items/{id}', 200)], 3);
+  assert.equal(promA[route('/items/{id}', 500)], 1);
+  assert.equal(promA[route('/teapot', 418)], 1);
+  assert.equal(promA[route('/limited', 503)], 1);
+  assert.equal(
+    promA[
+      'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/slow",krakend_backend_method="GET",url_path="/slow",http_response_status_code="0",krakend_response_complete="false",error="true"}'
+    ],
+    1,
+  );
+  assert.equal(
+    promA[
+      'krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="/limited",krakend_response_complete="false",error="false"}'
+    ],
+    2,
+    'the refused request never reached the proxy layer',
+  );
+  assert.equal(statsA['krakend.router.response./teapot.status.418'], 1);
+  assert.ok(
+    Object.keys(promA).some((k) => k.startsWith('krakend_backend_round_trip_duration_seconds_count')),
+    Object.keys(promA).join('\n'),
+  );
+});
