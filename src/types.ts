@@ -118,6 +118,12 @@ export type EndpointMiddleware = ((next: EndpointStage) => EndpointStage) & {
 
 /** An endpoint middleware's admission check, as the pass-through lane runs it. */
 export interface LaneGuard {
+  /**
+   * Whether `check` can decide this request without waiting (JWT: a token verified recently); when
+   * one guard cannot, the request takes the header-map path. Called before any guard's `check`,
+   * and right before this guard's `check` for the same request; it must change nothing else.
+   */
+  ready?(req: GwRequest): boolean;
   /** The refusal to answer with, or undefined to let the request through. */
   check(req: GwRequest): GwResponse | undefined;
   /** Whether `check` reads `req.headers` (the lane then reads the request's headers into a map). */
@@ -179,7 +185,8 @@ export interface LaneReply extends Reply {
 
 /**
  * A plain no-op endpoint served without header maps (src/proxy/passthrough-lane.ts): the front
- * hands it a GET without body, whose headers it reads before returning.
+ * hands it a GET without body, whose headers it reads before returning. False when the lane
+ * leaves the request to the endpoint's stage (a guard not ready), without touching `reply`.
  */
 export type LaneStage = (
   params: Record<string, string>,
@@ -187,7 +194,7 @@ export type LaneStage = (
   headers: HeaderView,
   clientIp: string,
   reply: LaneReply,
-) => void;
+) => boolean;
 
 /** A lane route found for a path, with the path's params. */
 export interface LaneMatch {

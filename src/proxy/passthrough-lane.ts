@@ -149,12 +149,15 @@ class CompiledLane {
   readonly deadlines = new DeadlineList();
   private readonly guarded: boolean;
   private readonly guardsReadHeaders: boolean;
+  /** The guards that may not decide at once, and then hand the request to the endpoint's stage. */
+  private readonly deferring: LaneGuard[];
   readonly metered: boolean;
 
   constructor(readonly spec: LaneSpec) {
     this.guarded = spec.guards.length > 0;
     this.metered = spec.meters.length > 0;
     this.guardsReadHeaders = spec.guards.some((g) => g.readsHeaders);
+    this.deferring = spec.guards.filter((g) => g.ready !== undefined);
     this.krakendLines = `\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`;
     this.agentLines = `User-Agent: ${spec.userAgent}\r\nAccept-Encoding: gzip\r\n`;
     this.hostLines = spec.origins.map((origin) => `host: ${new URL(origin).host}\r\n\r\n`);
@@ -190,18 +193,20 @@ class CompiledLane {
     headers: HeaderView,
     clientIp: string,
     reply: LaneReply,
-  ): void {
+  ): boolean {
     const spec = this.spec;
     const started = this.metered ? performance.now() : 0;
     let map: HeaderMap | undefined;
     if (this.guarded) {
       if (this.guardsReadHeaders) map = headerMapOf(headers);
       const req = requestOf(params, query, map ?? NO_HEADER_MAP, clientIp);
+      // Before any check: a rate limit must not count a request the header-map path then counts.
+      for (const guard of this.deferring) if (!guard.ready!(req)) return false;
       for (const guard of spec.guards) {
         const refused = guard.check(req);
         if (refused !== undefined) {
           this.answerEarly(reply, refused, 'refused', started);
-          return;
+          return true;
         }
       }
     }
@@ -210,14 +215,14 @@ class CompiledLane {
       path = spec.path(params, query);
     } catch (err) {
       this.answerEarly(reply, spec.failed(err), 'unbuilt', started);
-      return;
+      return true;
     }
     const host = spec.nextOrigin();
     if (spec.forwarded !== undefined) {
       map ??= headerMapOf(headers);
       const req = requestOf(params, query, map, clientIp);
       this.startForwarding(spec.forwarded, host, path, req, reply, started);
-      return;
+      return true;
     }
     // What gw's client refuses to write fails as its call does: at the backend layer.
     if (INVALID_PATH.test(path)) {
@@ -227,7 +232,7 @@ class CompiledLane {
         'called',
         started,
       );
-      return;
+      return true;
     }
     // The order and names of the header-map path: Content-Type, User-Agent, Accept-Encoding,
     // X-Forwarded-For, X-Forwarded-Host, host.
@@ -235,11 +240,11 @@ class CompiledLane {
     const forwardedHost = headers.getHeader('host');
     if (INVALID_HEADER_VALUE.test(contentType)) {
       this.answerEarly(reply, spec.failed(invalid('Content-Type header value')), 'called', started);
-      return;
+      return true;
     }
     if (INVALID_HEADER_VALUE.test(forwardedHost)) {
       this.answerEarly(reply, spec.failed(invalid('X-Forwarded-Host header value')), 'called', started);
-      return;
+      return true;
     }
     let head = `GET ${path} HTTP/1.1\r\n`;
     if (contentType !== '') head += `Content-Type: ${contentType}\r\n`;
@@ -265,6 +270,7 @@ class CompiledLane {
       this.deadlines,
       new LaneCall(this, reply, started),
     );
+    return true;
   }
 
   /** The request's headers through the builder, serialized (and checked) by gw's client. */

@@ -17,6 +17,7 @@ import type {
   FeatureModule,
   GwRequest,
   GwResponse,
+  LaneGuard,
   ServiceConfig,
 } from '../types.js';
 import { CEL_NAMESPACE, compileCelChecks, firstFailing, nowRfc3339 } from '../validation/cel.js';
@@ -203,6 +204,14 @@ export function keySourceFor(cfg: ValidatorConfig, service: ServiceConfig, logge
 export interface CompiledValidator {
   /** Resolves the accepted claims, or throws a TokenError with the status to answer. */
   verify(req: GwRequest): Promise<Obj>;
+  /**
+   * `verify` without waiting, when it can decide at once: the accepted claims, a TokenError
+   * thrown, or undefined when the token's signature must be verified (a token not seen recently).
+   * Absent when signatures are never remembered (remote keys without `cache`).
+   */
+  verifyRemembered: ((req: GwRequest) => Obj | undefined) | undefined;
+  /** Whether `propagate` writes anything (propagate_claims). */
+  propagates: boolean;
   propagate(req: GwRequest, claims: Obj): void;
 }
 
@@ -247,9 +256,13 @@ export function compileValidator(
       : 0;
   const verified = memoTtl > 0 ? new SmallLru<{ claims: Obj; until: number }>(VERIFIED_ENTRIES) : undefined;
 
-  const signatureClaims = async (raw: string): Promise<Obj> => {
+  const rememberedClaims = (raw: string): Obj | undefined => {
     const memo = verified?.get(raw);
-    if (memo !== undefined && memo.until > Date.now()) return memo.claims;
+    return memo !== undefined && memo.until > Date.now() ? memo.claims : undefined;
+  };
+  const signatureClaims = async (raw: string): Promise<Obj> => {
+    const remembered = rememberedClaims(raw);
+    if (remembered !== undefined) return remembered;
     const parts = raw.split('.');
     if (parts.length !== 3 || parts[0] === '' || parts[2] === '')
       throw new TokenError('malformed token', 401);
@@ -276,11 +289,15 @@ export function compileValidator(
     return claims;
   };
 
-  const verify = async (req: GwRequest): Promise<Obj> => {
+  const tokenOf = (req: GwRequest): string => {
     let raw = bearerToken(req.headers.authorization);
     if (raw === undefined && cookieKey) raw = cookieValue(req.headers.cookie, cookieKey);
     if (raw === undefined || raw === '') throw new TokenError('no token', 401);
-    const claims = await signatureClaims(raw);
+    return raw;
+  };
+
+  /** The checks every request's claims go through (time, issuer, audience, CEL, roles, scopes). */
+  const accepted = (claims: Obj): Obj => {
     const now = Date.now() / 1000;
     const exp = numericClaim(claims, 'exp');
     if (exp !== undefined && now - LEEWAY_S > exp) throw new TokenError('token is expired', 401);
@@ -308,6 +325,15 @@ export function compileValidator(
     return claims;
   };
 
+  const verify = async (req: GwRequest): Promise<Obj> => accepted(await signatureClaims(tokenOf(req)));
+  const verifyRemembered =
+    verified === undefined
+      ? undefined
+      : (req: GwRequest): Obj | undefined => {
+          const claims = rememberedClaims(tokenOf(req));
+          return claims === undefined ? undefined : accepted(claims);
+        };
+
   const propagate = (req: GwRequest, claims: Obj): void => {
     if (propagation.length === 0) return;
     for (const p of propagation) {
@@ -320,7 +346,7 @@ export function compileValidator(
     }
   };
 
-  return { verify, propagate };
+  return { verify, verifyRemembered, propagates: propagation.length > 0, propagate };
 }
 
 function validate(raw: unknown, path: string): ConfigIssue[] {
@@ -417,25 +443,70 @@ export const jwtValidatorModule: FeatureModule = {
     const label = `[ENDPOINT: ${ctx.endpoint?.endpoint ?? ''}][JWTValidator]`;
     const unauthorized = emptyResponse(401);
     const forbidden = emptyResponse(403);
-    return (next) =>
+    const refusal = (err: unknown): GwResponse => {
+      const status = err instanceof TokenError ? err.status : 401;
+      if (debug)
+        logger.error(
+          `${label} Unable to validate the token: ${err instanceof Error ? err.message : 'error'}`,
+        );
+      return { ...(status === 403 ? forbidden : unauthorized), headers: {} };
+    };
+    const middleware: EndpointMiddleware =
+      (next) =>
       async (req): Promise<GwResponse> => {
         let claims: Obj;
         try {
           claims = await validator.verify(req);
         } catch (err) {
-          const status = err instanceof TokenError ? err.status : 401;
-          if (debug)
-            logger.error(
-              `${label} Unable to validate the token: ${err instanceof Error ? err.message : 'error'}`,
-            );
-          return { ...(status === 403 ? forbidden : unauthorized), headers: {} };
+          return refusal(err);
         }
         req.claims = claims;
         validator.propagate(req, claims);
         return next(req);
       };
+    const verifyRemembered = validator.verifyRemembered;
+    // The pass-through lane cannot add headers to the backend request (propagate_claims).
+    if (verifyRemembered !== undefined && !validator.propagates)
+      middleware.laneGuard = rememberedTokenGuard(verifyRemembered, refusal);
+    return middleware;
   },
 };
+
+/**
+ * The validator as a lane guard: it decides at once for a token verified recently, or a request
+ * without one; any other request takes the header-map path, where the signature is verified.
+ * `ready` keeps its verdict for the `check` that follows it (the lane calls both synchronously).
+ */
+function rememberedTokenGuard(
+  verifyRemembered: (req: GwRequest) => Obj | undefined,
+  refusal: (err: unknown) => GwResponse,
+): LaneGuard {
+  let decidedFor: GwRequest | undefined;
+  let claims: Obj | undefined;
+  let error: unknown;
+  const decide = (req: GwRequest): boolean => {
+    decidedFor = req;
+    claims = undefined;
+    error = undefined;
+    try {
+      claims = verifyRemembered(req);
+    } catch (err) {
+      error = err;
+    }
+    return claims !== undefined || error !== undefined;
+  };
+  return {
+    readsHeaders: true,
+    ready: decide,
+    check(req) {
+      if (decidedFor !== req && !decide(req)) return refusal(new TokenError('token not verified', 401));
+      decidedFor = undefined;
+      if (error !== undefined) return refusal(error);
+      req.claims = claims;
+      return undefined;
+    },
+  };
+}
 
 /** `auth/jwk-client` only carries the service-level shared cache duration. */
 export const jwkClientModule: FeatureModule = {

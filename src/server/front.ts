@@ -319,8 +319,10 @@ class UwsFront implements HttpFront {
       : LANE_REQUEST;
     const state = new Exchange(this, res, req, false, logged ? performance.now() : 0);
     this.watch(res, state);
-    match.lane(match.params, query, ureq, clientIp, state);
-    return true;
+    if (match.lane(match.params, query, ureq, clientIp, state)) return true;
+    // Left to the endpoint's stage: it watches the request anew (uWS keeps the last onAborted).
+    this.active--;
+    return false;
   }
 
   private dispatch(res: import('uWebSockets.js').HttpResponse, state: Exchange, gwReq: GwRequest): void {
