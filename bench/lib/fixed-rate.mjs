@@ -12,8 +12,9 @@ export function cliOption(args, name, fallback) {
   return at >= 0 ? args[at + 1] : fallback;
 }
 
-/** `rate` requests per second to `url` for `seconds`: `{ ok, non2xx }`. */
-export async function fixedRateLoad(url, rate, seconds) {
-  const { stdout } = await runToEnd(process.execPath, [LOADER, url, String(rate), String(seconds)]);
+/** `rate` requests per second to `url` for `seconds` (with `headers`): `{ ok, non2xx }`. */
+export async function fixedRateLoad(url, rate, seconds, headers) {
+  const extra = headers === undefined ? [] : [JSON.stringify(headers)];
+  const { stdout } = await runToEnd(process.execPath, [LOADER, url, String(rate), String(seconds), ...extra]);
   return JSON.parse(stdout.trim());
 }
