@@ -45,8 +45,7 @@ writeFileSync(
   }),
 );
 const endpointExtra = {};
-if (ratelimit)
-  endpointExtra['qos/ratelimit/router'] = { max_rate: 1_000_000, client_max_rate: 1_000_000 };
+if (ratelimit) endpointExtra['qos/ratelimit/router'] = { max_rate: 1_000_000, client_max_rate: 1_000_000 };
 if (jwt)
   endpointExtra['auth/validator'] = {
     alg: 'HS256',
