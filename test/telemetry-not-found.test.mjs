@@ -32,13 +32,14 @@ const noop = (endpoint, host) => ({
 });
 
 /** gw with a Prometheus exporter and `otel` merged into its telemetry/opentelemetry config. */
-async function startPrometheus(t, otel = {}, { args = ['--workers', '1'] } = {}) {
+async function startPrometheus(t, otel = {}, { args = ['--workers', '1'], router } = {}) {
   const api = await startApi();
   const promPort = await freePort();
   const gw = await startGateway(
     {
       version: 3,
       extra_config: {
+        ...(router ? { router } : {}),
         [OTEL]: {
           ...otel,
           exporters: { prometheus: [{ name: 'local', port: promPort, listen_ip: '127.0.0.1' }] },
@@ -90,14 +91,19 @@ function rawRequest(port, method, path) {
   });
 }
 
-test('/metrics: 404, 405 and redirect answers per method and status, no http_route; skip_paths left out', async (t) => {
-  const { gw, scrape } = await startPrometheus(t, { skip_paths: ['/skipped', '/skipped-endpoint'] });
+test('/metrics: 404, 405, redirect and auto_options answers per method and status, no http_route; skip_paths left out', async (t) => {
+  const { gw, scrape } = await startPrometheus(
+    t,
+    { skip_paths: ['/skipped', '/skipped-endpoint'] },
+    { router: { auto_options: true } },
+  );
   for (let i = 0; i < 3; i++) assert.equal((await get(`${gw.url}/nowhere-${i}`)).status, 404);
   const missing = await get(`${gw.url}/nowhere`, { method: 'DELETE' });
   assert.equal(missing.status, 404);
   assert.equal(missing.text, NOT_FOUND_BODY);
   assert.equal((await get(`${gw.url}/x`, { method: 'POST', body: '{}' })).status, 405);
   assert.equal((await get(`${gw.url}/x/`)).status, 301);
+  assert.equal((await get(`${gw.url}/x`, { method: 'OPTIONS' })).status, 200);
   for (let i = 0; i < 2; i++) assert.equal((await get(`${gw.url}/skipped`)).status, 404);
   for (let i = 0; i < 2; i++) assert.equal((await get(`${gw.url}/x`)).status, 200);
 
@@ -110,6 +116,7 @@ test('/metrics: 404, 405 and redirect answers per method and status, no http_rou
     [series('DELETE', 404)]: 1,
     [series('POST', 405)]: 1,
     [series('GET', 301)]: 1,
+    [series('OPTIONS', 200)]: 1,
     'http_server_duration_seconds_count{http_request_method="GET",http_route="/x",http_response_status_code="200"}': 2,
   });
   const sizes = samples(text, 'http_server_response_size_bytes_sum');
