@@ -153,10 +153,10 @@ export interface LaneOutcome {
 
 /**
  * What a root-level telemetry namespace records of a request no endpoint serves: the router's own
- * answers (404, 405, a redirect to the path with or without its trailing slash, an automatic
- * OPTIONS answer). The router calls it with that answer and `startedMs`, performance.now() when
- * the lookup found no endpoint. Compiled once at startup and called from the not-found branch
- * only: matched routes keep their direct stage and pass-through lane.
+ * answers (404, 405, a redirect to a path that has a route, an automatic OPTIONS answer). The
+ * router calls it with that answer and `startedMs`, performance.now() when the lookup found no
+ * endpoint. Compiled once at startup and called from the not-found branch only: matched routes
+ * keep their direct stage and pass-through lane.
  */
 export type UnmatchedRecorder = (req: GwRequest, res: GwResponse, startedMs: number) => void;
 
