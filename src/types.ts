@@ -157,6 +157,15 @@ export interface LaneOutcome {
   elapsedUs: number;
 }
 
+/**
+ * What a root-level telemetry namespace records of a request no endpoint serves: the router's own
+ * answers (404, 405, a redirect to a path that has a route, an automatic OPTIONS answer). The
+ * router calls it with that answer and `startedMs`, performance.now() when the lookup found no
+ * endpoint. Compiled once at startup and called from the not-found branch only: matched routes
+ * keep their direct stage and pass-through lane.
+ */
+export type UnmatchedRecorder = (req: GwRequest, res: GwResponse, startedMs: number) => void;
+
 /** Where a direct stage writes its answer: the front's exchange for the request. */
 export interface Reply {
   answer(res: GwResponse): void;
@@ -346,4 +355,6 @@ export interface FeatureModule {
   instrumentEndpoint?(cfg: unknown, ctx: CompileContext): EndpointMiddleware | undefined;
   instrumentProxy?(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined;
   instrumentBackend?(cfg: unknown, ctx: CompileContext): BackendMiddleware | undefined;
+  /** Root-level, once per gateway instance: the recording of the requests no endpoint serves. */
+  instrumentUnmatched?(cfg: unknown, ctx: CompileContext): UnmatchedRecorder | undefined;
 }

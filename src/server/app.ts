@@ -18,9 +18,10 @@ import type {
   LaneStage,
   Reply,
   ServiceConfig,
+  UnmatchedRecorder,
 } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
-import { cleanPath, Router } from './router.js';
+import { cleanPath, type LookupResult, Router } from './router.js';
 
 export interface RouterOptions {
   return_error_msg?: boolean;
@@ -128,6 +129,27 @@ function errorBody(opts: RouterOptions, code: number, fallback: string): GwRespo
   return plain(code, fallback);
 }
 
+/** A lookup that found no route. */
+type Unmatched = Exclude<LookupResult<Route>, { kind: 'found' }>;
+
+/** What the root namespaces record of the requests no endpoint serves; undefined when none does. */
+function compileUnmatchedRecorder(
+  service: ServiceConfig,
+  ctxFor: (ns: string) => CompileContext,
+): UnmatchedRecorder | undefined {
+  const rootExtra = service.extra_config ?? {};
+  const recorders: UnmatchedRecorder[] = [];
+  for (const ns of namespacesInRunOrder(rootExtra)) {
+    const mod = featureByNamespace.get(ns);
+    const recorder = mod?.instrumentUnmatched?.(rootExtra[ns], ctxFor(ns));
+    if (recorder !== undefined) recorders.push(recorder);
+  }
+  if (recorders.length <= 1) return recorders[0];
+  return (req, res, startedMs) => {
+    for (const record of recorders) record(req, res, startedMs);
+  };
+}
+
 export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const routerOpts = (service.extra_config?.router ?? {}) as RouterOptions;
   const logger = opts.logger;
@@ -145,6 +167,15 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     transform: opts.transform,
     onClose: (fn) => closers.push(fn),
   };
+
+  const rootContext = (ns: string): CompileContext => ({
+    service,
+    path: `$.extra_config["${ns}"]`,
+    logger,
+    shared: opts.shared,
+    workerId: opts.workerId,
+    onClose: (fn) => closers.push(fn),
+  });
 
   const router = new Router<Route>();
   let paramLanes = 0;
@@ -206,6 +237,28 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     return undefined;
   };
 
+  /** The router's own answer to a request whose path or method no route has. */
+  const unmatched = (req: GwRequest, path: string, found: Unmatched): GwResponse => {
+    if (found.kind === 'method-not-allowed') {
+      if (autoOptions && req.method === 'OPTIONS') {
+        return {
+          status: 200,
+          headers: { allow: [...found.allow, 'OPTIONS'].join(', '), 'content-length': '0' },
+          body: '',
+        };
+      }
+      if (handleMethodNotAllowed)
+        return {
+          ...methodNotAllowed,
+          headers: { ...methodNotAllowed.headers, allow: found.allow.join(', ') },
+        };
+      return notFound;
+    }
+    return lookupAlternatives(req, path) ?? notFound;
+  };
+
+  const recordUnmatched = compileUnmatchedRecorder(service, rootContext);
+
   /** The route that serves `req` (its params set), or the answer when no endpoint does. */
   const route = (req: GwRequest): Route | Promise<GwResponse> => {
     let path = req.path;
@@ -220,23 +273,13 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       req.params = found.params;
       return found.value;
     }
-    if (found.kind === 'method-not-allowed') {
-      if (autoOptions && req.method === 'OPTIONS') {
-        return Promise.resolve({
-          status: 200,
-          headers: { allow: [...found.allow, 'OPTIONS'].join(', '), 'content-length': '0' },
-          body: '',
-        });
-      }
-      if (handleMethodNotAllowed)
-        return Promise.resolve({
-          ...methodNotAllowed,
-          headers: { ...methodNotAllowed.headers, allow: found.allow.join(', ') },
-        });
-      return Promise.resolve(notFound);
-    }
-    const alt = lookupAlternatives(req, path);
-    return Promise.resolve(alt ?? notFound);
+    if (recordUnmatched === undefined) return Promise.resolve(unmatched(req, path, found));
+    // Timed from the miss, as a matched endpoint's global layer is timed from after routing: reading
+    // the clock before the lookup would cost every matched request.
+    const started = performance.now();
+    const res = unmatched(req, path, found);
+    recordUnmatched(req, res, started);
+    return Promise.resolve(res);
   };
 
   const dispatch: EndpointStage = (req) => {
@@ -249,15 +292,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   for (const ns of namespacesInRunOrder(rootExtra).reverse()) {
     const mod = featureByNamespace.get(ns);
     if (!mod?.service) continue;
-    const ctx: CompileContext = {
-      service,
-      path: `$.extra_config["${ns}"]`,
-      logger,
-      shared: opts.shared,
-      workerId: opts.workerId,
-      onClose: (fn) => closers.push(fn),
-    };
-    const mw = mod.service(rootExtra[ns], ctx);
+    const mw = mod.service(rootExtra[ns], rootContext(ns));
     if (mw) handle = mw(handle);
   }
 

@@ -14,6 +14,7 @@ import type {
   GwResponse,
   LaneOutcome,
   ProxyMiddleware,
+  UnmatchedRecorder,
 } from '../types.js';
 import { BackendError } from '../types.js';
 import { TelemetryHub } from './hub.js';
@@ -131,6 +132,51 @@ export function instrumentEndpoint(
     },
   };
   return middleware;
+}
+
+/**
+ * The request methods the HTTP semantic conventions know. Any other is reported as `_OTHER`, as
+ * they ask: a method is whatever token a client sends, and each one would be a series of its own.
+ */
+export const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'TRACE',
+]);
+export const OTHER_METHOD = '_OTHER';
+
+/**
+ * Global layer of the requests no endpoint serves: duration and response size per method and
+ * status code. Their series have no route label: the OpenTelemetry HTTP semantic conventions leave
+ * `http.route` out when no route matched, and the path itself, a label value any client could
+ * choose, would grow /metrics without bound. The method is bounded the same way (`_OTHER`).
+ */
+export function instrumentUnmatched(store: MetricsStore): UnmatchedRecorder {
+  const byMethod = new Map<string, Array<[Series, Series] | undefined>>();
+  for (const method of KNOWN_METHODS) byMethod.set(method, []);
+  const other: Array<[Series, Series] | undefined> = [];
+  const seriesFor = (method: string, status: number) => {
+    const known = byMethod.get(method);
+    const slots = known ?? other;
+    let s = slots[status];
+    if (s === undefined) {
+      const labels = { method: known !== undefined ? method : OTHER_METHOD, status: String(status) };
+      s = [store.series(SERVER_DURATION, labels, 'us'), store.series(SERVER_SIZE, labels, 'bytes')];
+      slots[status] = s;
+    }
+    return s;
+  };
+  return (req, res, startedMs) => {
+    const [time, size] = seriesFor(req.method, res.status >= 100 && res.status < 600 ? res.status : 500);
+    time.record((performance.now() - startedMs) * 1000);
+    size.record(bodyBytes(res.body));
+  };
 }
 
 /**

@@ -16,12 +16,14 @@ import type {
   FeatureModule,
   ProxyMiddleware,
   ServiceConfig,
+  UnmatchedRecorder,
 } from '../types.js';
 import {
   BACKEND_DURATION,
   instrumentBackend,
   instrumentEndpoint,
   instrumentProxy,
+  instrumentUnmatched,
   type PhaseOptions,
   PROXY_DURATION,
   prepareTelemetryShared,
@@ -699,6 +701,27 @@ function whenTracing<S extends (arg: never) => Promise<unknown>>(
   };
 }
 
+/**
+ * The SERVER spans of the requests no endpoint serves. Until the tracing runtime is loaded (the
+ * first requests after startup) a span waits for it, with the times it already has.
+ */
+function unmatchedSpans(holder: OtlpHolder): UnmatchedRecorder {
+  let tracing = holder.runtime?.tracing;
+  let loaded = holder.runtime !== undefined;
+  if (!loaded)
+    holder.ready.then((runtime) => {
+      tracing = runtime?.tracing;
+      loaded = true;
+    });
+  return (req, res, startedMs) => {
+    if (tracing !== undefined) tracing.unmatched(req, res, startedMs, performance.now());
+    else if (!loaded) {
+      const endedMs = performance.now();
+      holder.ready.then(() => tracing?.unmatched(req, res, startedMs, endedMs));
+    }
+  };
+}
+
 /** `outer` around `inner`, either of them possibly absent. */
 function around<S>(
   outer: ((next: S) => S) | undefined,
@@ -756,6 +779,29 @@ export const opentelemetryModule: FeatureModule = {
         ? instrumentEndpoint(telemetryState(OTEL_NAMESPACE, ctx).store, endpoint, true)
         : undefined;
     return around(traces, metrics);
+  },
+  instrumentUnmatched(raw, ctx) {
+    const cfg = (raw ?? {}) as OtelConfig;
+    const global = cfg.layers?.global;
+    const traces =
+      tracesWanted(cfg) && global?.disable_traces !== true ? unmatchedSpans(otlpHolder(cfg, ctx)) : undefined;
+    const metrics =
+      metricsWanted(cfg) && global?.disable_metrics !== true
+        ? instrumentUnmatched(telemetryState(OTEL_NAMESPACE, ctx).store)
+        : undefined;
+    const record: UnmatchedRecorder | undefined =
+      traces === undefined || metrics === undefined
+        ? (traces ?? metrics)
+        : (req, res, startedMs) => {
+            metrics(req, res, startedMs);
+            traces(req, res, startedMs);
+          };
+    const skip = new Set(cfg.skip_paths ?? []);
+    if (record === undefined || skip.size === 0) return record;
+    // skip_paths lists exact paths: here, compared with the path as the request gave it
+    return (req, res, startedMs) => {
+      if (!skip.has(req.path)) record(req, res, startedMs);
+    };
   },
   instrumentProxy(raw, ctx) {
     const cfg = (raw ?? {}) as OtelConfig;

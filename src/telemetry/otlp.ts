@@ -73,6 +73,7 @@ import type {
   EndpointConfig,
   EndpointMiddleware,
   GwRequest,
+  GwResponse,
   ProxyMiddleware,
 } from '../types.js';
 import { BackendError } from '../types.js';
@@ -83,7 +84,9 @@ import {
   BACKEND_GET_CONN,
   BACKEND_READ_PAYLOAD,
   BACKEND_ROUND_TRIP,
+  KNOWN_METHODS,
   newTimings,
+  OTHER_METHOD,
   type PhaseOptions,
   PROXY_DURATION,
   SERVER_DURATION,
@@ -335,6 +338,31 @@ export class OtlpTracing {
     };
   }
 
+  /**
+   * Global layer of a request no endpoint serves: its SERVER span, from `startedMs` to `endedMs`
+   * (performance.now()), started as the endpoints' server span is (caller context, sampling). The
+   * HTTP semantic conventions name a server span without a matched route by its method alone
+   * (`GET`; `HTTP` for a method they do not know) and leave `http.route` out.
+   */
+  unmatched(req: GwRequest, res: GwResponse, startedMs: number, endedMs: number): void {
+    const known = KNOWN_METHODS.has(req.method);
+    const span = this.start(
+      known ? req.method : 'HTTP',
+      { kind: SpanKind.SERVER, startTime: startedMs },
+      req,
+    );
+    if (span.isRecording()) {
+      span.setAttribute('http.request.method', known ? req.method : OTHER_METHOD);
+      if (!known) span.setAttribute('http.request.method_original', req.method);
+      span.setAttribute('krakend.stage', 'global');
+      span.setAttribute('url.path', req.path);
+      if (this.layers.globalHeaders) headerAttributes(span, 'http.request.header.', req.headers);
+      span.setAttribute('http.response.status_code', res.status);
+      if (res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end(endedMs);
+  }
+
   /** Proxy layer: the backends' calls, merge and manipulation of one request. */
   proxy(endpoint: EndpointConfig, opts: ProxySpanOptions): ProxyMiddleware {
     const name = `proxy ${endpoint.endpoint}`;
@@ -522,14 +550,16 @@ interface FamilyView {
 const FAMILIES: Record<string, FamilyView> = {
   [SERVER_DURATION]: {
     name: 'http.server.duration',
-    description: 'Time to answer a request, per endpoint (global layer).',
+    description:
+      'Time to answer a request, per endpoint; no route for requests no endpoint serves (global layer).',
     unit: 's',
     scale: 1e6,
     bounds: DURATION_BUCKETS_S,
   },
   [SERVER_SIZE]: {
     name: 'http.server.response.size',
-    description: 'Size of the response body, per endpoint (global layer).',
+    description:
+      'Size of the response body, per endpoint; no route for requests no endpoint serves (global layer).',
     unit: 'By',
     scale: 1,
     bounds: SIZE_BUCKETS_BYTES,

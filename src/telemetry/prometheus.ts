@@ -47,14 +47,14 @@ interface FamilyView {
 const FAMILIES: Record<string, FamilyView> = {
   [SERVER_DURATION]: {
     name: 'http_server_duration_seconds',
-    help: 'Time to answer a request, per endpoint (global layer).',
+    help: 'Time to answer a request, per endpoint; no route for requests no endpoint serves (global layer).',
     labels: { method: 'http_request_method', route: 'http_route', status: 'http_response_status_code' },
     scale: 1e6,
     bounds: DURATION_BUCKETS_S,
   },
   [SERVER_SIZE]: {
     name: 'http_server_response_size_bytes',
-    help: 'Size of the response body, per endpoint (global layer).',
+    help: 'Size of the response body, per endpoint; no route for requests no endpoint serves (global layer).',
     labels: { method: 'http_request_method', route: 'http_route', status: 'http_response_status_code' },
     scale: 1,
     bounds: SIZE_BUCKETS_BYTES,
