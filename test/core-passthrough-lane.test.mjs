@@ -6,10 +6,10 @@
 // names in the backend's case, where the header-map path writes them lower-case: that is how the
 // tests see which path answered.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { freePort, startBackend, startGateway } from './helpers/gateway.mjs';
+import { rawGet, rawRequest } from './helpers/raw-http.mjs';
 
 let api;
 let other;
@@ -19,33 +19,8 @@ let logged;
 let limited;
 let deadPort;
 
-/** One HTTP/1.1 exchange on a fresh connection: the status, header lines as sent, and body. */
-function rawRequest(port, head) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const at = text.indexOf('\r\n\r\n');
-      const lines = text.slice(0, at).split('\r\n');
-      const status = Number(lines[0].split(' ')[1]);
-      const headers = lines
-        .slice(1)
-        .filter((l) => !/^date:/i.test(l))
-        .map((l) => l.slice(0, l.indexOf(':')) + l.slice(l.indexOf(':')));
-      resolve({ status, headers, body: text.slice(at + 4) });
-    });
-    socket.write(head);
-  });
-}
-
 function getRaw(gw, path, extraLines = '') {
-  return rawRequest(
-    gw.port,
-    `GET ${path} HTTP/1.1\r\nHost: gw.test\r\n${extraLines}Connection: close\r\n\r\n`,
-  );
+  return rawGet(gw.port, path, extraLines);
 }
 
 /** The answer with header names lower-cased: what a client may rely on. */

@@ -10,11 +10,11 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBackend, startGateway } from './helpers/gateway.mjs';
+import { rawGet } from './helpers/raw-http.mjs';
 
 const SECRET = 'gw-lane-test-secret-0123456789abcdef0123456789';
 const b64url = (s) => Buffer.from(s).toString('base64url');
@@ -75,26 +75,8 @@ function config(jwkPath, extraRouter) {
   };
 }
 
-/** One request on a fresh connection: the status, header lines as sent (no Date), and body. */
-function rawGet(port, path, bearer) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const at = text.indexOf('\r\n\r\n');
-      const lines = text.slice(0, at).split('\r\n');
-      resolve({
-        status: Number(lines[0].split(' ')[1]),
-        headers: lines.slice(1).filter((l) => !/^date:/i.test(l)),
-        body: text.slice(at + 4),
-      });
-    });
-    const auth = bearer === undefined ? '' : `Authorization: Bearer ${bearer}\r\n`;
-    socket.write(`GET ${path} HTTP/1.1\r\nHost: gw.test\r\n${auth}Connection: close\r\n\r\n`);
-  });
+function getWithToken(port, path, bearer) {
+  return rawGet(port, path, bearer === undefined ? '' : `Authorization: Bearer ${bearer}\r\n`);
 }
 
 const normalized = (a) => ({
@@ -168,7 +150,7 @@ test('auth/validator keeps the lane for remembered tokens, with the answers of t
   const answers = [];
   for (const gw of [lane, layered]) {
     const seen = [];
-    for (const [path, bearer] of sequence) seen.push(await rawGet(gw.port, path, bearer));
+    for (const [path, bearer] of sequence) seen.push(await getWithToken(gw.port, path, bearer));
     answers.push(seen);
   }
   const [a, b] = answers;

@@ -7,9 +7,9 @@
 // count and size of /metrics and /__stats is compared. Durations differ from run to run: only
 // their counts are compared. A backend with phase histograms (no lane meter) keeps the lane off.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, test } from 'node:test';
-import { freePort, get, startBackend, startGateway } from './helpers/gateway.mjs';
+import { get as fetchGet, freePort, startBackend, startGateway } from './helpers/gateway.mjs';
+import { rawRequest } from './helpers/raw-http.mjs';
 
 let api;
 let lane;
@@ -59,22 +59,10 @@ async function config(extraRouter) {
   };
 }
 
-/** One request on a fresh connection; the status and the header lines as sent. */
-function rawGet(port, path, extraLines = '') {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const lines = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n');
-      resolve({ status: Number(lines[0].split(' ')[1]), headers: lines.slice(1) });
-    });
-    socket.write(
-      `GET ${path} HTTP/1.1\r\nHost: ${extraLines ? 'gw\x7ftest' : 'gw.test'}\r\nConnection: close\r\n\r\n`,
-    );
-  });
+/** A GET, with a Host value gw's client will not write when `invalidHost` is set. */
+function get(port, path, invalidHost) {
+  const host = invalidHost ? 'gw\x7ftest' : 'gw.test';
+  return rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
 }
 
 const SEQUENCE = [
@@ -121,11 +109,11 @@ function statsCounts(json) {
 async function metricsOf(gw) {
   let prom;
   for (let i = 0; i < 40; i++) {
-    prom = await get(`http://127.0.0.1:${gw.promPort}/metrics`).catch(() => undefined);
+    prom = await fetchGet(`http://127.0.0.1:${gw.promPort}/metrics`).catch(() => undefined);
     if (prom?.status === 200) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  const stats = await get(`http://127.0.0.1:${gw.statsPort}/__stats`);
+  const stats = await fetchGet(`http://127.0.0.1:${gw.statsPort}/__stats`);
   return { prom: prom.text, stats: stats.json };
 }
 
@@ -172,7 +160,7 @@ test('metrics keep the lane, and the lane records the counts and sizes of the he
   const statuses = [];
   for (const gw of [lane, layered]) {
     const seen = [];
-    for (const [path, invalid] of SEQUENCE) seen.push(await rawGet(gw.port, path, invalid));
+    for (const [path, invalid] of SEQUENCE) seen.push(await get(gw.port, path, invalid));
     statuses.push(seen.map((a) => a.status));
     // the backend's header names as it sent them: the lane answered (lower-case: header maps)
     assert.ok(seen[0].headers.includes(gw === lane ? 'X-Backend: yes' : 'x-backend: yes'));

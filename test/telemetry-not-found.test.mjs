@@ -6,10 +6,10 @@
 // answers through the pass-through lane: the recording sits in the not-found branch, not in a
 // service-wide middleware (which would turn the lane off).
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import { freePort, get, startBackend, startGateway } from './helpers/gateway.mjs';
 import { startOtlpHttpReceiver } from './helpers/otlp.mjs';
+import { rawRequest } from './helpers/raw-http.mjs';
 
 const OTEL = 'telemetry/opentelemetry';
 const INCOMING_TRACE = '0af7651916cd43dd8448eb211c80319c';
@@ -75,20 +75,9 @@ function samples(text, prefix) {
   return out;
 }
 
-/** One request on a fresh connection: the status and the response head's lines as sent. */
-function rawRequest(port, method, path) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('end', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const lines = text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n');
-      resolve({ status: Number(lines[0].split(' ')[1]), headers: lines.slice(1) });
-    });
-    socket.write(`${method} ${path} HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`);
-  });
+/** A request of any method token, written by hand. */
+function request(port, method, path) {
+  return rawRequest(port, `${method} ${path} HTTP/1.1\r\nHost: gw.test\r\nConnection: close\r\n\r\n`);
 }
 
 test('/metrics: 404, 405, redirect and auto_options answers per method and status, no http_route; skip_paths left out', async (t) => {
@@ -162,8 +151,8 @@ test('a matched no-op endpoint still answers through the pass-through lane', asy
   const { gw, scrape } = await startPrometheus(t, {}, { args: ['--workers', '1', '--log-level', 'DEBUG'] });
   const lanePath = /\[ENDPOINT: GET \/x\] response path: no-op pass-through lane/;
   assert.match(await gw.waitForLog(lanePath), lanePath);
-  assert.equal((await rawRequest(gw.port, 'GET', '/nowhere')).status, 404);
-  const served = await rawRequest(gw.port, 'GET', '/x');
+  assert.equal((await request(gw.port, 'GET', '/nowhere')).status, 404);
+  const served = await request(gw.port, 'GET', '/x');
   assert.equal(served.status, 200);
   // the lane writes the backend's header lines as they came; the header-map path lower-cases names
   assert.ok(served.headers.includes('X-Backend: yes'), served.headers.join(' | '));
@@ -192,9 +181,9 @@ test('layers.global.disable_metrics: unmatched requests are not counted (the pro
 
 test('a method the semantic conventions do not know is counted as _OTHER (node:http front)', async (t) => {
   const { gw, scrape } = await startPrometheus(t, {}, { args: ['--workers', '1', '--node-http'] });
-  assert.equal((await rawRequest(gw.port, 'PROPFIND', '/x')).status, 405);
-  assert.equal((await rawRequest(gw.port, 'MKCOL', '/nowhere')).status, 404);
-  assert.equal((await rawRequest(gw.port, 'GET', '/nowhere')).status, 404);
+  assert.equal((await request(gw.port, 'PROPFIND', '/x')).status, 405);
+  assert.equal((await request(gw.port, 'MKCOL', '/nowhere')).status, 404);
+  assert.equal((await request(gw.port, 'GET', '/nowhere')).status, 404);
   assert.deepEqual(samples(await scrape(), 'http_server_duration_seconds_count'), {
     'http_server_duration_seconds_count{http_request_method="_OTHER",http_response_status_code="404"}': 1,
     'http_server_duration_seconds_count{http_request_method="_OTHER",http_response_status_code="405"}': 1,

@@ -263,13 +263,7 @@ class CompiledLane {
       head,
       passHead: true,
     };
-    startBackendCall(
-      spec.pools,
-      spec.origins[host],
-      call,
-      this.deadlines,
-      new LaneCall(this, reply, started),
-    );
+    this.call(host, call, reply, started);
     return true;
   }
 
@@ -296,6 +290,11 @@ class CompiledLane {
       followRedirects: true,
       passHead: true,
     };
+    this.call(host, call, reply, started);
+  }
+
+  private call(host: number, call: CallOptions, reply: LaneReply, started: number): void {
+    const spec = this.spec;
     startBackendCall(
       spec.pools,
       spec.origins[host],
