@@ -120,8 +120,9 @@ export type EndpointMiddleware = ((next: EndpointStage) => EndpointStage) & {
 export interface LaneGuard {
   /**
    * Whether `check` can decide this request without waiting (JWT: a token verified recently); when
-   * one guard cannot, the request takes the header-map path. Called before any guard's `check`,
-   * and right before this guard's `check` for the same request; it must change nothing else.
+   * one guard cannot, the request takes the header-map path. The lane calls every guard's `ready`
+   * before any `check`, then the checks, synchronously, for one request at a time: `ready` may keep
+   * its verdict for `check`, and must change nothing else.
    */
   ready?(req: GwRequest): boolean;
   /** The refusal to answer with, or undefined to let the request through. */

@@ -6,7 +6,7 @@
 // header-map path does: only the answer's side is saved then. What BackendCall does for any
 // no-op call still holds: redirects, gzip undone, the retry of a reused connection, the deadline,
 // and a failure rendered as the endpoint's 500 with X-Krakend-Completed: false.
-// Rate limits guard the lane (LaneGuard), and telemetry's metrics middlewares leave their
+// Rate limits and JWT validation guard the lane (LaneGuard), and telemetry's metrics middlewares leave their
 // recording to it (LaneMeter): two clock reads per request for all layers and exporters.
 // Measured against the header-map path (README, Performance): bench/experiments/cpu-ab.mjs and
 // saturation-floor.mjs.
@@ -34,6 +34,7 @@ import {
   startBackendCall,
   UpstreamError,
 } from './http-client.js';
+import { bodyBytes } from './util.js';
 
 export interface LaneSpec {
   pools: PoolRegistry;
@@ -72,11 +73,6 @@ const outcome: LaneOutcome = {
   backendStatus: 0,
   elapsedUs: 0,
 };
-
-function bodyLength(body: GwResponse['body']): number {
-  if (body === null) return 0;
-  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-}
 
 // The request's headers as the front's header map holds them (a repeated name joined with ", "):
 // one module-level collector and a scratch slot, as the lane reads them synchronously.
@@ -125,7 +121,7 @@ class LaneCall implements CallSink {
     }
     const answer = lane.spec.rendered(res);
     if (lane.metered)
-      lane.measure(this.started, answer.status, bodyLength(answer.body), 'called', true, res.status);
+      lane.measure(this.started, answer.status, bodyBytes(answer.body), 'called', true, res.status);
     this.reply.answer(answer);
   }
 
@@ -134,7 +130,7 @@ class LaneCall implements CallSink {
     const answer = lane.spec.failed(err);
     if (lane.metered) {
       const status = err instanceof BackendError ? (err.backendStatus ?? 0) : 0;
-      lane.measure(this.started, answer.status, bodyLength(answer.body), 'called', false, status);
+      lane.measure(this.started, answer.status, bodyBytes(answer.body), 'called', false, status);
     }
     this.reply.answer(answer);
   }
@@ -181,9 +177,9 @@ class CompiledLane {
     for (const meter of this.spec.meters) meter.record(outcome);
   }
 
-  /** An answer the lane gives without a backend answer: refused, unbuilt, or refused by the client. */
+  /** An answer given without a backend answer: refused by a guard, not built, or not written by gw's client. */
   private answerEarly(reply: LaneReply, answer: GwResponse, reach: LaneReach, started: number): void {
-    if (this.metered) this.measure(started, answer.status, bodyLength(answer.body), reach, false, 0);
+    if (this.metered) this.measure(started, answer.status, bodyBytes(answer.body), reach, false, 0);
     reply.answer(answer);
   }
 

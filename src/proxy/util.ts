@@ -1,4 +1,11 @@
 import { parseDuration } from '../config/duration.js';
+import type { GwResponse } from '../types.js';
+
+/** The byte length of an answer's body. */
+export function bodyBytes(body: GwResponse['body']): number {
+  if (body === null) return 0;
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+}
 
 /** Duration field → ms; undefined when absent, invalid, or zero (zero means "use the default"). */
 export function parseDurationMs(value: unknown): number | undefined {

@@ -475,32 +475,27 @@ export const jwtValidatorModule: FeatureModule = {
 /**
  * The validator as a lane guard: it decides at once for a token verified recently, or a request
  * without one; any other request takes the header-map path, where the signature is verified.
- * `ready` keeps its verdict for the `check` that follows it (the lane calls both synchronously).
+ * `ready` keeps its verdict for the `check` the lane then calls for the same request.
  */
 function rememberedTokenGuard(
   verifyRemembered: (req: GwRequest) => Obj | undefined,
   refusal: (err: unknown) => GwResponse,
 ): LaneGuard {
-  let decidedFor: GwRequest | undefined;
   let claims: Obj | undefined;
   let error: unknown;
-  const decide = (req: GwRequest): boolean => {
-    decidedFor = req;
-    claims = undefined;
-    error = undefined;
-    try {
-      claims = verifyRemembered(req);
-    } catch (err) {
-      error = err;
-    }
-    return claims !== undefined || error !== undefined;
-  };
   return {
     readsHeaders: true,
-    ready: decide,
+    ready(req) {
+      claims = undefined;
+      error = undefined;
+      try {
+        claims = verifyRemembered(req);
+      } catch (err) {
+        error = err;
+      }
+      return claims !== undefined || error !== undefined;
+    },
     check(req) {
-      if (decidedFor !== req && !decide(req)) return refusal(new TokenError('token not verified', 401));
-      decidedFor = undefined;
       if (error !== undefined) return refusal(error);
       req.claims = claims;
       return undefined;

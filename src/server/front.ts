@@ -5,6 +5,7 @@ import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import { bodyBytes } from '../proxy/util.js';
 import type { DirectStage, GwRequest, GwResponse, HeaderMap, LaneMatch, LaneReply } from '../types.js';
 
 export type FrontKind = 'uws' | 'node';
@@ -400,7 +401,7 @@ class UwsFront implements HttpFront {
       // A HEAD response announces the length but carries no content (RFC 9110 §9.3.2), as Go's
       // server does. This uWS build throws on endWithoutBody(length, close): write the length ourselves.
       if (state.head) {
-        const length = body == null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+        const length = body == null ? 0 : bodyBytes(body);
         res.writeHeader('content-length', String(length));
         res.endWithoutBody();
       } else if (body === null || body === undefined) res.end(undefined, closeConn);

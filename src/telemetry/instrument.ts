@@ -4,6 +4,7 @@
 // Each also carries its `laneMeter`: the same recording from the pass-through lane's outcome, so
 // a plain no-op endpoint keeps the lane with metrics on.
 
+import { bodyBytes } from '../proxy/util.js';
 import type {
   BackendConfig,
   BackendMiddleware,
@@ -79,11 +80,6 @@ export function telemetryState(namespace: string, ctx: CompileContext): Telemetr
     state = created;
   }
   return state;
-}
-
-function bodyBytes(body: GwResponse['body']): number {
-  if (body === null) return 0;
-  return typeof body === 'string' ? Buffer.byteLength(body) : body.length;
 }
 
 export function routeLabels(endpoint: EndpointConfig): Labels {
