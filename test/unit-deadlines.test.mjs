@@ -57,9 +57,9 @@ test('an entry removed from the head lets the next one expire at its own time', 
   list.add(a, 15);
   list.add(b, 45);
   list.remove(a);
-  await sleep(25);
-  assert.equal(log.length, 0, 'b is not due yet');
-  await sleep(50);
+  // Whether a timer fired early shows in the expiry times below (a sleep may overrun on a busy
+  // host, so "nothing yet after 25 ms" is not asserted).
+  await sleep(75);
   assert.deepEqual(
     log.map((e) => e.name),
     ['b'],
