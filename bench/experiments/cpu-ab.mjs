@@ -2,7 +2,7 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged] [--features qos/ratelimit/router]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged] [--features qos/ratelimit/router] [--only gw,gw-log] [--together]
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop or --path, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
@@ -14,6 +14,12 @@
 // nginx proxy_pass (1 worker) is measured the same way as the reference.
 // The backend is nginx serving the bench's 1.4 KB document. Prints req/CPU-s per proxy: total,
 // median of rounds and each round.
+// --only NAMES keeps those proxies (nginx included only when named). --together loads every
+// proxy at once in each round (each at --rate): the host's drift then falls on all of them in the
+// same seconds, and each round gives a paired CPU-per-request ratio to the first proxy, printed
+// as the median and mean ± standard error of those ratios. That is how a feature's cost (the
+// access log: --with-log --only gw,gw-log --together) is told apart from the drift of a VM whose
+// speed changes by more than the cost between two sequential bursts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,6 +47,9 @@ const baseInstance = option('--base-instance', 'main');
 const gwPath = option('--path', '/noop');
 /** Optional endpoints of the bench config to add (its `requires`), e.g. qos/ratelimit/router for /ratelimit. */
 const features = new Set(option('--features', '').split(',').filter(Boolean));
+const only = option('--only', undefined)?.split(',').filter(Boolean);
+const together = args.includes('--together');
+const wanted = (name) => only === undefined || only.includes(name);
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -91,6 +100,7 @@ const kinds = [
 const proxies = [];
 try {
   for (const [name, argv, env] of kinds) {
+    if (!wanted(name)) continue;
     const port = await freePort();
     const proc = startProcess(process.execPath, argv(port), { env: { ...process.env, ...env } });
     const url = `http://127.0.0.1:${port}${name.startsWith('gw') ? gwPath : '/noop'}`;
@@ -98,7 +108,7 @@ try {
     await load(url, 2);
     proxies.push({ name, proc, url, cpu: 0, ok: 0, perRound: [] });
   }
-  {
+  if (wanted('nginx')) {
     // The reference at the same rate: nginx proxy_pass, 1 worker (master + worker CPU counted).
     const port = await freePort();
     const conf = proxyConf(tmp, [{ path: '/noop', upstreamPath: '/data.json' }], backendPort, port, 1);
@@ -107,21 +117,36 @@ try {
     await load(url, 2);
     proxies.push({ name: 'nginx', proc, url, cpu: 0, ok: 0, perRound: [] });
   }
+  const measure = async (p) => {
+    const before = treeCpuSec(p.proc.pid);
+    const result = await load(p.url, durationSec);
+    const cpu = treeCpuSec(p.proc.pid) - before;
+    p.cpu += cpu;
+    p.ok += result.ok;
+    p.perRound.push(result.ok / cpu);
+  };
   for (let round = 0; round < rounds; round++)
-    for (const p of proxies) {
-      const before = treeCpuSec(p.proc.pid);
-      const result = await load(p.url, durationSec);
-      const cpu = treeCpuSec(p.proc.pid) - before;
-      const ok = result.ok;
-      p.cpu += cpu;
-      p.ok += ok;
-      p.perRound.push(Math.round(ok / cpu));
-    }
-  process.stdout.write(`fixed rate ${rate} req/s, ${rounds} rounds of ${durationSec} s, 64 connections\n`);
+    if (together) await Promise.all(proxies.map(measure));
+    else for (const p of proxies) await measure(p);
+  process.stdout.write(
+    `fixed rate ${rate} req/s${together ? ' to each proxy at once' : ''}, ${rounds} rounds of ${durationSec} s, 64 connections\n`,
+  );
   for (const p of proxies)
     process.stdout.write(
-      `${p.name.padEnd(8)} ${Math.round(p.ok / p.cpu)} req/CPU-s total, median ${median(p.perRound)} [${p.perRound.join(' ')}]\n`,
+      `${p.name.padEnd(8)} ${Math.round(p.ok / p.cpu)} req/CPU-s total, median ${Math.round(median(p.perRound))} [${p.perRound.map(Math.round).join(' ')}]\n`,
     );
+  if (together && proxies.length > 1) {
+    // CPU per request of each proxy over the first's, round by round (same seconds, same host)
+    const first = proxies[0];
+    for (const p of proxies.slice(1)) {
+      const costs = p.perRound.map((v, i) => (first.perRound[i] / v - 1) * 100);
+      const mean = costs.reduce((a, b) => a + b, 0) / costs.length;
+      const sd = Math.sqrt(costs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, costs.length - 1));
+      process.stdout.write(
+        `${p.name} CPU per request vs ${first.name}: median ${median(costs).toFixed(1)} %, mean ${mean.toFixed(1)} % ± ${(sd / Math.sqrt(costs.length)).toFixed(1)} (standard error, ${costs.length} rounds) [${costs.map((c) => c.toFixed(1)).join(' ')}]\n`,
+      );
+    }
+  }
 } finally {
   for (const p of proxies) await p.proc.stop();
   await backend.proc.stop();

@@ -19,6 +19,8 @@ export interface InstanceOptions {
   logLevel?: string;
   transform: 'wasm' | 'js';
   tls?: FrontTls;
+  /** One Int32 shared by the worker threads' loggers (telemetry/logger.ts LineBuffer). */
+  stdoutLock?: SharedArrayBuffer;
 }
 
 export interface Instance {
@@ -35,6 +37,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     level: opts.logLevel,
     bindings: opts.workers > 1 ? { worker: opts.workerId } : {},
     service,
+    stdoutLock: opts.stdoutLock,
   });
   const app = buildApp(service, {
     logger,

@@ -84,11 +84,12 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
     return { front, workers, stop: () => instance.stop(drainMs) };
   }
 
+  const stdoutLock = new SharedArrayBuffer(4);
   const threads: Worker[] = [];
   const ready: Promise<void>[] = [];
   for (let id = 0; id < workers; id++) {
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { ...base, workerId: id },
+      workerData: { ...base, workerId: id, stdoutLock },
     });
     threads.push(worker);
     ready.push(
