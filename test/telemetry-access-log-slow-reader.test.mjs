@@ -3,7 +3,11 @@
 // keeps answering while the lines wait. Lines are ~400 bytes, 1,500 of them per stall: more
 // than a pipe or socket buffer holds.
 import assert from 'node:assert/strict';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { LineBuffer } from '../dist/telemetry/logger.js';
 import { jsonBackend, startGateway } from './helpers/gateway.mjs';
 
 const REQUESTS = 1500;
@@ -93,5 +97,27 @@ test('one worker: a reader that pauses loses no line', async (t) => {
     const seen = await waitForLines(gw, REQUESTS, 10000);
     assert.equal(seen.size, REQUESTS, 'one line per request');
     assert.ok([...seen.values()].every((n) => n === 1));
+  }
+});
+
+test('LineBuffer: every character and line in order, lines larger than its buffer included', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-linebuffer-'));
+  const file = join(dir, 'out.log');
+  const fd = openSync(file, 'w');
+  try {
+    const out = new LineBuffer(fd);
+    const expected = [];
+    for (let i = 0; i < 3000; i++) {
+      // multi-byte characters (2, 3 and 4 bytes in UTF-8) across chunk boundaries
+      const line =
+        i === 1000 ? `${'é€😀'.repeat(12000)}\n` : `[GIN] ${i} µs ${'é€😀'.repeat(i % 7)} "/p/${i}"\n`;
+      out.write(line);
+      expected.push(line);
+    }
+    out.flushSync();
+    assert.equal(readFileSync(file, 'utf8'), expected.join(''));
+  } finally {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -47,16 +47,17 @@ export function pinoLevel(level: string | undefined): string {
 
 type SonicBoom = ReturnType<typeof pino.destination>;
 
-/** What a buffer holds before it is written: one write(2) per ~600 access-log lines. */
+/** The encoded chunk: lines are written once they reach PENDING_CHARS (~160 access-log lines). */
 const LINE_BUFFER_BYTES = 64 * 1024;
+const PENDING_CHARS = 16 * 1024;
 /** How long lines wait at most when traffic is too thin to fill the buffer. */
 const FLUSH_INTERVAL_MS = 200;
 /** The pause before writing again to a full non-blocking pipe (as sonic-boom's). */
 const RETRY_MS = 100;
 
 /**
- * Lines encoded into a 64 KiB buffer and written to the fd with one synchronous write(2) when it
- * fills (or every 200 ms). Measured side by side at a fixed rate (bench/experiments/cpu-ab.mjs
+ * Lines joined and written to the fd with one synchronous write(2) per 16 Ki characters (or every
+ * 200 ms). Measured side by side at a fixed rate (bench/experiments/cpu-ab.mjs
  * --together), handing 8 KiB strings to sonic-boom's asynchronous writes cost twice the CPU per
  * access-log line: each write woke a libuv pool thread, and sonic-boom measured and re-joined its
  * strings. A synchronous write is what Node does for stdout pipes and files anyway, and what
@@ -65,8 +66,9 @@ const RETRY_MS = 100;
  * reader is slow. Every line of the thread goes through here, so the order of lines is kept.
  */
 export class LineBuffer {
-  private buffer = Buffer.allocUnsafeSlow(LINE_BUFFER_BYTES);
-  private used = 0;
+  private readonly buffer = Buffer.allocUnsafeSlow(LINE_BUFFER_BYTES);
+  /** Lines joined, encoded once per chunk: one encoding call per line cost as much as formatting it. */
+  private pending = '';
   /** Chunks not written yet (full pipe, or another worker writing), oldest first. */
   private readonly waiting: Buffer[] = [];
   private retry: NodeJS.Timeout | undefined;
@@ -85,24 +87,22 @@ export class LineBuffer {
 
   write(line: string): boolean {
     if (this.closed) return false;
-    // Buffer#write writes only whole characters that fit: 3 bytes per UTF-16 unit always fits
-    if (this.used + line.length * 3 > LINE_BUFFER_BYTES) {
-      this.drain();
-      if (line.length * 3 > LINE_BUFFER_BYTES) {
-        this.put(Buffer.from(line, 'utf8'), true);
-        return true;
-      }
-    }
-    this.used += this.buffer.write(line, this.used);
+    this.pending += line;
+    if (this.pending.length >= PENDING_CHARS) this.drain();
     return true;
   }
 
   /** Writes what the buffer holds (after what is still waiting). */
   drain(): void {
-    if (this.used === 0) return;
-    const chunk = this.buffer.subarray(0, this.used);
-    this.used = 0;
-    this.put(chunk, false);
+    const text = this.pending;
+    if (text === '') return;
+    this.pending = '';
+    // Buffer#write writes only whole characters that fit: 3 bytes per UTF-16 unit always fits
+    if (text.length * 3 > LINE_BUFFER_BYTES) {
+      this.put(Buffer.from(text, 'utf8'), true);
+      return;
+    }
+    this.put(this.buffer.subarray(0, this.buffer.write(text, 0)), false);
   }
 
   flush(cb?: (err?: Error) => void): void {
