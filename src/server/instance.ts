@@ -19,8 +19,6 @@ export interface InstanceOptions {
   logLevel?: string;
   transform: 'wasm' | 'js';
   tls?: FrontTls;
-  /** One Int32 shared by the worker threads' loggers (telemetry/logger.ts LineBuffer). */
-  stdoutLock?: SharedArrayBuffer;
 }
 
 export interface Instance {
@@ -37,7 +35,6 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     level: opts.logLevel,
     bindings: opts.workers > 1 ? { worker: opts.workerId } : {},
     service,
-    stdoutLock: opts.stdoutLock,
   });
   const app = buildApp(service, {
     logger,

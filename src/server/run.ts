@@ -84,12 +84,11 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
     return { front, workers, stop: () => instance.stop(drainMs) };
   }
 
-  const stdoutLock = new SharedArrayBuffer(4);
   const threads: Worker[] = [];
   const ready: Promise<void>[] = [];
   for (let id = 0; id < workers; id++) {
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { ...base, workerId: id, stdoutLock },
+      workerData: { ...base, workerId: id },
     });
     threads.push(worker);
     ready.push(
