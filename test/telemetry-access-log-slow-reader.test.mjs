@@ -58,9 +58,11 @@ for (const workers of [1, 2]) {
     t.after(() => backend.close());
     const gw = await startGateway(configFor(backend.url), { args: ['--workers', String(workers)] });
     t.after(() => gw.stop());
-    // Three stalls: each gives both workers' queued chunks a chance to meet on the full pipe, where
-    // a chunk written in part must not have the other worker's lines written into it (a version
-    // writing synchronously without a lock between workers failed here 3 times in 4).
+    // Three stalls. With two workers, each gives their queued chunks a chance to meet on the full
+    // pipe, where a chunk written in part must not have the other worker's lines written into it
+    // (a version writing synchronously without a lock between workers failed here 3 times in 4).
+    // "Really stopped" assumes the socket buffers hold less than 1,500 lines (~600 KB; Debian's
+    // default is ~200 KB).
     for (let round = 1; round <= 3; round++) {
       gw.child.stdout.pause();
       const statuses = await sendAll(gw.url, REQUESTS, 16, (round - 1) * REQUESTS);
