@@ -1,7 +1,8 @@
 // The access log when whoever reads gw's stdout stops reading for a while (a stuck log shipper):
-// no line is lost or written twice, and the gateway keeps answering while the lines wait (in
-// memory: the writes are asynchronous). Lines are ~400 bytes, 1,500 of them per stall: more
-// than a pipe or socket buffer holds.
+// no line is lost or written twice, and the gateway keeps answering while the lines wait in
+// memory. Lines are ~400 bytes, 1,500 of them per stall: more than a pipe or socket buffer holds.
+// stdout as a pipe (a shell pipeline, a container runtime) is written without blocking from each
+// worker; as a socket (Node's spawn, systemd) through sonic-boom: both ways are played.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { jsonBackend, startGateway } from './helpers/gateway.mjs';
@@ -52,19 +53,24 @@ function configFor(backendUrl) {
   };
 }
 
-for (const workers of [1, 2]) {
-  test(`${workers} worker(s): requests are answered while stdout is not read, and every line arrives later`, async (t) => {
+for (const [stdout, workers] of [
+  ['fifo', 1],
+  ['fifo', 2],
+  ['socket', 1],
+  ['socket', 2],
+]) {
+  test(`stdout a ${stdout}, ${workers} worker(s): requests are answered while stdout is not read, and every line arrives later`, async (t) => {
     const backend = await jsonBackend({ '/doc': { ok: true } });
     t.after(() => backend.close());
-    const gw = await startGateway(configFor(backend.url), { args: ['--workers', String(workers)] });
+    const gw = await startGateway(configFor(backend.url), { args: ['--workers', String(workers)], stdout });
     t.after(() => gw.stop());
     // Three stalls. With two workers, each gives their queued chunks a chance to meet on the full
     // pipe, where a chunk written in part must not have the other worker's lines written into it
     // (a version writing synchronously without a lock between workers failed here 3 times in 4).
-    // "Really stopped" assumes the socket buffers hold less than 1,500 lines (~600 KB; Debian's
-    // default is ~200 KB).
+    // "Really stopped" assumes the pipe or socket buffers hold less than 1,500 lines (~600 KB; a
+    // pipe holds 64 KB, Debian's socket default is ~200 KB).
     for (let round = 1; round <= 3; round++) {
-      gw.child.stdout.pause();
+      gw.stdout.pause();
       const statuses = await sendAll(gw.url, REQUESTS, 16, (round - 1) * REQUESTS);
       assert.equal(statuses.length, REQUESTS);
       assert.ok(
@@ -72,7 +78,7 @@ for (const workers of [1, 2]) {
         'every request answered while nobody reads the log',
       );
       assert.ok(loggedIndexes(gw.logs()).size < round * REQUESTS, 'the reader really was stopped');
-      gw.child.stdout.resume();
+      gw.stdout.resume();
       const seen = await waitForLines(gw, round * REQUESTS, 10000);
       assert.equal(seen.size, round * REQUESTS, `one line per request (round ${round})`);
       assert.ok(
@@ -82,3 +88,23 @@ for (const workers of [1, 2]) {
     }
   });
 }
+
+test('stdout a file, 2 workers: the workers write in large chunks, and every line is whole and there once', async (t) => {
+  const backend = await jsonBackend({ '/doc': { ok: true } });
+  t.after(() => backend.close());
+  const gw = await startGateway(configFor(backend.url), { args: ['--workers', '2'], stdout: 'file' });
+  t.after(() => gw.stop());
+  const statuses = await sendAll(gw.url, 2 * REQUESTS, 16);
+  assert.ok(statuses.every((s) => s === 200));
+  const seen = await waitForLines(gw, 2 * REQUESTS, 10000);
+  assert.equal(seen.size, 2 * REQUESTS, 'one line per request');
+  assert.ok(
+    [...seen.values()].every((n) => n === 1),
+    'no line written twice',
+  );
+  const access = gw
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes('"/log/'));
+  assert.ok(access.every((l) => /^\[GIN\] [^[]*"\/log\/p+-\d+"$/.test(l), 'no line cut into another'));
+});

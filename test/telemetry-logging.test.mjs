@@ -137,40 +137,62 @@ async function waitFor(fn, what, ms = 3000) {
   assert.fail(`timed out waiting for ${what}`);
 }
 
-test('gw run: KrakenD text lines, prefix, level, gin access log, logger_skip_paths', async (t) => {
-  const backend = await jsonBackend({ '/a': { a: 1 } });
-  const gw = await startGateway({
-    version: 3,
-    extra_config: {
-      'telemetry/logging': { level: 'INFO', prefix: '[KRAKEND]', stdout: true },
-      router: { logger_skip_paths: ['/__health'] },
-    },
-    endpoints: [{ endpoint: '/a', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
-  });
-  t.after(async () => {
-    await gw.stop();
-    await backend.close();
-  });
-  assert.equal((await get(`${gw.url}/a?x=1`)).status, 200);
-  assert.equal((await get(`${gw.url}/__health`)).status, 200);
-  assert.equal((await get(`${gw.url}/missing`)).status, 404);
-  await waitFor(() => gw.logs().includes('"/missing"'), 'the access log of /missing');
-  const lines = gw.logs().split('\n');
-  assert.ok(
-    lines.some((l) =>
-      /^\[KRAKEND\] \d{4}\/\d\d\/\d\d - \d\d:\d\d:\d\d\.\d{3} ▶ INFO gw listening on/.test(l),
-    ),
-    gw.logs(),
-  );
-  assert.ok(
-    lines.some((l) => /^\[GIN\] .* \| 200 \| +[\d.]+(µs|ms) \| +127\.0\.0\.1 \| GET {6}"\/a\?x=1"$/.test(l)),
-    gw.logs(),
-  );
-  assert.ok(lines.some((l) => /^\[GIN\] .* \| 404 \|/.test(l)));
-  assert.ok(!gw.logs().includes('__health'), 'logger_skip_paths drops /__health');
-  assert.ok(!lines.some((l) => l.includes('▶ DEBUG')), 'INFO hides debug lines');
-  assert.ok(!lines.some((l) => l.startsWith('{')), 'no pino JSON once telemetry/logging is set');
+test("gin lines: the latency column is Go's Duration.String() padded to 13, at every scale", () => {
+  const line = ginLineFormatter();
+  const column = (l) => l.split(' | ')[2];
+  const values = [
+    0, 0.4, 1, 9, 10, 999, 999.6, 1000, 1001, 1010, 1100, 12_345, 999_999, 1_000_000, 1_000_001,
+  ];
+  values.push(1_050_000, 123_456_789, 999_999_999, 1e9, 1_500_000_000, 62_500_000_000, 3_723_000_000_000);
+  let seed = 7;
+  for (let i = 0; i < 2000; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    values.push((seed % 10 ** (1 + (i % 10))) + (i % 3) / 3);
+  }
+  for (const ns of values)
+    assert.equal(column(line(200, ns, '10.0.0.1', 'GET', '/')), goDuration(ns).padStart(13), `${ns} ns`);
 });
+
+for (const stdout of ['socket', 'fifo', 'file'])
+  test(`gw run, stdout a ${stdout}: KrakenD text lines, prefix, level, gin access log, logger_skip_paths`, async (t) => {
+    const backend = await jsonBackend({ '/a': { a: 1 } });
+    const gw = await startGateway(
+      {
+        version: 3,
+        extra_config: {
+          'telemetry/logging': { level: 'INFO', prefix: '[KRAKEND]', stdout: true },
+          router: { logger_skip_paths: ['/__health'] },
+        },
+        endpoints: [{ endpoint: '/a', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
+      },
+      { stdout },
+    );
+    t.after(async () => {
+      await gw.stop();
+      await backend.close();
+    });
+    assert.equal((await get(`${gw.url}/a?x=1`)).status, 200);
+    assert.equal((await get(`${gw.url}/__health`)).status, 200);
+    assert.equal((await get(`${gw.url}/missing`)).status, 404);
+    await waitFor(() => gw.logs().includes('"/missing"'), 'the access log of /missing');
+    const lines = gw.logs().split('\n');
+    assert.ok(
+      lines.some((l) =>
+        /^\[KRAKEND\] \d{4}\/\d\d\/\d\d - \d\d:\d\d:\d\d\.\d{3} ▶ INFO gw listening on/.test(l),
+      ),
+      gw.logs(),
+    );
+    assert.ok(
+      lines.some((l) =>
+        /^\[GIN\] .* \| 200 \| +[\d.]+(µs|ms) \| +127\.0\.0\.1 \| GET {6}"\/a\?x=1"$/.test(l),
+      ),
+      gw.logs(),
+    );
+    assert.ok(lines.some((l) => /^\[GIN\] .* \| 404 \|/.test(l)));
+    assert.ok(!gw.logs().includes('__health'), 'logger_skip_paths drops /__health');
+    assert.ok(!lines.some((l) => l.includes('▶ DEBUG')), 'INFO hides debug lines');
+    assert.ok(!lines.some((l) => l.startsWith('{')), 'no pino JSON once telemetry/logging is set');
+  });
 
 test('gw run: logstash JSON lines; disable_access_log; stdout false silences the application log only', async (t) => {
   const backend = await jsonBackend({ '/a': { a: 1 } });

@@ -2,7 +2,7 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged] [--features qos/ratelimit/router] [--only gw,gw-log] [--together]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged] [--features qos/ratelimit/router] [--only gw,gw-log] [--together] [--stdout null|pipe|file]
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop or --path, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
@@ -19,7 +19,8 @@
 // same seconds, and each round gives a paired CPU-per-request ratio to the first proxy, printed
 // as the median and mean ± standard error of those ratios. That is how a feature's cost (the
 // access log: --with-log --only gw,gw-log --together) is told apart from the drift of a VM whose
-// speed changes by more than the cost between two sequential bursts.
+// speed changes by more than the cost between two sequential bursts. --stdout says where every gw's
+// stdout goes: /dev/null (default), a pipe drained by `cat` (as in a container) or a file.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,7 +28,14 @@ import { fileURLToPath } from 'node:url';
 import { startBenchBackend } from '../lib/backend.mjs';
 import { cliOption, fixedRateLoad } from '../lib/fixed-rate.mjs';
 import { proxyConf, startNginx } from '../lib/nginx.mjs';
-import { findExecutable, freePort, startProcess, treeCpuSec, waitForHttp } from '../lib/proc.mjs';
+import {
+  childStdout,
+  findExecutable,
+  freePort,
+  startProcess,
+  treeCpuSec,
+  waitForHttp,
+} from '../lib/proc.mjs';
 import { median } from '../lib/rounds.mjs';
 import { writeGwConfig } from '../lib/scenarios.mjs';
 
@@ -49,6 +57,7 @@ const gwPath = option('--path', '/noop');
 const features = new Set(option('--features', '').split(',').filter(Boolean));
 const only = option('--only', undefined)?.split(',').filter(Boolean);
 const together = args.includes('--together');
+const stdoutKind = option('--stdout', 'null');
 const wanted = (name) => only === undefined || only.includes(name);
 
 const nginx = findExecutable('nginx');
@@ -98,11 +107,18 @@ const kinds = [
   ['lane', (port) => [join(HERE, 'passthrough-lane-proxy.mjs'), String(port), String(backendPort)]],
 ];
 const proxies = [];
+const readers = [];
 try {
   for (const [name, argv, env] of kinds) {
     if (!wanted(name)) continue;
     const port = await freePort();
-    const proc = startProcess(process.execPath, argv(port), { env: { ...process.env, ...env } });
+    const stdout = childStdout(name.startsWith('gw') ? stdoutKind : 'null', tmp, name);
+    const proc = startProcess(process.execPath, argv(port), {
+      env: { ...process.env, ...env },
+      stdout: stdout.fd,
+    });
+    stdout.done();
+    readers.push(stdout);
     const url = `http://127.0.0.1:${port}${name.startsWith('gw') ? gwPath : '/noop'}`;
     await waitForHttp(url, name, 20000, proc);
     await load(url, 2);
@@ -149,6 +165,7 @@ try {
   }
 } finally {
   for (const p of proxies) await p.proc.stop();
+  for (const r of readers) r.stop();
   await backend.proc.stop();
   rmSync(tmp, { recursive: true, force: true });
 }

@@ -1,6 +1,6 @@
 // Child processes of the bench (gw, nginx, backends) and their CPU time.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 let clockTicks = 100;
@@ -48,6 +48,24 @@ export function treeCpuSec(pid) {
   let total = processCpuSec(pid);
   for (const child of childrenOf(pid)) total += treeCpuSec(child);
   return total;
+}
+
+/**
+ * A stdout for a child as `kind` says: 'null' (/dev/null), 'file' (a file in `dir`) or 'pipe' (a
+ * FIFO that `cat` reads and throws away, as a container runtime or a log shipper reads one).
+ * `fd` is passed to startProcess and closed after it; `stop()` ends the reader.
+ */
+export function childStdout(kind, dir, name) {
+  if (kind === 'null') return { fd: 'ignore', done() {}, stop() {} };
+  const path = `${dir}/${name}.${kind === 'pipe' ? 'fifo' : 'log'}`;
+  if (kind === 'file') {
+    const fd = openSync(path, 'w');
+    return { fd, done: () => closeSync(fd), stop() {} };
+  }
+  execFileSync('mkfifo', [path]);
+  const reader = spawn('cat', [path], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const fd = openSync(path, constants.O_WRONLY);
+  return { fd, done: () => closeSync(fd), stop: () => reader.kill() };
 }
 
 /** Spawns a long-running child; its stderr/stdout go to `logFile` paths or are ignored. */

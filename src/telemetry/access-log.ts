@@ -7,9 +7,10 @@
 
 import type { Logger } from 'pino';
 import type { GwRequest, ServiceConfig } from '../types.js';
-import { ginLineFormatter } from './log-format.js';
+import { ginLineFormatter, ginLineWriter } from './log-format.js';
 import { loggerDestination } from './logger.js';
 import { loggingConfig } from './logging.js';
+import { StdoutLines } from './stdout-lines.js';
 
 /** Records one answered request; `startedMs` is the `performance.now()` of its arrival. */
 export type AccessLog = (req: GwRequest, status: number, startedMs: number) => void;
@@ -24,6 +25,15 @@ export function compileAccessLog(service: ServiceConfig, logger: Logger): Access
   if (router.disable_access_log === true) return undefined;
   const skip = new Set(Array.isArray(router.logger_skip_paths) ? router.logger_skip_paths : []);
   const destination = loggingConfig(service) ? loggerDestination(logger) : undefined;
+  if (destination instanceof StdoutLines) {
+    const write = ginLineWriter();
+    return (req, status, startedMs) => {
+      if (skip.size > 0 && skip.has(req.path)) return;
+      const endedMs = performance.now();
+      const path = req.query ? `${req.path}?${req.query}` : req.path;
+      write(destination, status, (endedMs - startedMs) * 1e6, endedMs, req.clientIp, req.method, path);
+    };
+  }
   if (destination) {
     const line = ginLineFormatter();
     return (req, status, startedMs) => {

@@ -352,10 +352,162 @@ function goQuote(s: string): string {
 }
 
 /**
- * A gin access-log line formatter, `[GIN] 2006/01/02 - 15:04:05 | 200 |       4.529µs |      172.17.0.1 | GET      "/path"`.
- * Every part but the latency repeats from line to line (the second, the status, the client, the
- * method, the route), so each is padded or quoted once and kept: a line costs a lookup per part.
+ * Where access-log lines are written as bytes: `chunk` is filled from `used`. `room(bytes)` makes
+ * sure that many bytes fit after `used` (writing out the lines before, or growing the chunk).
  */
+export interface LineChunk {
+  chunk: Buffer;
+  used: number;
+  room(bytes: number): void;
+}
+
+/** A line chunk in memory, for the string form of a line. */
+class ScratchChunk implements LineChunk {
+  chunk = Buffer.allocUnsafe(512);
+  used = 0;
+  room(bytes: number): void {
+    if (this.used + bytes > this.chunk.length) {
+      const grown = Buffer.allocUnsafe(2 * (this.used + bytes));
+      this.chunk.copy(grown, 0, 0, this.used);
+      this.chunk = grown;
+    }
+  }
+}
+
+export type GinLineWriter = (
+  out: LineChunk,
+  status: number,
+  latencyNs: number,
+  endedMs: number,
+  clientIp: string,
+  method: string,
+  path: string,
+) => void;
+
+const SPACE = 0x20;
+const DOT = 0x2e;
+const DIGIT_0 = 0x30;
+const NS = Buffer.from('ns');
+const US = Buffer.from('µs');
+const MS = Buffer.from('ms');
+/** The widest Go duration (`2562047h47m16.854775807s`) is 24 runes; padded to 13 columns. */
+const DURATION_MAX_BYTES = 26;
+
+function copyInto(out: LineChunk, bytes: Buffer): void {
+  out.chunk.set(bytes, out.used);
+  out.used += bytes.length;
+}
+
+function digitCount(n: number): number {
+  let count = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    count++;
+  }
+  return count;
+}
+
+/** Writes `value` as exactly `count` digits (zero-padded) ending at `end` (exclusive). */
+function writeDigits(chunk: Buffer, end: number, value: number, count: number): void {
+  for (let i = end - 1; i >= end - count; i--) {
+    chunk[i] = DIGIT_0 + (value % 10);
+    value = Math.floor(value / 10);
+  }
+}
+
+/** Go's Duration.String() padded to 13 columns (gin's `%13v`), digit by digit below a second. */
+function writeDuration(out: LineChunk, ns: number): void {
+  ns = Math.max(0, Math.round(ns));
+  if (ns === 0 || ns >= 1_000_000_000) {
+    copyInto(out, Buffer.from(goDuration(ns).padStart(13, ' '), 'latin1'));
+    return;
+  }
+  const scale = ns < 1_000 ? 1 : ns < 1_000_000 ? 1_000 : 1_000_000;
+  const unit = scale === 1 ? NS : scale === 1_000 ? US : MS;
+  const whole = Math.floor(ns / scale);
+  let rest = ns - whole * scale;
+  let fraction = scale === 1 ? 0 : scale === 1_000 ? 3 : 6;
+  if (rest === 0) fraction = 0;
+  else
+    while (rest % 10 === 0) {
+      rest /= 10;
+      fraction--;
+    }
+  const wholeDigits = digitCount(whole);
+  const columns = wholeDigits + (fraction > 0 ? fraction + 1 : 0) + 2;
+  const chunk = out.chunk;
+  let at = out.used;
+  for (let pad = 13 - columns; pad > 0; pad--) chunk[at++] = SPACE;
+  at += wholeDigits;
+  writeDigits(chunk, at, whole, wholeDigits);
+  if (fraction > 0) {
+    chunk[at++] = DOT;
+    at += fraction;
+    writeDigits(chunk, at, rest, fraction);
+  }
+  for (let i = 0; i < unit.length; i++) chunk[at++] = unit[i];
+  out.used = at;
+}
+
+/**
+ * A gin access-log line writer, `[GIN] 2006/01/02 - 15:04:05 | 200 |       4.529µs |      172.17.0.1 | GET      "/path"`.
+ * Every part but the latency repeats from line to line (the second, the status, the client, the
+ * method, the route), so each is padded, quoted and encoded once and kept as bytes: a line is a
+ * few lookups and byte copies, with no string built.
+ */
+export function ginLineWriter(): GinLineWriter {
+  const layout = compileGoTimeLayout('2006/01/02 - 15:04:05');
+  let secondEndsMs = Number.NEGATIVE_INFINITY;
+  let stamp = Buffer.alloc(0);
+  const statuses: Buffer[] = [];
+  let lastIp = '';
+  let lastIpPart = Buffer.from(` | ${''.padStart(15, ' ')} | `);
+  const methods = new Map<string, Buffer>();
+  const paths = new Map<string, Buffer>();
+  return (out, status, latencyNs, endedMs, clientIp, method, path) => {
+    // The wall clock is read once a second: until then, the monotonic end time tells the second.
+    if (endedMs >= secondEndsMs) {
+      const now = Date.now();
+      secondEndsMs = endedMs + 1000 - (now % 1000);
+      stamp = Buffer.from(`[GIN] ${layout(new Date(now))} | `);
+    }
+    let statusPart = statuses[status];
+    if (statusPart === undefined) {
+      statusPart = Buffer.from(`${String(status).padStart(3, ' ')} | `);
+      if (status >= 0 && status < 1000) statuses[status] = statusPart;
+    }
+    if (clientIp !== lastIp) {
+      lastIp = clientIp;
+      lastIpPart = Buffer.from(` | ${clientIp.padStart(15, ' ')} | `);
+    }
+    let methodPart = methods.get(method);
+    if (methodPart === undefined) {
+      methodPart = Buffer.from(`${method.padEnd(7, ' ')}  `);
+      if (methods.size < 64) methods.set(method, methodPart);
+    }
+    let pathPart = paths.get(path);
+    if (pathPart === undefined) {
+      pathPart = Buffer.from(`${goQuote(path)}\n`);
+      if (paths.size < 4096) paths.set(path, pathPart);
+    }
+    out.room(
+      stamp.length +
+        statusPart.length +
+        DURATION_MAX_BYTES +
+        lastIpPart.length +
+        methodPart.length +
+        pathPart.length,
+    );
+    copyInto(out, stamp);
+    copyInto(out, statusPart);
+    writeDuration(out, latencyNs);
+    copyInto(out, lastIpPart);
+    copyInto(out, methodPart);
+    copyInto(out, pathPart);
+  };
+}
+
+/** The same line as a string (for destinations that take strings: a terminal, a socket). */
 export function ginLineFormatter(): (
   status: number,
   latencyNs: number,
@@ -363,40 +515,11 @@ export function ginLineFormatter(): (
   method: string,
   path: string,
 ) => string {
-  const layout = compileGoTimeLayout('2006/01/02 - 15:04:05');
-  let second = -1;
-  let stamp = '';
-  const statuses: string[] = [];
-  let lastIp = '';
-  let lastIpPart = ` | ${''.padStart(15, ' ')} | `;
-  const methods = new Map<string, string>();
-  const paths = new Map<string, string>();
+  const write = ginLineWriter();
+  const scratch = new ScratchChunk();
   return (status, latencyNs, clientIp, method, path) => {
-    const now = Date.now();
-    const s = Math.floor(now / 1000);
-    if (s !== second) {
-      second = s;
-      stamp = `[GIN] ${layout(new Date(now))} | `;
-    }
-    let statusPart = statuses[status];
-    if (statusPart === undefined) {
-      statusPart = `${String(status).padStart(3, ' ')} | `;
-      if (status >= 0 && status < 1000) statuses[status] = statusPart;
-    }
-    if (clientIp !== lastIp) {
-      lastIp = clientIp;
-      lastIpPart = ` | ${clientIp.padStart(15, ' ')} | `;
-    }
-    let methodPart = methods.get(method);
-    if (methodPart === undefined) {
-      methodPart = `${method.padEnd(7, ' ')}  `;
-      if (methods.size < 64) methods.set(method, methodPart);
-    }
-    let pathPart = paths.get(path);
-    if (pathPart === undefined) {
-      pathPart = `${goQuote(path)}\n`;
-      if (paths.size < 4096) paths.set(path, pathPart);
-    }
-    return `${stamp}${statusPart}${goDuration(latencyNs).padStart(13, ' ')}${lastIpPart}${methodPart}${pathPart}`;
+    scratch.used = 0;
+    write(scratch, status, latencyNs, performance.now(), clientIp, method, path);
+    return scratch.chunk.toString('utf8', 0, scratch.used);
   };
 }

@@ -1,7 +1,8 @@
 // pino from the start. Without `telemetry/logging`: pino's JSON lines. With it (issue 6): KrakenD's
 // text formats (default / logstash / custom), written by a pino hook to the same destination.
-// Lines go straight to fd 1 through sonic-boom: in a worker thread, process.stdout would hop
-// through the main thread for every line.
+// Lines go straight to fd 1 from the thread that makes them (in a worker thread, process.stdout
+// would hop through the main thread for every line): written by the thread itself when stdout is
+// a pipe or a file (stdout-lines.ts), through sonic-boom otherwise (a terminal, a socket).
 import { isatty } from 'node:tty';
 import { format } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
@@ -9,6 +10,7 @@ import pino, { type Logger } from 'pino';
 import type { ServiceConfig } from '../types.js';
 import { compilePattern } from './log-format.js';
 import { type LoggingSettings, loggingConfig, loggingSettings } from './logging.js';
+import { StdoutLines } from './stdout-lines.js';
 
 export interface LoggerOptions {
   level?: string;
@@ -84,15 +86,16 @@ class BatchedDestination {
   }
 }
 
-type Destination = SonicBoom | BatchedDestination;
+type Destination = SonicBoom | BatchedDestination | StdoutLines;
 
 /**
- * fd 1 through sonic-boom. Async destinations batch lines (one write per 8 KiB or per 200 ms)
- * instead of one write syscall per access-log line, which cost a third of no-op throughput.
+ * fd 1. Async destinations batch lines (one write per chunk or per 200 ms) instead of one write
+ * syscall per access-log line, which cost a third of no-op throughput.
  */
 function openDestination(sync: boolean): Destination {
   if (sync) return pino.destination({ dest: 1, sync: true });
-  const destination = new BatchedDestination(pino.destination({ dest: 1, sync: false, minLength: 8192 }));
+  const destination =
+    StdoutLines.open() ?? new BatchedDestination(pino.destination({ dest: 1, sync: false, minLength: 8192 }));
   setInterval(() => {
     try {
       destination.flush();

@@ -1,6 +1,6 @@
 // Test harness: real backends on 127.0.0.1 and the real gateway started as `gw run -c FILE`.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -126,51 +126,73 @@ export function runGw(args, { env = {}, timeoutMs = 20000 } = {}) {
  * args via opts.args; opts.rawArgs replaces the whole command line.
  * The process is killed when the test process exits, so nothing outlives a test run.
  */
+/**
+ * gw's stdout as `kind` says: 'socket' (what Node's spawn gives: a socket pair), 'fifo' (a pipe,
+ * as a shell pipeline or a container runtime gives) or 'file' (`gw run > file`).
+ */
+function stdoutOf(kind) {
+  if (kind === 'socket') return { stdio: 'pipe' };
+  const path = join(mkdtempSync(join(tmpdir(), 'gw-stdout-')), 'stdout');
+  if (kind === 'file') return { stdio: openSync(path, 'w'), file: path };
+  execFileSync('mkfifo', [path]);
+  const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return {
+    stdio: openSync(path, constants.O_WRONLY),
+    reader: () => new net.Socket({ fd: readFd, readable: true }),
+  };
+}
+
 export async function startGateway(config, opts = {}) {
   const port = opts.port ?? (await freePort());
   const cfg =
     config === null || typeof config === 'string' ? config : { listen_ip: '127.0.0.1', ...config, port };
   const file = opts.file ?? writeConfig(cfg, opts.ext ?? 'json');
   const args = opts.rawArgs ?? ['run', '-c', file, '-p', String(port), ...(opts.args ?? ['--workers', '1'])];
+  const target = stdoutOf(opts.stdout ?? 'socket');
   const child = spawn(process.execPath, [GW_BIN, ...args], {
     env: { ...process.env, ...(opts.env ?? {}) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', target.stdio, 'pipe'],
   });
+  if (typeof target.stdio === 'number') closeSync(target.stdio);
+  const stdout = target.reader ? target.reader() : child.stdout;
   let out = '';
-  child.stdout.on('data', (d) => (out += d));
+  stdout?.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   // A test that fails before stop() must not hang the run: the child is killed at exit instead.
   child.unref();
-  child.stdout.unref();
+  stdout?.unref();
   child.stderr.unref();
+  const logs = target.file ? () => readFileSync(target.file, 'utf8') + out : () => out;
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 15000);
   let exited = null;
   child.on('exit', (code, signal) => (exited = { code, signal }));
   for (;;) {
-    if (exited) throw new Error(`gw exited early (${JSON.stringify(exited)}):\n${out}`);
+    if (exited) throw new Error(`gw exited early (${JSON.stringify(exited)}):\n${logs()}`);
     if (Date.now() > deadline) {
       kill();
-      throw new Error(`gw did not start on ${url}:\n${out}`);
+      throw new Error(`gw did not start on ${url}:\n${logs()}`);
     }
     if (await portOpen(port)) break;
     await new Promise((r) => setTimeout(r, 50));
   }
   // The port answers as soon as one worker listens; the main thread says when all of them do.
-  for (let i = 0; i < 120 && !/listening on /.test(out) && !exited; i++)
+  for (let i = 0; i < 120 && !/listening on /.test(logs()) && !exited; i++)
     await new Promise((r) => setTimeout(r, 25));
   return {
     url,
     port,
     child,
-    logs: () => out,
+    /** What gw writes to stdout (null for a file): pause() it to play a stalled log reader. */
+    stdout,
+    logs,
     /** Resolves once the output matches `re` (log lines are written asynchronously). */
     waitForLog: async (re, timeoutMs = 5000) => {
       const until = Date.now() + timeoutMs;
-      while (!re.test(out) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
-      return out;
+      while (!re.test(logs()) && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
+      return logs();
     },
     stop: () =>
       new Promise((resolve) => {
