@@ -1,21 +1,14 @@
 // One fixed-rate load run in its own process (the load generator never shares an event loop with
 // what cpu-ab.mjs measures): node fixed-rate-load.mjs URL RATE SECONDS [HEADERS-JSON] →
 // {"ok":N,"non2xx":N,"p50":MS,"p99":MS} on stdout. The latencies of 2xx answers are recorded in
-// microseconds (autocannon's own histogram has a 1 ms resolution), as bench/lib/loadgen.mjs does.
+// microseconds (bench/lib/latency.mjs).
 import autocannon from 'autocannon';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram, ms, recordLatency } from '../lib/latency.mjs';
 
 const [url, rate, seconds, headers] = process.argv.slice(2);
 const options = { url, connections: 64, duration: Number(seconds), overallRate: Number(rate) };
 if (headers !== undefined) options.headers = JSON.parse(headers);
-const histogram = hdr.build({
-  bitBucketSize: 64,
-  autoResize: true,
-  lowestDiscernibleValue: 1,
-  highestTrackableValue: 60_000_000,
-  numberOfSignificantValueDigits: 3,
-});
-const ms = (us) => Math.round(us) / 1000;
+const histogram = latencyHistogram();
 const instance = autocannon(options, (err, result) => {
   if (err) {
     process.stderr.write(`${err.stack ?? err}\n`);
@@ -28,6 +21,5 @@ const instance = autocannon(options, (err, result) => {
   process.stdout.write(`${JSON.stringify({ ok: result['2xx'], non2xx: result.non2xx, ...latency })}\n`);
 });
 instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
-  if (statusCode >= 200 && statusCode < 300)
-    histogram.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
+  if (statusCode >= 200 && statusCode < 300) recordLatency(histogram, responseTimeMs);
 });

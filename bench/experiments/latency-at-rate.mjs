@@ -3,7 +3,9 @@
 // points. At saturation with a fixed number of connections, a proxy's latency is its
 // connections ÷ its req/s (Little's law), so the p99 ratio `make bench` reports for the merged
 // endpoint is bounded below by 1 ÷ its req/s ratio; at a rate both sustain, the ratio says what
-// a request waits for the gateway's work itself.
+// a request waits for the gateway's work itself. autocannon paces a fixed rate in bursts, so the
+// absolute figures include the queueing of those bursts (p50 is higher at 5,000 req/s than at
+// 15,000 here): compare targets within one run, not across rates.
 //
 //   node bench/experiments/latency-at-rate.mjs [--rate 15000] [--rounds 6] [--duration 5] [--paths /noop,/merged]
 //

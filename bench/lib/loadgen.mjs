@@ -13,20 +13,14 @@
 // milliseconds from an hdr-histogram recorded in microseconds (autocannon's own histogram has
 // a 1 ms resolution, too coarse for a proxy answering in a few hundred microseconds).
 import autocannon from 'autocannon';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram, ms, recordLatency } from './latency.mjs';
 import { treeCpuSec } from './proc.mjs';
 
 const opts = JSON.parse(process.argv[2] ?? '{}');
 
 function run(durationSec, record) {
   return new Promise((resolve, reject) => {
-    const histogram = hdr.build({
-      bitBucketSize: 64,
-      autoResize: true,
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 60_000_000,
-      numberOfSignificantValueDigits: 3,
-    });
+    const histogram = latencyHistogram();
     let ok = 0;
     const instance = autocannon(
       {
@@ -47,14 +41,12 @@ function run(durationSec, record) {
       instance.on('response', (_client, statusCode, _bytes, responseTimeMs) => {
         if (statusCode >= 200 && statusCode < 300) {
           ok++;
-          histogram.recordValue(Math.max(1, Math.round(responseTimeMs * 1000)));
+          recordLatency(histogram, responseTimeMs);
         }
       });
     }
   });
 }
-
-const ms = (us) => Math.round(us) / 1000;
 
 /** One burst against `url`: 2xx count and elapsed seconds. */
 function burst(url, seconds) {
