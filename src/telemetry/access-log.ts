@@ -20,6 +20,11 @@ interface RouterLogOptions {
   logger_skip_paths?: string[];
 }
 
+/** The path as the log shows it: with its query string. */
+function pathOf(req: GwRequest): string {
+  return req.query ? `${req.path}?${req.query}` : req.path;
+}
+
 export function compileAccessLog(service: ServiceConfig, logger: Logger): AccessLog | undefined {
   const router = (service.extra_config?.router ?? {}) as RouterLogOptions;
   if (router.disable_access_log === true) return undefined;
@@ -30,8 +35,7 @@ export function compileAccessLog(service: ServiceConfig, logger: Logger): Access
     return (req, status, startedMs) => {
       if (skip.size > 0 && skip.has(req.path)) return;
       const endedMs = performance.now();
-      const path = req.query ? `${req.path}?${req.query}` : req.path;
-      write(destination, status, (endedMs - startedMs) * 1e6, endedMs, req.clientIp, req.method, path);
+      write(destination, status, (endedMs - startedMs) * 1e6, endedMs, req.clientIp, req.method, pathOf(req));
     };
   }
   if (destination) {
@@ -39,15 +43,13 @@ export function compileAccessLog(service: ServiceConfig, logger: Logger): Access
     return (req, status, startedMs) => {
       if (skip.size > 0 && skip.has(req.path)) return;
       const latencyNs = (performance.now() - startedMs) * 1e6;
-      destination.write(
-        line(status, latencyNs, req.clientIp, req.method, req.query ? `${req.path}?${req.query}` : req.path),
-      );
+      destination.write(line(status, latencyNs, req.clientIp, req.method, pathOf(req)));
     };
   }
   return (req, status, startedMs) => {
     if (skip.size > 0 && skip.has(req.path)) return;
     logger.info(
-      `[GW] ${req.method} ${req.query ? `${req.path}?${req.query}` : req.path} ${status} ${(performance.now() - startedMs).toFixed(3)}ms ${req.clientIp}`,
+      `[GW] ${req.method} ${pathOf(req)} ${status} ${(performance.now() - startedMs).toFixed(3)}ms ${req.clientIp}`,
     );
   };
 }
