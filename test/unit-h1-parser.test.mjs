@@ -2,12 +2,12 @@
 // byte boundary and one byte at a time, since sockets cut responses anywhere.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ParseError, ResponseParser } from '../dist/proxy/h1-parser.js';
+import { HeadMode, ParseError, ResponseParser } from '../dist/proxy/h1-parser.js';
 
 function collector() {
   const out = { heads: [], body: [], completions: [] };
   out.sink = {
-    onHead: (status, headers) => out.heads.push({ status, headers }),
+    onHead: (status, headers, passed, bodyLength) => out.heads.push({ status, headers, passed, bodyLength }),
     onBody: (chunk) => out.body.push(Buffer.from(chunk)),
     onMessageComplete: (keepAlive) => out.completions.push(keepAlive),
   };
@@ -16,10 +16,10 @@ function collector() {
 }
 
 /** Feeds `pieces` to a fresh parser; returns what it saw and the bytes it left unused. */
-function parse(pieces, { head = false, end = false } = {}) {
+function parse(pieces, { head = false, end = false, mode = HeadMode.Map } = {}) {
   const out = collector();
   const parser = new ResponseParser(out.sink);
-  parser.expect(head);
+  parser.expect(head, mode);
   let unused = 0;
   for (const piece of pieces) {
     const buf = Buffer.from(piece, 'latin1');
@@ -45,6 +45,7 @@ function assertSameEverySplit(text, expected, opts) {
     assert.equal(out.text(), expected.body, `body for split at ${pieces[0].length}`);
     assert.deepEqual(out.completions, expected.completions ?? [true]);
     if (expected.headers) assert.deepEqual(out.heads[0].headers, expected.headers);
+    if (expected.passed !== undefined) assert.equal(out.heads[0].passed, expected.passed);
     assert.equal(out.unused, 0);
   }
 }
@@ -71,6 +72,43 @@ describe('ResponseParser', () => {
       etag: 'd',
       'content-length': '0',
     });
+  });
+
+  test('pass and lean modes: the framing still read, only the names the client needs kept', () => {
+    const head =
+      'HTTP/1.1 200 OK\r\nServer: x\r\nContent-Type: application/json\r\nKeep-Alive: timeout=5\r\n' +
+      'Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nX-Trace: t\r\nConnection: close\r\n\r\n';
+    const text = `${head}2\r\n{}\r\n0\r\n\r\n`;
+    const kept = { 'keep-alive': 'timeout=5', 'content-encoding': 'gzip' };
+    assertSameEverySplit(
+      text,
+      {
+        status: 200,
+        body: '{}',
+        headers: kept,
+        passed: '\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\nX-Trace: t',
+        completions: [false],
+      },
+      { mode: HeadMode.Pass },
+    );
+    assertSameEverySplit(
+      text,
+      { status: 200, body: '{}', headers: kept, completions: [false] },
+      { mode: HeadMode.Lean },
+    );
+    const lean = parse([text], { mode: HeadMode.Lean });
+    assert.equal(lean.heads[0].passed, undefined);
+    assert.equal(lean.heads[0].bodyLength, -1);
+    const sized = parse(['HTTP/1.1 302 Found\r\nLocation: /next\r\nContent-Length: 3\r\n\r\nabc'], {
+      mode: HeadMode.Lean,
+    });
+    assert.deepEqual(sized.heads[0].headers, { location: '/next' });
+    assert.equal(sized.heads[0].bodyLength, 3);
+    assert.deepEqual(sized.completions, [true]);
+    assert.throws(
+      () => parse(['HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n'], { mode: HeadMode.Lean }),
+      ParseError,
+    );
   });
 
   test('chunked body with extensions and trailers', () => {

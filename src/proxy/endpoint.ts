@@ -35,6 +35,7 @@ import {
   type GwResponse,
   type LaneGuard,
   type LaneMeter,
+  type LaneReply,
   type LaneStage,
   type ProxyMiddleware,
   type ProxyResponse,
@@ -43,6 +44,7 @@ import {
   type ResponseHeaders,
   type ServiceConfig,
 } from '../types.js';
+import { BackendHeadTemplate } from './backend-head.js';
 import {
   type CompiledRequestBuilder,
   compileRequestBuilder,
@@ -95,6 +97,11 @@ interface CompiledBackend {
    * is made once (an empty list without telemetry); undefined otherwise (no pass-through lane).
    */
   laneMeters: LaneMeter[] | undefined;
+  /**
+   * The merge lane's form of `direct`: a GET whose head is written from a template, for a byte-path
+   * backend whose url_pattern reads only params and the query and that forwards no client header.
+   */
+  laneCall: LaneBackendCall | undefined;
   /** What the stage does to the call's answer (status check, decoding); undefined for no-op. */
   accept: ((res: HttpResult) => BackendResponse) | undefined;
   concurrent: number;
@@ -106,6 +113,18 @@ interface CompiledBackend {
   /** Data of a response: decoded by the backend stage, or here when a middleware kept only bytes. */
   dataOf(res: BackendResponse): Record<string, unknown>;
 }
+
+/** A merge lane's call to one backend; its outcome goes to `sink`. */
+type LaneBackendCall = (
+  params: Record<string, string>,
+  query: string,
+  contentType: string,
+  forwardedHost: string,
+  clientIp: string,
+  sink: CallSink,
+) => void;
+
+const NO_HEADER_LIST: string[] = [];
 
 function nsConfig(
   extra: Record<string, unknown> | undefined,
@@ -234,7 +253,8 @@ function compileBackend(
     };
   };
 
-  const httpCall = (breq: BackendRequest, sink: CallSink): void => {
+  /** `lean`: the caller reads no header of the answer (a byte-path merge's direct call). */
+  const httpCall = (breq: BackendRequest, sink: CallSink, lean = false): void => {
     let origin = hostCount === 1 ? hosts[0] : balancer.origin(breq);
     let target = breq.path;
     // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.
@@ -260,6 +280,7 @@ function compileBackend(
           !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
         followRedirects: true,
         timings: breq.timings,
+        leanHead: lean,
       },
       deadlines,
       sink,
@@ -288,8 +309,61 @@ function compileBackend(
   );
   const transform = noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend));
   const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
-  // With no middleware around it, the HTTP call may be started directly (single calls only).
-  const direct = stage === httpStage && concurrent === 1 ? httpCall : undefined;
+  // With no middleware around it, the HTTP call may be started directly (single calls only). The
+  // byte path reads no backend header: its direct calls parse only what the call needs.
+  const direct =
+    stage === httpStage && concurrent === 1
+      ? keepBytes
+        ? (breq: BackendRequest, sink: CallSink) => httpCall(breq, sink, true)
+        : httpCall
+      : undefined;
+  const lanePath = builder.lanePath;
+  let laneCall: LaneBackendCall | undefined;
+  if (
+    keepBytes &&
+    direct !== undefined &&
+    method === 'GET' &&
+    lanePath !== undefined &&
+    !builder.laneForwards &&
+    (backend.url_pattern ?? '/').startsWith('/') &&
+    hosts.every((origin) => rt.pools.servesWithGwClient(origin))
+  ) {
+    const template = new BackendHeadTemplate(rt.userAgent, hosts);
+    laneCall = (params, query, contentType, forwardedHost, clientIp, sink) => {
+      let path: string;
+      try {
+        path = lanePath(params, query);
+      } catch (err) {
+        sink.rejected(err as Error);
+        return;
+      }
+      const host = hostCount === 1 ? 0 : balancer.next();
+      let head: string;
+      try {
+        head = template.head(path, contentType, forwardedHost, clientIp, host);
+      } catch (err) {
+        sink.rejected(err as Error);
+        return;
+      }
+      startBackendCall(
+        rt.pools,
+        hosts[host],
+        {
+          method: 'GET',
+          path,
+          headers: NO_HEADER_LIST,
+          body: null,
+          timeoutMs,
+          decompress: true,
+          followRedirects: true,
+          head,
+          leanHead: true,
+        },
+        deadlines,
+        sink,
+      );
+    };
+  }
   const laneMeters = featured === httpStage && concurrent === 1 ? metersOf(instruments) : undefined;
   return {
     index,
@@ -300,6 +374,7 @@ function compileBackend(
     returnErrorCode,
     noop,
     direct,
+    laneCall,
     laneMeters,
     accept: noop ? undefined : checked,
     concurrent,
@@ -610,6 +685,17 @@ interface ByteMerge {
   stage: ProxyStage;
   /** The same merge told to a ProxyDone; undefined when a backend's call is wrapped. */
   direct: ((req: GwRequest, then: ProxyDone) => void) | undefined;
+  /** The same again from a lane's request (no header map); undefined unless every backend has a laneCall. */
+  lane:
+    | ((
+        params: Record<string, string>,
+        query: string,
+        contentType: string,
+        forwardedHost: string,
+        clientIp: string,
+        then: ProxyDone,
+      ) => void)
+    | undefined;
   finish(parts: TransformPart[], failed: BackendError | undefined): ProxyResponse;
   logFailure(b: CompiledBackend, err: unknown): void;
 }
@@ -658,6 +744,13 @@ function compileByteMerge(
     backends,
     stage: (req) => new Promise<ProxyResponse>((done) => start(req, { done }, false)),
     direct: backends.every((b) => b.direct !== undefined) ? (req, then) => start(req, then, true) : undefined,
+    lane: backends.every((b) => b.laneCall !== undefined)
+      ? (params, query, contentType, forwardedHost, clientIp, then) => {
+          const call = new ByteMergeCall(merge, then);
+          for (const b of backends)
+            b.laneCall!(params, query, contentType, forwardedHost, clientIp, new BytePartSink(call, b));
+        }
+      : undefined,
     finish: (parts, failed) => finishByteMerge(parts, failed, backends, wasm, logger, endpointLabel),
     logFailure: (b, err) => logBackendFailure(logger, endpointLabel, b, err),
   };
@@ -710,6 +803,59 @@ class RenderedReply implements ProxyDone {
 
   done(pr: ProxyResponse): void {
     this.reply.answer(this.render(pr, this.req));
+  }
+}
+
+/** A merge lane's request, as `render` reads it (only an encoder other than JSON reads it). */
+const MERGE_LANE_REQUEST: GwRequest = {
+  method: 'GET',
+  path: '',
+  query: '',
+  headers: {},
+  params: {},
+  body: null,
+  clientIp: '',
+};
+
+/**
+ * The merge lane's answers: the byte path's JSON written with its header lines as one string
+ * after the status line (the lines `render` gives it, in its order); anything else (a failure)
+ * rendered as on the header-map path.
+ */
+class MergeLaneAnswers {
+  private readonly completeLines: string;
+  private readonly incompleteLines: string;
+
+  constructor(
+    private readonly render: (pr: ProxyResponse, req: GwRequest) => GwResponse,
+    versionHeader: string,
+    cacheControl: string | undefined,
+  ) {
+    const lines = `\r\ncontent-type: ${JSON_TYPE}\r\nx-krakend: ${versionHeader}\r\nx-krakend-completed: `;
+    this.completeLines = `${lines}true${cacheControl ? `\r\ncache-control: ${cacheControl}` : ''}`;
+    this.incompleteLines = `${lines}false`;
+  }
+
+  write(pr: ProxyResponse, reply: LaneReply): void {
+    const json = pr.json;
+    if (json === undefined) {
+      reply.answer(this.render(pr, MERGE_LANE_REQUEST));
+      return;
+    }
+    // As render: complete only with non-empty data (the byte path writes `{}` for none).
+    const complete = pr.isComplete && json.length > 2;
+    reply.pass(pr.status ?? 200, complete ? this.completeLines : this.incompleteLines, json);
+  }
+}
+
+class MergeLaneReply implements ProxyDone {
+  constructor(
+    private readonly answers: MergeLaneAnswers,
+    private readonly reply: LaneReply,
+  ) {}
+
+  done(pr: ProxyResponse): void {
+    this.answers.write(pr, this.reply);
   }
 }
 
@@ -930,7 +1076,32 @@ export function compileEndpoint(
     if (guards.length === middlewares.length)
       lane = compileLane({ ...laneSpec, guards, meters: [...endpointMeters, ...laneSpec.meters] });
   }
-  const responsePath = lane ? 'no-op pass-through lane' : noop ? 'no-op' : wasm ? 'wasm bytes' : 'js objects';
+  // A byte merge with nothing around it: its GETs may take the merge lane too.
+  const mergeLane = byteMerge?.lane;
+  if (direct !== undefined && mergeLane !== undefined && method === 'GET' && proxy === byteMerge?.stage) {
+    const answers = new MergeLaneAnswers(render, versionHeader, cacheControl);
+    lane = (params, query, headers, clientIp, reply) => {
+      mergeLane(
+        params,
+        query,
+        headers.getHeader('content-type'),
+        headers.getHeader('host'),
+        clientIp,
+        new MergeLaneReply(answers, reply),
+      );
+      return true;
+    };
+  }
+  const responsePath =
+    lane && noop
+      ? 'no-op pass-through lane'
+      : noop
+        ? 'no-op'
+        : lane
+          ? 'wasm bytes, merge lane'
+          : wasm
+            ? 'wasm bytes'
+            : 'js objects';
   rt.logger.debug(`[ENDPOINT: ${label}] response path: ${responsePath}`);
   return { method, path: endpoint.endpoint, stage, direct, lane };
 }

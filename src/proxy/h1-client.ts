@@ -6,7 +6,7 @@
 
 import net from 'node:net';
 import type { BackendTimings, ResponseHeaders } from '../types.js';
-import { ParseError, ResponseParser, type ResponseSink } from './h1-parser.js';
+import { HeadMode, ParseError, ResponseParser, type ResponseSink } from './h1-parser.js';
 
 /** What the pool tells the caller; the call object implements it (no closures per request). */
 export interface H1Handler {
@@ -41,6 +41,8 @@ export interface H1Request {
   head?: string;
   /** The answer's head lines are wanted as text (ResponseParser's pass mode). */
   passHead?: boolean;
+  /** No header of the answer is wanted but what the call itself reads (ResponseParser's lean mode). */
+  leanHead?: boolean;
 }
 
 export class H1RequestError extends Error {
@@ -138,7 +140,10 @@ class Connection implements ResponseSink {
     pending.connection = this;
     this.responseStarted = false;
     const req = pending.request;
-    this.parser.expect(req.method === 'HEAD', req.passHead === true);
+    this.parser.expect(
+      req.method === 'HEAD',
+      req.passHead === true ? HeadMode.Pass : req.leanHead === true ? HeadMode.Lean : HeadMode.Map,
+    );
     if (req.timings !== undefined) this.timeSend(req.timings);
     const body = req.body;
     if (body !== null && body.length > 0) {

@@ -21,6 +21,16 @@ export interface ResponseSink {
 
 export class ParseError extends Error {}
 
+/** What a response's head is read into. */
+export enum HeadMode {
+  /** Every header into the map. */
+  Map,
+  /** The lines to hand back as text; the map holds only KEPT_IN_PASS_MODE names. */
+  Pass,
+  /** Only the KEPT_IN_PASS_MODE names, no text: for a caller that reads no backend header. */
+  Lean,
+}
+
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_CHUNK_LINE = 1024;
 const CR = 13;
@@ -110,9 +120,9 @@ export const NOT_PASSED = new Set([
   'date',
   'server',
 ]);
-/** What the client needs from a passed head, kept in the header map in pass mode. */
+/** What the client itself needs of a head (pass and lean modes keep only these in the map). */
 const KEPT_IN_PASS_MODE = new Set(['keep-alive', 'content-encoding', 'location']);
-/** The values a passed head is read for: framing and the kept names; the others stay text. */
+/** The values a pass- or lean-mode head is read for: framing and the kept names. */
 const READ_IN_PASS_MODE = new Set([
   ...KEPT_IN_PASS_MODE,
   'content-length',
@@ -179,7 +189,7 @@ export class ResponseParser {
   private trailerLineBytes = 0;
   private keepAlive = true;
   private headRequest = false;
-  private passMode = false;
+  private mode = HeadMode.Map;
   /** Set when a response completes inside `execute`: the sink may already have asked for the next. */
   private halted = false;
 
@@ -187,13 +197,14 @@ export class ResponseParser {
 
   /**
    * Readies the parser for the next response. In pass mode the head's lines are handed to the sink
-   * as they came (but the NOT_PASSED ones), and the header map holds only KEPT_IN_PASS_MODE names.
+   * as they came (but the NOT_PASSED ones); in pass and lean modes the header map holds only
+   * KEPT_IN_PASS_MODE names.
    */
-  expect(isHeadRequest: boolean, passMode = false): void {
+  expect(isHeadRequest: boolean, mode = HeadMode.Map): void {
     this.state = State.Head;
     this.head = null;
     this.headRequest = isHeadRequest;
-    this.passMode = passMode;
+    this.mode = mode;
   }
 
   /**
@@ -312,7 +323,8 @@ export class ResponseParser {
     let contentLength = -1;
     let chunked = false;
     let connection: string | undefined;
-    const passMode = this.passMode;
+    const passMode = this.mode === HeadMode.Pass;
+    const fewKept = this.mode !== HeadMode.Map;
     // Passed lines are cut in runs (a slice per run of passed lines, not per line).
     let passed = '';
     let runStart = lineEnd;
@@ -323,19 +335,17 @@ export class ResponseParser {
       if (colon < 0 || colon > lineEnd || colon === lineStart)
         throw new ParseError(`invalid header line ${JSON.stringify(text.slice(lineStart, lineEnd))}`);
       const name = headerName(text, lineStart, colon);
-      if (passMode) {
-        if (NOT_PASSED.has(name)) {
-          if (runStart < lineStart - 2) passed += text.slice(runStart, lineStart - 2);
-          runStart = lineEnd;
-        }
-        if (!READ_IN_PASS_MODE.has(name)) continue;
+      if (passMode && NOT_PASSED.has(name)) {
+        if (runStart < lineStart - 2) passed += text.slice(runStart, lineStart - 2);
+        runStart = lineEnd;
       }
+      if (fewKept && !READ_IN_PASS_MODE.has(name)) continue;
       let vs = colon + 1;
       let ve = lineEnd;
       while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
       while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
       const value = text.slice(vs, ve);
-      if (!passMode || KEPT_IN_PASS_MODE.has(name)) addHeader(headers, name, value);
+      if (!fewKept || KEPT_IN_PASS_MODE.has(name)) addHeader(headers, name, value);
       if (name === 'content-length') {
         const n = decimalValue(value);
         if (n < 0 || (contentLength >= 0 && n !== contentLength))

@@ -9,7 +9,7 @@ import { H1Pool, type H1PoolOptions, H1RequestError, type PendingRequest } from 
 
 export interface HttpResult {
   status: number;
-  /** In pass mode (`passHead`), only the names ResponseParser keeps for the client. */
+  /** With `passHead` or `leanHead` (gw's client), only the names ResponseParser keeps for the client. */
   headers: ResponseHeaders;
   body: Buffer;
   /** Asked with `passHead` (and answered by gw's client): the head's lines to hand back, CRLF-prefixed. */
@@ -94,6 +94,8 @@ export interface CallOptions {
   head?: string;
   /** Asks for the answer's head lines as text (HttpResult.head) instead of a full header map. */
   passHead?: boolean;
+  /** The caller reads no header of the answer: only those the call needs are parsed (gw's client). */
+  leanHead?: boolean;
 }
 
 /** Hears how a call ended: exactly one of the two, once. */
@@ -234,6 +236,7 @@ class BackendCall implements DeadlineEntry {
   timings: BackendTimings | undefined;
   head: string | undefined;
   passHead: boolean;
+  leanHead: boolean;
   private pool: OriginPool;
 
   constructor(
@@ -250,6 +253,7 @@ class BackendCall implements DeadlineEntry {
     this.timings = opts.timings;
     this.head = opts.head;
     this.passHead = opts.passHead === true;
+    this.leanHead = opts.leanHead === true;
     this.pool = pools.get(origin);
   }
 

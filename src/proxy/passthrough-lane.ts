@@ -24,15 +24,14 @@ import {
   type LaneReply,
   type LaneStage,
 } from '../types.js';
+import { BackendHeadTemplate } from './backend-head.js';
 import { DeadlineList } from './deadlines.js';
-import { INVALID_HEADER_VALUE, INVALID_PATH } from './h1-client.js';
 import {
   type CallOptions,
   type CallSink,
   type HttpResult,
   type PoolRegistry,
   startBackendCall,
-  UpstreamError,
 } from './http-client.js';
 import { bodyBytes } from './util.js';
 
@@ -138,10 +137,7 @@ class LaneCall implements CallSink {
 
 class CompiledLane {
   readonly krakendLines: string;
-  /** The backend head's fixed lines, as gw's client writes them for a header map. */
-  private readonly agentLines: string;
-  /** The head's last line per host. */
-  private readonly hostLines: string[];
+  private readonly template: BackendHeadTemplate;
   readonly deadlines = new DeadlineList();
   private readonly guarded: boolean;
   private readonly guardsReadHeaders: boolean;
@@ -155,8 +151,7 @@ class CompiledLane {
     this.guardsReadHeaders = spec.guards.some((g) => g.readsHeaders);
     this.deferring = spec.guards.filter((g) => g.ready !== undefined);
     this.krakendLines = `\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`;
-    this.agentLines = `User-Agent: ${spec.userAgent}\r\nAccept-Encoding: gzip\r\n`;
-    this.hostLines = spec.origins.map((origin) => `host: ${new URL(origin).host}\r\n\r\n`);
+    this.template = new BackendHeadTemplate(spec.userAgent, spec.origins);
   }
 
   /** Tells every meter how a request ended. */
@@ -220,33 +215,20 @@ class CompiledLane {
       this.startForwarding(spec.forwarded, host, path, req, reply, started);
       return true;
     }
-    // What gw's client refuses to write fails as its call does: at the backend layer.
-    if (INVALID_PATH.test(path)) {
-      this.answerEarly(
-        reply,
-        spec.failed(invalid(`request path ${JSON.stringify(path)}`)),
-        'called',
-        started,
+    let head: string;
+    try {
+      head = this.template.head(
+        path,
+        headers.getHeader('content-type'),
+        headers.getHeader('host'),
+        clientIp,
+        host,
       );
+    } catch (err) {
+      // What gw's client refuses to write fails as its call does: at the backend layer.
+      this.answerEarly(reply, spec.failed(err), 'called', started);
       return true;
     }
-    // The order and names of the header-map path: Content-Type, User-Agent, Accept-Encoding,
-    // X-Forwarded-For, X-Forwarded-Host, host.
-    const contentType = headers.getHeader('content-type');
-    const forwardedHost = headers.getHeader('host');
-    if (INVALID_HEADER_VALUE.test(contentType)) {
-      this.answerEarly(reply, spec.failed(invalid('Content-Type header value')), 'called', started);
-      return true;
-    }
-    if (INVALID_HEADER_VALUE.test(forwardedHost)) {
-      this.answerEarly(reply, spec.failed(invalid('X-Forwarded-Host header value')), 'called', started);
-      return true;
-    }
-    let head = `GET ${path} HTTP/1.1\r\n`;
-    if (contentType !== '') head += `Content-Type: ${contentType}\r\n`;
-    head += `${this.agentLines}X-Forwarded-For: ${clientIp}\r\n`;
-    if (forwardedHost !== '') head += `X-Forwarded-Host: ${forwardedHost}\r\n`;
-    head += this.hostLines[host];
     const call: CallOptions = {
       method: 'GET',
       path,
@@ -299,11 +281,6 @@ class CompiledLane {
       new LaneCall(this, reply, started),
     );
   }
-}
-
-/** A header or path that must not reach the wire fails as gw's client fails it. */
-function invalid(what: string): UpstreamError {
-  return new UpstreamError(`invalid response: invalid ${what}`, 'protocol');
 }
 
 export function compileLane(spec: LaneSpec): LaneStage {
