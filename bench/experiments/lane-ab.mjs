@@ -1,8 +1,10 @@
 // The pass-through lane against the header-map path, on one build: two gw instances serve the same
 // no-op endpoint, one as is (the lane) and one with `max_header_bytes: 8192` (which keeps the lane
 // off, src/server/front.ts), measured in turn at the same fixed rate in CPU seconds per request.
+// With `--merged`, the endpoint is make bench's merged one (two backends, allow + mapping + group)
+// and the lane is the merge lane.
 //
-//   node bench/experiments/lane-ab.mjs [--rate 8000] [--rounds 6] [--input-headers '["Authorization"]'] [--ratelimit] [--jwt] [--metrics]
+//   node bench/experiments/lane-ab.mjs [--rate 8000] [--rounds 6] [--merged] [--input-headers '["Authorization"]'] [--ratelimit] [--jwt] [--metrics]
 //
 // `--input-headers` sets the endpoint's forwarded headers (JSON list; none by default),
 // `--ratelimit` adds a qos/ratelimit/router limit far above the load, `--jwt` an auth/validator
@@ -28,6 +30,8 @@ const inputHeaders = JSON.parse(option('--input-headers', '[]'));
 const ratelimit = args.includes('--ratelimit');
 const jwt = args.includes('--jwt');
 const metrics = args.includes('--metrics');
+const merged = args.includes('--merged');
+const path = merged ? '/merged' : '/noop';
 
 const nginx = findExecutable('nginx');
 if (!nginx) {
@@ -69,11 +73,26 @@ const config = (extra, metricsPorts) => ({
   extra_config: { router: { disable_access_log: true }, ...serviceExtra(metricsPorts) },
   endpoints: [
     {
-      endpoint: '/noop',
-      output_encoding: 'no-op',
+      endpoint: path,
+      ...(merged ? {} : { output_encoding: 'no-op' }),
       ...(inputHeaders.length > 0 ? { input_headers: inputHeaders } : {}),
       extra_config: endpointExtra,
-      backend: [{ host: [backend.url], url_pattern: '/data.json', encoding: 'no-op' }],
+      backend: merged
+        ? [
+            {
+              host: [backend.url],
+              url_pattern: '/data.json',
+              allow: ['id', 'name', 'email', 'address', 'company', 'tags'],
+              mapping: { email: 'contact' },
+            },
+            {
+              host: [backend.url],
+              url_pattern: '/b.json',
+              allow: ['id', 'username', 'posts', 'score'],
+              group: 'extra',
+            },
+          ]
+        : [{ host: [backend.url], url_pattern: '/data.json', encoding: 'no-op' }],
     },
   ],
 });
@@ -100,7 +119,7 @@ try {
       '--workers',
       '1',
     ]);
-    const url = `http://127.0.0.1:${port}/noop`;
+    const url = `http://127.0.0.1:${port}${path}`;
     await waitForHttp(`http://127.0.0.1:${port}/__health`, name, 20000, proc);
     await load(url, 2);
     instances.push({ name, proc, url, cpu: 0, ok: 0, perRound: [] });
@@ -115,7 +134,7 @@ try {
       g.perRound.push(Math.round(result.ok / cpu));
     }
   process.stdout.write(
-    `fixed rate ${rate} req/s, ${rounds} rounds of 3 s; input_headers ${JSON.stringify(inputHeaders)}${ratelimit ? ', rate limit' : ''}${jwt ? ', auth/validator' : ''}${metrics ? ', metrics' : ''}\n`,
+    `fixed rate ${rate} req/s, ${rounds} rounds of 3 s; ${path}; input_headers ${JSON.stringify(inputHeaders)}${ratelimit ? ', rate limit' : ''}${jwt ? ', auth/validator' : ''}${metrics ? ', metrics' : ''}\n`,
   );
   for (const g of instances)
     process.stdout.write(
