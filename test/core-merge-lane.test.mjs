@@ -7,6 +7,10 @@
 // service-wide rule that turns the lanes and the direct stage off). Every answer is compared on
 // the wire (header lines as sent, but Date), and so is every request the backends receive.
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { freePort, startBackend, startGateway } from './helpers/gateway.mjs';
@@ -18,6 +22,8 @@ let lane;
 let layered;
 let logged;
 let deadPort;
+let jwkPath;
+const SECRET = 'gw-merge-lane-secret-0123456789abcdef0123456789';
 /** What the backends received, in arrival order: method, url and header lines as sent. */
 const received = [];
 
@@ -67,6 +73,21 @@ function config(extraRouter) {
       merge('/cached', [posts, backend('/users/1')], { cache_ttl: '1m' }),
       merge('/balanced', [posts, backend('/host', {}, [api.url, other.url])]),
       merge('/missing', [posts, backend('/users/{input_query_strings.nothing}')]),
+      // Guards keep the lane: a rate limit, JWT validation (a token not seen before takes the
+      // header-map path, where it is verified and remembered).
+      merge('/limited', [posts, backend('/users/1')], {
+        extra_config: { 'qos/ratelimit/router': { max_rate: 2, capacity: 2, every: '1m' } },
+      }),
+      merge('/private', [posts, backend('/users/1')], {
+        extra_config: {
+          'auth/validator': {
+            alg: 'HS256',
+            jwk_local_path: jwkPath,
+            disable_jwk_security: true,
+            issuer: 'gw-test',
+          },
+        },
+      }),
       // Not the lane: a forwarded client header, a url_pattern reading a header.
       merge('/forwarding', [posts, backend('/users/1')], { input_headers: ['X-Trace'] }),
       merge('/by-header', [posts, backend('/users/{input_headers.X-Id}')]),
@@ -122,6 +143,13 @@ before(async () => {
     else json({ error: 'not found' }, 404);
   });
   deadPort = await freePort();
+  jwkPath = join(mkdtempSync(join(tmpdir(), 'gw-merge-lane-')), 'jwk.json');
+  writeFileSync(
+    jwkPath,
+    JSON.stringify({
+      keys: [{ kty: 'oct', kid: 'k1', alg: 'HS256', k: Buffer.from(SECRET).toString('base64url') }],
+    }),
+  );
   lane = await startGateway(config({}), { args: ['--workers', '1', '--log-level', 'DEBUG'] });
   layered = await startGateway(config({ forwarded_by_client_ip: true }));
   logged = await startGateway({
@@ -186,7 +214,16 @@ describe('merge lane: the same answers and backend requests as the header-map pa
   }
 
   test('the lane serves the eligible endpoints, the others keep their paths', () => {
-    for (const path of ['/merged/{id}', '/single/{id}', '/query', '/partial', '/cached', '/balanced'])
+    for (const path of [
+      '/merged/{id}',
+      '/single/{id}',
+      '/query',
+      '/partial',
+      '/cached',
+      '/balanced',
+      '/limited',
+      '/private',
+    ])
       assert.match(
         lane.logs(),
         new RegExp(
@@ -274,6 +311,58 @@ describe('merge lane: the same answers and backend requests as the header-map pa
     assert.equal(answer.status, 200);
     const out = await logged.waitForLog(/"\/merged\/9\?q=2"/);
     assert.match(out, /\| 200 \|.*\| +127\.0\.0\.1 \| GET +"\/merged\/9\?q=2"/);
+  });
+
+  test('guards: the same admissions and refusals as the middleware path, the lane serving', async () => {
+    const sign = (claims, secret = SECRET) => {
+      const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+      const unsigned = `${b64({ alg: 'HS256', typ: 'JWT', kid: 'k1' })}.${b64(claims)}`;
+      return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+    };
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    const good = sign({ iss: 'gw-test', exp, sub: 'ada' });
+    const forged = sign({ iss: 'gw-test', exp, sub: 'eve' }, 'not the secret');
+    // A Content-Type sent twice reaches the backends joined on the header-map path and as its
+    // first value on the lane: that is how the test sees which path served a request.
+    const twice = 'Content-Type: a\r\nContent-Type: b\r\n';
+    const sequence = [
+      ['/limited', twice],
+      ['/limited', twice],
+      ['/limited', twice],
+      ['/private', twice],
+      ['/private', `Authorization: Bearer ${forged}\r\n${twice}`],
+      ['/private', `Authorization: Bearer ${good}\r\n${twice}`],
+      ['/private', `Authorization: Bearer ${good}\r\n${twice}`],
+    ];
+    const runs = [];
+    for (const gw of [lane, layered]) {
+      const seen = [];
+      for (const [path, lines] of sequence) {
+        const { answer, calls } = await exchange(
+          gw,
+          `GET ${path} HTTP/1.1\r\nHost: gw.test\r\n${lines}Connection: close\r\n\r\n`,
+        );
+        seen.push({ answer, contentTypes: calls.map((c) => c.raw[c.raw.indexOf('Content-Type') + 1]) });
+      }
+      runs.push(seen);
+    }
+    assert.deepEqual(
+      runs[0].map((r) => r.answer.status),
+      [200, 200, 503, 401, 401, 200, 200],
+    );
+    assert.deepEqual(
+      runs[0].map((r) => r.answer),
+      runs[1].map((r) => r.answer),
+    );
+    // The lane: both admitted /limited requests and the remembered token's second request.
+    assert.deepEqual(
+      runs[0].map((r) => r.contentTypes),
+      [['a', 'a'], ['a', 'a'], [], [], [], ['a, b', 'a, b'], ['a', 'a']],
+    );
+    assert.deepEqual(
+      runs[1].map((r) => r.contentTypes),
+      [['a, b', 'a, b'], ['a, b', 'a, b'], [], [], [], ['a, b', 'a, b'], ['a, b', 'a, b']],
+    );
   });
 
   test('the gateway keeps serving after the failures', async () => {

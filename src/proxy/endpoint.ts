@@ -61,6 +61,7 @@ import {
   startBackendCall,
   UpstreamError,
 } from './http-client.js';
+import { headerMapOf, LaneGuards, NO_HEADER_MAP, NOT_READY, requestOf } from './lane-guards.js';
 import { compileLane, type LaneSpec } from './passthrough-lane.js';
 import { compileStaticProxy } from './static.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
@@ -1076,11 +1077,29 @@ export function compileEndpoint(
     if (guards.length === middlewares.length)
       lane = compileLane({ ...laneSpec, guards, meters: [...endpointMeters, ...laneSpec.meters] });
   }
-  // A byte merge with nothing around it: its GETs may take the merge lane too.
+  // A byte merge whose endpoint middlewares are all guards (rate limits, JWT validation) and that
+  // nothing instruments: its GETs may take the merge lane too.
   const mergeLane = byteMerge?.lane;
-  if (direct !== undefined && mergeLane !== undefined && method === 'GET' && proxy === byteMerge?.stage) {
+  if (
+    mergeLane !== undefined &&
+    method === 'GET' &&
+    proxy === byteMerge?.stage &&
+    endpointInstruments.length === 0 &&
+    middlewares.every((mw) => mw.laneGuard !== undefined)
+  ) {
+    const guards =
+      middlewares.length > 0 ? new LaneGuards(middlewares.map((mw) => mw.laneGuard!)) : undefined;
     const answers = new MergeLaneAnswers(render, versionHeader, cacheControl);
     lane = (params, query, headers, clientIp, reply) => {
+      if (guards !== undefined) {
+        const map = guards.readsHeaders ? headerMapOf(headers) : NO_HEADER_MAP;
+        const verdict = guards.verdict(requestOf(params, query, map, clientIp));
+        if (verdict === NOT_READY) return false;
+        if (verdict !== undefined) {
+          reply.answer(verdict);
+          return true;
+        }
+      }
       mergeLane(
         params,
         query,

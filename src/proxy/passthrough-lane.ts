@@ -33,6 +33,7 @@ import {
   type PoolRegistry,
   startBackendCall,
 } from './http-client.js';
+import { headerMapOf, LaneGuards, NO_HEADER_MAP, NOT_READY, requestOf } from './lane-guards.js';
 import { bodyBytes } from './util.js';
 
 export interface LaneSpec {
@@ -73,33 +74,6 @@ const outcome: LaneOutcome = {
   elapsedUs: 0,
 };
 
-// The request's headers as the front's header map holds them (a repeated name joined with ", "):
-// one module-level collector and a scratch slot, as the lane reads them synchronously.
-const NO_HEADER_MAP: HeaderMap = Object.freeze({}) as HeaderMap;
-let collecting: HeaderMap = NO_HEADER_MAP;
-function collectHeader(name: string, value: string): void {
-  const prev = collecting[name];
-  collecting[name] = prev === undefined ? value : `${prev}, ${value}`;
-}
-
-/** The request as a guard or the request builder reads it (a GET without body). */
-function requestOf(
-  params: Record<string, string>,
-  query: string,
-  headers: HeaderMap,
-  clientIp: string,
-): GwRequest {
-  return { method: 'GET', path: '', query, headers, params, body: null, clientIp };
-}
-
-function headerMapOf(view: HeaderView): HeaderMap {
-  const map: HeaderMap = {};
-  collecting = map;
-  view.forEach(collectHeader);
-  collecting = NO_HEADER_MAP;
-  return map;
-}
-
 const NO_HEADERS: string[] = [];
 
 /** Hears one lane call's outcome and writes it to the client (no closure per request). */
@@ -139,17 +113,12 @@ class CompiledLane {
   readonly krakendLines: string;
   private readonly template: BackendHeadTemplate;
   readonly deadlines = new DeadlineList();
-  private readonly guarded: boolean;
-  private readonly guardsReadHeaders: boolean;
-  /** The guards that may not decide at once, and then hand the request to the endpoint's stage. */
-  private readonly deferring: LaneGuard[];
+  private readonly guards: LaneGuards | undefined;
   readonly metered: boolean;
 
   constructor(readonly spec: LaneSpec) {
-    this.guarded = spec.guards.length > 0;
+    this.guards = spec.guards.length > 0 ? new LaneGuards(spec.guards) : undefined;
     this.metered = spec.meters.length > 0;
-    this.guardsReadHeaders = spec.guards.some((g) => g.readsHeaders);
-    this.deferring = spec.guards.filter((g) => g.ready !== undefined);
     this.krakendLines = `\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`;
     this.template = new BackendHeadTemplate(spec.userAgent, spec.origins);
   }
@@ -188,17 +157,14 @@ class CompiledLane {
     const spec = this.spec;
     const started = this.metered ? performance.now() : 0;
     let map: HeaderMap | undefined;
-    if (this.guarded) {
-      if (this.guardsReadHeaders) map = headerMapOf(headers);
-      const req = requestOf(params, query, map ?? NO_HEADER_MAP, clientIp);
-      // Before any check: a rate limit must not count a request the header-map path then counts.
-      for (const guard of this.deferring) if (!guard.ready!(req)) return false;
-      for (const guard of spec.guards) {
-        const refused = guard.check(req);
-        if (refused !== undefined) {
-          this.answerEarly(reply, refused, 'refused', started);
-          return true;
-        }
+    const guards = this.guards;
+    if (guards !== undefined) {
+      if (guards.readsHeaders) map = headerMapOf(headers);
+      const verdict = guards.verdict(requestOf(params, query, map ?? NO_HEADER_MAP, clientIp));
+      if (verdict === NOT_READY) return false;
+      if (verdict !== undefined) {
+        this.answerEarly(reply, verdict, 'refused', started);
+        return true;
       }
     }
     let path: string;
