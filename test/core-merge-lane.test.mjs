@@ -12,8 +12,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import zlib from 'node:zlib';
 import { freePort, startBackend, startGateway } from './helpers/gateway.mjs';
+import { laneTestAnswer } from './helpers/lane-backend.mjs';
 import { rawGet, rawRequest } from './helpers/raw-http.mjs';
 
 let api;
@@ -121,26 +121,14 @@ before(async () => {
     else if (path === '/broken') {
       res.setHeader('Content-Type', 'application/json');
       res.end('{"not json');
-    } else if (path === '/gzip') {
-      const body = zlib.gzipSync('{"zipped":true}');
-      res.writeHead(200, {
-        'Content-Type': 'application/json',
-        'Content-Encoding': 'gzip',
-        'Content-Length': body.length,
-      });
-      res.end(body);
     } else if (path === '/chunked') {
       res.setHeader('Content-Type', 'application/json');
       res.write('{"part":');
       setTimeout(() => res.end('2}'), 20);
-    } else if (path === '/moved') {
-      res.writeHead(302, { Location: '/users/after-redirect' });
-      res.end();
-    } else if (path === '/away') {
-      res.writeHead(307, { Location: `${other.url}/elsewhere` });
-      res.end();
-    } else if (path === '/slow') setTimeout(() => json({ late: true }), 1000).unref();
-    else json({ error: 'not found' }, 404);
+    } else if (
+      !laneTestAnswer(path, res, { redirectTo: '/users/after-redirect', elsewhere: `${other.url}/elsewhere` })
+    )
+      json({ error: 'not found' }, 404);
   });
   deadPort = await freePort();
   jwkPath = join(mkdtempSync(join(tmpdir(), 'gw-merge-lane-')), 'jwk.json');

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { freePort, startBackend, startGateway } from './helpers/gateway.mjs';
+import { laneTestAnswer } from './helpers/lane-backend.mjs';
 import { rawGet, rawRequest } from './helpers/raw-http.mjs';
 
 let api;
@@ -100,23 +101,12 @@ before(async () => {
       res.setHeader('Set-Cookie', ['a=1', 'b=2']);
       res.write('{"part":');
       setTimeout(() => res.end('2}'), 20);
-    } else if (path === '/gzip') {
-      const body = zlib.gzipSync('{"zipped":true}');
-      res.writeHead(200, {
-        'Content-Type': 'application/json',
-        'Content-Encoding': 'gzip',
-        'Content-Length': body.length,
-      });
-      res.end(body);
-    } else if (path === '/moved') {
-      res.writeHead(302, { Location: '/store/after-redirect?x=1' });
-      res.end();
-    } else if (path === '/away') {
-      res.writeHead(307, { Location: `${other.url}/elsewhere` });
-      res.end();
-    } else if (path === '/slow') {
-      setTimeout(() => res.end('{"late":true}'), 1000).unref();
-    } else {
+    } else if (
+      !laneTestAnswer(path, res, {
+        redirectTo: '/store/after-redirect?x=1',
+        elsewhere: `${other.url}/elsewhere`,
+      })
+    ) {
       res.statusCode = 404;
       res.end();
     }
