@@ -53,7 +53,7 @@ import {
 } from './backend-request.js';
 import { DeadlineList } from './deadlines.js';
 import { DecodeError, getDecoder, getEncoder } from './encodings.js';
-import { NOT_PASSED } from './h1-parser.js';
+import { HeadMode, NOT_PASSED } from './h1-parser.js';
 import {
   type CallSink,
   type HttpResult,
@@ -281,7 +281,7 @@ function compileBackend(
           !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
         followRedirects: true,
         timings: breq.timings,
-        leanHead: lean,
+        headMode: lean ? HeadMode.Lean : HeadMode.Map,
       },
       deadlines,
       sink,
@@ -358,7 +358,7 @@ function compileBackend(
           decompress: true,
           followRedirects: true,
           head,
-          leanHead: true,
+          headMode: HeadMode.Lean,
         },
         deadlines,
         sink,
@@ -807,16 +807,8 @@ class RenderedReply implements ProxyDone {
   }
 }
 
-/** A merge lane's request, as `render` reads it (only an encoder other than JSON reads it). */
-const MERGE_LANE_REQUEST: GwRequest = {
-  method: 'GET',
-  path: '',
-  query: '',
-  headers: {},
-  params: {},
-  body: null,
-  clientIp: '',
-};
+/** The request `render` is given on the merge lane: only an encoder other than JSON reads it, never here. */
+const MERGE_LANE_REQUEST: GwRequest = requestOf({}, '', NO_HEADER_MAP, '');
 
 /**
  * The merge lane's answers: the byte path's JSON written with its header lines as one string

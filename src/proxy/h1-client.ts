@@ -11,7 +11,7 @@ import { HeadMode, ParseError, ResponseParser, type ResponseSink } from './h1-pa
 /** What the pool tells the caller; the call object implements it (no closures per request). */
 export interface H1Handler {
   /**
-   * `passed`: the head's lines to hand back as they came, when the request asked (`passHead`).
+   * `passed`: the head's lines to hand back as they came, when the request asked (HeadMode.Pass).
    * `bodyLength`: the announced body size, -1 when unknown (chunked, or framed by the close).
    */
   onResponseStart(
@@ -39,10 +39,8 @@ export interface H1Request {
    * from a template); `headers` is then not read.
    */
   head?: string;
-  /** The answer's head lines are wanted as text (ResponseParser's pass mode). */
-  passHead?: boolean;
-  /** No header of the answer is wanted but what the call itself reads (ResponseParser's lean mode). */
-  leanHead?: boolean;
+  /** How the answer's head is read (ResponseParser): a full header map when not given. */
+  headMode?: HeadMode;
 }
 
 export class H1RequestError extends Error {
@@ -140,10 +138,7 @@ class Connection implements ResponseSink {
     pending.connection = this;
     this.responseStarted = false;
     const req = pending.request;
-    this.parser.expect(
-      req.method === 'HEAD',
-      req.passHead === true ? HeadMode.Pass : req.leanHead === true ? HeadMode.Lean : HeadMode.Map,
-    );
+    this.parser.expect(req.method === 'HEAD', req.headMode ?? HeadMode.Map);
     if (req.timings !== undefined) this.timeSend(req.timings);
     const body = req.body;
     if (body !== null && body.length > 0) {

@@ -6,13 +6,14 @@ import { Pool, util as undiciUtil } from 'undici';
 import type { BackendTimings, ResponseHeaders } from '../types.js';
 import { type DeadlineEntry, DeadlineList } from './deadlines.js';
 import { H1Pool, type H1PoolOptions, H1RequestError, type PendingRequest } from './h1-client.js';
+import { HeadMode } from './h1-parser.js';
 
 export interface HttpResult {
   status: number;
-  /** With `passHead` or `leanHead` (gw's client), only the names ResponseParser keeps for the client. */
+  /** In pass or lean head mode (gw's client), only the names ResponseParser keeps for the client. */
   headers: ResponseHeaders;
   body: Buffer;
-  /** Asked with `passHead` (and answered by gw's client): the head's lines to hand back, CRLF-prefixed. */
+  /** Asked in pass head mode (and answered by gw's client): the head's lines to hand back, CRLF-prefixed. */
   head?: string;
 }
 
@@ -92,10 +93,12 @@ export interface CallOptions {
   timings?: BackendTimings;
   /** The request's whole head, written and checked by the caller (an http: origin on gw's client only). */
   head?: string;
-  /** Asks for the answer's head lines as text (HttpResult.head) instead of a full header map. */
-  passHead?: boolean;
-  /** The caller reads no header of the answer: only those the call needs are parsed (gw's client). */
-  leanHead?: boolean;
+  /**
+   * How gw's client reads the answer's head: Pass hands its lines back as text (HttpResult.head),
+   * Lean keeps only what the call itself needs (the caller reads no backend header); a full
+   * header map when not given.
+   */
+  headMode?: HeadMode;
 }
 
 /** Hears how a call ended: exactly one of the two, once. */
@@ -235,8 +238,7 @@ class BackendCall implements DeadlineEntry {
   body: Buffer | null;
   timings: BackendTimings | undefined;
   head: string | undefined;
-  passHead: boolean;
-  leanHead: boolean;
+  headMode: HeadMode;
   private pool: OriginPool;
 
   constructor(
@@ -252,8 +254,7 @@ class BackendCall implements DeadlineEntry {
     this.body = opts.body;
     this.timings = opts.timings;
     this.head = opts.head;
-    this.passHead = opts.passHead === true;
-    this.leanHead = opts.leanHead === true;
+    this.headMode = opts.headMode ?? HeadMode.Map;
     this.pool = pools.get(origin);
   }
 

@@ -26,6 +26,7 @@ import {
 } from '../types.js';
 import { BackendHeadTemplate } from './backend-head.js';
 import { DeadlineList } from './deadlines.js';
+import { HeadMode } from './h1-parser.js';
 import {
   type CallOptions,
   type CallSink,
@@ -205,7 +206,7 @@ class CompiledLane {
       decompress: true,
       followRedirects: true,
       head,
-      passHead: true,
+      headMode: HeadMode.Pass,
     };
     this.call(host, call, reply, started);
     return true;
@@ -232,7 +233,7 @@ class CompiledLane {
       timeoutMs: spec.timeoutMs,
       decompress: !forwarded.acceptEncoding || req.headers['accept-encoding'] === undefined,
       followRedirects: true,
-      passHead: true,
+      headMode: HeadMode.Pass,
     };
     this.call(host, call, reply, started);
   }
