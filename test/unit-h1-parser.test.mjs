@@ -191,7 +191,53 @@ describe('ResponseParser', () => {
       'HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n',
       'HTTP/1.1 200 OK\r\n folded: x\r\nContent-Length: 0\r\n\r\n',
     ];
-    for (const text of bad) assert.throws(() => parse([text]), ParseError, JSON.stringify(text));
+    // Lean mode parses the bytes in its own pass (and gathers a head cut across reads first): it
+    // must refuse the same heads, whole or cut anywhere.
+    for (const mode of [HeadMode.Map, HeadMode.Pass, HeadMode.Lean])
+      for (const text of bad)
+        for (const pieces of splits(text))
+          assert.throws(
+            () => parse(pieces, { mode }),
+            ParseError,
+            `${HeadMode[mode]} ${JSON.stringify(pieces)}`,
+          );
+  });
+
+  test('lean mode reads framing and kept names from a head in any case, whole or cut anywhere', () => {
+    const text =
+      'HTTP/1.1 200 OK\r\nserver: nginx\r\nCONTENT-LENGTH:  2 \r\nLocation:\t/x \r\nX-Long-Name-Here: 1\r\n' +
+      'connection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nkeep-alive: max=9\r\n\r\nok';
+    assertSameEverySplit(
+      text,
+      { status: 200, body: 'ok', headers: { location: '/x', 'keep-alive': ['timeout=5', 'max=9'] } },
+      { mode: HeadMode.Lean },
+    );
+    for (const [connection, completions] of [
+      ['CLOSE', [false]],
+      ['closed', [true]],
+      ['keep-alive', [true]],
+    ])
+      assert.deepEqual(
+        parse([`HTTP/1.1 200 OK\r\nConnection: ${connection}\r\nContent-Length: 0\r\n\r\n`], {
+          mode: HeadMode.Lean,
+        }).completions,
+        completions,
+      );
+    for (const [connection, completions] of [
+      ['Keep-Alive', [true]],
+      ['keep-alives', [false]],
+    ])
+      assert.deepEqual(
+        parse([`HTTP/1.0 200 OK\r\nConnection: ${connection}\r\nContent-Length: 0\r\n\r\n`], {
+          mode: HeadMode.Lean,
+        }).completions,
+        completions,
+      );
+    assertSameEverySplit(
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+      { status: 200, body: 'ok', headers: {} },
+      { mode: HeadMode.Lean },
+    );
   });
 
   test('a head larger than 64 KiB throws instead of growing without end', () => {

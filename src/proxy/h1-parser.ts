@@ -147,6 +147,66 @@ function lineEndOf(text: string, start: number, length: number): number {
   throw new ParseError('invalid response head: bare CR or LF');
 }
 
+/** 1 for the bytes an RFC 9110 token (a header name) is made of. */
+const TOKEN_BYTE = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TOKEN_BYTE[c.charCodeAt(0)] = 1;
+
+/**
+ * lineEndOf on bytes, from `start`: where the line's CRLF is, -1 when `end` comes first (the head
+ * goes on in a later read). Throws on a bare CR or LF, and on a NUL (parseHead refuses one anywhere).
+ */
+function leanLineEnd(buf: Buffer, start: number, end: number): number {
+  for (let i = start; i < end; i++) {
+    const c = buf[i];
+    if (c > CR) continue;
+    if (c === CR) {
+      if (i + 1 === end) return -1;
+      if (buf[i + 1] === LF) return i;
+    }
+    if (c === CR || c === LF || c === 0) throw new ParseError('invalid response head: bare CR or LF, or NUL');
+  }
+  return -1;
+}
+
+/** decimalValue of the bytes buf[start, end). */
+function leanDecimal(buf: Buffer, start: number, end: number): number {
+  const length = end - start;
+  if (length === 0 || length > 15) return -1;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** Whether buf[start, end) is `lower` in any case (value bytes exclude CR, the only one to alias '-'). */
+function leanIs(buf: Buffer, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = start, j = 0; i < end; i++, j++) if ((buf[i] | 0x20) !== lower.charCodeAt(j)) return false;
+  return true;
+}
+
+/** The names lean mode reads, by length (their lower-case form). */
+const LEAN_NAMES: string[][] = [];
+for (const name of READ_IN_PASS_MODE) (LEAN_NAMES[name.length] ??= []).push(name);
+
+/** The lean-mode name buf[start, end) is (any case), or undefined for a name lean mode skips. */
+function leanName(buf: Buffer, start: number, end: number): string | undefined {
+  const candidates = LEAN_NAMES[end - start];
+  if (candidates === undefined) return undefined;
+  next: for (let k = 0; k < candidates.length; k++) {
+    const candidate = candidates[k];
+    // | 0x20 lower-cases a letter; of the token bytes, only letters land on a letter
+    for (let i = start, j = 0; i < end; i++, j++)
+      if ((buf[i] | 0x20) !== candidate.charCodeAt(j)) continue next;
+    return candidate;
+  }
+  return undefined;
+}
+
 /** A Content-Length value: 1 to 15 digits; -1 otherwise. */
 function decimalValue(value: string): number {
   const length = value.length;
@@ -274,6 +334,10 @@ export class ResponseParser {
   }
 
   private readHead(chunk: Buffer, at: number): number {
+    if (this.mode === HeadMode.Lean && this.head === null) {
+      const used = this.readLeanHead(chunk, at);
+      if (used >= 0) return used;
+    }
     let buf: Buffer;
     let searchFrom: number;
     if (this.head === null) {
@@ -294,7 +358,8 @@ export class ResponseParser {
     const consumedOfBuf = headEnd + 4;
     const previous = this.head === null ? 0 : this.head.length;
     this.head = null;
-    this.parseHead(buf.toString('latin1', 0, headEnd));
+    if (this.mode === HeadMode.Lean) this.readLeanHead(buf, 0);
+    else this.parseHead(buf.toString('latin1', 0, headEnd));
     return at + consumedOfBuf - previous;
   }
 
@@ -356,6 +421,104 @@ export class ResponseParser {
         if (!chunked) throw new ParseError(`unsupported Transfer-Encoding ${JSON.stringify(value)}`);
       } else if (name === 'connection') connection = value.toLowerCase();
     }
+    if (passMode && runStart < length) passed += text.slice(runStart, length);
+    this.headRead(status, http10, headers, passMode ? passed : undefined, contentLength, chunked, connection);
+  }
+
+  /**
+   * The lean mode's parse, on the bytes themselves and in one pass that also finds the head's end:
+   * no string of the head is made, names are told apart by length before they are compared, and
+   * only the values of kept names become strings. It refuses what parseHead refuses (the parser's
+   * unit test feeds both the same heads). Returns where the head ends in `buf` (after its empty
+   * line), or -1 when the head goes on past `buf` (readHead then gathers it and calls this again).
+   */
+  private readLeanHead(buf: Buffer, start: number): number {
+    const end = buf.length;
+    let lineEnd = leanLineEnd(buf, start, end);
+    if (lineEnd < 0) return -1;
+    const s = start;
+    if (
+      lineEnd - s < 12 ||
+      buf[s] !== 72 || // H
+      buf[s + 1] !== 84 || // T
+      buf[s + 2] !== 84 ||
+      buf[s + 3] !== 80 || // P
+      buf[s + 4] !== 47 || // /
+      buf[s + 5] !== 49 || // 1
+      buf[s + 6] !== 46 || // .
+      buf[s + 8] !== 32 ||
+      (lineEnd - s > 12 && buf[s + 12] !== 32)
+    )
+      throw new ParseError(
+        `invalid status line ${JSON.stringify(buf.toString('latin1', s, Math.min(lineEnd, s + 40)))}`,
+      );
+    const d0 = buf[s + 9] - 48;
+    const d1 = buf[s + 10] - 48;
+    const d2 = buf[s + 11] - 48;
+    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9))
+      throw new ParseError(
+        `invalid status line ${JSON.stringify(buf.toString('latin1', s, Math.min(lineEnd, s + 40)))}`,
+      );
+    const status = d0 * 100 + d1 * 10 + d2;
+    const http10 = buf[s + 7] === 48;
+    let headers: ResponseHeaders | undefined;
+    let contentLength = -1;
+    let chunked = false;
+    let connection: string | undefined;
+    while (true) {
+      const lineStart = lineEnd + 2;
+      if (lineStart + 1 >= end) return -1;
+      if (buf[lineStart] === CR && buf[lineStart + 1] === LF) {
+        if (lineStart - 2 - start > MAX_HEAD_BYTES) throw new ParseError('response headers too large');
+        this.headRead(status, http10, headers ?? {}, undefined, contentLength, chunked, connection);
+        return lineStart + 2;
+      }
+      // The name: token bytes up to the colon (a NUL, CR or LF is not one).
+      let colon = lineStart;
+      while (colon < end && TOKEN_BYTE[buf[colon]] === 1) colon++;
+      lineEnd = leanLineEnd(buf, colon, end);
+      if (lineEnd < 0) return -1;
+      if (colon === lineStart || colon >= lineEnd || buf[colon] !== 58)
+        throw new ParseError(
+          `invalid header line ${JSON.stringify(buf.toString('latin1', lineStart, lineEnd))}`,
+        );
+      const name = leanName(buf, lineStart, colon);
+      if (name === undefined) continue;
+      let vs = colon + 1;
+      let ve = lineEnd;
+      while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
+      while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
+      if (name === 'content-length') {
+        const n = leanDecimal(buf, vs, ve);
+        if (n < 0 || (contentLength >= 0 && n !== contentLength))
+          throw new ParseError(`invalid Content-Length ${JSON.stringify(buf.toString('latin1', vs, ve))}`);
+        contentLength = n;
+      } else if (name === 'connection') {
+        connection = leanIs(buf, vs, ve, 'close')
+          ? 'close'
+          : leanIs(buf, vs, ve, 'keep-alive')
+            ? 'keep-alive'
+            : '';
+      } else {
+        const value = buf.toString('latin1', vs, ve);
+        if (name === 'transfer-encoding') {
+          chunked = value.toLowerCase().endsWith('chunked');
+          if (!chunked) throw new ParseError(`unsupported Transfer-Encoding ${JSON.stringify(value)}`);
+        } else addHeader((headers ??= {}), name, value);
+      }
+    }
+  }
+
+  /** What follows a parsed head: informational answers skipped, the body's framing set. */
+  private headRead(
+    status: number,
+    http10: boolean,
+    headers: ResponseHeaders,
+    passed: string | undefined,
+    contentLength: number,
+    chunked: boolean,
+    connection: string | undefined,
+  ): void {
     if (status < 200) {
       if (status === 101) throw new ParseError('unexpected 101 Switching Protocols');
       // 100 Continue, 103 Early Hints: informational, the real answer follows.
@@ -363,10 +526,9 @@ export class ResponseParser {
       return;
     }
     this.keepAlive = http10 ? connection === 'keep-alive' : connection !== 'close';
-    if (passMode && runStart < length) passed += text.slice(runStart, length);
     const bodyless = this.headRequest || status === 204 || status === 304;
     const bodyLength = bodyless ? 0 : chunked ? -1 : contentLength;
-    this.sink.onHead(status, headers, passMode ? passed : undefined, bodyLength);
+    this.sink.onHead(status, headers, passed, bodyLength);
     if (bodyless) this.complete();
     else if (chunked) {
       // Chunked wins over Content-Length (RFC 9112 §6.3), and such a message closes the connection.
