@@ -191,7 +191,10 @@ function leanIs(buf: Buffer, start: number, end: number, lower: string): boolean
 
 /** The names lean mode reads, by length (their lower-case form). */
 const LEAN_NAMES: string[][] = [];
-for (const name of READ_IN_PASS_MODE) (LEAN_NAMES[name.length] ??= []).push(name);
+for (const name of READ_IN_PASS_MODE) {
+  if (LEAN_NAMES[name.length] === undefined) LEAN_NAMES[name.length] = [];
+  LEAN_NAMES[name.length].push(name);
+}
 
 /** The lean-mode name buf[start, end) is (any case), or undefined for a name lean mode skips. */
 function leanName(buf: Buffer, start: number, end: number): string | undefined {
@@ -504,7 +507,10 @@ export class ResponseParser {
         if (name === 'transfer-encoding') {
           chunked = value.toLowerCase().endsWith('chunked');
           if (!chunked) throw new ParseError(`unsupported Transfer-Encoding ${JSON.stringify(value)}`);
-        } else addHeader((headers ??= {}), name, value);
+        } else {
+          if (headers === undefined) headers = {};
+          addHeader(headers, name, value);
+        }
       }
     }
   }
