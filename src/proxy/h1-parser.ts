@@ -189,16 +189,16 @@ function leanIs(buf: Buffer, start: number, end: number, lower: string): boolean
   return true;
 }
 
-/** The names lean mode reads, by length (their lower-case form). */
-const LEAN_NAMES: string[][] = [];
-for (const name of READ_IN_PASS_MODE) {
-  if (LEAN_NAMES[name.length] === undefined) LEAN_NAMES[name.length] = [];
-  LEAN_NAMES[name.length].push(name);
+/** The names the byte parse tells apart (read, or not passed), by length (their lower-case form). */
+const BYTE_NAMES: string[][] = [];
+for (const name of new Set([...READ_IN_PASS_MODE, ...NOT_PASSED])) {
+  if (BYTE_NAMES[name.length] === undefined) BYTE_NAMES[name.length] = [];
+  BYTE_NAMES[name.length].push(name);
 }
 
-/** The lean-mode name buf[start, end) is (any case), or undefined for a name lean mode skips. */
-function leanName(buf: Buffer, start: number, end: number): string | undefined {
-  const candidates = LEAN_NAMES[end - start];
+/** The BYTE_NAMES name buf[start, end) is (any case), or undefined for another name. */
+function byteName(buf: Buffer, start: number, end: number): string | undefined {
+  const candidates = BYTE_NAMES[end - start];
   if (candidates === undefined) return undefined;
   next: for (let k = 0; k < candidates.length; k++) {
     const candidate = candidates[k];
@@ -337,8 +337,8 @@ export class ResponseParser {
   }
 
   private readHead(chunk: Buffer, at: number): number {
-    if (this.mode === HeadMode.Lean && this.head === null) {
-      const used = this.readLeanHead(chunk, at);
+    if (this.mode !== HeadMode.Map && this.head === null) {
+      const used = this.readHeadBytes(chunk, at);
       if (used >= 0) return used;
     }
     let buf: Buffer;
@@ -361,7 +361,7 @@ export class ResponseParser {
     const consumedOfBuf = headEnd + 4;
     const previous = this.head === null ? 0 : this.head.length;
     this.head = null;
-    if (this.mode === HeadMode.Lean) this.readLeanHead(buf, 0);
+    if (this.mode !== HeadMode.Map) this.readHeadBytes(buf, 0);
     else this.parseHead(buf.toString('latin1', 0, headEnd));
     return at + consumedOfBuf - previous;
   }
@@ -429,14 +429,16 @@ export class ResponseParser {
   }
 
   /**
-   * The lean mode's parse, on the bytes themselves and in one pass that also finds the head's end:
-   * no string of the head is made, names are told apart by length before they are compared, and
-   * only the values of kept names become strings. It refuses what parseHead refuses (the parser's
-   * unit test feeds both the same heads). Returns where the head ends in `buf` (after its empty
-   * line), or -1 when the head goes on past `buf` (readHead then gathers it and calls this again).
+   * The pass and lean modes' parse, on the bytes themselves and in one pass that also finds the
+   * head's end: no string of the whole head is made, names are told apart by length before they
+   * are compared, and only the values of kept names become strings (in pass mode, the runs of
+   * passed lines too). It refuses what parseHead refuses (the parser's unit test feeds both the same
+   * heads). Returns where the head ends in `buf` (after its empty line), or -1 when the head goes
+   * on past `buf` (readHead then gathers it and calls this again).
    */
-  private readLeanHead(buf: Buffer, start: number): number {
+  private readHeadBytes(buf: Buffer, start: number): number {
     const end = buf.length;
+    const passMode = this.mode === HeadMode.Pass;
     let lineEnd = leanLineEnd(buf, start, end);
     if (lineEnd < 0) return -1;
     const s = start;
@@ -468,12 +470,24 @@ export class ResponseParser {
     let contentLength = -1;
     let chunked = false;
     let connection: string | undefined;
+    // Passed lines are cut in runs (a string per run of passed lines, not per line).
+    let passed = '';
+    let runStart = lineEnd;
     while (true) {
       const lineStart = lineEnd + 2;
       if (lineStart + 1 >= end) return -1;
       if (buf[lineStart] === CR && buf[lineStart + 1] === LF) {
         if (lineStart - 2 - start > MAX_HEAD_BYTES) throw new ParseError('response headers too large');
-        this.headRead(status, http10, headers ?? {}, undefined, contentLength, chunked, connection);
+        if (passMode && runStart < lineEnd) passed += buf.toString('latin1', runStart, lineEnd);
+        this.headRead(
+          status,
+          http10,
+          headers ?? {},
+          passMode ? passed : undefined,
+          contentLength,
+          chunked,
+          connection,
+        );
         return lineStart + 2;
       }
       // The name: token bytes up to the colon (a NUL, CR or LF is not one).
@@ -485,8 +499,21 @@ export class ResponseParser {
         throw new ParseError(
           `invalid header line ${JSON.stringify(buf.toString('latin1', lineStart, lineEnd))}`,
         );
-      const name = leanName(buf, lineStart, colon);
+      const name = byteName(buf, lineStart, colon);
       if (name === undefined) continue;
+      if (
+        passMode &&
+        (name === 'content-length' ||
+          name === 'transfer-encoding' ||
+          name === 'connection' ||
+          name === 'keep-alive' ||
+          name === 'date' ||
+          name === 'server')
+      ) {
+        if (runStart < lineStart - 2) passed += buf.toString('latin1', runStart, lineStart - 2);
+        runStart = lineEnd;
+      }
+      if (name === 'date' || name === 'server') continue;
       let vs = colon + 1;
       let ve = lineEnd;
       while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
