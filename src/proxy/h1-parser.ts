@@ -156,7 +156,7 @@ for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL
  * lineEndOf on bytes, from `start`: where the line's CRLF is, -1 when `end` comes first (the head
  * goes on in a later read). Throws on a bare CR or LF, and on a NUL (parseHead refuses one anywhere).
  */
-function leanLineEnd(buf: Buffer, start: number, end: number): number {
+function byteLineEnd(buf: Buffer, start: number, end: number): number {
   for (let i = start; i < end; i++) {
     const c = buf[i];
     if (c > CR) continue;
@@ -170,7 +170,7 @@ function leanLineEnd(buf: Buffer, start: number, end: number): number {
 }
 
 /** decimalValue of the bytes buf[start, end). */
-function leanDecimal(buf: Buffer, start: number, end: number): number {
+function byteDecimal(buf: Buffer, start: number, end: number): number {
   const length = end - start;
   if (length === 0 || length > 15) return -1;
   let n = 0;
@@ -182,31 +182,37 @@ function leanDecimal(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
-/** Whether buf[start, end) is `lower` in any case (value bytes exclude CR, the only one to alias '-'). */
-function leanIs(buf: Buffer, start: number, end: number, lower: string): boolean {
+/**
+ * Whether buf[start, end) is `lower` in any case. `| 0x20` lower-cases a letter and lands no other
+ * byte of a name or value on a letter; of `-`, it also lands CR, which neither holds.
+ */
+function bytesAre(buf: Buffer, start: number, end: number, lower: string): boolean {
   if (end - start !== lower.length) return false;
   for (let i = start, j = 0; i < end; i++, j++) if ((buf[i] | 0x20) !== lower.charCodeAt(j)) return false;
   return true;
 }
 
-/** The names the byte parse tells apart (read, or not passed), by length (their lower-case form). */
-const BYTE_NAMES: string[][] = [];
-for (const name of new Set([...READ_IN_PASS_MODE, ...NOT_PASSED])) {
-  if (BYTE_NAMES[name.length] === undefined) BYTE_NAMES[name.length] = [];
-  BYTE_NAMES[name.length].push(name);
+/** A name the byte parse tells apart: one whose value it reads, or one pass mode leaves out. */
+interface ByteName {
+  /** Lower case. */
+  name: string;
+  read: boolean;
+  passed: boolean;
 }
 
-/** The BYTE_NAMES name buf[start, end) is (any case), or undefined for another name. */
-function byteName(buf: Buffer, start: number, end: number): string | undefined {
+/** The ByteNames, by length. */
+const BYTE_NAMES: ByteName[][] = [];
+for (const name of new Set([...READ_IN_PASS_MODE, ...NOT_PASSED])) {
+  if (BYTE_NAMES[name.length] === undefined) BYTE_NAMES[name.length] = [];
+  BYTE_NAMES[name.length].push({ name, read: READ_IN_PASS_MODE.has(name), passed: !NOT_PASSED.has(name) });
+}
+
+/** The ByteName buf[start, end) is (in any case), or undefined for another name. */
+function byteName(buf: Buffer, start: number, end: number): ByteName | undefined {
   const candidates = BYTE_NAMES[end - start];
   if (candidates === undefined) return undefined;
-  next: for (let k = 0; k < candidates.length; k++) {
-    const candidate = candidates[k];
-    // | 0x20 lower-cases a letter; of the token bytes, only letters land on a letter
-    for (let i = start, j = 0; i < end; i++, j++)
-      if ((buf[i] | 0x20) !== candidate.charCodeAt(j)) continue next;
-    return candidate;
-  }
+  for (let k = 0; k < candidates.length; k++)
+    if (bytesAre(buf, start, end, candidates[k].name)) return candidates[k];
   return undefined;
 }
 
@@ -391,11 +397,6 @@ export class ResponseParser {
     let contentLength = -1;
     let chunked = false;
     let connection: string | undefined;
-    const passMode = this.mode === HeadMode.Pass;
-    const fewKept = this.mode !== HeadMode.Map;
-    // Passed lines are cut in runs (a slice per run of passed lines, not per line).
-    let passed = '';
-    let runStart = lineEnd;
     while (lineEnd < length) {
       const lineStart = lineEnd + 2;
       lineEnd = lineEndOf(text, lineStart, length);
@@ -403,17 +404,12 @@ export class ResponseParser {
       if (colon < 0 || colon > lineEnd || colon === lineStart)
         throw new ParseError(`invalid header line ${JSON.stringify(text.slice(lineStart, lineEnd))}`);
       const name = headerName(text, lineStart, colon);
-      if (passMode && NOT_PASSED.has(name)) {
-        if (runStart < lineStart - 2) passed += text.slice(runStart, lineStart - 2);
-        runStart = lineEnd;
-      }
-      if (fewKept && !READ_IN_PASS_MODE.has(name)) continue;
       let vs = colon + 1;
       let ve = lineEnd;
       while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
       while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
       const value = text.slice(vs, ve);
-      if (!fewKept || KEPT_IN_PASS_MODE.has(name)) addHeader(headers, name, value);
+      addHeader(headers, name, value);
       if (name === 'content-length') {
         const n = decimalValue(value);
         if (n < 0 || (contentLength >= 0 && n !== contentLength))
@@ -424,8 +420,7 @@ export class ResponseParser {
         if (!chunked) throw new ParseError(`unsupported Transfer-Encoding ${JSON.stringify(value)}`);
       } else if (name === 'connection') connection = value.toLowerCase();
     }
-    if (passMode && runStart < length) passed += text.slice(runStart, length);
-    this.headRead(status, http10, headers, passMode ? passed : undefined, contentLength, chunked, connection);
+    this.headRead(status, http10, headers, undefined, contentLength, chunked, connection);
   }
 
   /**
@@ -439,33 +434,32 @@ export class ResponseParser {
   private readHeadBytes(buf: Buffer, start: number): number {
     const end = buf.length;
     const passMode = this.mode === HeadMode.Pass;
-    let lineEnd = leanLineEnd(buf, start, end);
+    let lineEnd = byteLineEnd(buf, start, end);
     if (lineEnd < 0) return -1;
-    const s = start;
     if (
-      lineEnd - s < 12 ||
-      buf[s] !== 72 || // H
-      buf[s + 1] !== 84 || // T
-      buf[s + 2] !== 84 ||
-      buf[s + 3] !== 80 || // P
-      buf[s + 4] !== 47 || // /
-      buf[s + 5] !== 49 || // 1
-      buf[s + 6] !== 46 || // .
-      buf[s + 8] !== 32 ||
-      (lineEnd - s > 12 && buf[s + 12] !== 32)
+      lineEnd - start < 12 ||
+      buf[start] !== 72 || // H
+      buf[start + 1] !== 84 || // T
+      buf[start + 2] !== 84 ||
+      buf[start + 3] !== 80 || // P
+      buf[start + 4] !== 47 || // /
+      buf[start + 5] !== 49 || // 1
+      buf[start + 6] !== 46 || // .
+      buf[start + 8] !== 32 ||
+      (lineEnd - start > 12 && buf[start + 12] !== 32)
     )
       throw new ParseError(
-        `invalid status line ${JSON.stringify(buf.toString('latin1', s, Math.min(lineEnd, s + 40)))}`,
+        `invalid status line ${JSON.stringify(buf.toString('latin1', start, Math.min(lineEnd, start + 40)))}`,
       );
-    const d0 = buf[s + 9] - 48;
-    const d1 = buf[s + 10] - 48;
-    const d2 = buf[s + 11] - 48;
+    const d0 = buf[start + 9] - 48;
+    const d1 = buf[start + 10] - 48;
+    const d2 = buf[start + 11] - 48;
     if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9))
       throw new ParseError(
-        `invalid status line ${JSON.stringify(buf.toString('latin1', s, Math.min(lineEnd, s + 40)))}`,
+        `invalid status line ${JSON.stringify(buf.toString('latin1', start, Math.min(lineEnd, start + 40)))}`,
       );
     const status = d0 * 100 + d1 * 10 + d2;
-    const http10 = buf[s + 7] === 48;
+    const http10 = buf[start + 7] === 48;
     let headers: ResponseHeaders | undefined;
     let contentLength = -1;
     let chunked = false;
@@ -493,40 +487,33 @@ export class ResponseParser {
       // The name: token bytes up to the colon (a NUL, CR or LF is not one).
       let colon = lineStart;
       while (colon < end && TOKEN_BYTE[buf[colon]] === 1) colon++;
-      lineEnd = leanLineEnd(buf, colon, end);
+      lineEnd = byteLineEnd(buf, colon, end);
       if (lineEnd < 0) return -1;
       if (colon === lineStart || colon >= lineEnd || buf[colon] !== 58)
         throw new ParseError(
           `invalid header line ${JSON.stringify(buf.toString('latin1', lineStart, lineEnd))}`,
         );
-      const name = byteName(buf, lineStart, colon);
-      if (name === undefined) continue;
-      if (
-        passMode &&
-        (name === 'content-length' ||
-          name === 'transfer-encoding' ||
-          name === 'connection' ||
-          name === 'keep-alive' ||
-          name === 'date' ||
-          name === 'server')
-      ) {
+      const known = byteName(buf, lineStart, colon);
+      if (known === undefined) continue;
+      if (passMode && !known.passed) {
         if (runStart < lineStart - 2) passed += buf.toString('latin1', runStart, lineStart - 2);
         runStart = lineEnd;
       }
-      if (name === 'date' || name === 'server') continue;
+      if (!known.read) continue;
+      const name = known.name;
       let vs = colon + 1;
       let ve = lineEnd;
       while (vs < ve && (buf[vs] === 32 || buf[vs] === 9)) vs++;
       while (ve > vs && (buf[ve - 1] === 32 || buf[ve - 1] === 9)) ve--;
       if (name === 'content-length') {
-        const n = leanDecimal(buf, vs, ve);
+        const n = byteDecimal(buf, vs, ve);
         if (n < 0 || (contentLength >= 0 && n !== contentLength))
           throw new ParseError(`invalid Content-Length ${JSON.stringify(buf.toString('latin1', vs, ve))}`);
         contentLength = n;
       } else if (name === 'connection') {
-        connection = leanIs(buf, vs, ve, 'close')
+        connection = bytesAre(buf, vs, ve, 'close')
           ? 'close'
-          : leanIs(buf, vs, ve, 'keep-alive')
+          : bytesAre(buf, vs, ve, 'keep-alive')
             ? 'keep-alive'
             : '';
       } else {
