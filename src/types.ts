@@ -189,8 +189,11 @@ export interface HeaderView {
 
 /** Where the pass-through lane writes: a Reply that also takes a backend head as text. */
 export interface LaneReply extends Reply {
-  /** `lines`: CRLF-prefixed header lines written as they are, after the status line. */
-  pass(status: number, lines: string, body: Buffer): void;
+  /**
+   * Header lines written as they are after the status line, CRLF-prefixed bytes: `passed` (a
+   * backend's, or null), then `added` (gw's own).
+   */
+  pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void;
 }
 
 /**

@@ -54,6 +54,7 @@ function config(extraRouter) {
     endpoints: [
       noop('/items/{id}', '/store/{id}', { input_query_strings: ['q'] }),
       noop('/teapot', '/teapot'),
+      noop('/obs-text', '/obs-text'),
       noop('/chunked', '/chunked'),
       noop('/gzip', '/gzip'),
       noop('/moved', '/moved'),
@@ -97,6 +98,10 @@ before(async () => {
     } else if (path === '/teapot') {
       res.writeHead(418, { 'X-Teapot': 'short and stout', 'Content-Type': 'text/plain' });
       res.end('no coffee');
+    } else if (path === '/obs-text') {
+      // Node writes header values as latin1: the byte 0xE9.
+      res.writeHead(200, { 'X-Name': 'caf\xe9', 'Content-Type': 'application/json' });
+      res.end('{}');
     } else if (path === '/chunked') {
       res.setHeader('Set-Cookie', ['a=1', 'b=2']);
       res.write('{"part":');
@@ -243,6 +248,9 @@ describe('pass-through lane: the same answers and backend requests as the header
     assert.equal(teapot.status, 418);
     assert.ok(teapot.headers.includes('X-Teapot: short and stout'));
     assert.equal(teapot.body, 'no coffee');
+    // A value's obs-text bytes pass as they came (as KrakenD's Go passes them), not re-encoded.
+    const obsText = await getRaw(lane, '/obs-text');
+    assert.ok(obsText.headers.includes('X-Name: caf\xe9'), obsText.headers.join('|'));
     const chunked = await getRaw(lane, '/chunked');
     assert.deepEqual(
       chunked.headers.filter((l) => /^set-cookie/i.test(l)),

@@ -45,7 +45,10 @@ function assertSameEverySplit(text, expected, opts) {
     assert.equal(out.text(), expected.body, `body for split at ${pieces[0].length}`);
     assert.deepEqual(out.completions, expected.completions ?? [true]);
     if (expected.headers) assert.deepEqual(out.heads[0].headers, expected.headers);
-    if (expected.passed !== undefined) assert.equal(out.heads[0].passed, expected.passed);
+    if (expected.passed !== undefined) {
+      assert.ok(Buffer.isBuffer(out.heads[0].passed), 'pass mode hands the lines over as bytes');
+      assert.equal(out.heads[0].passed.toString('latin1'), expected.passed);
+    }
     assert.equal(out.unused, 0);
   }
 }
@@ -108,6 +111,24 @@ describe('ResponseParser', () => {
     assert.throws(
       () => parse(['HTTP/1.1 200 OK\r\nBad Name: x\r\nContent-Length: 0\r\n\r\n'], { mode: HeadMode.Lean }),
       ParseError,
+    );
+  });
+
+  test('pass mode: the lines are bytes as they came, their own copy of the read buffer', () => {
+    const out = collector();
+    const parser = new ResponseParser(out.sink);
+    parser.expect(false, HeadMode.Pass);
+    // An obs-text byte (0xE9) in a value passes as that byte, not re-encoded.
+    const read = Buffer.from(
+      'HTTP/1.1 200 OK\r\nX-Name: caf\xe9\r\nConnection: keep-alive\r\nETag: "1"\r\nContent-Length: 2\r\n\r\n{}',
+      'latin1',
+    );
+    assert.equal(parser.execute(read), read.length);
+    read.fill(0);
+    assert.deepEqual(
+      [...out.heads[0].passed],
+      [...Buffer.from('\r\nX-Name: caf\xe9\r\nETag: "1"', 'latin1')],
+      'the runs around Connection, unchanged after the read buffer is reused',
     );
   });
 

@@ -811,13 +811,13 @@ class RenderedReply implements ProxyDone {
 const MERGE_LANE_REQUEST: GwRequest = requestOf({}, '', NO_HEADER_MAP, '');
 
 /**
- * The merge lane's answers: the byte path's JSON written with its header lines as one string
+ * The merge lane's answers: the byte path's JSON written with its header lines as bytes
  * after the status line (the lines `render` gives it, in its order); anything else (a failure)
  * rendered as on the header-map path.
  */
 class MergeLaneAnswers {
-  private readonly completeLines: string;
-  private readonly incompleteLines: string;
+  private readonly completeLines: Buffer;
+  private readonly incompleteLines: Buffer;
 
   constructor(
     private readonly render: (pr: ProxyResponse, req: GwRequest) => GwResponse,
@@ -825,8 +825,10 @@ class MergeLaneAnswers {
     cacheControl: string | undefined,
   ) {
     const lines = `\r\ncontent-type: ${JSON_TYPE}\r\nx-krakend: ${versionHeader}\r\nx-krakend-completed: `;
-    this.completeLines = `${lines}true${cacheControl ? `\r\ncache-control: ${cacheControl}` : ''}`;
-    this.incompleteLines = `${lines}false`;
+    this.completeLines = Buffer.from(
+      `${lines}true${cacheControl ? `\r\ncache-control: ${cacheControl}` : ''}`,
+    );
+    this.incompleteLines = Buffer.from(`${lines}false`);
   }
 
   write(pr: ProxyResponse, reply: LaneReply): void {
@@ -837,7 +839,7 @@ class MergeLaneAnswers {
     }
     // As render: complete only with non-empty data (the byte path writes `{}` for none).
     const complete = pr.isComplete && json.length > 2;
-    reply.pass(pr.status ?? 200, complete ? this.completeLines : this.incompleteLines, json);
+    reply.pass(pr.status ?? 200, null, complete ? this.completeLines : this.incompleteLines, json);
   }
 }
 

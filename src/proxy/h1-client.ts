@@ -17,7 +17,7 @@ export interface H1Handler {
   onResponseStart(
     status: number,
     headers: ResponseHeaders,
-    passed: string | undefined,
+    passed: Buffer | undefined,
     bodyLength: number,
   ): void;
   /** Body bytes as a view of the connection's read buffer, valid during the call only: copy them. */
@@ -167,7 +167,7 @@ class Connection implements ResponseSink {
     });
   }
 
-  onHead(status: number, headers: ResponseHeaders, passed: string | undefined, bodyLength: number): void {
+  onHead(status: number, headers: ResponseHeaders, passed: Buffer | undefined, bodyLength: number): void {
     const pending = this.current;
     if (pending === null) return;
     const hint = headers['keep-alive'];

@@ -9,10 +9,10 @@ import type { ResponseHeaders } from '../types.js';
 
 export interface ResponseSink {
   /**
-   * `passed`: in pass mode, the header lines to hand back to the client (see `expect`).
+   * `passed`: in pass mode, the header lines to hand back to the client, CRLF-prefixed, as bytes (see `expect`).
    * `bodyLength`: the body's size when the head announces it (Content-Length), else -1.
    */
-  onHead(status: number, headers: ResponseHeaders, passed: string | undefined, bodyLength: number): void;
+  onHead(status: number, headers: ResponseHeaders, passed: Buffer | undefined, bodyLength: number): void;
   /** A view valid during the call only. */
   onBody(chunk: Buffer): void;
   /** `keepAlive`: the connection may carry another request. */
@@ -208,6 +208,19 @@ for (const name of new Set([...READ_IN_PASS_MODE, ...NOT_PASSED])) {
 }
 
 /** The ByteName buf[start, end) is (in any case), or undefined for another name. */
+/**
+ * The passed runs of `buf` in one new buffer: it outlives the read buffer the head came in, and
+ * reaches the client's socket as bytes (no string to decode, join and encode again).
+ */
+function bytesOfRuns(buf: Buffer, runs: number[]): Buffer {
+  let size = 0;
+  for (let i = 0; i < runs.length; i += 2) size += runs[i + 1] - runs[i];
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < runs.length; i += 2) at += buf.copy(out, at, runs[i], runs[i + 1]);
+  return out;
+}
+
 function byteName(buf: Buffer, start: number, end: number): ByteName | undefined {
   const candidates = BYTE_NAMES[end - start];
   if (candidates === undefined) return undefined;
@@ -261,6 +274,8 @@ export class ResponseParser {
   private mode = HeadMode.Map;
   /** Set when a response completes inside `execute`: the sink may already have asked for the next. */
   private halted = false;
+  /** Pass mode: [start, end) offsets of the passed runs of the head being read. */
+  private readonly runs: number[] = [];
 
   constructor(private readonly sink: ResponseSink) {}
 
@@ -464,20 +479,21 @@ export class ResponseParser {
     let contentLength = -1;
     let chunked = false;
     let connection: string | undefined;
-    // Passed lines are cut in runs (a string per run of passed lines, not per line).
-    let passed = '';
+    // Passed lines are cut in runs of bytes, copied into one buffer when the head is whole.
+    const runs = this.runs;
+    runs.length = 0;
     let runStart = lineEnd;
     while (true) {
       const lineStart = lineEnd + 2;
       if (lineStart + 1 >= end) return -1;
       if (buf[lineStart] === CR && buf[lineStart + 1] === LF) {
         if (lineStart - 2 - start > MAX_HEAD_BYTES) throw new ParseError('response headers too large');
-        if (passMode && runStart < lineEnd) passed += buf.toString('latin1', runStart, lineEnd);
+        if (passMode && runStart < lineEnd) runs.push(runStart, lineEnd);
         this.headRead(
           status,
           http10,
           headers ?? {},
-          passMode ? passed : undefined,
+          passMode ? bytesOfRuns(buf, runs) : undefined,
           contentLength,
           chunked,
           connection,
@@ -496,7 +512,7 @@ export class ResponseParser {
       const known = byteName(buf, lineStart, colon);
       if (known === undefined) continue;
       if (passMode && !known.passed) {
-        if (runStart < lineStart - 2) passed += buf.toString('latin1', runStart, lineStart - 2);
+        if (runStart < lineStart - 2) runs.push(runStart, lineStart - 2);
         runStart = lineEnd;
       }
       if (!known.read) continue;
@@ -534,7 +550,7 @@ export class ResponseParser {
     status: number,
     http10: boolean,
     headers: ResponseHeaders,
-    passed: string | undefined,
+    passed: Buffer | undefined,
     contentLength: number,
     chunked: boolean,
     connection: string | undefined,

@@ -13,8 +13,8 @@ export interface HttpResult {
   /** In pass or lean head mode (gw's client), only the names ResponseParser keeps for the client. */
   headers: ResponseHeaders;
   body: Buffer;
-  /** Asked in pass head mode (and answered by gw's client): the head's lines to hand back, CRLF-prefixed. */
-  head?: string;
+  /** Asked in pass head mode (and answered by gw's client): the head's lines to hand back, CRLF-prefixed, as bytes. */
+  head?: Buffer;
 }
 
 export class UpstreamError extends Error {
@@ -164,14 +164,14 @@ function decompress(res: HttpResult): HttpResult {
 }
 
 /** `head`'s CRLF-prefixed lines but those named `lowerName`. */
-function withoutLines(head: string, lowerName: string): string {
+function withoutLines(head: Buffer, lowerName: string): Buffer {
   let out = '';
-  for (const line of head.split('\r\n')) {
+  for (const line of head.toString('latin1').split('\r\n')) {
     if (line === '') continue;
     const colon = line.indexOf(':');
     if (line.slice(0, colon).trim().toLowerCase() !== lowerName) out += `\r\n${line}`;
   }
-  return out;
+  return Buffer.from(out, 'latin1');
 }
 
 /** The header lines of a request head written by the caller, as a flat list (Host left out). */
@@ -223,7 +223,7 @@ class BackendCall implements DeadlineEntry {
   due = false;
   private status = 0;
   private resHeaders: ResponseHeaders = NO_HEADERS;
-  private passedHead: string | undefined = undefined;
+  private passedHead: Buffer | undefined = undefined;
   private chunks: Buffer[] = [];
   /** gw's client: the body, allocated at its announced size. */
   private sized: Buffer | null = null;
@@ -310,7 +310,7 @@ class BackendCall implements DeadlineEntry {
   onResponseStart(
     statusCode: number,
     headers: ResponseHeaders,
-    passed: string | undefined,
+    passed: Buffer | undefined,
     bodyLength: number,
   ): void {
     if (this.timings !== undefined) this.timings.head = performance.now();

@@ -1,6 +1,6 @@
 // The pass-through lane: a plain no-op endpoint (one backend on http: origins, no middleware)
 // served without header maps. The backend's head is written from a template with the few values
-// a request changes, and the backend's answer goes back as the text of its header lines
+// a request changes, and the backend's answer goes back as the bytes of its header lines
 // (ResponseParser's pass mode), in one uWS call. An endpoint that forwards client headers
 // (`input_headers`) reads them into a map and has the request builder pick them, as the
 // header-map path does: only the answer's side is saved then. What BackendCall does for any
@@ -90,7 +90,7 @@ class LaneCall implements CallSink {
     const lane = this.lane;
     if (res.head !== undefined) {
       if (lane.metered) lane.measure(this.started, res.status, res.body.length, 'called', true, res.status);
-      this.reply.pass(res.status, res.head + lane.krakendLines, res.body);
+      this.reply.pass(res.status, res.head, lane.krakendLines, res.body);
       return;
     }
     const answer = lane.spec.rendered(res);
@@ -111,7 +111,7 @@ class LaneCall implements CallSink {
 }
 
 class CompiledLane {
-  readonly krakendLines: string;
+  readonly krakendLines: Buffer;
   private readonly template: BackendHeadTemplate;
   readonly deadlines = new DeadlineList();
   private readonly guards: LaneGuards | undefined;
@@ -120,7 +120,7 @@ class CompiledLane {
   constructor(readonly spec: LaneSpec) {
     this.guards = spec.guards.length > 0 ? new LaneGuards(spec.guards) : undefined;
     this.metered = spec.meters.length > 0;
-    this.krakendLines = `\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`;
+    this.krakendLines = Buffer.from(`\r\nX-Krakend: ${spec.versionHeader}\r\nX-Krakend-Completed: false`);
     this.template = new BackendHeadTemplate(spec.userAgent, spec.origins);
   }
 

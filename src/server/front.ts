@@ -60,6 +60,24 @@ export function statusLine(code: number): string {
   return line;
 }
 
+/** Each status's line text as bytes, for the lanes' heads. */
+const statusLineBytes: Buffer[] = [];
+function statusLineBytesOf(code: number): Buffer {
+  let bytes = statusLineBytes[code];
+  if (bytes === undefined) {
+    bytes = Buffer.from(statusLine(code), 'latin1');
+    if (code >= 100 && code < 600) statusLineBytes[code] = bytes;
+  }
+  return bytes;
+}
+
+/**
+ * Where a lane's status line and header lines are put together, as bytes: uWS copies them from
+ * here (a string would be encoded to UTF-8 by uWS first). One per thread: a head is written
+ * before the next is put together.
+ */
+let laneHead = Buffer.allocUnsafe(16 * 1024);
+
 const textDecoder = new TextDecoder();
 const EMPTY: Buffer = Buffer.alloc(0);
 
@@ -358,21 +376,30 @@ class UwsFront implements HttpFront {
     this.respond(res, state, r, false);
   }
 
-  /** A lane's answer: the backend's header lines as text after the status line, in one call. */
+  /** A lane's answer: the header lines as bytes after the status line, in one call. */
   pass(
     res: import('uWebSockets.js').HttpResponse,
     state: Exchange,
     status: number,
-    lines: string,
+    passed: Buffer | null,
+    added: Buffer,
     body: Buffer,
   ): void {
     this.opts.onAnswered?.(state.req, status, state.startedMs);
     if (state.aborted || state.done) return;
     state.done = true;
     const close = this.closing;
+    const line = statusLineBytesOf(status);
+    const size = line.length + (passed === null ? 0 : passed.length) + added.length;
+    if (size > laneHead.length) laneHead = Buffer.allocUnsafe(size * 2);
+    const head = laneHead;
+    let at = line.copy(head, 0);
+    if (passed !== null) at += passed.copy(head, at);
+    at += added.copy(head, at);
+    const statusAndLines = head.subarray(0, at);
     res.cork(() => {
       // uWS writes the status text and CRLF as given: the lines ride along with it.
-      res.writeStatus(statusLine(status) + lines);
+      res.writeStatus(statusAndLines);
       res.end(body as never, close);
     });
     this.finished();
@@ -429,8 +456,8 @@ class Exchange implements LaneReply {
     this.front.answer(this.res, this, r);
   }
 
-  pass(status: number, lines: string, body: Buffer): void {
-    this.front.pass(this.res, this, status, lines, body);
+  pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
+    this.front.pass(this.res, this, status, passed, added, body);
   }
 }
 
