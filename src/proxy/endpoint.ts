@@ -33,6 +33,7 @@ import {
   type EndpointStage,
   type GwRequest,
   type GwResponse,
+  HEADER_KEYS,
   type LaneGuard,
   type LaneMeter,
   type LaneReply,
@@ -1097,8 +1098,8 @@ export function compileEndpoint(
       mergeLane(
         params,
         query,
-        headers.getHeader('content-type'),
-        headers.getHeader('host'),
+        headers.getHeader(HEADER_KEYS.contentType),
+        headers.getHeader(HEADER_KEYS.host),
         clientIp,
         new MergeLaneReply(answers, reply),
       );

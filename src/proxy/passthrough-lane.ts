@@ -15,6 +15,7 @@ import {
   BackendError,
   type GwRequest,
   type GwResponse,
+  HEADER_KEYS,
   type HeaderMap,
   type HeaderView,
   type LaneGuard,
@@ -186,8 +187,8 @@ class CompiledLane {
     try {
       head = this.template.head(
         path,
-        headers.getHeader('content-type'),
-        headers.getHeader('host'),
+        headers.getHeader(HEADER_KEYS.contentType),
+        headers.getHeader(HEADER_KEYS.host),
         clientIp,
         host,
       );

@@ -6,7 +6,15 @@ import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { bodyBytes } from '../proxy/util.js';
-import type { DirectStage, GwRequest, GwResponse, HeaderMap, LaneMatch, LaneReply } from '../types.js';
+import {
+  type DirectStage,
+  type GwRequest,
+  type GwResponse,
+  HEADER_KEYS,
+  type HeaderMap,
+  type LaneMatch,
+  type LaneReply,
+} from '../types.js';
 
 export type FrontKind = 'uws' | 'node';
 
@@ -329,8 +337,9 @@ class UwsFront implements HttpFront {
   ): boolean {
     const match = this.lane!(url);
     if (match === undefined) return false;
-    const length = ureq.getHeader('content-length');
-    if ((length !== '' && length !== '0') || ureq.getHeader('transfer-encoding') !== '') return false;
+    const length = ureq.getHeader(HEADER_KEYS.contentLength);
+    if ((length !== '' && length !== '0') || ureq.getHeader(HEADER_KEYS.transferEncoding) !== '')
+      return false;
     const clientIp = clientIpOf(res);
     const logged = this.opts.onAnswered !== undefined;
     const req: GwRequest = logged
