@@ -24,7 +24,7 @@
 // kept in the JSON as `rounds`). A ratio is the median of the rounds' ratios, each round's gw
 // run against the reference runs made right after it (never a reference run of another
 // scenario: the machine drifts by ±30 % within minutes).
-// Scenarios that add a feature to the no-op proxy (noop-log, noop-metrics) also measure the
+// Scenarios that add a feature to a plain scenario (noop-log, noop-metrics, merged-metrics) also measure the
 // feature's cost against a second gw started on the plain config: N pairs of short bursts, one
 // load generator alternating between the two (ABBAAB…); the cost is 1 − the median of the pairs'
 // req/s ratios (`featureCost`, with the req/CPU-s cost over the totals). Ten-second runs minutes
@@ -146,7 +146,7 @@ function readHelp() {
   --workers N          gw worker threads, also nginx workers and floor threads (env BENCH_GW_WORKERS,
                        default one per core)
   --out DIR            where the JSON and SVG results go (default bench/results)
-  --cost-bursts N      pairs of bursts measuring a feature's cost (noop-log, noop-metrics) against
+  --cost-bursts N      pairs of bursts measuring a feature's cost (noop-log, noop-metrics, merged-metrics) against
                        gw on the plain config (env BENCH_COST_BURSTS, default 16)
   --ratio-bursts N     pairs of bursts measuring gw ÷ nginx on the target scenarios (noop, merged)
                        with one load generator alternating between them (env BENCH_RATIO_BURSTS,

@@ -143,7 +143,10 @@ export interface LaneMeter {
 /** How far a lane request went: refused by a guard, its backend request not built, or sent. */
 export type LaneReach = 'refused' | 'unbuilt' | 'called';
 
-/** How a lane request ended (one scratch object, valid during `LaneMeter.record`). */
+/**
+ * How a lane request ended (one scratch object, valid during `LaneMeter.record`). On the merge
+ * lane, each backend's meters hear its own call (`backendOk`, `backendStatus`, `elapsedUs`).
+ */
 export interface LaneOutcome {
   /** The status answered to the client. */
   status: number;
@@ -156,6 +159,13 @@ export interface LaneOutcome {
   backendStatus: number;
   /** Microseconds from the lane taking the request to its answer. */
   elapsedUs: number;
+  /**
+   * The proxy layer's merge, as its series label it: complete, and with an error. The
+   * pass-through lane's is never complete (no-op answers are not), with an error unless the call
+   * answered; the merge lane's is its byte merge's.
+   */
+  proxyComplete: boolean;
+  proxyError: boolean;
 }
 
 /**

@@ -1,11 +1,13 @@
-// Metrics on the pass-through lane: with `telemetry/metrics` and a Prometheus exporter, a plain
-// no-op endpoint keeps the lane (src/proxy/passthrough-lane.ts), and the lane records what the
-// telemetry middlewares record on the header-map path. The same config is served twice: as is
+// Metrics on the lanes: with `telemetry/metrics` and a Prometheus exporter, a plain no-op
+// endpoint keeps the pass-through lane (src/proxy/passthrough-lane.ts), a byte-path merge the
+// merge lane, and the lanes record what the telemetry middlewares record on the header-map path. The same config is served twice: as is
 // (lane) and with router.forwarded_by_client_ip (a service-wide rule that turns the lane off).
 // Both get the same requests (answers of every kind: passed, a backend error status, a timeout, a
 // refused connection, a rate-limit refusal, a header gw's client will not write); then every
 // count and size of /metrics and /__stats is compared. Durations differ from run to run: only
 // their counts are compared. A backend with phase histograms (no lane meter) keeps the lane off.
+// The same holds for byte-path merges on the merge lane (src/proxy/endpoint.ts): their endpoint
+// and proxy layers record the merge, each backend's layer its own call.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { get as fetchGet, freePort, startBackend, startGateway } from './helpers/gateway.mjs';
@@ -15,6 +17,18 @@ let api;
 let lane;
 let layered;
 let deadPort;
+
+/** A byte-path merge of `backends` (url_pattern, or [url_pattern, backend settings]). */
+function merged(endpoint, backends, extra = {}) {
+  return {
+    endpoint,
+    ...extra,
+    backend: backends.map((b) => {
+      const [urlPattern, settings] = Array.isArray(b) ? b : [b, {}];
+      return { host: [api.url], url_pattern: urlPattern, ...settings };
+    }),
+  };
+}
 
 function noop(endpoint, urlPattern, extra = {}, host = api.url) {
   return {
@@ -54,6 +68,27 @@ async function config(extraRouter) {
           extra_config: { 'qos/ratelimit/router': { max_rate: 2, capacity: 2, every: '1m' } },
         }),
         phased,
+        merged('/merged/{id}', [
+          ['/store/{id}', { allow: ['url'] }],
+          ['/store/other', { group: 'other' }],
+        ]),
+        merged('/merged-partly', ['/store/partly', ['/teapot', { group: 't' }]]),
+        merged('/merged-failing', ['/teapot', ['/x', { host: [`http://127.0.0.1:${deadPort}`] }]]),
+        merged('/merged-slow', ['/store/slow', ['/slow', { group: 's' }]]),
+        merged('/merged-empty', ['/store/e', ['/empty', { group: 'e' }]]),
+        merged('/merged-limited', ['/store/limited', ['/store/l2', { group: 'l' }]], {
+          extra_config: { 'qos/ratelimit/router': { max_rate: 2, capacity: 2, every: '1m' } },
+        }),
+        merged('/merged-phased', [
+          '/store/mp',
+          [
+            '/store/mp2',
+            {
+              group: 'p',
+              extra_config: { 'telemetry/opentelemetry': { backend: { metrics: { round_trip: true } } } },
+            },
+          ],
+        ]),
       ],
     },
   };
@@ -77,6 +112,17 @@ const SEQUENCE = [
   ['/limited'],
   ['/items/4', 'invalid host'],
   ['/phased'],
+  ['/merged/1'],
+  ['/merged/2'],
+  ['/merged-partly'],
+  ['/merged-failing'],
+  ['/merged-slow'],
+  ['/merged-empty'],
+  ['/merged-limited'],
+  ['/merged-limited'],
+  ['/merged-limited'],
+  ['/merged/3', 'invalid host'],
+  ['/merged-phased'],
 ];
 
 /** The Prometheus samples that do not depend on timing: counts, and the size sums. */
@@ -127,6 +173,8 @@ before(async () => {
     } else if (path === '/teapot') {
       res.writeHead(418, { 'Content-Type': 'text/plain' });
       res.end('no coffee');
+    } else if (path === '/empty') {
+      res.end();
     } else if (path === '/slow') {
       setTimeout(() => res.end('{"late":true}'), 1000).unref();
     } else {
@@ -147,7 +195,7 @@ after(async () => {
   await api?.close();
 });
 
-test('metrics keep the lane, and the lane records the counts and sizes of the header-map path', async () => {
+test('metrics keep the lanes, and the lanes record the counts and sizes of the header-map path', async () => {
   for (const path of ['/items/{id}', '/teapot', '/slow', '/dead', '/limited'])
     assert.match(
       lane.logs(),
@@ -156,6 +204,14 @@ test('metrics keep the lane, and the lane records the counts and sizes of the he
       ),
     );
   assert.match(lane.logs(), /\[ENDPOINT: GET \/phased\] response path: no-op"/);
+  for (const path of ['/merged/{id}', '/merged-partly', '/merged-failing', '/merged-limited'])
+    assert.match(
+      lane.logs(),
+      new RegExp(
+        `\\[ENDPOINT: GET ${path.replace(/[{}]/g, '\\$&')}\\] response path: wasm bytes, merge lane`,
+      ),
+    );
+  assert.match(lane.logs(), /\[ENDPOINT: GET \/merged-phased\] response path: wasm bytes"/);
 
   const statuses = [];
   for (const gw of [lane, layered]) {
@@ -165,7 +221,12 @@ test('metrics keep the lane, and the lane records the counts and sizes of the he
     // the backend's header names as it sent them: the lane answered (lower-case: header maps)
     assert.ok(seen[0].headers.includes(gw === lane ? 'X-Backend: yes' : 'x-backend: yes'));
   }
-  assert.deepEqual(statuses[0], [200, 200, 200, 418, 500, 500, 200, 200, 503, 500, 200]);
+  assert.deepEqual(
+    statuses[0],
+    [200, 200, 200, 418, 500, 500, 200, 200, 503, 500, 200]
+      // merged: whole, a backend failing, both, one too slow, one empty, refused, unwritable host
+      .concat([200, 200, 200, 500, 200, 200, 200, 200, 503, 500, 200]),
+  );
   assert.deepEqual(statuses[0], statuses[1]);
 
   const [a, b] = [await metricsOf(lane), await metricsOf(layered)];
@@ -193,6 +254,26 @@ test('metrics keep the lane, and the lane records the counts and sizes of the he
     ],
     2,
     'the refused request never reached the proxy layer',
+  );
+  // the merge lane's layers: the merge, each backend call, a refusal the proxy never saw
+  const proxy = (r, complete, error) =>
+    `krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="${r}",krakend_response_complete="${complete}",error="${error}"}`;
+  assert.equal(promA[proxy('/merged/{id}', true, false)], 2);
+  assert.equal(promA[proxy('/merged-partly', false, true)], 1);
+  assert.equal(promA[proxy('/merged-limited', true, false)], 2);
+  assert.equal(promA[route('/merged-limited', 503)], 1);
+  assert.equal(
+    promA[
+      'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/merged-partly",krakend_backend_method="GET",url_path="/teapot",http_response_status_code="418",krakend_response_complete="false",error="true"}'
+    ],
+    1,
+  );
+  assert.equal(
+    promA[
+      'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/merged-empty",krakend_backend_method="GET",url_path="/empty",http_response_status_code="0",krakend_response_complete="false",error="true"}'
+    ],
+    1,
+    'an empty body fails the backend stage check',
   );
   assert.equal(statsA['krakend.router.response./teapot.status.418'], 1);
   assert.ok(

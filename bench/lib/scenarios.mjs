@@ -109,6 +109,16 @@ export const SCENARIOS = [
     floor: '/noop',
     baseline: 'main',
   },
+  {
+    name: 'merged-metrics',
+    description: 'the merged scenario with telemetry/opentelemetry (prometheus) and telemetry/metrics on',
+    instance: 'metrics',
+    path: '/merged',
+    nginx: '/noop',
+    floor: '/merged',
+    baseline: 'main',
+    expect: (body) => body.includes('"contact"') && body.includes('"extra"'),
+  },
 ];
 
 /** The paths the reference nginx proxies, to the backend's files. */

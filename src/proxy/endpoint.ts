@@ -36,6 +36,7 @@ import {
   HEADER_KEYS,
   type LaneGuard,
   type LaneMeter,
+  type LaneOutcome,
   type LaneReply,
   type LaneStage,
   type ProxyMiddleware,
@@ -65,7 +66,7 @@ import {
 import { headerMapOf, LaneGuards, NO_HEADER_MAP, NOT_READY, requestOf } from './lane-guards.js';
 import { compileLane, type LaneSpec } from './passthrough-lane.js';
 import { compileStaticProxy } from './static.js';
-import { parseDurationMs, sanitizeHost } from './util.js';
+import { bodyBytes, parseDurationMs, sanitizeHost } from './util.js';
 
 export interface EndpointRuntime {
   pools: PoolRegistry;
@@ -319,11 +320,13 @@ function compileBackend(
         ? (breq: BackendRequest, sink: CallSink) => httpCall(breq, sink, true)
         : httpCall
       : undefined;
+  // The lane calls also serve backends whose only middlewares are telemetry's (they record for them).
+  const laneMeters = featured === httpStage && concurrent === 1 ? metersOf(instruments) : undefined;
   const lanePath = builder.lanePath;
   let laneCall: LaneBackendCall | undefined;
   if (
     keepBytes &&
-    direct !== undefined &&
+    laneMeters !== undefined &&
     method === 'GET' &&
     lanePath !== undefined &&
     !builder.laneForwards &&
@@ -331,14 +334,18 @@ function compileBackend(
     hosts.every((origin) => rt.pools.servesWithGwClient(origin))
   ) {
     const template = new BackendHeadTemplate(rt.userAgent, hosts);
-    laneCall = (params, query, contentType, forwardedHost, clientIp, sink) => {
+    const meters = laneMeters.length > 0 ? laneMeters : undefined;
+    laneCall = (params, query, contentType, forwardedHost, clientIp, partSink) => {
       let path: string;
       try {
         path = lanePath(params, query);
       } catch (err) {
-        sink.rejected(err as Error);
+        // Not built: no backend call for its middlewares to record, as on the header-map path.
+        partSink.rejected(err as Error);
         return;
       }
+      const sink =
+        meters === undefined ? partSink : new MeteredLaneCall(partSink, meters, checked, performance.now());
       const host = hostCount === 1 ? 0 : balancer.next();
       let head: string;
       try {
@@ -366,7 +373,6 @@ function compileBackend(
       );
     };
   }
-  const laneMeters = featured === httpStage && concurrent === 1 ? metersOf(instruments) : undefined;
   return {
     index,
     builder,
@@ -651,6 +657,58 @@ class ByteMergeCall {
 }
 
 /** One backend's share of a byte merge: its body, or its failure. */
+// One outcome object, filled and read synchronously when a merge lane's call or answer is metered.
+const mergeLaneOutcome: LaneOutcome = {
+  status: 0,
+  bytes: 0,
+  reach: 'called',
+  backendOk: false,
+  backendStatus: 0,
+  elapsedUs: 0,
+  proxyComplete: false,
+  proxyError: false,
+};
+
+/**
+ * A merge lane's backend call, told to its backend's lane meters: what the telemetry middleware
+ * around the backend stage records, the stage's own check (status, empty body) included.
+ */
+class MeteredLaneCall implements CallSink {
+  constructor(
+    private readonly sink: CallSink,
+    private readonly meters: LaneMeter[],
+    private readonly check: (res: HttpResult) => unknown,
+    private readonly started: number,
+  ) {}
+
+  resolved(res: HttpResult): void {
+    let ok = true;
+    let status = res.status;
+    try {
+      this.check(res);
+    } catch (err) {
+      ok = false;
+      status = err instanceof BackendError ? (err.backendStatus ?? 0) : 0;
+    }
+    this.record(ok, status);
+    this.sink.resolved(res);
+  }
+
+  rejected(err: Error): void {
+    this.record(false, err instanceof BackendError ? (err.backendStatus ?? 0) : 0);
+    this.sink.rejected(err);
+  }
+
+  private record(ok: boolean, status: number): void {
+    const o = mergeLaneOutcome;
+    o.reach = 'called';
+    o.backendOk = ok;
+    o.backendStatus = status;
+    o.elapsedUs = (performance.now() - this.started) * 1000;
+    for (const meter of this.meters) meter.record(o);
+  }
+}
+
 class BytePartSink implements CallSink {
   constructor(
     private readonly call: ByteMergeCall,
@@ -820,11 +878,16 @@ class MergeLaneAnswers {
   private readonly completeLines: Buffer;
   private readonly incompleteLines: Buffer;
 
+  private readonly metered: boolean;
+
   constructor(
     private readonly render: (pr: ProxyResponse, req: GwRequest) => GwResponse,
     versionHeader: string,
     cacheControl: string | undefined,
+    /** The endpoint and proxy layers' meters (the backends' hear their own calls). */
+    private readonly meters: LaneMeter[],
   ) {
+    this.metered = meters.length > 0;
     const lines = `\r\ncontent-type: ${JSON_TYPE}\r\nx-krakend: ${versionHeader}\r\nx-krakend-completed: `;
     this.completeLines = Buffer.from(
       `${lines}true${cacheControl ? `\r\ncache-control: ${cacheControl}` : ''}`,
@@ -832,15 +895,45 @@ class MergeLaneAnswers {
     this.incompleteLines = Buffer.from(`${lines}false`);
   }
 
-  write(pr: ProxyResponse, reply: LaneReply): void {
+  /** `started`: performance.now() when the lane took the request (0 when nothing meters it). */
+  write(pr: ProxyResponse, reply: LaneReply, started: number): void {
     const json = pr.json;
     if (json === undefined) {
-      reply.answer(this.render(pr, MERGE_LANE_REQUEST));
+      const answer = this.render(pr, MERGE_LANE_REQUEST);
+      if (this.metered) this.measure(pr, answer.status, bodyBytes(answer.body), started);
+      reply.answer(answer);
       return;
     }
     // As render: complete only with non-empty data (the byte path writes `{}` for none).
     const complete = pr.isComplete && json.length > 2;
-    reply.pass(pr.status ?? 200, null, complete ? this.completeLines : this.incompleteLines, json);
+    const status = pr.status ?? 200;
+    if (this.metered) this.measure(pr, status, json.length, started);
+    reply.pass(status, null, complete ? this.completeLines : this.incompleteLines, json);
+  }
+
+  /** A guard's refusal: the endpoint layer records it, the proxy layer never saw it. */
+  refuse(answer: GwResponse, reply: LaneReply, started: number): void {
+    if (this.metered) {
+      const o = mergeLaneOutcome;
+      o.status = answer.status;
+      o.bytes = bodyBytes(answer.body);
+      o.reach = 'refused';
+      o.elapsedUs = (performance.now() - started) * 1000;
+      for (const meter of this.meters) meter.record(o);
+    }
+    reply.answer(answer);
+  }
+
+  /** As the proxy middleware reads a merge: an incomplete one means a backend failed. */
+  private measure(pr: ProxyResponse, status: number, bytes: number, started: number): void {
+    const o = mergeLaneOutcome;
+    o.status = status;
+    o.bytes = bytes;
+    o.reach = 'called';
+    o.proxyComplete = pr.isComplete;
+    o.proxyError = pr.error !== undefined || !pr.isComplete;
+    o.elapsedUs = (performance.now() - started) * 1000;
+    for (const meter of this.meters) meter.record(o);
   }
 }
 
@@ -848,10 +941,11 @@ class MergeLaneReply implements ProxyDone {
   constructor(
     private readonly answers: MergeLaneAnswers,
     private readonly reply: LaneReply,
+    private readonly started: number,
   ) {}
 
   done(pr: ProxyResponse): void {
-    this.answers.write(pr, this.reply);
+    this.answers.write(pr, this.reply, this.started);
   }
 }
 
@@ -1072,26 +1166,31 @@ export function compileEndpoint(
     if (guards.length === middlewares.length)
       lane = compileLane({ ...laneSpec, guards, meters: [...endpointMeters, ...laneSpec.meters] });
   }
-  // A byte merge whose endpoint middlewares are all guards (rate limits, JWT validation) and that
-  // nothing instruments: its GETs may take the merge lane too.
+  // A byte merge whose endpoint middlewares are all guards (rate limits, JWT validation) and whose
+  // instrumentations all have lane meters: its GETs may take the merge lane too.
   const mergeLane = byteMerge?.lane;
+  const mergeMeters =
+    mergeLane !== undefined && uninstrumentedProxy === byteMerge?.stage
+      ? metersOf([...endpointInstruments, ...proxyInstruments])
+      : undefined;
   if (
     mergeLane !== undefined &&
+    mergeMeters !== undefined &&
     method === 'GET' &&
-    proxy === byteMerge?.stage &&
-    endpointInstruments.length === 0 &&
     middlewares.every((mw) => mw.laneGuard !== undefined)
   ) {
     const guards =
       middlewares.length > 0 ? new LaneGuards(middlewares.map((mw) => mw.laneGuard!)) : undefined;
-    const answers = new MergeLaneAnswers(render, versionHeader, cacheControl);
+    const answers = new MergeLaneAnswers(render, versionHeader, cacheControl, mergeMeters);
+    const metered = mergeMeters.length > 0;
     lane = (params, query, headers, clientIp, reply) => {
+      const started = metered ? performance.now() : 0;
       if (guards !== undefined) {
         const map = guards.readsHeaders ? headerMapOf(headers) : NO_HEADER_MAP;
         const verdict = guards.verdict(requestOf(params, query, map, clientIp));
         if (verdict === NOT_READY) return false;
         if (verdict !== undefined) {
-          reply.answer(verdict);
+          answers.refuse(verdict, reply, started);
           return true;
         }
       }
@@ -1101,7 +1200,7 @@ export function compileEndpoint(
         headers.getHeader(HEADER_KEYS.contentType),
         headers.getHeader(HEADER_KEYS.host),
         clientIp,
-        new MergeLaneReply(answers, reply),
+        new MergeLaneReply(answers, reply, started),
       );
       return true;
     };

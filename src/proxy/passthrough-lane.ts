@@ -74,6 +74,8 @@ const outcome: LaneOutcome = {
   backendOk: false,
   backendStatus: 0,
   elapsedUs: 0,
+  proxyComplete: false,
+  proxyError: false,
 };
 
 const NO_HEADERS: string[] = [];
@@ -140,6 +142,8 @@ class CompiledLane {
     outcome.backendOk = backendOk;
     outcome.backendStatus = backendStatus;
     outcome.elapsedUs = (performance.now() - started) * 1000;
+    // A passed answer is an incomplete merge without error (no-op answers are never complete).
+    outcome.proxyError = !(reach === 'called' && backendOk);
     for (const meter of this.spec.meters) meter.record(outcome);
   }
 

@@ -1,8 +1,8 @@
 // The timing middlewares shared by `telemetry/metrics` and `telemetry/opentelemetry`: one per
 // endpoint (router layer), per endpoint proxy (merge of the backends) and per backend. Their
 // series are created here, at compile time; per request they read the clock twice and record.
-// Each also carries its `laneMeter`: the same recording from the pass-through lane's outcome, so
-// a plain no-op endpoint keeps the lane with metrics on.
+// Each also carries its `laneMeter`: the same recording from a lane's outcome, so a plain no-op
+// endpoint keeps the pass-through lane, and a byte merge the merge lane, with metrics on.
 
 import { bodyBytes } from '../proxy/util.js';
 import type {
@@ -206,12 +206,11 @@ export function instrumentProxy(
       throw err;
     }
   };
-  // The lane serves no-op endpoints only: a passed answer is an incomplete merge without error
-  // (no-op responses are never marked complete), anything else after the guards a failure.
   middleware.laneMeter = {
     record(o: LaneOutcome): void {
       if (o.reach === 'refused') return;
-      (o.reach === 'called' && o.backendOk ? incomplete : failed).record(o.elapsedUs);
+      const s = o.proxyError ? (o.proxyComplete ? failedPartly : failed) : o.proxyComplete ? ok : incomplete;
+      s.record(o.elapsedUs);
     },
   };
   return middleware;
