@@ -24,9 +24,9 @@
 // kept in the JSON as `rounds`). A ratio is the median of the rounds' ratios, each round's gw
 // run against the reference runs made right after it (never a reference run of another
 // scenario: the machine drifts by ±30 % within minutes).
-// Scenarios that add a feature to a plain scenario (noop-log, noop-metrics, merged-metrics) also measure the
-// feature's cost against a second gw started on the plain config: N pairs of short bursts, one
-// load generator alternating between the two (ABBAAB…); the cost is 1 − the median of the pairs'
+// Scenarios that add a feature to a plain one (noop-log, noop-metrics, merged-metrics) also
+// measure the feature's cost against a second gw started on the plain config: N pairs of short
+// bursts, one load generator alternating between the two (ABBAAB…); the cost is 1 − the median of the pairs'
 // req/s ratios (`featureCost`, with the req/CPU-s cost over the totals). Ten-second runs minutes
 // apart differ by ±20 % on this machine; bursts seconds apart share its drift. The scenarios the
 // targets name (noop, merged) get their ratio to nginx measured the same way too (`burstRatio`:
