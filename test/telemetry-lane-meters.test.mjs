@@ -238,40 +238,29 @@ test('metrics keep the lanes, and the lanes record the counts and sizes of the h
   // and the figures are there: each layer, each outcome
   const route = (r, status) =>
     `http_server_duration_seconds_count{http_request_method="GET",http_route="${r}",http_response_status_code="${status}"}`;
+  const proxy = (r, complete, error) =>
+    `krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="${r}",krakend_response_complete="${complete}",error="${error}"}`;
+  /** A failed backend call's series. */
+  const backendFailure = (r, urlPath, status) =>
+    `krakend_backend_duration_seconds_count{http_request_method="GET",http_route="${r}",krakend_backend_method="GET",url_path="${urlPath}",http_response_status_code="${status}",krakend_response_complete="false",error="true"}`;
   assert.equal(promA[route('/items/{id}', 200)], 3);
   assert.equal(promA[route('/items/{id}', 500)], 1);
   assert.equal(promA[route('/teapot', 418)], 1);
   assert.equal(promA[route('/limited', 503)], 1);
+  assert.equal(promA[backendFailure('/slow', '/slow', 0)], 1);
   assert.equal(
-    promA[
-      'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/slow",krakend_backend_method="GET",url_path="/slow",http_response_status_code="0",krakend_response_complete="false",error="true"}'
-    ],
-    1,
-  );
-  assert.equal(
-    promA[
-      'krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="/limited",krakend_response_complete="false",error="false"}'
-    ],
+    promA[proxy('/limited', false, false)],
     2,
     'the refused request never reached the proxy layer',
   );
   // the merge lane's layers: the merge, each backend call, a refusal the proxy never saw
-  const proxy = (r, complete, error) =>
-    `krakend_proxy_duration_seconds_count{http_request_method="GET",http_route="${r}",krakend_response_complete="${complete}",error="${error}"}`;
   assert.equal(promA[proxy('/merged/{id}', true, false)], 2);
   assert.equal(promA[proxy('/merged-partly', false, true)], 1);
   assert.equal(promA[proxy('/merged-limited', true, false)], 2);
   assert.equal(promA[route('/merged-limited', 503)], 1);
+  assert.equal(promA[backendFailure('/merged-partly', '/teapot', 418)], 1);
   assert.equal(
-    promA[
-      'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/merged-partly",krakend_backend_method="GET",url_path="/teapot",http_response_status_code="418",krakend_response_complete="false",error="true"}'
-    ],
-    1,
-  );
-  assert.equal(
-    promA[
-      'krakend_backend_duration_seconds_count{http_request_method="GET",http_route="/merged-empty",krakend_backend_method="GET",url_path="/empty",http_response_status_code="0",krakend_response_complete="false",error="true"}'
-    ],
+    promA[backendFailure('/merged-empty', '/empty', 0)],
     1,
     'an empty body fails the backend stage check',
   );
