@@ -217,7 +217,7 @@ function latin1Key(name: string): ArrayBuffer {
   return key;
 }
 
-/** Where the pass-through lane writes: a Reply that also takes a backend head as text. */
+/** Where the lanes write: a Reply that also takes header lines as bytes (a backend's, gw's own). */
 export interface LaneReply extends Reply {
   /**
    * Header lines written as they are after the status line, CRLF-prefixed bytes: `passed` (a

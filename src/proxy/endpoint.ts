@@ -656,7 +656,6 @@ class ByteMergeCall {
   }
 }
 
-/** One backend's share of a byte merge: its body, or its failure. */
 // One outcome object, filled and read synchronously when a merge lane's call or answer is metered.
 const mergeLaneOutcome: LaneOutcome = {
   status: 0,
@@ -709,6 +708,7 @@ class MeteredLaneCall implements CallSink {
   }
 }
 
+/** One backend's share of a byte merge: its body, or its failure. */
 class BytePartSink implements CallSink {
   constructor(
     private readonly call: ByteMergeCall,
@@ -877,7 +877,6 @@ const MERGE_LANE_REQUEST: GwRequest = requestOf({}, '', NO_HEADER_MAP, '');
 class MergeLaneAnswers {
   private readonly completeLines: Buffer;
   private readonly incompleteLines: Buffer;
-
   private readonly metered: boolean;
 
   constructor(

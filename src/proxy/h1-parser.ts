@@ -9,7 +9,8 @@ import type { ResponseHeaders } from '../types.js';
 
 export interface ResponseSink {
   /**
-   * `passed`: in pass mode, the header lines to hand back to the client, CRLF-prefixed, as bytes (see `expect`).
+   * `passed`: in pass mode, the header lines to hand back to the client, CRLF-prefixed, as bytes
+   * (see `expect`).
    * `bodyLength`: the body's size when the head announces it (Content-Length), else -1.
    */
   onHead(status: number, headers: ResponseHeaders, passed: Buffer | undefined, bodyLength: number): void;
@@ -25,7 +26,7 @@ export class ParseError extends Error {}
 export enum HeadMode {
   /** Every header into the map. */
   Map,
-  /** The lines to hand back as text; the map holds only KEPT_IN_PASS_MODE names. */
+  /** The lines to hand back as bytes; the map holds only KEPT_IN_PASS_MODE names. */
   Pass,
   /** Only the KEPT_IN_PASS_MODE names, no text: for a caller that reads no backend header. */
   Lean,
@@ -109,7 +110,7 @@ function headerName(text: string, start: number, end: number): string {
 }
 
 /**
- * What a no-op answer leaves out of the backend's headers, as text (pass mode) or as a map
+ * What a no-op answer leaves out of the backend's headers, as bytes (pass mode) or as a map
  * (src/proxy/endpoint.ts): framing is the front's to write, Date and Server are the gateway's own.
  */
 export const NOT_PASSED = new Set([
@@ -207,7 +208,6 @@ for (const name of new Set([...READ_IN_PASS_MODE, ...NOT_PASSED])) {
   BYTE_NAMES[name.length].push({ name, read: READ_IN_PASS_MODE.has(name), passed: !NOT_PASSED.has(name) });
 }
 
-/** The ByteName buf[start, end) is (in any case), or undefined for another name. */
 /**
  * The passed runs of `buf` in one new buffer: it outlives the read buffer the head came in, and
  * reaches the client's socket as bytes (no string to decode, join and encode again).
@@ -221,6 +221,7 @@ function bytesOfRuns(buf: Buffer, runs: number[]): Buffer {
   return out;
 }
 
+/** The ByteName buf[start, end) is (in any case), or undefined for another name. */
 function byteName(buf: Buffer, start: number, end: number): ByteName | undefined {
   const candidates = BYTE_NAMES[end - start];
   if (candidates === undefined) return undefined;

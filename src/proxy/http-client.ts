@@ -13,7 +13,10 @@ export interface HttpResult {
   /** In pass or lean head mode (gw's client), only the names ResponseParser keeps for the client. */
   headers: ResponseHeaders;
   body: Buffer;
-  /** Asked in pass head mode (and answered by gw's client): the head's lines to hand back, CRLF-prefixed, as bytes. */
+  /**
+   * Asked in pass head mode (and answered by gw's client): the head's lines to hand back,
+   * CRLF-prefixed, as bytes.
+   */
   head?: Buffer;
 }
 
@@ -94,7 +97,7 @@ export interface CallOptions {
   /** The request's whole head, written and checked by the caller (an http: origin on gw's client only). */
   head?: string;
   /**
-   * How gw's client reads the answer's head: Pass hands its lines back as text (HttpResult.head),
+   * How gw's client reads the answer's head: Pass hands its lines back as bytes (HttpResult.head),
    * Lean keeps only what the call itself needs (the caller reads no backend header); a full
    * header map when not given.
    */
