@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { freePort, get, jsonBackend, startBackend, startGateway } from './helpers/gateway.mjs';
 
 let api;
+let late;
 let slow;
 let direct;
 let layered;
@@ -44,7 +45,9 @@ function config(deadPort, extraRouter) {
         endpoint: '/merged',
         backend: [
           { host, url_pattern: '/user', allow: ['name', 'city'], mapping: { city: 'town' } },
-          { host, url_pattern: '/extra', group: 'extra' },
+          // A merge is in order of arrival: the group answers 30 ms later, so every run (and both
+          // gateways) merge in the same order.
+          { host: [late.url], url_pattern: '/extra', group: 'extra' },
         ],
       },
       {
@@ -75,9 +78,14 @@ before(async () => {
     }),
     '/teapot': { __status: 418, __headers: { 'x-teapot': '1' }, __body: { short: 'stout' } },
     '/user': { name: 'Ana', city: 'Bcn', password: 'x' },
-    '/extra': { a: 1 },
     '/not-json': { __status: 200, __headers: { 'content-type': 'application/json' }, __body: '{nope' },
     '/fails': { __status: 500, __body: { error: true } },
+  });
+  late = await startBackend((_req, res) => {
+    setTimeout(() => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"a":1}');
+    }, 30).unref();
   });
   slow = await startBackend((_req, res) => {
     setTimeout(() => res.end('{"late":true}'), 1000).unref();
@@ -92,6 +100,7 @@ after(async () => {
   await layered?.stop();
   await api?.close();
   await slow?.close();
+  await late?.close();
 });
 
 const COMPARED_HEADERS = ['content-type', 'x-krakend', 'x-krakend-completed', 'x-backend', 'x-teapot'];
