@@ -681,15 +681,14 @@ class MeteredLaneCall implements CallSink {
   ) {}
 
   resolved(res: HttpResult): void {
-    let ok = true;
-    let status = res.status;
     try {
       this.check(res);
     } catch (err) {
-      ok = false;
-      status = err instanceof BackendError ? (err.backendStatus ?? 0) : 0;
+      // What the part's own check would fail it with: told as a failure, not checked again.
+      this.rejected(err as Error);
+      return;
     }
-    this.record(ok, status);
+    this.record(true, res.status);
     this.sink.resolved(res);
   }
 
@@ -912,25 +911,23 @@ class MergeLaneAnswers {
 
   /** A guard's refusal: the endpoint layer records it, the proxy layer never saw it. */
   refuse(answer: GwResponse, reply: LaneReply, started: number): void {
-    if (this.metered) {
-      const o = mergeLaneOutcome;
-      o.status = answer.status;
-      o.bytes = bodyBytes(answer.body);
-      o.reach = 'refused';
-      o.elapsedUs = (performance.now() - started) * 1000;
-      for (const meter of this.meters) meter.record(o);
-    }
+    if (this.metered) this.measure(undefined, answer.status, bodyBytes(answer.body), started);
     reply.answer(answer);
   }
 
-  /** As the proxy middleware reads a merge: an incomplete one means a backend failed. */
-  private measure(pr: ProxyResponse, status: number, bytes: number, started: number): void {
+  /**
+   * `pr`: the merge, undefined for a refusal. As the proxy middleware reads a merge: an
+   * incomplete one means a backend failed.
+   */
+  private measure(pr: ProxyResponse | undefined, status: number, bytes: number, started: number): void {
     const o = mergeLaneOutcome;
     o.status = status;
     o.bytes = bytes;
-    o.reach = 'called';
-    o.proxyComplete = pr.isComplete;
-    o.proxyError = pr.error !== undefined || !pr.isComplete;
+    o.reach = pr === undefined ? 'refused' : 'called';
+    if (pr !== undefined) {
+      o.proxyComplete = pr.isComplete;
+      o.proxyError = pr.error !== undefined || !pr.isComplete;
+    }
     o.elapsedUs = (performance.now() - started) * 1000;
     for (const meter of this.meters) meter.record(o);
   }

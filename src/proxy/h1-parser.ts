@@ -452,6 +452,9 @@ export class ResponseParser {
     const passMode = this.mode === HeadMode.Pass;
     let lineEnd = byteLineEnd(buf, start, end);
     if (lineEnd < 0) return -1;
+    const d0 = buf[start + 9] - 48;
+    const d1 = buf[start + 10] - 48;
+    const d2 = buf[start + 11] - 48;
     if (
       lineEnd - start < 12 ||
       buf[start] !== 72 || // H
@@ -462,15 +465,9 @@ export class ResponseParser {
       buf[start + 5] !== 49 || // 1
       buf[start + 6] !== 46 || // .
       buf[start + 8] !== 32 ||
-      (lineEnd - start > 12 && buf[start + 12] !== 32)
+      (lineEnd - start > 12 && buf[start + 12] !== 32) ||
+      !(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9)
     )
-      throw new ParseError(
-        `invalid status line ${JSON.stringify(buf.toString('latin1', start, Math.min(lineEnd, start + 40)))}`,
-      );
-    const d0 = buf[start + 9] - 48;
-    const d1 = buf[start + 10] - 48;
-    const d2 = buf[start + 11] - 48;
-    if (!(d0 >= 1 && d0 <= 9 && d1 >= 0 && d1 <= 9 && d2 >= 0 && d2 <= 9))
       throw new ParseError(
         `invalid status line ${JSON.stringify(buf.toString('latin1', start, Math.min(lineEnd, start + 40)))}`,
       );
