@@ -176,7 +176,7 @@ describe('workers', () => {
         version: 3,
         endpoints: [{ endpoint: '/items', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
       },
-      { args: ['--workers', '2'] },
+      { args: ['--workers', '2', '--front', 'uws'] },
     );
     try {
       const results = await Promise.all(Array.from({ length: 20 }, () => get(`${gw.url}/items`)));

@@ -62,7 +62,7 @@ test('closed → open after more than max_errors consecutive errors → half-ope
         },
       ],
     },
-    { args: ['--workers', '2'] },
+    { args: ['--workers', '2', '--front', 'uws'] },
   );
   try {
     // Consecutive: a success in between starts the count again.

@@ -60,7 +60,7 @@ test('client_max_rate 5: exactly 5 per client across 2 workers, then 429', async
         },
       ],
     },
-    { args: ['--workers', '2'] },
+    { args: ['--workers', '2', '--front', 'uws'] },
   );
   try {
     await allWorkersListening(gw);
@@ -128,7 +128,7 @@ test('max_rate: endpoint limit shared by all clients → 503; refill after `ever
         },
       ],
     },
-    { args: ['--workers', '2'] },
+    { args: ['--workers', '2', '--front', 'uws'] },
   );
   try {
     const shared = await Promise.all([
@@ -182,7 +182,7 @@ test('qos/ratelimit/service limits every endpoint together, per client and in to
         { endpoint: '/b', backend: [{ host: [backend.url], url_pattern: '/ok' }] },
       ],
     },
-    { args: ['--workers', '2'] },
+    { args: ['--workers', '2', '--front', 'uws'] },
   );
   try {
     const t1 = [
@@ -229,7 +229,7 @@ test('qos/ratelimit/proxy: one bucket per backend across workers; refused calls 
         },
       ],
     },
-    { args: ['--workers', '2'] },
+    { args: ['--workers', '2', '--front', 'uws'] },
   );
   try {
     const before = backend.requests.length;

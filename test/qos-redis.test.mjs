@@ -53,8 +53,8 @@ test('two gw nodes × 2 workers share one Redis: 5 per client and 8 per endpoint
     key: 'X-Client',
   });
   const [n1, n2] = await Promise.all([
-    startGateway(cfg, { args: ['--workers', '2'] }),
-    startGateway(cfg, { args: ['--workers', '2'] }),
+    startGateway(cfg, { args: ['--workers', '2', '--front', 'uws'] }),
+    startGateway(cfg, { args: ['--workers', '2', '--front', 'uws'] }),
   ]);
   try {
     const alice = await Promise.all(
@@ -91,11 +91,13 @@ test('Redis unreachable: refuse (503) or fall back to local buckets, with a log 
   const redis = await startRedis();
   const backend = await jsonBackend({ '/ok': { ok: true } });
   const limit = { client_max_rate: 3, strategy: 'header', key: 'X-Client' };
-  const strict = await startGateway(config(backend.url, redis.address, limit), { args: ['--workers', '2'] });
+  const strict = await startGateway(config(backend.url, redis.address, limit), {
+    args: ['--workers', '2', '--front', 'uws'],
+  });
   const lenient = await startGateway(
     config(backend.url, redis.address, { ...limit, on_failure_allow: true }),
     {
-      args: ['--workers', '2'],
+      args: ['--workers', '2', '--front', 'uws'],
     },
   );
   try {

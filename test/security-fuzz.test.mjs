@@ -398,8 +398,12 @@ describe('fuzz, through the gateway', () => {
         }
         case 3: {
           const nick = r.pick(['kate', 'ray', encodeURIComponent(anyText(r, 8)) || 'x', 'k%20x']);
-          const ok = /^k[a-z]*$/.test(decodeURIComponent(nick));
-          cases.push({ path: `/cel/${nick}`, expect: ok ? 200 : 500 });
+          const decoded = decodeURIComponent(nick);
+          const ok = /^k[a-z]*$/.test(decoded);
+          // A param that holds an escape, `?`, `#` or `/` once decoded never reaches the endpoint
+          // (lura router/gin/engine.go paramChecker; gw adds `/`).
+          const refused = /[%?#/]/.test(decoded);
+          cases.push({ path: `/cel/${nick}`, expect: refused ? 400 : ok ? 200 : 500 });
           if (ok) accepted++;
           break;
         }

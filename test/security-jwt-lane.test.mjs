@@ -16,6 +16,10 @@ import { after, before, test } from 'node:test';
 import { startBackend, startGateway } from './helpers/gateway.mjs';
 import { rawGet } from './helpers/raw-http.mjs';
 
+// The lanes exist on the uWS front only.
+const UWS = ['--workers', '1', '--front', 'uws'];
+const UWS_DEBUG = [...UWS, '--log-level', 'DEBUG'];
+
 const SECRET = 'gw-lane-test-secret-0123456789abcdef0123456789';
 const b64url = (s) => Buffer.from(s).toString('base64url');
 
@@ -98,8 +102,8 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-jwt-lane-'));
   const jwk = join(dir, 'jwk.json');
   writeFileSync(jwk, JSON.stringify({ keys: [{ kty: 'oct', kid: 'k1', alg: 'HS256', k: b64url(SECRET) }] }));
-  lane = await startGateway(config(jwk, {}), { args: ['--workers', '1', '--log-level', 'DEBUG'] });
-  layered = await startGateway(config(jwk, { forwarded_by_client_ip: true }));
+  lane = await startGateway(config(jwk, {}), { args: UWS_DEBUG });
+  layered = await startGateway(config(jwk, { forwarded_by_client_ip: true }), { args: UWS });
 });
 
 after(async () => {

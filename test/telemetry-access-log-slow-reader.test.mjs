@@ -92,7 +92,10 @@ for (const [stdout, workers] of [
 test('stdout a file, 2 workers: the workers write in large chunks, and every line is whole and there once', async (t) => {
   const backend = await jsonBackend({ '/doc': { ok: true } });
   t.after(() => backend.close());
-  const gw = await startGateway(configFor(backend.url), { args: ['--workers', '2'], stdout: 'file' });
+  const gw = await startGateway(configFor(backend.url), {
+    args: ['--workers', '2', '--front', 'uws'],
+    stdout: 'file',
+  });
   t.after(() => gw.stop());
   const statuses = await sendAll(gw.url, 2 * REQUESTS, 16);
   assert.ok(statuses.every((s) => s === 200));

@@ -13,6 +13,10 @@ import { after, before, test } from 'node:test';
 import { get as fetchGet, freePort, startBackend, startGateway } from './helpers/gateway.mjs';
 import { rawRequest } from './helpers/raw-http.mjs';
 
+// The lanes exist on the uWS front only.
+const UWS = ['--workers', '1', '--front', 'uws'];
+const UWS_DEBUG = [...UWS, '--log-level', 'DEBUG'];
+
 let api;
 let lane;
 let layered;
@@ -185,8 +189,8 @@ before(async () => {
   deadPort = await freePort();
   const a = await config({});
   const b = await config({ forwarded_by_client_ip: true });
-  lane = Object.assign(await startGateway(a.config, { args: ['--workers', '1', '--log-level', 'DEBUG'] }), a);
-  layered = Object.assign(await startGateway(b.config), b);
+  lane = Object.assign(await startGateway(a.config, { args: UWS_DEBUG }), a);
+  layered = Object.assign(await startGateway(b.config, { args: UWS }), b);
 });
 
 after(async () => {
@@ -223,9 +227,10 @@ test('metrics keep the lanes, and the lanes record the counts and sizes of the h
   }
   assert.deepEqual(
     statuses[0],
-    [200, 200, 200, 418, 500, 500, 200, 200, 503, 500, 200]
-      // merged: whole, a backend failing, both, one too slow, one empty, refused, unwritable host
-      .concat([200, 200, 200, 500, 200, 200, 200, 200, 503, 500, 200]),
+    // an invalid Host is refused at the front (400), before any layer records it
+    [200, 200, 200, 418, 500, 500, 200, 200, 503, 400, 200]
+      // merged: whole, a backend failing, both, one too slow, one empty, refused, invalid host
+      .concat([200, 200, 200, 500, 200, 200, 200, 200, 503, 400, 200]),
   );
   assert.deepEqual(statuses[0], statuses[1]);
 
@@ -244,7 +249,7 @@ test('metrics keep the lanes, and the lanes record the counts and sizes of the h
   const backendFailure = (r, urlPath, status) =>
     `krakend_backend_duration_seconds_count{http_request_method="GET",http_route="${r}",krakend_backend_method="GET",url_path="${urlPath}",http_response_status_code="${status}",krakend_response_complete="false",error="true"}`;
   assert.equal(promA[route('/items/{id}', 200)], 3);
-  assert.equal(promA[route('/items/{id}', 500)], 1);
+  assert.equal(promA[route('/items/{id}', 400)], undefined, 'refused at the front, unrecorded');
   assert.equal(promA[route('/teapot', 418)], 1);
   assert.equal(promA[route('/limited', 503)], 1);
   assert.equal(promA[backendFailure('/slow', '/slow', 0)], 1);

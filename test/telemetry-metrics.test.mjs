@@ -217,7 +217,7 @@ test('gw run --workers 2: /metrics and /__stats count the requests of both threa
         { endpoint: '/skipped', backend: [{ host: [backend.url], url_pattern: '/b' }] },
       ],
     },
-    { args: ['--workers', '2'] },
+    { args: ['--workers', '2', '--front', 'uws'] },
   );
   t.after(async () => {
     await gw.stop();
@@ -358,7 +358,7 @@ test('under load (autocannon, 2 workers): /metrics and /__stats answer with coun
       },
       endpoints: [{ endpoint: '/load', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
     },
-    { args: ['--workers', '2'] },
+    { args: ['--workers', '2', '--front', 'uws'] },
   );
   t.after(async () => {
     await gw.stop();

@@ -148,7 +148,11 @@ test('many different unmatched paths make one series: /metrics does not grow wit
 });
 
 test('a matched no-op endpoint still answers through the pass-through lane', async (t) => {
-  const { gw, scrape } = await startPrometheus(t, {}, { args: ['--workers', '1', '--log-level', 'DEBUG'] });
+  const { gw, scrape } = await startPrometheus(
+    t,
+    {},
+    { args: ['--workers', '1', '--front', 'uws', '--log-level', 'DEBUG'] },
+  );
   const lanePath = /\[ENDPOINT: GET \/x\] response path: no-op pass-through lane/;
   assert.match(await gw.waitForLog(lanePath), lanePath);
   assert.equal((await request(gw.port, 'GET', '/nowhere')).status, 404);

@@ -180,7 +180,7 @@ test('OTLP/HTTP, 2 workers: server, proxy and backend spans, traceparent to the 
           ],
         },
       ],
-      start: (config) => startWatched(config, ['--workers', '2']),
+      start: (config) => startWatched(config, ['--workers', '2', '--front', 'uws']),
     },
   );
 
@@ -380,7 +380,7 @@ test('without an otlp exporter no @opentelemetry module is loaded; a collector t
       },
       endpoints: [{ endpoint: '/t', backend: [{ host: [backend.url], url_pattern: '/a' }] }],
     },
-    { args: ['--workers', '2'], env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
+    { args: ['--workers', '2', '--front', 'uws'], env: { OTEL_BSP_SCHEDULE_DELAY: '100' } },
   );
   t.after(() => down.stop());
   for (let round = 0; round < 4; round++) {

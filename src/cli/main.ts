@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigLoadError, checkConfig, formatIssues, loadConfigFile } from '../config/index.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
-import type { FrontKind } from '../server/front.js';
+import type { FrontRequest } from '../server/platform.js';
 import { serve } from '../server/run.js';
 import type { ServiceConfig } from '../types.js';
 import { checkCommand } from './check.js';
@@ -17,7 +17,7 @@ const EXAMPLE_SELF = 'http://127.0.0.1:8080';
 export const HELP = `gw ${GW_VERSION}: an API gateway that serves KrakenD v3 configurations
 
 Usage:
-  gw run   [-c FILE] [-p PORT] [-d] [--workers N] [--node-http] [--transform wasm|js] [--log-level LEVEL]
+  gw run   [-c FILE] [-p PORT] [-d] [--workers N] [--front auto|uws|node] [--transform wasm|js] [--log-level LEVEL]
   gw check -c FILE [-d] [--lint] [-t]
   gw version
   gw help
@@ -34,7 +34,9 @@ Options:
   -p, --port PORT       Listen port (overrides "port" and KRAKEND_PORT)
   -d, --debug           run: debug log level and the /__debug/ endpoint; check: print the parsed config
   --workers N           Worker threads serving the same port (default: one per core)
-  --node-http           Use the node:http front instead of uWebSockets.js
+  --front FRONT         HTTP front: auto (default: uWebSockets.js where its current build
+                        loads, node:http elsewhere), uws (also the old build, on Node 20),
+                        or node (node:http); --node-http is --front node
   --transform MODE      Response manipulation path: wasm (default) or js
   --log-level LEVEL     DEBUG, INFO, WARNING, ERROR, CRITICAL (overrides telemetry/logging)
   --lint                check: also warn about risky settings
@@ -53,7 +55,7 @@ interface Parsed {
   lint: boolean;
   testRoutes: boolean;
   workers?: number;
-  front: FrontKind;
+  front: FrontRequest;
   transform: 'wasm' | 'js';
   logLevel?: string;
 }
@@ -65,7 +67,7 @@ function parseArgs(argv: string[]): Parsed {
     debug: false,
     lint: false,
     testRoutes: false,
-    front: 'uws',
+    front: 'auto',
     transform: 'wasm',
   };
   const value = (i: number, flag: string): string => {
@@ -109,6 +111,13 @@ function parseArgs(argv: string[]): Parsed {
       case '--node-http':
         p.front = 'node';
         break;
+      case '--front': {
+        const v = value(i++, a);
+        if (v !== 'auto' && v !== 'uws' && v !== 'node')
+          throw new UsageError('--front expects auto, uws or node');
+        p.front = v;
+        break;
+      }
       case '--transform': {
         const v = value(i++, a);
         if (v !== 'wasm' && v !== 'js') throw new UsageError('--transform expects wasm or js');

@@ -92,7 +92,9 @@ function compileTemplate(template: string): Part[] {
   return parts;
 }
 
-const NEEDS_ESCAPE = /[^A-Za-z0-9\-._~!$&'()*+,;=:@%]/;
+// `%` is escaped too: a value's `%2e%2e` must reach the backend as `%252e%252e`, never as an
+// escape the backend would decode into a dot segment or a separator.
+const NEEDS_ESCAPE = /[^A-Za-z0-9\-._~!$&'()*+,;=:@]/;
 
 function pathEscape(v: string): string {
   return NEEDS_ESCAPE.test(v) ? encodeURIComponent(v) : v;

@@ -21,7 +21,7 @@ import type {
   UnmatchedRecorder,
 } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
-import { cleanPath, type LookupResult, Router } from './router.js';
+import { cleanPath, type LookupResult, paramsRefusal, Router } from './router.js';
 
 export interface RouterOptions {
   return_error_msg?: boolean;
@@ -270,6 +270,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     if (echo !== undefined && (path === '/__echo' || path.startsWith('/__echo/'))) return echo(req);
     const found = router.lookup(req.method, path);
     if (found.kind === 'found') {
+      const refused = paramsRefusal(found.params);
+      if (refused !== undefined) return Promise.resolve(plain(400, refused));
       req.params = found.params;
       return found.value;
     }
@@ -327,6 +329,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
           if (fixed !== undefined || paramLanes === 0) return fixed;
           const found = router.lookup('GET', path);
           if (found.kind !== 'found' || found.value.lane === undefined) return undefined;
+          // Refused params are answered by route(), off the lane.
+          if (paramsRefusal(found.params) !== undefined) return undefined;
           return { lane: found.value.lane, params: found.params };
         }
       : undefined;

@@ -3,20 +3,18 @@
 
 import http, { STATUS_CODES } from 'node:http';
 import https from 'node:https';
-import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { bodyBytes } from '../proxy/util.js';
 import {
   type DirectStage,
   type GwRequest,
   type GwResponse,
-  HEADER_KEYS,
   type HeaderMap,
   type LaneMatch,
   type LaneReply,
 } from '../types.js';
-
-export type FrontKind = 'uws' | 'node';
+import { HeadScan, originPath, REFUSED, type Refusal, refusalBytes, refusalOf } from './http1.js';
+import { type FrontKind, loadUws, type UwsBuild } from './platform.js';
 
 export interface FrontTls {
   /** PEM file paths, for uWS. */
@@ -32,6 +30,8 @@ export interface FrontTls {
 
 export interface FrontOptions {
   port: number;
+  /** Worker threads serving the port: node:http shares it with `reusePort` when more than one. */
+  workers: number;
   host: string;
   /** Bodies beyond this are refused with 413. */
   maxBodyBytes: number;
@@ -93,11 +93,15 @@ const EMPTY: Buffer = Buffer.alloc(0);
 // (the handler runs synchronously, one request at a time per thread) avoid a closure per request.
 const NO_HEADERS: HeaderMap = {};
 let collecting: HeaderMap = NO_HEADERS;
-let collectedBytes = 0;
+/** uWS lets through names and values its parser should refuse: the scan checks them. */
+const uwsScan = new HeadScan(true);
 function collectHeader(k: string, v: string): void {
-  collectedBytes += k.length + v.length + 4;
+  uwsScan.add(k, v);
   const prev = collecting[k];
   collecting[k] = prev === undefined ? v : `${prev}, ${v}`;
+}
+function scanHeader(k: string, v: string): void {
+  uwsScan.add(k, v);
 }
 
 // An IPv4 peer's text form, cached by its 32-bit value: uWS's text form costs an inet_ntop,
@@ -121,24 +125,8 @@ function errorResponse(status: number, text: string): GwResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: text };
 }
 
-let uwsModule: typeof import('uWebSockets.js') | null | undefined;
-let uwsLoadError: string | undefined;
-
-/** Loads uWebSockets.js once; null when the native binary does not load on this platform. */
-export function loadUws(): typeof import('uWebSockets.js') | null {
-  if (uwsModule !== undefined) return uwsModule;
-  try {
-    const require = createRequire(import.meta.url);
-    uwsModule = require('uWebSockets.js');
-  } catch (err) {
-    uwsLoadError = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    uwsModule = null;
-  }
-  return uwsModule ?? null;
-}
-
-export function uwsUnavailableReason(): string | undefined {
-  return uwsLoadError;
+function refusalResponse(r: Refusal): GwResponse {
+  return errorResponse(r.status, r.body);
 }
 
 /** Finds the pass-through lane's route of a GET path (src/server/app.ts). */
@@ -167,13 +155,14 @@ const LANE_REQUEST: GwRequest = {
  */
 export function createFront(
   kind: FrontKind,
+  build: UwsBuild | undefined,
   opts: FrontOptions,
   handler: RequestHandler,
   serve?: DirectStage,
   lane?: LaneLookup,
 ): HttpFront {
   if (kind === 'uws') {
-    const uws = loadUws();
+    const uws = loadUws(build ?? 'current');
     if (uws) return new UwsFront(uws, opts, handler, serve, lane);
   }
   return new NodeFront(opts, handler);
@@ -255,16 +244,32 @@ class UwsFront implements HttpFront {
     ureq: import('uWebSockets.js').HttpRequest,
   ): void {
     const method = ureq.getCaseSensitiveMethod();
-    const url = ureq.getUrl();
+    let url = ureq.getUrl();
     const query = ureq.getQuery() ?? '';
-    if (this.lane !== undefined && method === 'GET' && this.tryLane(res, ureq, url, query)) return;
+    const scan = uwsScan;
+    scan.reset();
+    // A GET whose route has a lane: its head is checked without building a header map.
+    const match = this.lane !== undefined && method === 'GET' ? this.lane(url) : undefined;
+    if (match !== undefined) {
+      ureq.forEach(scanHeader);
+      if (refusalOf(scan, true, this.opts.maxHeaderBytes) === undefined && !scan.hasBody()) {
+        if (this.tryLane(res, ureq, url, query, match, scan.close)) return;
+      }
+      scan.reset();
+    }
     const headers: HeaderMap = {};
     collecting = headers;
-    collectedBytes = method.length + url.length + query.length;
     ureq.forEach(collectHeader);
-    const headerBytes = collectedBytes;
     collecting = NO_HEADERS;
     const clientIp = clientIpOf(res);
+    let refused = refusalOf(scan, true, this.opts.maxHeaderBytes - method.length - url.length - query.length);
+    if (refused === undefined && url.length + query.length >= this.opts.maxHeaderBytes)
+      refused = REFUSED.targetTooLong;
+    if (refused === undefined && url.charCodeAt(0) !== 47) {
+      const path = originPath(url);
+      if (path === undefined) refused = REFUSED.badTarget;
+      else url = path;
+    }
     const gwReq: GwRequest = { method, path: url, query, headers, params: {}, body: null, clientIp };
     const state = new Exchange(
       this,
@@ -272,28 +277,26 @@ class UwsFront implements HttpFront {
       gwReq,
       method === 'HEAD',
       this.opts.onAnswered ? performance.now() : 0,
+      scan.close,
     );
     this.watch(res, state);
 
-    if (headerBytes > this.opts.maxHeaderBytes) {
-      this.respond(res, state, errorResponse(431, '431 Request Header Fields Too Large'), true);
+    if (refused !== undefined) {
+      this.respond(res, state, refusalResponse(refused), true);
       return;
     }
-    const contentLength = headers['content-length'];
-    const hasBody =
-      contentLength !== undefined ? contentLength !== '0' : headers['transfer-encoding'] !== undefined;
-    if (!hasBody) {
+    if (!scan.hasBody()) {
       this.dispatch(res, state, gwReq);
       return;
     }
-    const declared = contentLength !== undefined ? Number(contentLength) : -1;
+    const declared = scan.contentLengths > 0 ? Number(scan.contentLength) : -1;
     if (declared > this.opts.maxBodyBytes) {
-      this.respond(res, state, errorResponse(413, '413 Request Entity Too Large'), true);
+      this.respond(res, state, refusalResponse(REFUSED.bodyTooLarge), true);
       return;
     }
     if (this.opts.readTimeoutMs > 0) {
       state.timer = setTimeout(() => {
-        this.respond(res, state, errorResponse(408, '408 Request Timeout'), true);
+        this.respond(res, state, refusalResponse(REFUSED.timeout), true);
       }, this.opts.readTimeoutMs);
     }
     const chunks: Buffer[] = [];
@@ -302,7 +305,7 @@ class UwsFront implements HttpFront {
       if (state.done) return;
       size += chunk.byteLength;
       if (size > this.opts.maxBodyBytes) {
-        this.respond(res, state, errorResponse(413, '413 Request Entity Too Large'), true);
+        this.respond(res, state, refusalResponse(REFUSED.bodyTooLarge), true);
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0)));
@@ -328,24 +331,21 @@ class UwsFront implements HttpFront {
     });
   }
 
-  /** Serves a GET without body through its route's lane, if it has one; false otherwise. */
+  /** Serves a GET without body through its route's lane; false when the lane leaves it to the stage. */
   private tryLane(
     res: import('uWebSockets.js').HttpResponse,
     ureq: import('uWebSockets.js').HttpRequest,
     url: string,
     query: string,
+    match: LaneMatch,
+    close: boolean,
   ): boolean {
-    const match = this.lane!(url);
-    if (match === undefined) return false;
-    const length = ureq.getHeader(HEADER_KEYS.contentLength);
-    if ((length !== '' && length !== '0') || ureq.getHeader(HEADER_KEYS.transferEncoding) !== '')
-      return false;
     const clientIp = clientIpOf(res);
     const logged = this.opts.onAnswered !== undefined;
     const req: GwRequest = logged
       ? { method: 'GET', path: url, query, headers: NO_HEADERS, params: match.params, body: null, clientIp }
       : LANE_REQUEST;
-    const state = new Exchange(this, res, req, false, logged ? performance.now() : 0);
+    const state = new Exchange(this, res, req, false, logged ? performance.now() : 0, close);
     this.watch(res, state);
     if (match.lane(match.params, query, ureq, clientIp, state)) return true;
     // Left to the endpoint's stage: it watches the request anew (uWS keeps the last onAborted).
@@ -397,7 +397,7 @@ class UwsFront implements HttpFront {
     this.opts.onAnswered?.(state.req, status, state.startedMs);
     if (state.aborted || state.done) return;
     state.done = true;
-    const close = this.closing;
+    const close = this.closing || state.close;
     const line = statusLineBytesOf(status);
     const size = line.length + (passed === null ? 0 : passed.length) + added.length;
     if (size > laneHead.length) laneHead = Buffer.allocUnsafe(size * 2);
@@ -423,7 +423,8 @@ class UwsFront implements HttpFront {
     if (state.aborted || state.done) return;
     state.done = true;
     if (state.timer) clearTimeout(state.timer);
-    const closeConn = close || this.closing;
+    // uWS writes `Connection: close` itself when it is told to close.
+    const closeConn = close || this.closing || state.close;
     res.cork(() => {
       res.writeStatus(statusLine(r.status));
       const h = r.headers;
@@ -459,6 +460,8 @@ class Exchange implements LaneReply {
     readonly req: GwRequest,
     readonly head: boolean,
     readonly startedMs: number,
+    /** The client asked `Connection: close`: answered so, then closed. */
+    readonly close: boolean,
   ) {}
 
   answer(r: GwResponse): void {
@@ -472,6 +475,35 @@ class Exchange implements LaneReply {
 
 function internalError(err: unknown): GwResponse {
   return errorResponse(500, err instanceof Error ? `500 Internal Server Error` : '500 Internal Server Error');
+}
+
+/** Connections whose last head gw refused: closed once answered, nothing more is parsed. */
+const refusedSockets = new WeakSet<Socket>();
+
+/** node:http's parser lets no bad name, value or framing through: the scan reads Host and framing only. */
+const nodeScan = new HeadScan(false);
+
+/**
+ * The answer to a head node:http's parser refused. A head that overflows before its request line
+ * ends has a target too long (414); past it, too many header bytes (431).
+ */
+function parserRefusal(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHeaderBytes: number): Refusal {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      // node:http tells only the read that overflowed: a request line that is longer than the
+      // limit in the request's first read is a long target (later reads may hold a long header
+      // as well: 431).
+      const raw = err.rawPacket;
+      if (raw === undefined || !/^[A-Za-z]+ /.test(raw.toString('latin1', 0, 24)))
+        return REFUSED.headTooLarge;
+      const lineEnd = raw.indexOf(10);
+      return lineEnd < 0 || lineEnd >= maxHeaderBytes ? REFUSED.targetTooLong : REFUSED.headTooLarge;
+    }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return REFUSED.timeout;
+    default:
+      return REFUSED.badRequest;
+  }
 }
 
 class NodeFront implements HttpFront {
@@ -500,18 +532,18 @@ class NodeFront implements HttpFront {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (!socket.writable) return socket.destroy();
-      const code =
-        err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      socket.end(`HTTP/1.1 ${statusLine(code)}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    this.server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+      // A head gw refused already has its answer: what follows it on the connection is not read.
+      if (!socket.writable || refusedSockets.has(socket)) return socket.destroy();
+      socket.end(refusalBytes(parserRefusal(err, opts.maxHeaderBytes)));
     });
   }
 
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen({ port: this.opts.port, host: this.opts.host, exclusive: false }, () => {
+      const shared = this.opts.workers > 1;
+      this.server.listen({ port: this.opts.port, host: this.opts.host, reusePort: shared } as never, () => {
         this.server.off('error', reject);
         resolve();
       });
@@ -540,6 +572,9 @@ class NodeFront implements HttpFront {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    // A request pipelined after a refused head is never served: the connection closes once the
+    // refusal is written.
+    if (refusedSockets.has(req.socket)) return;
     const startedMs = this.opts.onAnswered ? performance.now() : 0;
     this.active++;
     let finished = false;
@@ -550,15 +585,27 @@ class NodeFront implements HttpFront {
       if (this.active === 0 && this.drained) this.drained();
     };
     res.on('close', finish);
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
+    // node:http's parser checks names, values and framing; the Host rules are gw's (http1.ts).
+    const scan = nodeScan;
+    scan.reset();
     const headers: HeaderMap = {};
     const raw = req.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i].toLowerCase();
+      scan.add(k, raw[i + 1]);
       const prev = headers[k];
       headers[k] = prev === undefined ? raw[i + 1] : `${prev}, ${raw[i + 1]}`;
     }
+    const http11 = req.httpVersionMinor === 1;
+    const keepHttp10 = !http11 && scan.keepAlive && !scan.close;
+    let refused = refusalOf(scan, http11, Number.POSITIVE_INFINITY);
+    let rawUrl = req.url ?? '/';
+    if (refused === undefined && rawUrl.charCodeAt(0) !== 47) {
+      const path = originPath(rawUrl);
+      if (path === undefined) refused = REFUSED.badTarget;
+      else rawUrl = path;
+    }
+    const q = rawUrl.indexOf('?');
     const gwReq: GwRequest = {
       method: req.method ?? 'GET',
       path: q < 0 ? rawUrl : rawUrl.slice(0, q),
@@ -575,10 +622,21 @@ class NodeFront implements HttpFront {
         if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
         res.setHeader(k, h[k]);
       }
+      // node:http answers `Connection: close` (and closes) by itself when the client asked it. It
+      // closes every HTTP/1.0 connection: one that asked to be kept alive is, with its length.
       if (this.closing) res.setHeader('connection', 'close');
+      else if (keepHttp10) res.shouldKeepAlive = true;
+      const body = r.body ?? '';
+      res.setHeader('content-length', bodyBytes(body));
       res.statusCode = r.status;
-      res.end(r.body ?? undefined);
+      res.end(body);
     };
+    if (refused !== undefined) {
+      refusedSockets.add(req.socket);
+      res.shouldKeepAlive = false;
+      send(refusalResponse(refused));
+      return;
+    }
     const run = () => {
       let result: Promise<GwResponse> | GwResponse;
       try {
@@ -595,7 +653,7 @@ class NodeFront implements HttpFront {
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > this.opts.maxBodyBytes) {
       res.shouldKeepAlive = false;
-      send(errorResponse(413, '413 Request Entity Too Large'));
+      send(refusalResponse(REFUSED.bodyTooLarge));
       req.resume();
       return;
     }
@@ -605,21 +663,21 @@ class NodeFront implements HttpFront {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    let refused = false;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
-      if (refused) return;
+      if (tooLarge) return;
       size += c.length;
       if (size > this.opts.maxBodyBytes) {
-        refused = true;
+        tooLarge = true;
         res.shouldKeepAlive = false;
-        send(errorResponse(413, '413 Request Entity Too Large'));
+        send(refusalResponse(REFUSED.bodyTooLarge));
         req.destroy();
         return;
       }
       chunks.push(c);
     });
     req.on('end', () => {
-      if (refused) return;
+      if (tooLarge) return;
       gwReq.body = Buffer.concat(chunks, size);
       run();
     });

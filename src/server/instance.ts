@@ -7,12 +7,15 @@ import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger, flushLogger } from '../telemetry/logger.js';
 import type { ServiceConfig } from '../types.js';
 import { buildApp } from './app.js';
-import { createFront, type FrontKind, type FrontTls, type HttpFront } from './front.js';
+import { createFront, type FrontTls, type HttpFront } from './front.js';
+import type { FrontKind, UwsBuild } from './platform.js';
 
 export interface InstanceOptions {
   service: ServiceConfig;
   port: number;
   front: FrontKind;
+  /** The uWS build, with the uws front. */
+  build?: UwsBuild;
   workerId: number;
   workers: number;
   shared: Record<string, unknown>;
@@ -46,8 +49,10 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     ?.max_payload_size;
   const front = createFront(
     opts.front,
+    opts.build,
     {
       port: opts.port,
+      workers: opts.workers,
       host: service.listen_ip ?? '0.0.0.0',
       maxBodyBytes: typeof maxBody === 'number' && maxBody > 0 ? maxBody : 10 * MB,
       maxHeaderBytes:

@@ -203,6 +203,28 @@ export class Router<T> {
   }
 }
 
+/**
+ * Why a route's params may not reach a url_pattern, or undefined when they may: Lura's router
+ * refuses a param that still holds an escape or a `?` or `#` once decoded (luraproject/lura
+ * router/gin/engine.go, paramChecker); gw also refuses a `/` (an encoded `%2F`) and the dot
+ * segments `.` and `..`, so that a backend that decodes the path once never leaves the
+ * url_pattern's prefix.
+ */
+export function paramsRefusal(params: Record<string, string>): string | undefined {
+  for (const name in params) {
+    const v = params[name];
+    if (v === '.' || v === '..') return 'error: dot segment in url params';
+    if (v.includes('%')) {
+      const bad = /%(?![0-9A-Fa-f]{2})/.exec(v);
+      if (bad !== null)
+        return `error: invalid URL escape ${JSON.stringify(v.slice(bad.index, bad.index + 3))}`;
+      return 'error: encoded url params';
+    }
+    if (v.includes('?') || v.includes('#') || v.includes('/')) return 'error: encoded url params';
+  }
+  return undefined;
+}
+
 function safeDecode(s: string): string {
   if (!s.includes('%')) return s;
   try {

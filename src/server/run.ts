@@ -1,20 +1,22 @@
 // `gw run`: the main thread prepares shared state, then runs one serving instance per worker
-// thread on the same port (SO_REUSEPORT via uWS), or in-process with --workers 1.
+// thread on the same port (SO_REUSEPORT: uWS's own, node:http's `reusePort`), or in-process with
+// --workers 1. The port is checked free first: workers share it, nothing else may.
 
+import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { featureByNamespace } from '../extensions/registry.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { ServiceConfig } from '../types.js';
-import { type FrontKind, loadUws, uwsUnavailableReason } from './front.js';
 import { type Instance, type InstanceOptions, startInstance } from './instance.js';
+import { chooseFront, type FrontKind, type FrontRequest } from './platform.js';
 
 export interface ServeOptions {
   service: ServiceConfig;
   port: number;
   workers?: number;
-  front: FrontKind;
+  front: FrontRequest;
   /** Response manipulation path: WASM (default) or the TypeScript reference. */
   transform?: 'wasm' | 'js';
   logLevel?: string;
@@ -41,6 +43,28 @@ function prepareShared(service: ServiceConfig): Record<string, unknown> {
   return shared;
 }
 
+/**
+ * Fails when something already listens on the port. Workers bind it with SO_REUSEPORT, which
+ * would let a second gw (or any process of the same user that set it) share the port and take
+ * part of its traffic; a bind without it fails while anyone listens there.
+ */
+function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        new Error(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} on ${host} is in use: another process listens there`
+            : `cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      );
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 export interface RunningGateway {
   front: FrontKind;
   workers: number;
@@ -49,27 +73,24 @@ export interface RunningGateway {
 
 export async function serve(opts: ServeOptions): Promise<RunningGateway> {
   const log = createLogger({ level: opts.logLevel, service: opts.service, sync: true });
-  let front = opts.front;
-  if (front === 'uws' && !loadUws()) {
-    log.warn(`uWebSockets.js does not load here (${uwsUnavailableReason()}): serving with node:http`);
-    front = 'node';
-  }
   const listenerTls = tlsOptionsFromConfig(opts.service);
-  if (front === 'uws' && listenerTls?.uwsIncompatibility) {
-    log.warn(`tls: ${listenerTls.uwsIncompatibility} needs the node:https front`);
-    front = 'node';
-  }
-  let workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
-  if (front === 'node' && workers > 1) {
-    log.warn('node:http cannot share one port between worker threads on Node 20: using 1 worker');
-    workers = 1;
-  }
+  const choice = chooseFront(
+    opts.front,
+    Math.max(1, Math.floor(opts.workers ?? availableParallelism())),
+    listenerTls?.uwsIncompatibility,
+  );
+  if (choice.warning !== undefined) log.warn(choice.warning);
+  const front = choice.kind;
+  const workers = choice.workers;
+  const host = opts.service.listen_ip ?? '0.0.0.0';
+  await assertPortFree(host, opts.port);
   const shared = prepareShared(opts.service);
   const drainMs = opts.drainMs ?? 10000;
   const base: Omit<InstanceOptions, 'workerId'> = {
     service: opts.service,
     port: opts.port,
     front,
+    build: choice.build,
     workers,
     shared,
     logLevel: opts.logLevel,
@@ -78,9 +99,7 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
 
   if (workers === 1) {
     const instance: Instance = await startInstance({ ...base, workerId: 0 });
-    log.info(
-      `gw listening on ${opts.service.listen_ip ?? '0.0.0.0'}:${opts.port} (${front}, 1 worker, in-process)`,
-    );
+    log.info(`gw listening on ${host}:${opts.port} (${front}, 1 worker, in-process): ${choice.reason}`);
     return { front, workers, stop: () => instance.stop(drainMs) };
   }
 
@@ -108,9 +127,7 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
     await Promise.all(threads.map((t) => t.terminate()));
     throw err;
   }
-  log.info(
-    `gw listening on ${opts.service.listen_ip ?? '0.0.0.0'}:${opts.port} (${front}, ${workers} workers)`,
-  );
+  log.info(`gw listening on ${host}:${opts.port} (${front}, ${workers} workers): ${choice.reason}`);
   return {
     front,
     workers,
