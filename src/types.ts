@@ -108,61 +108,57 @@ export interface GwResponse {
 export type EndpointStage = (req: GwRequest) => Promise<GwResponse>;
 export type EndpointMiddleware = ((next: EndpointStage) => EndpointStage) & {
   /**
-   * Set by a middleware that only admits or refuses a request, unchanged (rate limits): the same
-   * check then guards the endpoint's pass-through lane (src/proxy/passthrough-lane.ts).
+   * Set by a middleware that only admits or refuses a request, unchanged (rate limits): the
+   * pipeline then runs this check in place of the middleware, without a promise.
    */
-  laneGuard?: LaneGuard;
-  /** Set by a telemetry middleware whose recording the lane can do itself (see LaneMeter). */
-  laneMeter?: LaneMeter;
+  guard?: Guard;
+  /** Set by a telemetry middleware whose recording the pipeline can do itself (see Meter). */
+  meter?: Meter;
 };
 
-/** An endpoint middleware's admission check, as the pass-through lane runs it. */
-export interface LaneGuard {
+/** An endpoint middleware's admission check, as the pipeline runs it (src/proxy/layers.ts). */
+export interface Guard {
   /**
    * Whether `check` can decide this request without waiting (JWT: a token verified recently); when
-   * one guard cannot, the request takes the header-map path. The lane calls every guard's `ready`
-   * before any `check`, then the checks, synchronously, for one request at a time: `ready` may keep
-   * its verdict for `check`, and must change nothing else.
+   * it cannot, the middleware itself serves the request. `ready` is called right before `check`,
+   * for the same request: it may keep its verdict for `check`, and must change nothing else.
    */
   ready?(req: GwRequest): boolean;
   /** The refusal to answer with, or undefined to let the request through. */
   check(req: GwRequest): GwResponse | undefined;
-  /** Whether `check` reads `req.headers` (the lane then reads the request's headers into a map). */
-  readsHeaders: boolean;
 }
 
 /**
- * A telemetry middleware's recording, as the pass-through lane does it: the lane reads the clock
- * once when it takes a request and once when it answers, and tells every layer's meter how the
- * request ended. Each meter records what its middleware would have recorded on the header-map path.
+ * A telemetry middleware's recording, as the pipeline does it: it reads the clock when a layer
+ * starts and when it ends, and tells the layer's meters how it ended. Each meter records what its
+ * middleware would have recorded around a promise.
  */
-export interface LaneMeter {
-  record(outcome: LaneOutcome): void;
+export interface Meter {
+  record(outcome: Outcome): void;
 }
 
-/** How far a lane request went: refused by a guard, its backend request not built, or sent. */
-export type LaneReach = 'refused' | 'unbuilt' | 'called';
+/** How far a request went: refused by a guard, its backend request not built, or sent. */
+export type Reach = 'refused' | 'unbuilt' | 'called';
 
 /**
- * How a lane request ended (one scratch object, valid during `LaneMeter.record`). On the merge
- * lane, each backend's meters hear its own call (`backendOk`, `backendStatus`, `elapsedUs`).
+ * How a layer's work ended (one scratch object, valid during `Meter.record`): the endpoint
+ * layer's answer, the proxy layer's merge, one backend's call.
  */
-export interface LaneOutcome {
+export interface Outcome {
   /** The status answered to the client. */
   status: number;
   /** The answer's body length in bytes. */
   bytes: number;
-  reach: LaneReach;
+  reach: Reach;
   /** Whether the backend call answered (any status: a no-op endpoint passes it on). */
   backendOk: boolean;
   /** The backend's status, or, for a failed call, the status its error carries (0 when none). */
   backendStatus: number;
-  /** Microseconds from the lane taking the request to its answer. */
+  /** Microseconds the layer took. */
   elapsedUs: number;
   /**
-   * The proxy layer's merge, as its series label it: complete, and with an error. The
-   * pass-through lane's is never complete (no-op answers are not), with an error unless the call
-   * answered; the merge lane's is its byte merge's.
+   * The proxy layer's merge, as its series label it: complete, and with an error (a no-op answer
+   * is never complete, and has an error unless the call answered).
    */
   proxyComplete: boolean;
   proxyError: boolean;
@@ -173,77 +169,22 @@ export interface LaneOutcome {
  * answers (404, 405, a redirect to a path that has a route, an automatic OPTIONS answer). The
  * router calls it with that answer and `startedMs`, performance.now() when the lookup found no
  * endpoint. Compiled once at startup and called from the not-found branch only: matched routes
- * keep their direct stage and pass-through lane.
+ * pay nothing for it.
  */
 export type UnmatchedRecorder = (req: GwRequest, res: GwResponse, startedMs: number) => void;
 
-/** Where a direct stage writes its answer: the front's exchange for the request. */
+/** Where an answer is written: the front's exchange for the request, or a layer around it. */
 export interface Reply {
   answer(res: GwResponse): void;
-}
-
-/**
- * An endpoint stage that answers through `reply` instead of a promise: compiled for endpoints
- * with nothing between the backends and the client (a plain no-op proxy, a byte-path merge), it
- * saves the promise hops of the layered pipeline on every request.
- */
-export type DirectStage = (req: GwRequest, reply: Reply) => void;
-
-/** A request's headers as the front holds them while its handler runs (uWS's HttpRequest). */
-export interface HeaderView {
   /**
-   * The first value of a header, by lower-case name (a HEADER_KEYS entry on the lanes); '' when
-   * absent.
-   */
-  getHeader(lowerCaseName: string | ArrayBuffer): string;
-  /** Every header line in arrival order, lower-case names. */
-  forEach(visit: (lowerCaseName: string, value: string) => void): void;
-}
-
-/**
- * The header names the lanes look up, as bytes: uWS reads an ArrayBuffer key as it is, where it
- * encodes a string key to UTF-8 on every call (81 vs 109 ns a lookup, measured).
- */
-export const HEADER_KEYS = {
-  contentLength: latin1Key('content-length'),
-  contentType: latin1Key('content-type'),
-  host: latin1Key('host'),
-  transferEncoding: latin1Key('transfer-encoding'),
-} as const;
-
-function latin1Key(name: string): ArrayBuffer {
-  const key = new ArrayBuffer(name.length);
-  Buffer.from(key).write(name, 'latin1');
-  return key;
-}
-
-/** Where the lanes write: a Reply that also takes header lines as bytes (a backend's, gw's own). */
-export interface LaneReply extends Reply {
-  /**
-   * Header lines written as they are after the status line, CRLF-prefixed bytes: `passed` (a
-   * backend's, or null), then `added` (gw's own).
+   * The same, with the header lines as bytes, written as they are after the status line:
+   * `passed` (a backend's, CRLF-prefixed, or null), then `added` (gw's own, CRLF-prefixed).
    */
   pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void;
 }
 
-/**
- * A plain no-op endpoint served without header maps (src/proxy/passthrough-lane.ts): the front
- * hands it a GET without body, whose headers it reads before returning. False when the lane
- * leaves the request to the endpoint's stage (a guard not ready), without touching `reply`.
- */
-export type LaneStage = (
-  params: Record<string, string>,
-  query: string,
-  headers: HeaderView,
-  clientIp: string,
-  reply: LaneReply,
-) => boolean;
-
-/** A lane route found for a path, with the path's params. */
-export interface LaneMatch {
-  lane: LaneStage;
-  params: Record<string, string>;
-}
+/** An endpoint's pipeline, and the gateway's: a request in, its answer written to `reply`. */
+export type Handler = (req: GwRequest, reply: Reply) => void;
 
 /**
  * The proxy layer's answer (lura's proxy.Response): merged data before output encoding.
@@ -252,6 +193,11 @@ export interface LaneMatch {
 export interface ProxyResponse {
   data: Record<string, unknown> | null;
   raw?: Buffer;
+  /**
+   * With `raw`: the backend's header lines as bytes, CRLF-prefixed, when its answer was read for
+   * passing on (HeadMode.Pass); `headers` then holds only the names gw itself reads.
+   */
+  head?: Buffer;
   /**
    * The merged response already encoded as JSON bytes (the WASM transform path); `data` is
    * null then. Only endpoints without proxy-layer middlewares take that path.
@@ -266,7 +212,7 @@ export interface ProxyResponse {
 }
 
 export type ProxyStage = (req: GwRequest) => Promise<ProxyResponse>;
-export type ProxyMiddleware = ((next: ProxyStage) => ProxyStage) & { laneMeter?: LaneMeter };
+export type ProxyMiddleware = ((next: ProxyStage) => ProxyStage) & { meter?: Meter };
 
 /** The request one backend receives, after forwarding rules and url_pattern filling. */
 export interface BackendRequest {
@@ -313,6 +259,8 @@ export interface BackendResponse {
   headers: ResponseHeaders;
   /** Raw body bytes as received (decompressed). */
   body: Buffer;
+  /** The header lines as bytes, when the call was made to pass them on (HeadMode.Pass). */
+  head?: Buffer;
   /**
    * Decoded data for json/safejson/xml/rss/string encodings (objects; arrays wrapped under
    * `collection` when is_collection); undefined for no-op.
@@ -321,7 +269,7 @@ export interface BackendResponse {
 }
 
 export type BackendStage = (req: BackendRequest) => Promise<BackendResponse>;
-export type BackendMiddleware = ((next: BackendStage) => BackendStage) & { laneMeter?: LaneMeter };
+export type BackendMiddleware = ((next: BackendStage) => BackendStage) & { meter?: Meter };
 
 /**
  * An error raised in the proxy or backend layer. `status` is what the client gets when the

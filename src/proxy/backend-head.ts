@@ -1,8 +1,7 @@
-// The head of a lane's backend GET, written from a template: the bytes gw's client writes for the
-// request builder's header map when the endpoint forwards no client header (Content-Type,
+// The head of a backend GET, written from a template: the bytes gw's client writes for the
+// request builder's header map when the backend forwards no client header (Content-Type,
 // User-Agent, Accept-Encoding, X-Forwarded-For, X-Forwarded-Host, host, in that order), without
-// building the map. Used by the pass-through lane (passthrough-lane.ts) and the merge lane
-// (endpoint.ts).
+// building the map. The backend stage (backend-stage.ts) chooses it where it applies.
 
 import { INVALID_HEADER_VALUE, INVALID_PATH } from './h1-client.js';
 import { UpstreamError } from './http-client.js';

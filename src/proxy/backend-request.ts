@@ -152,8 +152,6 @@ function safeDecodeQuery(s: string): string {
 /** What a url_pattern may read of a request. */
 type FillSource = Pick<GwRequest, 'params' | 'query' | 'headers' | 'claims'>;
 
-const NO_HEADERS: HeaderMap = {};
-
 function fill(parts: Part[], req: FillSource, seq: SequentialValues | undefined, inPath: boolean): string {
   let out = '';
   for (let i = 0; i < parts.length; i++) {
@@ -202,15 +200,10 @@ export interface CompiledRequestBuilder {
   /** Path + query for this request. */
   path(req: FillSource, seq?: SequentialValues): string;
   /**
-   * The pass-through lane's form (src/proxy/passthrough-lane.ts): the path from the route's params
-   * and the client's query; defined when the url_pattern reads nothing else.
+   * Whether the backend's headers must be built with `headers()` (client headers are forwarded);
+   * false when a template may write them (only Content-Type and Host are read: backend-head.ts).
    */
-  lanePath: ((params: Record<string, string>, query: string) => string) | undefined;
-  /**
-   * Whether the lane must build the backend's headers with `headers()` (client headers are
-   * forwarded); false when it may write them from its template (only Content-Type is copied).
-   */
-  laneForwards: boolean;
+  forwardsClientHeaders: boolean;
   /** Headers to send, canonical names. */
   headers(req: GwRequest): HeaderMap;
   /** The client's Accept-Encoding is forwarded: a compressed body may go back as is (no-op). */
@@ -318,19 +311,12 @@ export function compileRequestBuilder(
     return out;
   };
 
-  const readsOnlyParams = [...pathParts, ...(queryParts ?? [])].every(
-    (p) => p.kind === 'text' || p.kind === 'param' || p.kind === 'query',
-  );
-  const lanePath = readsOnlyParams
-    ? (params: Record<string, string>, query: string) => path({ params, query, headers: NO_HEADERS })
-    : undefined;
-  const laneForwards = all || allowed.length > 0;
+  const forwardsClientHeaders = all || allowed.length > 0;
   return {
     method: opts.method,
     usesSequential,
     path,
-    lanePath,
-    laneForwards,
+    forwardsClientHeaders,
     headers,
     forwardsAcceptEncoding,
   };

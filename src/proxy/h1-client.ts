@@ -35,7 +35,7 @@ export interface H1Request {
   /** Filled when present (telemetry): when the request got its connection and went out. */
   timings?: BackendTimings;
   /**
-   * The whole head, already written and checked by the caller (the pass-through lane builds it
+   * The whole head, already written and checked by the caller (the backend stage builds it
    * from a template); `headers` is then not read.
    */
   head?: string;

@@ -68,7 +68,7 @@ export class PoolRegistry {
     return pool;
   }
 
-  /** Whether calls to `origin` go through gw's own client (which the pass-through lane needs). */
+  /** Whether calls to `origin` go through gw's own client (which a head from a template needs). */
   servesWithGwClient(origin: string): boolean {
     return this.options.client === 'gw' && origin.startsWith('http:');
   }

@@ -79,8 +79,8 @@ function status(code: number): GwResponse {
 }
 
 /**
- * The router-layer middleware of one limit, specialised for what it limits. Its check is also the
- * pass-through lane's guard: a limit admits or refuses, and never changes the request.
+ * The router-layer middleware of one limit, specialised for what it limits. Its check is also its
+ * guard: a limit admits or refuses, and never changes the request (the pipeline runs the check).
  */
 export function limitMiddleware(
   spec: LimitSpec,
@@ -109,7 +109,7 @@ export function limitMiddleware(
     const refused = check(req);
     return refused === undefined ? next(req) : Promise.resolve(refused);
   };
-  middleware.laneGuard = { check, readsHeaders: spec.client !== undefined && keyReadsHeaders };
+  middleware.guard = { check };
   return middleware;
 }
 

@@ -15,9 +15,9 @@ import type {
   ConfigIssue,
   EndpointMiddleware,
   FeatureModule,
+  Guard,
   GwRequest,
   GwResponse,
-  LaneGuard,
   ServiceConfig,
 } from '../types.js';
 import { CEL_NAMESPACE, compileCelChecks, firstFailing, nowRfc3339 } from '../validation/cel.js';
@@ -465,26 +465,27 @@ export const jwtValidatorModule: FeatureModule = {
         return next(req);
       };
     const verifyRemembered = validator.verifyRemembered;
-    // The pass-through lane cannot add headers to the backend request (propagate_claims).
-    if (verifyRemembered !== undefined && !validator.propagates)
-      middleware.laneGuard = rememberedTokenGuard(verifyRemembered, refusal);
+    if (verifyRemembered !== undefined)
+      middleware.guard = rememberedTokenGuard(verifyRemembered, refusal, (req, claims) =>
+        validator.propagate(req, claims),
+      );
     return middleware;
   },
 };
 
 /**
- * The validator as a lane guard: it decides at once for a token verified recently, or a request
- * without one; any other request takes the header-map path, where the signature is verified.
- * `ready` keeps its verdict for the `check` the lane then calls for the same request.
+ * The validator as a guard: it decides at once for a token verified recently, or a request
+ * without one; for any other request the middleware itself verifies the signature. `ready` keeps
+ * its verdict for the `check` the pipeline then calls for the same request.
  */
 function rememberedTokenGuard(
   verifyRemembered: (req: GwRequest) => Obj | undefined,
   refusal: (err: unknown) => GwResponse,
-): LaneGuard {
+  propagate: (req: GwRequest, claims: Obj) => void,
+): Guard {
   let claims: Obj | undefined;
   let error: unknown;
   return {
-    readsHeaders: true,
     ready(req) {
       claims = undefined;
       error = undefined;
@@ -498,6 +499,7 @@ function rememberedTokenGuard(
     check(req) {
       if (error !== undefined) return refusal(error);
       req.claims = claims;
+      if (claims !== undefined) propagate(req, claims);
       return undefined;
     },
   };

@@ -5,18 +5,18 @@ import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
 import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
-import { compileEndpoint, type EndpointRuntime } from '../proxy/endpoint.js';
+import type { PipelineRuntime } from '../proxy/compile.js';
 import { PoolRegistry } from '../proxy/http-client.js';
+import { chainEndpoint, handlerOf, stageOf } from '../proxy/layers.js';
+import { compileEndpoint } from '../proxy/pipeline.js';
 import { type AccessLog, compileAccessLog } from '../telemetry/access-log.js';
 import type {
   CompileContext,
-  DirectStage,
+  EndpointMiddleware,
   EndpointStage,
   GwRequest,
   GwResponse,
-  LaneMatch,
-  LaneStage,
-  Reply,
+  Handler,
   ServiceConfig,
   UnmatchedRecorder,
 } from '../types.js';
@@ -50,36 +50,16 @@ export interface AppOptions {
   transform: 'wasm' | 'js';
 }
 
-/** What the router finds: the endpoint's pipeline, and its direct form when it has one. */
-interface Route {
-  stage: EndpointStage;
-  direct: DirectStage | undefined;
-  lane: LaneStage | undefined;
-}
-
-function answerWhenSettled(pending: Promise<GwResponse>, reply: Reply): void {
-  pending.then(
-    (res) => reply.answer(res),
-    () => reply.answer(plain(500, '500 Internal Server Error')),
-  );
-}
-
 export interface GatewayApp {
-  handle: (req: GwRequest) => Promise<GwResponse>;
-  /** The same as `handle`, answering through a Reply; undefined when a service middleware wraps the router. */
-  serve: DirectStage | undefined;
-  /**
-   * The pass-through lane's route for a GET path, when one serves it (src/proxy/passthrough-lane.ts);
-   * undefined when no route has a lane or something around the router must see every request.
-   */
-  lane: ((path: string) => LaneMatch | undefined) | undefined;
+  /** Every request: the service middlewares, the router, the endpoint's pipeline. */
+  serve: Handler;
+  /** The same as a promise (tests, tools). */
+  handle: EndpointStage;
   /** The access log (undefined when off): the front calls it once a request is answered. */
   accessLog: AccessLog | undefined;
   close(): Promise<void>;
   routes: Array<{ method: string; pattern: string }>;
 }
-
-const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 function plain(status: number, text: string, extra?: Record<string, string>): GwResponse {
   return { status, headers: { 'content-type': 'text/plain; charset=utf-8', ...(extra ?? {}) }, body: text };
@@ -130,7 +110,7 @@ function errorBody(opts: RouterOptions, code: number, fallback: string): GwRespo
 }
 
 /** A lookup that found no route. */
-type Unmatched = Exclude<LookupResult<Route>, { kind: 'found' }>;
+type Unmatched = Exclude<LookupResult<Handler>, { kind: 'found' }>;
 
 /** What the root namespaces record of the requests no endpoint serves; undefined when none does. */
 function compileUnmatchedRecorder(
@@ -156,7 +136,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const pools = new PoolRegistry();
   const closers: Array<() => void | Promise<void>> = [];
   const versionHeader = routerOpts.hide_version_header ? 'Version undefined' : `Version ${GW_VERSION}`;
-  const rt: EndpointRuntime = {
+  const rt: PipelineRuntime = {
     pools,
     logger,
     returnErrorMsg: routerOpts.return_error_msg === true,
@@ -177,29 +157,20 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     onClose: (fn) => closers.push(fn),
   });
 
-  const router = new Router<Route>();
-  let paramLanes = 0;
-  /** Lanes of paths without params: found with one map lookup, their (empty) params shared. */
-  const staticLanes = new Map<string, LaneMatch>();
+  const router = new Router<Handler>();
   (service.endpoints ?? []).forEach((ep, i) => {
     const compiled = compileEndpoint(ep, i, service, rt);
     if (router.has(compiled.method, compiled.path)) return;
-    router.add(compiled.method, compiled.path, {
-      stage: compiled.stage,
-      direct: compiled.direct,
-      lane: compiled.lane,
-    });
-    if (compiled.lane === undefined) return;
-    if (compiled.path.includes('{')) paramLanes++;
-    else staticLanes.set(compiled.path, { lane: compiled.lane, params: NO_PARAMS });
+    router.add(compiled.method, compiled.path, compiled.handler);
+    logger.debug(`[ENDPOINT: ${compiled.method} ${compiled.path}] pipeline: ${compiled.describe}`);
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
-    if (!router.has('GET', healthPath))
-      router.add('GET', healthPath, { stage: healthHandler, direct: undefined, lane: undefined });
+    if (!router.has('GET', healthPath)) router.add('GET', healthPath, handlerOf(healthHandler));
   }
-  const debug = service.debug_endpoint === true ? debugHandler(logger) : undefined;
-  const echo = service.echo_endpoint === true ? echoHandler : undefined;
+  const debug = service.debug_endpoint === true ? handlerOf(debugHandler(logger)) : undefined;
+  const echo = service.echo_endpoint === true ? handlerOf(echoHandler) : undefined;
+  const builtins = debug !== undefined || echo !== undefined;
 
   const removeDuplicateSlash = routerOpts.remove_duplicate_slash === true;
   const redirectTrailingSlash =
@@ -260,85 +231,65 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const recordUnmatched = compileUnmatchedRecorder(service, rootContext);
 
   /** The route that serves `req` (its params set), or the answer when no endpoint does. */
-  const route = (req: GwRequest): Route | Promise<GwResponse> => {
+  const dispatch: Handler = (req, reply) => {
     let path = req.path;
     if (removeDuplicateSlash && path.includes('//')) {
       path = path.replace(/\/{2,}/g, '/');
       req.path = path;
     }
-    if (debug !== undefined && (path === '/__debug' || path.startsWith('/__debug/'))) return debug(req);
-    if (echo !== undefined && (path === '/__echo' || path.startsWith('/__echo/'))) return echo(req);
+    if (builtins && path.charCodeAt(1) === 95 && path.startsWith('/__')) {
+      if (debug !== undefined && (path === '/__debug' || path.startsWith('/__debug/'))) {
+        debug(req, reply);
+        return;
+      }
+      if (echo !== undefined && (path === '/__echo' || path.startsWith('/__echo/'))) {
+        echo(req, reply);
+        return;
+      }
+    }
     const found = router.lookup(req.method, path);
     if (found.kind === 'found') {
       const refused = paramsRefusal(found.params);
-      if (refused !== undefined) return Promise.resolve(plain(400, refused));
+      if (refused !== undefined) {
+        reply.answer(plain(400, refused));
+        return;
+      }
       req.params = found.params;
-      return found.value;
+      found.value(req, reply);
+      return;
     }
-    if (recordUnmatched === undefined) return Promise.resolve(unmatched(req, path, found));
+    if (recordUnmatched === undefined) {
+      reply.answer(unmatched(req, path, found));
+      return;
+    }
     // Timed from the miss, as a matched endpoint's global layer is timed from after routing: reading
     // the clock before the lookup would cost every matched request.
     const started = performance.now();
     const res = unmatched(req, path, found);
     recordUnmatched(req, res, started);
-    return Promise.resolve(res);
+    reply.answer(res);
   };
 
-  const dispatch: EndpointStage = (req) => {
-    const found = route(req);
-    return found instanceof Promise ? found : found.stage(req);
-  };
-
-  let handle: EndpointStage = dispatch;
+  // The service middlewares (CORS, security headers, service rate limit) around the router.
   const rootExtra = service.extra_config ?? {};
+  const serviceMiddlewares: EndpointMiddleware[] = [];
   for (const ns of namespacesInRunOrder(rootExtra).reverse()) {
     const mod = featureByNamespace.get(ns);
-    if (!mod?.service) continue;
-    const mw = mod.service(rootExtra[ns], rootContext(ns));
-    if (mw) handle = mw(handle);
+    const mw = mod?.service?.(rootExtra[ns], rootContext(ns));
+    if (mw) serviceMiddlewares.unshift(mw);
   }
-
-  const inner = handle;
-  const withIp: EndpointStage = clientIp
-    ? (req) => {
-        req.clientIp = clientIp(req);
-        return inner(req);
-      }
-    : inner;
-
-  // With no service-wide middleware or client-IP rule around the router, the front may hand
-  // requests straight to it: routes with a direct stage answer without promise hops.
-  const serve: DirectStage | undefined =
-    handle === dispatch && !clientIp
+  const routed = chainEndpoint(serviceMiddlewares, dispatch);
+  const serve: Handler =
+    clientIp !== undefined
       ? (req, reply) => {
-          const found = route(req);
-          if (found instanceof Promise) answerWhenSettled(found, reply);
-          else if (found.direct !== undefined) found.direct(req, reply);
-          else answerWhenSettled(found.stage(req), reply);
+          req.clientIp = clientIp(req);
+          routed(req, reply);
         }
-      : undefined;
-
-  // The lane skips route(): only where route() would do a plain lookup of the path as it came.
-  const builtins = debug !== undefined || echo !== undefined;
-  const lane =
-    serve !== undefined && staticLanes.size + paramLanes > 0 && !removeDuplicateSlash
-      ? (path: string): LaneMatch | undefined => {
-          if (builtins && path.startsWith('/__')) return undefined;
-          const fixed = staticLanes.get(path);
-          // Other GET routes pay one map lookup for the lane, not a second walk of the router.
-          if (fixed !== undefined || paramLanes === 0) return fixed;
-          const found = router.lookup('GET', path);
-          if (found.kind !== 'found' || found.value.lane === undefined) return undefined;
-          // Refused params are answered by route(), off the lane.
-          if (paramsRefusal(found.params) !== undefined) return undefined;
-          return { lane: found.value.lane, params: found.params };
-        }
-      : undefined;
+      : routed;
 
   return {
-    handle: withIp,
     serve,
-    lane,
+    handle: stageOf(serve),
     // Called by the front as it writes the answer: no promise layer per request for logging.
     accessLog: compileAccessLog(service, logger),
     routes: router.patterns,

@@ -13,19 +13,22 @@ import { STATUS_CODES } from 'node:http';
 /** A head refused before routing: always answered with `Connection: close`, then closed. */
 export interface Refusal {
   readonly status: number;
+  /** The body's framing is in doubt: what follows the head on the connection is not a request. */
+  readonly framing: boolean;
   /** `400 Bad Request`: the status line's code and text. */
   readonly line: string;
   /** The line, then the reason when there is one. */
   readonly body: string;
 }
 
-function refusal(status: number, reason?: string): Refusal {
+function refusal(status: number, reason?: string, framing = false): Refusal {
   const line = `${status} ${STATUS_CODES[status]}`;
-  return Object.freeze({ status, line, body: reason === undefined ? line : `${line}: ${reason}` });
+  return Object.freeze({ status, framing, line, body: reason === undefined ? line : `${line}: ${reason}` });
 }
 
 export const REFUSED = {
   badRequest: refusal(400),
+  badFraming: refusal(400, undefined, true),
   missingHost: refusal(400, 'missing required Host header'),
   manyHosts: refusal(400, 'too many Host headers'),
   badHost: refusal(400, 'malformed Host header'),
@@ -143,14 +146,14 @@ export function refusalOf(scan: HeadScan, http11: boolean, maxHeaderBytes: numbe
   } else if (!HOST.test(scan.host)) return REFUSED.badHost;
   // Framing (RFC 9112 §6.3): one body length, stated once, in one way.
   if (scan.contentLengths > 0) {
-    if (scan.contentLengths > 1 || scan.transferEncodings > 0) return REFUSED.badRequest;
-    if (!/^\d{1,15}$/.test(scan.contentLength)) return REFUSED.badRequest;
+    if (scan.contentLengths > 1 || scan.transferEncodings > 0) return REFUSED.badFraming;
+    if (!/^\d{1,15}$/.test(scan.contentLength)) return REFUSED.badFraming;
   }
   if (
     scan.transferEncodings > 0 &&
     (scan.transferEncodings > 1 || !CHUNKED.test(scan.transferEncoding.trim()))
   )
-    return REFUSED.badRequest;
+    return REFUSED.badFraming;
   return undefined;
 }
 

@@ -5,10 +5,12 @@ import type { Logger } from 'pino';
 import { parseDurationMs } from '../proxy/util.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger, flushLogger } from '../telemetry/logger.js';
-import type { ServiceConfig } from '../types.js';
+import type { Handler, ServiceConfig } from '../types.js';
 import { buildApp } from './app.js';
-import { createFront, type FrontTls, type HttpFront } from './front.js';
-import type { FrontKind, UwsBuild } from './platform.js';
+import type { FrontOptions, FrontTls, HttpFront } from './front.js';
+import { NodeFront } from './front-node.js';
+import { UwsFront } from './front-uws.js';
+import { type FrontKind, loadUws, type UwsBuild } from './platform.js';
 
 export interface InstanceOptions {
   service: ServiceConfig;
@@ -31,6 +33,16 @@ export interface Instance {
 }
 
 const MB = 1024 * 1024;
+
+function createFront(
+  kind: FrontKind,
+  build: UwsBuild | undefined,
+  opts: FrontOptions,
+  serve: Handler,
+): HttpFront {
+  const uws = kind === 'uws' ? loadUws(build ?? 'current') : null;
+  return uws !== null ? new UwsFront(uws, opts, serve) : new NodeFront(opts, serve);
+}
 
 export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const { service } = opts;
@@ -66,9 +78,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       tls: opts.tls ?? tlsOptionsFromConfig(service),
       onAnswered: app.accessLog,
     },
-    app.handle,
     app.serve,
-    app.lane,
   );
   await front.listen();
   return {

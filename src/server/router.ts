@@ -17,7 +17,11 @@ interface Entry<T> {
   value: T;
   /** Parameter names in order of the captured values. */
   names: string[];
+  /** A route without params: its lookup result, made once (its params are empty and frozen). */
+  found?: LookupResult<T>;
 }
+
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 interface Mixed<T> {
   re: RegExp;
@@ -100,6 +104,7 @@ export class Router<T> {
     const entry: Entry<T> = { value, names };
     node.methods.set(method, entry);
     if (!hasParams) {
+      entry.found = Object.freeze({ kind: 'found', value, params: NO_PARAMS });
       let m = this.exact.get(pattern);
       if (!m) {
         m = new Map();
@@ -117,6 +122,8 @@ export class Router<T> {
 
   lookup(method: string, path: string): LookupResult<T> {
     const exact = this.exact.get(path);
+    const hit = exact?.get(method)?.found;
+    if (hit !== undefined) return hit;
     let methods: Map<string, Entry<T>> | undefined;
     let values: string[] | null = null;
     if (exact !== undefined) {

@@ -1,8 +1,8 @@
 // The timing middlewares shared by `telemetry/metrics` and `telemetry/opentelemetry`: one per
 // endpoint (router layer), per endpoint proxy (merge of the backends) and per backend. Their
 // series are created here, at compile time; per request they read the clock twice and record.
-// Each also carries its `laneMeter`: the same recording from a lane's outcome, so a plain no-op
-// endpoint keeps the pass-through lane, and a byte merge the merge lane, with metrics on.
+// Each also carries its `meter`: the same recording from a layer's outcome, which the pipeline
+// makes in place of the promise middleware (src/proxy/layers.ts).
 
 import { bodyBytes } from '../proxy/util.js';
 import type {
@@ -13,7 +13,7 @@ import type {
   EndpointConfig,
   EndpointMiddleware,
   GwResponse,
-  LaneOutcome,
+  Outcome,
   ProxyMiddleware,
   UnmatchedRecorder,
 } from '../types.js';
@@ -120,8 +120,8 @@ export function instrumentEndpoint(
     size?.record(bodyBytes(res.body));
     return res;
   };
-  middleware.laneMeter = {
-    record(o: LaneOutcome): void {
+  middleware.meter = {
+    record(o: Outcome): void {
       const [time, size] = seriesFor(o.status >= 100 && o.status < 600 ? o.status : 500);
       time.record(o.elapsedUs);
       size?.record(o.bytes);
@@ -206,8 +206,8 @@ export function instrumentProxy(
       throw err;
     }
   };
-  middleware.laneMeter = {
-    record(o: LaneOutcome): void {
+  middleware.meter = {
+    record(o: Outcome): void {
       if (o.reach === 'refused') return;
       const s = o.proxyError ? (o.proxyComplete ? failedPartly : failed) : o.proxyComplete ? ok : incomplete;
       s.record(o.elapsedUs);
@@ -264,8 +264,8 @@ export function instrumentBackend(
       throw err;
     }
   };
-  middleware.laneMeter = {
-    record(o: LaneOutcome): void {
+  middleware.meter = {
+    record(o: Outcome): void {
       if (o.reach !== 'called') return;
       const status = o.backendStatus;
       seriesFor(status >= 0 && status < 1000 ? status : 0, o.backendOk).record(o.elapsedUs);

@@ -1,6 +1,7 @@
 // One HTTP/1.1 exchange written by hand on a fresh connection: the tests that must see the answer's
-// header lines as sent (their case tells the pass-through lane from the header-map path) or send
-// what an HTTP client will not (a control character in a header value, any method token).
+// header lines as sent (their case tells a backend's header lines passed as bytes from a header
+// map, which lower-cases names) or send what an HTTP client will not (a control character in a
+// header value, any method token).
 import net from 'node:net';
 
 /**

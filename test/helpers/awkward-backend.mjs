@@ -1,13 +1,16 @@
-// Backend answers both lane tests (core-passthrough-lane, core-merge-lane) compare on each path:
-// gzip the gateway asked for, redirects on the same host and to another, an answer slower than
-// the endpoint's timeout.
+// Backend answers that are awkward for a gateway, shared by the no-op and merge pipeline tests
+// (core-noop-pipeline, core-merge-pipeline): a gzip body the gateway asked for, redirects on the
+// same host and to another, an answer slower than the endpoint's timeout.
 import zlib from 'node:zlib';
 
+/** The body /gzip answers, compressed. */
+export const ZIPPED_JSON = '{"zipped":true}';
+
 /** Answers `path` when it is one of those; false otherwise (the caller answers). */
-export function laneTestAnswer(path, res, { redirectTo, elsewhere }) {
+export function awkwardAnswer(path, res, { redirectTo, elsewhere }) {
   switch (path) {
     case '/gzip': {
-      const body = zlib.gzipSync('{"zipped":true}');
+      const body = zlib.gzipSync(ZIPPED_JSON);
       res.writeHead(200, {
         'Content-Type': 'application/json',
         'Content-Encoding': 'gzip',

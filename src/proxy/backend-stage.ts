@@ -1,0 +1,394 @@
+// One backend of an endpoint, as Lura's proxy/http.go and its factory build it: the request
+// (forwarding rules and url_pattern: backend-request.ts), the HTTP call, its status check and
+// decoding, and the backend layer's middlewares around the call (its own extra_config, then
+// telemetry). Compiled once; per request `call` runs it and tells a BackendSink how it ended.
+//
+// The choices made here, each logged with `-d` (`describe`):
+// - the request head: written from a template (backend-head.ts) when the backend forwards no
+//   client header and its url_pattern reads only params and the query, else from the request
+//   builder's header map;
+// - how the answer's head is read (HeadMode): passed on as bytes for a no-op endpoint that
+//   nothing else reads, only what the call needs for a byte-path merge, a full map otherwise;
+// - the middlewares: none (the call itself), meters only (the call, timed), or promise
+//   middlewares around a promise form of the call.
+
+import { createHostBalancer } from '../qos/balancer.js';
+import {
+  compileBackendManipulation,
+  type DataTransform,
+  manipulationFromBackend,
+} from '../transform/index.js';
+import {
+  type BackendConfig,
+  BackendError,
+  type BackendMiddleware,
+  type BackendRequest,
+  type BackendResponse,
+  type BackendStage,
+  type EndpointConfig,
+  type GwRequest,
+  type Meter,
+  type ServiceConfig,
+} from '../types.js';
+import { BackendHeadTemplate } from './backend-head.js';
+import {
+  type CompiledRequestBuilder,
+  compileRequestBuilder,
+  type SequentialValues,
+} from './backend-request.js';
+import { applyFeatures, compileContext, nsConfig, type PipelineRuntime } from './compile.js';
+import { DeadlineList } from './deadlines.js';
+import { DecodeError, getDecoder } from './encodings.js';
+import { HeadMode } from './h1-parser.js';
+import { type CallSink, type HttpResult, startBackendCall } from './http-client.js';
+import { metersOf, outcome } from './layers.js';
+import { parseDurationMs, sanitizeHost } from './util.js';
+
+/** Hears how one backend call ended: exactly one of the two, once. */
+export interface BackendSink {
+  ok(res: BackendResponse): void;
+  failed(err: unknown): void;
+}
+
+/** What the endpoint asks of its backends' answers. */
+export enum AnswerUse {
+  /** Decoded into data (`encoding`), for a merge of objects, a sequence, any proxy middleware. */
+  Data,
+  /** Checked and kept as bytes, for the WASM merge (the call reads no backend header). */
+  Bytes,
+  /** Passed on as it came (no-op), header lines as bytes when nothing reads them. */
+  Passed,
+  /** Passed on as it came (no-op), with a header map (a proxy middleware reads it). */
+  PassedMap,
+}
+
+export interface CompiledBackend {
+  index: number;
+  /** `GET /users/{id}`, for log lines. */
+  label: string;
+  noop: boolean;
+  /** The backend's own manipulation (allow, deny, mapping, target, group, flatmap). */
+  transform: DataTransform | undefined;
+  /** `return_error_details`' alias. */
+  detailsAlias: string | undefined;
+  builder: CompiledRequestBuilder;
+  /** Data of an answer: decoded by the call, or here when a middleware kept only bytes. */
+  dataOf(res: BackendResponse): Record<string, unknown>;
+  /** Calls the backend for `req` (`seq`: a sequence's previous answers). */
+  call(req: GwRequest, seq: SequentialValues | undefined, sink: BackendSink): void;
+  /** The answer's header lines come back as bytes (HeadMode.Pass), for a no-op render to pass on. */
+  passesHead: boolean;
+  /** The call's choices, for the `-d` log. */
+  describe: string;
+}
+
+const NO_HEADER_LIST: string[] = [];
+
+function invalidStatus(res: HttpResult, exposeCode: boolean): BackendError {
+  return new BackendError(
+    'invalid status code',
+    exposeCode ? res.status : 500,
+    res.body,
+    res.headers,
+    res.status,
+  );
+}
+
+export function compileBackend(
+  endpoint: EndpointConfig,
+  backend: BackendConfig,
+  index: number,
+  endpointPath: string,
+  service: ServiceConfig,
+  rt: PipelineRuntime,
+  endpointTimeoutMs: number,
+  use: AnswerUse,
+): CompiledBackend {
+  const path = `${endpointPath}.backend[${index}]`;
+  const method = (backend.method ?? endpoint.method ?? 'GET').toUpperCase();
+  const builder = compileRequestBuilder(endpoint, backend, { method, versionHeader: rt.userAgent });
+  const hosts = (backend.host && backend.host.length > 0 ? backend.host : (service.host ?? [])).map((h) =>
+    backend.disable_host_sanitize ? h : sanitizeHost(h),
+  );
+  if (hosts.length === 0) throw new Error(`${path}: no host`);
+  // A no-op endpoint's backend, or a backend whose own `encoding` is no-op (a sequence reads its body).
+  const noop = use === AnswerUse.Passed || use === AnswerUse.PassedMap || backend.encoding === 'no-op';
+  const encoding = noop ? 'no-op' : (backend.encoding ?? 'json');
+  const decoder = noop ? undefined : (getDecoder(encoding) ?? getDecoder('json')!);
+  const isCollection = backend.is_collection === true;
+  const httpCfg = nsConfig(backend.extra_config, 'backend/http');
+  const detailsAlias =
+    typeof httpCfg?.return_error_details === 'string' && httpCfg.return_error_details !== ''
+      ? httpCfg.return_error_details
+      : undefined;
+  const returnErrorCode = !detailsAlias && httpCfg?.return_error_code === true;
+  const backendTimeout = parseDurationMs(backend.timeout);
+  const timeoutMs =
+    backendTimeout !== undefined ? Math.min(backendTimeout, endpointTimeoutMs) : endpointTimeoutMs;
+  // Round-robin; a circuit breaker may pin the host (skipping open ones): src/qos/balancer.ts.
+  const balancer = createHostBalancer(backend, hosts);
+  const single = hosts.length === 1;
+  const deadlines = new DeadlineList();
+
+  /** Lura's http stage after the call: 200 and 201 only, then the body decoded (or kept as bytes). */
+  const accept = (res: HttpResult): BackendResponse => {
+    if (noop) return res;
+    if (res.status !== 200 && res.status !== 201) throw invalidStatus(res, returnErrorCode);
+    if (use === AnswerUse.Bytes) {
+      // The byte path is JSON only; lura's JSON decoder fails on an empty body (io.EOF), so do we.
+      if (res.body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
+      return res;
+    }
+    return {
+      status: res.status,
+      headers: res.headers,
+      body: res.body,
+      data: decoder!(res.body, isCollection),
+    };
+  };
+
+  /** The HTTP call of a built request (a middleware may have changed it). */
+  const httpCall = (breq: BackendRequest, sink: CallSink, headMode: HeadMode): void => {
+    let origin = single ? hosts[0] : balancer.origin(breq);
+    let target = breq.path;
+    // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.
+    if (target.charCodeAt(0) !== 47 && URL.canParse(target)) {
+      const u = new URL(target);
+      origin = u.origin;
+      target = `${u.pathname}${u.search}`;
+    }
+    const headers: string[] = [];
+    const h = breq.headers;
+    for (const k in h) headers.push(k, h[k]);
+    const remaining = breq.deadline > 0 ? breq.deadline - Date.now() : timeoutMs;
+    startBackendCall(
+      rt.pools,
+      origin,
+      {
+        method: breq.method,
+        path: target,
+        headers,
+        body: breq.body,
+        timeoutMs: remaining > 0 ? remaining : 1,
+        decompress:
+          !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
+        followRedirects: true,
+        timings: breq.timings,
+        headMode,
+      },
+      deadlines,
+      sink,
+    );
+  };
+
+  const build = (req: GwRequest, seq: SequentialValues | undefined): BackendRequest => ({
+    method: builder.method,
+    path: builder.path(req, seq),
+    headers: builder.headers(req),
+    body: req.body,
+    params: req.params,
+    origin: req,
+    deadline: Date.now() + timeoutMs,
+  });
+
+  // The promise form of the call, for the middlewares around it (Lura's backend proxy stack).
+  const httpStage: BackendStage = (breq) =>
+    new Promise<BackendResponse>((resolved, rejected) =>
+      httpCall(
+        breq,
+        {
+          resolved: (res) => {
+            try {
+              resolved(accept(res));
+            } catch (err) {
+              rejected(err);
+            }
+          },
+          rejected,
+        },
+        HeadMode.Map,
+      ),
+    );
+  const featured = applyFeatures<BackendStage>(
+    backend.extra_config,
+    (m) => m.backend as never,
+    httpStage,
+    (ns) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint, backend),
+  );
+  const instruments: BackendMiddleware[] = [];
+  const stage = applyFeatures<BackendStage>(
+    service.extra_config,
+    (m) => m.instrumentBackend as never,
+    featured,
+    (ns) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint, backend),
+    instruments,
+  );
+  const concurrent = noop ? 1 : Math.max(1, Math.floor(endpoint.concurrent_calls ?? 1));
+  // Without middlewares (meters aside) and made once, the call runs in continuation style.
+  const meters = featured === httpStage && concurrent === 1 ? metersOf(instruments) : undefined;
+  const direct = meters !== undefined;
+  const headMode = !direct
+    ? HeadMode.Map
+    : use === AnswerUse.Passed
+      ? HeadMode.Pass
+      : use === AnswerUse.Bytes
+        ? HeadMode.Lean
+        : HeadMode.Map;
+  const template =
+    direct &&
+    !builder.forwardsClientHeaders &&
+    method === 'GET' &&
+    (backend.url_pattern ?? '/').startsWith('/') &&
+    hosts.every((origin) => rt.pools.servesWithGwClient(origin))
+      ? new BackendHeadTemplate(rt.userAgent, hosts)
+      : undefined;
+  const metered = meters !== undefined && meters.length > 0 ? meters : undefined;
+
+  const compiled: CompiledBackend = {
+    index,
+    label: `${method} ${backend.url_pattern}`,
+    noop,
+    transform: noop ? undefined : compileBackendManipulation(manipulationFromBackend(backend)),
+    detailsAlias,
+    builder,
+    dataOf: (res) => res.data ?? (decoder ? decoder(res.body, isCollection) : {}),
+    call: direct
+      ? (req, seq, sink) => {
+          const started = metered !== undefined ? performance.now() : 0;
+          const answer = new BackendAnswer(sink, accept, metered, started);
+          // The head from the template: a request without body, to which no feature added headers
+          // (propagate_claims).
+          if (template !== undefined && req.body === null && req.extraBackendHeaders === undefined) {
+            let target: string;
+            try {
+              target = builder.path(req, seq);
+            } catch (err) {
+              sink.failed(err); // not built: no call for the meters to record
+              return;
+            }
+            const host = single ? 0 : balancer.next();
+            const h = req.headers;
+            let head: string;
+            try {
+              head = template.head(target, h['content-type'] ?? '', h.host ?? '', req.clientIp, host);
+            } catch (err) {
+              answer.rejected(err as Error);
+              return;
+            }
+            startBackendCall(
+              rt.pools,
+              hosts[host],
+              {
+                method: 'GET',
+                path: target,
+                headers: NO_HEADER_LIST,
+                body: null,
+                timeoutMs,
+                // The template asks for gzip itself (Accept-Encoding is not forwarded): undone here.
+                decompress: true,
+                followRedirects: true,
+                head,
+                headMode,
+              },
+              deadlines,
+              answer,
+            );
+            return;
+          }
+          let breq: BackendRequest;
+          try {
+            breq = build(req, seq);
+          } catch (err) {
+            sink.failed(err);
+            return;
+          }
+          httpCall(breq, answer, headMode);
+        }
+      : (req, seq, sink) => {
+          let breq: BackendRequest;
+          try {
+            breq = build(req, seq);
+          } catch (err) {
+            sink.failed(err);
+            return;
+          }
+          callStage(stage, breq, concurrent).then(
+            (res) => sink.ok(res),
+            (err) => sink.failed(err),
+          );
+        },
+    passesHead: headMode === HeadMode.Pass,
+    describe: [
+      `${method} ${backend.url_pattern}`,
+      !direct
+        ? concurrent > 1
+          ? `${concurrent} concurrent calls through the backend middlewares`
+          : 'through the backend middlewares'
+        : metered !== undefined
+          ? 'the call, metered'
+          : 'the call',
+      template !== undefined ? 'head from a template' : 'head from the header map',
+      headMode === HeadMode.Pass
+        ? 'answer head passed as bytes'
+        : headMode === HeadMode.Lean
+          ? 'answer head read lean'
+          : 'answer head read into a map',
+    ].join(', '),
+  };
+  return compiled;
+}
+
+/** Calls one backend's stage (concurrent_calls times when configured: the first good answer wins). */
+function callStage(stage: BackendStage, breq: BackendRequest, concurrent: number): Promise<BackendResponse> {
+  if (concurrent === 1) return stage(breq);
+  return new Promise((resolve, reject) => {
+    let failures = 0;
+    let firstError: unknown;
+    for (let i = 0; i < concurrent; i++) {
+      stage(breq).then(resolve, (err) => {
+        firstError ??= err;
+        if (++failures === concurrent) reject(firstError);
+      });
+    }
+  });
+}
+
+/**
+ * One direct call's answer: the stage's check and decoding applied, the backend layer's meters
+ * told (with what the check made of it), then the sink.
+ */
+class BackendAnswer implements CallSink {
+  constructor(
+    private readonly sink: BackendSink,
+    private readonly accept: (res: HttpResult) => BackendResponse,
+    private readonly meters: readonly Meter[] | undefined,
+    private readonly started: number,
+  ) {}
+
+  resolved(res: HttpResult): void {
+    let accepted: BackendResponse;
+    try {
+      accepted = this.accept(res);
+    } catch (err) {
+      this.rejected(err as Error);
+      return;
+    }
+    if (this.meters !== undefined) this.record(true, res.status);
+    this.sink.ok(accepted);
+  }
+
+  rejected(err: Error): void {
+    if (this.meters !== undefined)
+      this.record(false, err instanceof BackendError ? (err.backendStatus ?? 0) : 0);
+    this.sink.failed(err);
+  }
+
+  private record(ok: boolean, status: number): void {
+    const o = outcome;
+    o.reach = 'called';
+    o.backendOk = ok;
+    o.backendStatus = status;
+    o.elapsedUs = (performance.now() - this.started) * 1000;
+    for (const meter of this.meters!) meter.record(o);
+  }
+}

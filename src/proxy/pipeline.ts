@@ -1,0 +1,282 @@
+// One endpoint's pipeline, compiled once, in the order Lura's proxy/factory.go stacks it:
+//
+//   endpoint layer   telemetry (meters, or promise middlewares) → the endpoint's middlewares
+//                    (bot detector, auth, rate limits…: guards where they only admit or refuse)
+//   proxy layer      telemetry → the endpoint's proxy middlewares (Lua, CEL, schema, signer)
+//                    → static → the core: no-op, a merge of bytes or objects, a sequence (merge.ts)
+//   backend layer    per backend: telemetry → its middlewares → the HTTP call (backend-stage.ts)
+//   render           the answer written to the client (render.ts)
+//
+// Every request of the endpoint takes this one path. What differs from endpoint to endpoint is
+// decided here and logged with `-d` (`describe`): which core, which layers have promise
+// middlewares, how each backend's request head is written and its answer read, how the answer is
+// rendered. An absent layer costs nothing; a layer of guards and meters costs their calls.
+
+import { featureByNamespace } from '../extensions/registry.js';
+import { compileFlatmap, flatmapFromExtraConfig, manipulationFromBackend } from '../transform/index.js';
+import { createWasmEndpointTransform } from '../transform/wasm/index.js';
+import type {
+  EndpointConfig,
+  EndpointMiddleware,
+  GwRequest,
+  Handler,
+  Meter,
+  ProxyMiddleware,
+  ProxyResponse,
+  ProxyStage,
+  ServiceConfig,
+} from '../types.js';
+import { AnswerUse, type CompiledBackend, compileBackend } from './backend-stage.js';
+import { compileContext, featureMiddlewares, nsConfig, type PipelineRuntime } from './compile.js';
+import { getEncoder } from './encodings.js';
+import { toBackendError } from './errors.js';
+import { chainEndpoint, meterEndpoint, metersOf, outcome } from './layers.js';
+import {
+  byteMergeCore,
+  noopCore,
+  objectMergeCore,
+  type ProxyCore,
+  type ProxyDone,
+  sequenceCore,
+} from './merge.js';
+import { RenderedReply, Renderer } from './render.js';
+import { compileStaticProxy } from './static.js';
+import { parseDurationMs } from './util.js';
+
+const DEFAULT_TIMEOUT_MS = 2000;
+
+export interface CompiledEndpoint {
+  method: string;
+  path: string;
+  handler: Handler;
+  /** The compiled path and why, one line for the `-d` log. */
+  describe: string;
+}
+
+/**
+ * Whether the endpoint can keep backend bodies as bytes and hand them to the WASM transform:
+ * JSON in and out, a plain parallel merge, and no feature that reads or writes the data.
+ */
+function bytePathEligible(
+  endpoint: EndpointConfig,
+  outputEncoding: string,
+  sequential: boolean,
+  proxyCfg: Record<string, unknown> | undefined,
+): boolean {
+  if (outputEncoding !== 'json' || sequential || proxyCfg?.static !== undefined) return false;
+  const backends = endpoint.backend ?? [];
+  if (backends.length === 0) return false;
+  for (const ns of Object.keys(endpoint.extra_config ?? {})) {
+    if (featureByNamespace.get(ns)?.proxy) return false;
+  }
+  for (const b of backends) {
+    if (b.encoding !== undefined && b.encoding !== 'json') return false;
+    const http = nsConfig(b.extra_config, 'backend/http');
+    if (http?.return_error_details !== undefined) return false;
+    for (const ns of Object.keys(b.extra_config ?? {})) {
+      const mod = featureByNamespace.get(ns);
+      if (mod?.backend && !mod.bytesOnly) return false;
+    }
+  }
+  return true;
+}
+
+export function compileEndpoint(
+  endpoint: EndpointConfig,
+  index: number,
+  service: ServiceConfig,
+  rt: PipelineRuntime,
+): CompiledEndpoint {
+  const path = `$.endpoints[${index}]`;
+  const method = (endpoint.method ?? 'GET').toUpperCase();
+  const label = `${method} ${endpoint.endpoint}`;
+  const outputEncoding = endpoint.output_encoding ?? service.output_encoding ?? 'json';
+  const noop = outputEncoding === 'no-op';
+  const timeoutMs =
+    parseDurationMs(endpoint.timeout) ?? parseDurationMs(service.timeout) ?? DEFAULT_TIMEOUT_MS;
+  const cacheTtlMs = parseDurationMs(endpoint.cache_ttl) ?? parseDurationMs(service.cache_ttl) ?? 0;
+  const proxyCfg = nsConfig(endpoint.extra_config, 'proxy');
+  const sequential = proxyCfg?.sequential === true;
+  const backendConfigs = endpoint.backend ?? [];
+  const endpointCtx = (ns: string) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint);
+  const serviceCtx = (ns: string) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint);
+
+  // The proxy layer's middlewares, outermost first: telemetry, the endpoint's own, static.
+  const proxyInstruments = featureMiddlewares<ProxyMiddleware>(
+    service.extra_config,
+    (m) => m.instrumentProxy,
+    serviceCtx,
+  );
+  const proxyFeatures = featureMiddlewares<ProxyMiddleware>(
+    endpoint.extra_config,
+    (m) => m.proxy,
+    endpointCtx,
+  );
+  const staticMw = compileStaticProxy(proxyCfg?.static);
+  const proxyMeters = metersOf(proxyInstruments);
+  const proxyWrappers: ProxyMiddleware[] = [
+    ...(proxyMeters === undefined ? proxyInstruments : []),
+    ...proxyFeatures,
+    ...(staticMw !== undefined ? [staticMw] : []),
+  ];
+
+  // What the core makes of the backends' answers, and so how each backend reads them.
+  // As KrakenD: the endpoint-level flatmap only loads when there is a merge (several backends).
+  const flatmapOps = backendConfigs.length > 1 ? flatmapFromExtraConfig(endpoint.extra_config) : undefined;
+  const endpointFlatmap = flatmapOps && flatmapOps.length > 0 ? compileFlatmap(flatmapOps) : undefined;
+  const wasm =
+    !noop && rt.transform === 'wasm' && bytePathEligible(endpoint, outputEncoding, sequential, proxyCfg)
+      ? createWasmEndpointTransform({
+          backends: backendConfigs.map((b) => ({
+            ...manipulationFromBackend(b),
+            isCollection: b.is_collection === true,
+          })),
+          endpointFlatmap: flatmapOps,
+        })
+      : undefined;
+  const use = noop
+    ? proxyWrappers.length === 0
+      ? AnswerUse.Passed
+      : AnswerUse.PassedMap
+    : wasm !== undefined
+      ? AnswerUse.Bytes
+      : AnswerUse.Data;
+  const backends: CompiledBackend[] = (noop ? backendConfigs.slice(0, 1) : backendConfigs).map((b, i) =>
+    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, use),
+  );
+  const mergeCtx = { logger: rt.logger, endpointLabel: label };
+  const core: ProxyCore | undefined =
+    backends.length === 0
+      ? undefined
+      : noop
+        ? noopCore(backends[0], mergeCtx)
+        : wasm !== undefined
+          ? byteMergeCore(backends, wasm, mergeCtx)
+          : sequential
+            ? sequenceCore(backends, endpointFlatmap, mergeCtx)
+            : objectMergeCore(backends, endpointFlatmap, mergeCtx);
+
+  const proxy = compileProxyLayer(core, proxyWrappers, proxyMeters);
+  const renderer = new Renderer({
+    versionHeader: rt.versionHeader,
+    cacheControl: cacheTtlMs > 0 ? `public, max-age=${Math.floor(cacheTtlMs / 1000)}` : undefined,
+    returnErrorMsg: rt.returnErrorMsg,
+    encoder: getEncoder(outputEncoding) ?? getEncoder('json')!,
+  });
+  const rendered: Handler = (req, reply) => proxy.run(req, new RenderedReply(renderer, req, reply));
+
+  // The endpoint layer, outermost first: telemetry, then the endpoint's own middlewares.
+  const endpointFeatures = featureMiddlewares<EndpointMiddleware>(
+    endpoint.extra_config,
+    (m) => m.endpoint,
+    endpointCtx,
+  );
+  const endpointInstruments = featureMiddlewares<EndpointMiddleware>(
+    service.extra_config,
+    (m) => m.instrumentEndpoint,
+    serviceCtx,
+  );
+  const endpointMeters = metersOf(endpointInstruments);
+  let handler = chainEndpoint(endpointFeatures, rendered);
+  handler =
+    endpointMeters !== undefined
+      ? meterEndpoint(endpointMeters, handler)
+      : chainEndpoint(endpointInstruments, handler);
+
+  const layer = (wrappers: number, meters: Meter[] | undefined, names: string) =>
+    wrappers > 0 ? names : meters !== undefined && meters.length > 0 ? 'metered' : '-';
+  const describe = [
+    `endpoint: ${describeEndpointLayer(endpointFeatures, endpointInstruments, endpointMeters)}`,
+    `proxy: ${layer(proxyWrappers.length, proxyMeters, `${proxyWrappers.length} promise middleware${proxyWrappers.length > 1 ? 's' : ''}`)}`,
+    `core: ${core?.describe ?? 'none (no backend)'}`,
+    ...backends.map((b) => `backend[${b.index}]: ${b.describe}`),
+    `render: ${
+      noop
+        ? backends[0]?.passesHead
+          ? "the backend's header lines as bytes"
+          : 'a header map'
+        : wasm !== undefined
+          ? 'JSON bytes with header lines as bytes'
+          : `${outputEncoding} through a header map`
+    }`,
+  ].join('; ');
+  return { method, path: endpoint.endpoint, handler, describe };
+}
+
+function describeEndpointLayer(
+  features: EndpointMiddleware[],
+  instruments: EndpointMiddleware[],
+  meters: Meter[] | undefined,
+): string {
+  const parts: string[] = [];
+  if (meters !== undefined && meters.length > 0) parts.push('metered');
+  else if (meters === undefined) parts.push(`${instruments.length} telemetry promise middleware(s)`);
+  const guards = features.filter((mw) => mw.guard !== undefined && mw.guard.ready === undefined).length;
+  const deciding = features.filter((mw) => mw.guard?.ready !== undefined).length;
+  const wrapping = features.length - guards - deciding;
+  if (guards > 0) parts.push(`${guards} guard${guards > 1 ? 's' : ''}`);
+  if (deciding > 0) parts.push(`${deciding} guard${deciding > 1 ? 's' : ''} or promise middleware`);
+  if (wrapping > 0) parts.push(`${wrapping} promise middleware${wrapping > 1 ? 's' : ''}`);
+  return parts.length > 0 ? parts.join(', ') : '-';
+}
+
+/** The proxy layer as a whole: the core, its meters, or the promise middlewares around it. */
+interface ProxyLayer {
+  run(req: GwRequest, done: ProxyDone): void;
+}
+
+const NO_BACKEND: ProxyResponse = Object.freeze({ data: {}, isComplete: true }) as ProxyResponse;
+
+function compileProxyLayer(
+  core: ProxyCore | undefined,
+  wrappers: ProxyMiddleware[],
+  meters: Meter[] | undefined,
+): ProxyLayer {
+  const run: (req: GwRequest, done: ProxyDone) => void =
+    core !== undefined
+      ? (req, done) => core.run(req, done)
+      : (_req, done) => done.done({ ...NO_BACKEND, data: {} });
+  if (wrappers.length === 0) {
+    if (meters === undefined || meters.length === 0) return { run };
+    return { run: (req, done) => run(req, new MeteredProxyDone(done, meters, performance.now())) };
+  }
+  // Promise middlewares: the core as a promise stage, wrapped outermost first.
+  let stage: ProxyStage = (req) => new Promise<ProxyResponse>((resolve) => run(req, { done: resolve }));
+  for (let i = wrappers.length - 1; i >= 0; i--) stage = wrappers[i](stage);
+  const wrapped = stage;
+  return {
+    run(req, done) {
+      let pending: Promise<ProxyResponse>;
+      try {
+        pending = wrapped(req);
+      } catch (err) {
+        done.done({ data: null, isComplete: false, error: toBackendError(err) });
+        return;
+      }
+      pending.then(
+        (pr) => done.done(pr),
+        (err) => done.done({ data: null, isComplete: false, error: toBackendError(err) }),
+      );
+    },
+  };
+}
+
+/** The proxy layer's meters, told of its answer (as the telemetry middleware would read it). */
+class MeteredProxyDone implements ProxyDone {
+  constructor(
+    private readonly inner: ProxyDone,
+    private readonly meters: Meter[],
+    private readonly started: number,
+  ) {}
+
+  done(pr: ProxyResponse): void {
+    const o = outcome;
+    o.reach = 'called';
+    o.proxyComplete = pr.isComplete;
+    // An incomplete merge means a backend failed (a no-op answer is never complete, and fine).
+    o.proxyError = pr.error !== undefined || (!pr.isComplete && pr.raw === undefined);
+    o.elapsedUs = (performance.now() - this.started) * 1000;
+    for (const meter of this.meters) meter.record(o);
+    this.inner.done(pr);
+  }
+}

@@ -1,0 +1,276 @@
+// The node:http front (node:https with TLS settings uWS does not serve). node:http's parser
+// refuses bad names, values and framing itself (`clientError`, answered here as Go's server
+// answers); gw adds the Host rules of http1.ts, absolute-form targets and HTTP/1.0 keep-alive.
+// Its Exchange is the Reply the pipeline writes to.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import { bodyBytes } from '../proxy/util.js';
+import type { GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
+import { type FrontOptions, type HttpFront, plainResponse, refusalResponse } from './front.js';
+import { HeadScan, originPath, REFUSED, type Refusal, refusalBytes, refusalOf } from './http1.js';
+
+/** Connections whose last head gw refused: closed once answered, nothing more is parsed. */
+const refusedSockets = new WeakSet<Socket>();
+
+/** node:http's parser lets no bad name, value or framing through: the scan reads Host and framing only. */
+const scan = new HeadScan(false);
+
+const INTERNAL_ERROR = plainResponse(500, '500 Internal Server Error');
+
+/**
+ * The answer to a head node:http's parser refused. A request line longer than the limit in the
+ * request's first read is a long target (414); otherwise too many header bytes (431). node:http
+ * tells only the read that overflowed: a long target that spans reads is answered 431.
+ */
+function parserRefusal(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxHeaderBytes: number): Refusal {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': {
+      const raw = err.rawPacket;
+      if (raw === undefined || !/^[A-Za-z]+ /.test(raw.toString('latin1', 0, 24)))
+        return REFUSED.headTooLarge;
+      const lineEnd = raw.indexOf(10);
+      return lineEnd < 0 || lineEnd >= maxHeaderBytes ? REFUSED.targetTooLong : REFUSED.headTooLarge;
+    }
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return REFUSED.timeout;
+    default:
+      return REFUSED.badRequest;
+  }
+}
+
+export class NodeFront implements HttpFront {
+  readonly kind = 'node' as const;
+  private readonly server: http.Server;
+  private active = 0;
+  closing = false;
+  private drained: (() => void) | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly opts: FrontOptions,
+    private readonly serve: Handler,
+  ) {
+    const serverOpts: http.ServerOptions = {
+      maxHeaderSize: opts.maxHeaderBytes,
+      requestTimeout: opts.readTimeoutMs,
+      headersTimeout: opts.readHeaderTimeoutMs || Math.min(opts.readTimeoutMs || 60000, 60000),
+      keepAliveTimeout: opts.idleTimeoutMs || 5000,
+    };
+    this.server = opts.tls
+      ? https.createServer({ ...serverOpts, ...opts.tls.node }, (req, res) => this.onRequest(req, res))
+      : http.createServer(serverOpts, (req, res) => this.onRequest(req, res));
+    if (opts.writeTimeoutMs > 0) this.server.setTimeout(opts.writeTimeoutMs + (opts.readTimeoutMs || 0));
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+      // A head gw refused already has its answer: what follows it on the connection is not read.
+      if (!socket.writable || refusedSockets.has(socket)) return socket.destroy();
+      socket.end(refusalBytes(parserRefusal(err, opts.maxHeaderBytes)));
+    });
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      // Worker threads share the port from Node 22.12 (platform.ts); one listens alone otherwise.
+      const reusePort = this.opts.workers > 1;
+      this.server.listen({ port: this.opts.port, host: this.opts.host, reusePort } as never, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  inFlight(): number {
+    return this.active;
+  }
+
+  async close(deadlineMs: number): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeIdleConnections();
+    if (this.active > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadlineMs);
+        this.drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    for (const s of this.sockets) s.destroy();
+    await closed;
+  }
+
+  finished(): void {
+    this.active--;
+    if (this.active === 0 && this.drained) this.drained();
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    // A request pipelined after a refused head is never served: the connection closes once the
+    // refusal is written.
+    if (refusedSockets.has(req.socket)) return;
+    scan.reset();
+    const headers: HeaderMap = {};
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i].toLowerCase();
+      scan.add(k, raw[i + 1]);
+      const prev = headers[k];
+      headers[k] = prev === undefined ? raw[i + 1] : `${prev}, ${raw[i + 1]}`;
+    }
+    const http11 = req.httpVersionMinor === 1;
+    let refused = refusalOf(scan, http11, Number.POSITIVE_INFINITY);
+    let target = req.url ?? '/';
+    if (refused === undefined && target.charCodeAt(0) !== 47) {
+      const path = originPath(target);
+      if (path === undefined) refused = REFUSED.badTarget;
+      else target = path;
+    }
+    const q = target.indexOf('?');
+    const gwReq: GwRequest = {
+      method: req.method ?? 'GET',
+      path: q < 0 ? target : target.slice(0, q),
+      query: q < 0 ? '' : target.slice(q + 1),
+      headers,
+      params: {},
+      body: null,
+      clientIp: req.socket.remoteAddress ?? '',
+    };
+    const exchange = new Exchange(
+      this,
+      res,
+      gwReq,
+      this.opts.onAnswered,
+      this.opts.onAnswered ? performance.now() : 0,
+      !http11 && scan.keepAlive && !scan.close,
+    );
+    this.active++;
+    res.on('close', () => exchange.finish());
+    if (refused !== undefined) {
+      refusedSockets.add(req.socket);
+      res.shouldKeepAlive = false;
+      exchange.write(refusalResponse(refused));
+      return;
+    }
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > this.opts.maxBodyBytes) {
+      res.shouldKeepAlive = false;
+      exchange.write(refusalResponse(REFUSED.bodyTooLarge));
+      req.resume();
+      return;
+    }
+    if (!scan.hasBody()) {
+      this.dispatch(gwReq, exchange);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
+      size += c.length;
+      if (size > this.opts.maxBodyBytes) {
+        tooLarge = true;
+        res.shouldKeepAlive = false;
+        exchange.write(refusalResponse(REFUSED.bodyTooLarge));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
+      gwReq.body = Buffer.concat(chunks, size);
+      this.dispatch(gwReq, exchange);
+    });
+    req.on('error', () => exchange.finish());
+  }
+
+  private dispatch(req: GwRequest, exchange: Exchange): void {
+    try {
+      this.serve(req, exchange);
+    } catch {
+      exchange.answer(INTERNAL_ERROR);
+    }
+  }
+}
+
+/** One request on the node:http front: the Reply its pipeline writes to. */
+class Exchange implements Reply {
+  private finished = false;
+
+  constructor(
+    private readonly front: NodeFront,
+    private readonly res: http.ServerResponse,
+    private readonly req: GwRequest,
+    private readonly onAnswered: FrontOptions['onAnswered'],
+    private readonly startedMs: number,
+    /** An HTTP/1.0 client asked to keep the connection: node:http closes every HTTP/1.0 one. */
+    private readonly keepHttp10: boolean,
+  ) {}
+
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.front.finished();
+  }
+
+  answer(r: GwResponse): void {
+    this.onAnswered?.(this.req, r.status, this.startedMs);
+    this.write(r);
+  }
+
+  pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
+    this.onAnswered?.(this.req, status, this.startedMs);
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    // node:http writes its own head: the lines become headers, names in the case they came.
+    if (passed !== null) setLines(res, passed);
+    setLines(res, added);
+    this.end(status, body);
+  }
+
+  /** An answer from a header map (framing headers are node:http's own). */
+  write(r: GwResponse): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    const h = r.headers;
+    for (const k in h) {
+      if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+      res.setHeader(k, h[k]);
+    }
+    this.end(r.status, r.body ?? '');
+  }
+
+  private end(status: number, body: Buffer | string): void {
+    const res = this.res;
+    // node:http answers `Connection: close` (and closes) by itself when the client asked it.
+    if (this.front.closing) res.setHeader('connection', 'close');
+    else if (this.keepHttp10) res.shouldKeepAlive = true;
+    // The length is stated: what keeps an HTTP/1.0 connection open, and a HEAD answer's length.
+    res.setHeader('content-length', bodyBytes(body));
+    res.statusCode = status;
+    res.end(body);
+  }
+}
+
+/** CRLF-prefixed header lines as headers of `res`; framing headers stay node:http's. */
+function setLines(res: http.ServerResponse, lines: Buffer): void {
+  for (const line of lines.toString('latin1').split('\r\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon).trim();
+    const lower = name.toLowerCase();
+    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') continue;
+    const value = line.slice(colon + 1).trim();
+    const prev = res.getHeader(name);
+    if (prev === undefined) res.setHeader(name, value);
+    else res.setHeader(name, Array.isArray(prev) ? [...prev, value] : [String(prev), value]);
+  }
+}
