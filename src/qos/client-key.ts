@@ -50,12 +50,6 @@ export function compileClientKey(cfg: Obj): ClientKey {
   }
 }
 
-/** Whether the client key of `cfg` is read from a request header. */
-export function clientKeyReadsHeaders(cfg: Obj): boolean {
-  const strategy = typeof cfg.strategy === 'string' ? cfg.strategy : 'ip';
-  return strategy === 'header' || (strategy === 'ip' && typeof cfg.key === 'string' && cfg.key !== '');
-}
-
 export function validateClientKey(cfg: Obj, v: Issues): void {
   v.string(cfg, 'strategy', STRATEGIES);
   v.string(cfg, 'key');

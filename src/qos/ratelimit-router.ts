@@ -24,7 +24,7 @@ import {
   MAX_MAX_CLIENTS,
   sharedOrLocal,
 } from './buckets.js';
-import { type ClientKey, clientKeyReadsHeaders, compileClientKey, validateClientKey } from './client-key.js';
+import { type ClientKey, compileClientKey, validateClientKey } from './client-key.js';
 import { durationMs, Issues, isObject, MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj } from './util.js';
 
 export const ROUTER_NAMESPACE = 'qos/ratelimit/router';
@@ -86,7 +86,6 @@ export function limitMiddleware(
   spec: LimitSpec,
   limiter: Limiter,
   clientKey: ClientKey,
-  keyReadsHeaders: boolean,
 ): EndpointMiddleware | undefined {
   const { takeShared, takeClient, takeBoth } = limiter;
   // Fresh objects per refusal: later layers (CORS, headers…) may add to them.
@@ -121,7 +120,7 @@ function compile(namespace: string) {
     const shared = sharedOrLocal(ctx.shared, ctx.service, namespace, true);
     if (!shared) return undefined;
     const limiter = compileLimiter(shared, ctx.path, spec);
-    return limitMiddleware(spec, limiter, compileClientKey(raw), clientKeyReadsHeaders(raw));
+    return limitMiddleware(spec, limiter, compileClientKey(raw));
   };
 }
 
