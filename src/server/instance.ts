@@ -44,6 +44,12 @@ function createFront(
   return uws !== null ? new UwsFront(uws, opts, serve) : new NodeFront(opts, serve);
 }
 
+/** `max_header_bytes`, 1 MB by default as in KrakenD: the largest request head served. */
+export function headLimitOf(service: ServiceConfig): number {
+  const v = service.max_header_bytes;
+  return typeof v === 'number' && v > 0 ? v : MB;
+}
+
 export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const { service } = opts;
   const logger = createLogger({
@@ -67,10 +73,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       workers: opts.workers,
       host: service.listen_ip ?? '0.0.0.0',
       maxBodyBytes: typeof maxBody === 'number' && maxBody > 0 ? maxBody : 10 * MB,
-      maxHeaderBytes:
-        typeof service.max_header_bytes === 'number' && service.max_header_bytes > 0
-          ? service.max_header_bytes
-          : MB,
+      maxHeaderBytes: headLimitOf(service),
       readTimeoutMs: parseDurationMs(service.read_timeout) ?? 0,
       readHeaderTimeoutMs: parseDurationMs(service.read_header_timeout) ?? 0,
       writeTimeoutMs: parseDurationMs(service.write_timeout) ?? 0,

@@ -27,11 +27,28 @@ const PACKAGES: Record<UwsBuild, string> = {
 const loaded = new Map<UwsBuild, UwsModule | null>();
 const loadErrors = new Map<UwsBuild, string>();
 
+/** Node 20's module ABI: the old build carries binaries up to it (on newer Node it falls back to JS). */
+const LEGACY_MAX_ABI = 115;
+
+/**
+ * The largest request head uWS accepts, read by its binary once, when it loads (4 KiB unless
+ * set): gw sets it to the config's `max_header_bytes` first, and applies that limit itself
+ * (http1.ts), so that the answers are gw's (431, or 414 for a long target).
+ */
+export function setUwsHeadLimit(maxHeaderBytes: number): void {
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(Math.max(4096, maxHeaderBytes + 1024));
+}
+
 /** Loads a uWebSockets.js build once; null when its native binary does not load here. */
 export function loadUws(build: UwsBuild): UwsModule | null {
   const known = loaded.get(build);
   if (known !== undefined) return known;
   let mod: UwsModule | null = null;
+  if (build === 'legacy' && Number(process.versions.modules) > LEGACY_MAX_ABI) {
+    loadErrors.set(build, `it has no binary for Node ${process.versions.node}`);
+    loaded.set(build, null);
+    return null;
+  }
   try {
     mod = createRequire(import.meta.url)(PACKAGES[build]) as UwsModule;
   } catch (err) {

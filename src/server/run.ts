@@ -9,8 +9,8 @@ import { featureByNamespace } from '../extensions/registry.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { ServiceConfig } from '../types.js';
-import { type Instance, type InstanceOptions, startInstance } from './instance.js';
-import { chooseFront, type FrontKind, type FrontRequest } from './platform.js';
+import { headLimitOf, type Instance, type InstanceOptions, startInstance } from './instance.js';
+import { chooseFront, type FrontKind, type FrontRequest, setUwsHeadLimit } from './platform.js';
 
 export interface ServeOptions {
   service: ServiceConfig;
@@ -74,6 +74,7 @@ export interface RunningGateway {
 export async function serve(opts: ServeOptions): Promise<RunningGateway> {
   const log = createLogger({ level: opts.logLevel, service: opts.service, sync: true });
   const listenerTls = tlsOptionsFromConfig(opts.service);
+  setUwsHeadLimit(headLimitOf(opts.service));
   const choice = chooseFront(
     opts.front,
     Math.max(1, Math.floor(opts.workers ?? availableParallelism())),
