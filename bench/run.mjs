@@ -53,6 +53,7 @@ import {
 import { median, medianError, pairedRatio, roundRatios, summarizeRounds } from './lib/rounds.mjs';
 import { NGINX_ROUTES, SCENARIOS, writeGwConfig } from './lib/scenarios.mjs';
 import { renderChart } from './lib/svg.mjs';
+import { loadBenchUws } from './lib/uws.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..');
@@ -444,7 +445,7 @@ async function main() {
         const floor = await startFloor(backend.url, opts);
         children.push(floor.proc);
         references.push({ kind: 'floor', ...floor, pathOf: (sc) => sc.floor });
-        report.meta.floor = `uWebSockets.js ${packageVersion('uWebSockets.js')} + undici ${packageVersion('undici')} Pool.dispatch, ${opts.workers} threads`;
+        report.meta.floor = `uWebSockets.js ${packageVersion(loadBenchUws().name)} + undici ${packageVersion('undici')} Pool.dispatch, ${opts.workers} threads`;
         log(`reference: floor proxy (uWS + undici, ${opts.workers} threads) at ${floor.url}`);
       } catch (err) {
         log(`floor proxy unavailable, measuring without it: ${err.message}`);

@@ -123,7 +123,7 @@ for (const front of ['uws', 'node']) {
     let gw;
     before(async () => {
       gw = await startGateway(config(), {
-        args: ['--workers', '1', ...(front === 'node' ? ['--node-http'] : [])],
+        args: ['--workers', '1', '--front', front],
       });
     });
     after(() => gw?.stop());
@@ -201,7 +201,9 @@ for (const front of ['uws', 'node']) {
         'POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
       ]) {
         const res = await raw(gw.port, bytes);
-        assert.ok(res === '' || /^HTTP\/1\.1 4\d\d/.test(res), `got ${JSON.stringify(res.slice(0, 40))}`);
+        // uWebSockets.js answers a request line it cannot read with 505 (README, HTTP front).
+        const answered = front === 'uws' ? /^HTTP\/1\.1 (4\d\d|505)/ : /^HTTP\/1\.1 4\d\d/;
+        assert.ok(res === '' || answered.test(res), `got ${JSON.stringify(res.slice(0, 40))}`);
       }
       assert.equal((await get(`${gw.url}/__health`)).status, 200);
     });

@@ -4,10 +4,13 @@
 // expects a status line. The backends are node:http servers that log what reached them, so the
 // smuggling and url-param cases also prove that nothing refused got through.
 //
-// gw names its front in its start line (`gw listening on HOST:PORT (uws|node, …)`). HTTP/1.0 is
-// refused at once with 505 + FIN on the uws front (a documented limit of uWebSockets.js) and
-// served on the node front; everything else is expected alike on both. GW_FRONT=uws|node|auto runs
-// this file with `--front GW_FRONT` (gw's default otherwise).
+// gw names its front in its start line (`gw listening on HOST:PORT (uws|node, …)`). The uws
+// front's documented limits (README, HTTP front) are expected there, read from uWebSockets.js's
+// parser (uNetworking/uWebSockets src/HttpParser.h, HttpContext.h): HTTP/1.0, an absolute-form
+// target, a bare LF or a space in the target are answered 505 + FIN; more than 98 header lines
+// 431 + FIN; a request pipelined behind one still being answered closes the connection.
+// Everything else is expected alike on both. GW_FRONT=uws|node|auto runs this file with
+// `--front GW_FRONT` (gw's default otherwise).
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -328,13 +331,19 @@ describe('connection handling', () => {
     }
   });
 
-  test('two pipelined requests in one write (slow backend first) → both answered, in order', async () => {
+  test('two pipelined requests in one write (slow backend first) → both answered, in order (uws: closed)', async () => {
     const from = api.requests.length;
     const c = await exchange(
       'GET /slow HTTP/1.1\r\nHost: gw.test\r\n\r\nGET /noop HTTP/1.1\r\nHost: gw.test\r\n\r\n',
       { until: 2 },
     );
     const msg = `pipelined: ${c.describe()}; backend: ${(await backendCallsSince(from)).join(', ')}`;
+    if (front === 'uws') {
+      // uWS refuses a request pipelined behind one still being answered: it closes the connection.
+      assert.equal(c.responses.length, 0, msg);
+      assert.ok(c.fin || c.closed, msg);
+      return;
+    }
     assert.deepEqual(
       c.complete.map((r) => r.status),
       [200, 200],
@@ -379,14 +388,22 @@ describe('odd but legal requests', () => {
     ['60 headers', ok(headers(60))],
     ['100 headers', ok(headers(100))],
   ]) {
-    test(`${name} → 200`, async () => {
+    test(`${name} → 200${name === '100 headers' ? ' (uws: 431 + FIN beyond 98 lines)' : ''}`, async () => {
+      if (front === 'uws' && name === '100 headers')
+        return assertAnsweredThenClosed(await exchange(bytes), 431, `${name} on uws`);
       const c = await exchange(bytes, { until: 1 });
       assert.equal(c.responses[0]?.status, 200, `${name}: ${c.describe()}`);
       assert.equal(c.responses[0].body, 'noop', `${name}: ${c.describe()}`);
     });
   }
 
-  test('absolute-form target (GET http://gw.test/noop) → 200, routed by its path', async () => {
+  test('absolute-form target (GET http://gw.test/noop) → 200, routed by its path (uws: 505 + FIN)', async () => {
+    if (front === 'uws')
+      return assertAnsweredThenClosed(
+        await exchange('GET http://gw.test/noop HTTP/1.1\r\nHost: gw.test\r\n\r\n'),
+        505,
+        'absolute-form on uws',
+      );
     const from = api.requests.length;
     const c = await exchange('GET http://gw.test/noop HTTP/1.1\r\nHost: gw.test\r\n\r\n', { until: 1 });
     const calls = await backendCallsSince(from);
@@ -418,8 +435,10 @@ describe('malformed requests → 400 + FIN', () => {
     ['Host: a b<c', 'GET /noop HTTP/1.1\r\nHost: a b<c\r\n\r\n'],
     ['a space inside the request target (GET /a b)', 'GET /a b HTTP/1.1\r\nHost: gw.test\r\n\r\n'],
   ]) {
-    test(`${name} → 400 + FIN`, async () => {
-      assertAnsweredThenClosed(await exchange(bytes), 400, name);
+    // uWS answers a request line or line ending it cannot read with 505.
+    const uws505 = name.startsWith('bare LF') || name.startsWith('a space inside the request target');
+    test(`${name} → 400 + FIN${uws505 ? ' (uws: 505 + FIN)' : ''}`, async () => {
+      assertAnsweredThenClosed(await exchange(bytes), front === 'uws' && uws505 ? 505 : 400, name);
     });
   }
 });

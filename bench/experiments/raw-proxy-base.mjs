@@ -2,12 +2,9 @@
 // raw-tcpwrap-proxy.mjs on tcp_wrap handles): a uWS front serving /noop from a pool of at most
 // 256 keep-alive connections, and the reading of a Content-Length response. Only how a
 // connection's socket is opened, written and read differs: a subclass of RawConnection gives it.
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadBenchUws } from '../lib/uws.mjs';
 
-const require = createRequire(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'));
-const uWS = require('uWebSockets.js');
+const { uws: uWS } = loadBenchUws();
 const MAX_CONNECTIONS = 256;
 const HEAD_END = Buffer.from('\r\n\r\n');
 const CONTENT_LENGTH = /\r\ncontent-length:\s*(\d+)/i;

@@ -16,10 +16,10 @@
 // SIGTERM/SIGINT: each worker closes its listen socket (us_listen_socket_close) and its pool
 // before the process exits; ending the process while a worker still holds a uWS listen socket
 // aborts Node.
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { loadBenchUws } from './uws.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -73,11 +73,10 @@ function runMain([portText, backend, workersText]) {
 }
 
 async function runWorker({ port, backend }) {
-  const require = createRequire(join(ROOT, 'package.json'));
   let uws;
   let Pool;
   try {
-    uws = require('uWebSockets.js');
+    ({ uws } = loadBenchUws());
     ({ Pool } = await import('undici'));
   } catch (err) {
     parentPort.postMessage({ type: 'error', error: `cannot load uWebSockets.js/undici: ${err.message}` });

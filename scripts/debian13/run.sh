@@ -69,6 +69,11 @@ if [ "${D13_RUN_BARE:-0}" != 1 ]; then
 fi
 # Name resolution for localhost and the mirror, as the host has it.
 cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
+# The host's CA bundle: the registry may be reached through a proxy only that bundle trusts
+# (npm and Node read it through NODE_EXTRA_CA_CERTS / SSL_CERT_FILE, passed on unchanged).
+if [ -f /etc/ssl/certs/ca-certificates.crt ] && [ -f "$dir/etc/ssl/certs/ca-certificates.crt" ]; then
+  mount --bind /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
+fi
 
 # CI may start us with stdin closed; `<&0` below needs an open fd 0.
 [ -e /proc/self/fd/0 ] || exec </dev/null

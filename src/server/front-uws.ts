@@ -170,8 +170,10 @@ export class UwsFront implements HttpFront {
     collecting = NO_HEADERS;
     const maxHead = this.opts.maxHeaderBytes;
     // uWS hands over only what it accepted as HTTP/1.1 (it answers HTTP/1.0 with 505 itself).
-    let refused = refusalOf(scan, true, maxHead - method.length - url.length - query.length);
-    if (refused === undefined && url.length + query.length >= maxHead) refused = REFUSED.targetTooLong;
+    let refused =
+      url.length + query.length >= maxHead
+        ? REFUSED.targetTooLong
+        : refusalOf(scan, true, maxHead - method.length - url.length - query.length);
     if (refused === undefined && url.charCodeAt(0) !== 47) {
       const path = originPath(url);
       if (path === undefined) refused = REFUSED.badTarget;

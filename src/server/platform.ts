@@ -36,7 +36,8 @@ const LEGACY_MAX_ABI = 115;
  * (http1.ts), so that the answers are gw's (431, or 414 for a long target).
  */
 export function setUwsHeadLimit(maxHeaderBytes: number): void {
-  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(Math.max(4096, maxHeaderBytes + 1024));
+  // Twice the limit: a head over it, or a target that alone is, still reaches gw's own check.
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(Math.max(4096, 2 * maxHeaderBytes + 4096));
 }
 
 /** Loads a uWebSockets.js build once; null when its native binary does not load here. */
