@@ -16,12 +16,9 @@
 // SIGTERM/SIGINT: each worker closes its listen socket (us_listen_socket_close) and its pool
 // before the process exits; ending the process while a worker still holds a uWS listen socket
 // aborts Node.
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { loadBenchUws } from './uws.mjs';
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 if (!isMainThread) runWorker(workerData);
 else if (process.argv[1] === fileURLToPath(import.meta.url)) runMain(process.argv.slice(2));
