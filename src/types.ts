@@ -126,6 +126,11 @@ export interface Guard {
   ready?(req: GwRequest): boolean;
   /** The refusal to answer with, or undefined to let the request through. */
   check(req: GwRequest): GwResponse | undefined;
+  /**
+   * The request headers `ready` and `check` read (lower-case names); undefined: any of them. The
+   * front then reads only those (and what the rest of the pipeline reads) from the client.
+   */
+  headers?: readonly string[];
 }
 
 /**

@@ -2,7 +2,7 @@
 // several rounds: on a VM whose throughput drifts by ±30 % within minutes, CPU seconds per
 // request at a rate every proxy sustains is steadier than saturated req/s.
 //
-//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-args "--front uws"] [--gw-base DIR [--base-instance main|accesslog]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged] [--features qos/ratelimit/router] [--only gw,gw-log] [--together] [--stdout null|pipe|file]
+//   node bench/experiments/cpu-ab.mjs [--rate 8000] [--rounds 8] [--duration 3] [--gw-args "--front uws"] [--gw-base DIR [--base-instance main|accesslog] [--base-args ARGS]] [--with-log] [--with-undici] [--node-flags "--flag …"] [--path /merged] [--features qos/ratelimit/router] [--only gw,gw-log] [--together] [--stdout null|pipe|file]
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop or --path, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
@@ -50,6 +50,8 @@ const durationSec = Number(option('--duration', 3));
 const gwBase = option('--gw-base', undefined);
 /** Extra `gw run` arguments for this checkout's gw (not the base's), e.g. "--front uws". */
 const gwArgs = option('--gw-args', '').split(' ').filter(Boolean);
+/** Extra `gw run` arguments for the base's gw (a base that knows them). */
+const baseArgs = option('--base-args', '').split(' ').filter(Boolean);
 const withLog = args.includes('--with-log');
 const withUndici = args.includes('--with-undici');
 const nodeFlags = option('--node-flags', undefined);
@@ -97,7 +99,7 @@ const kinds = [
   ...(withLog ? [['gw-log', gwRun(ROOT, 'accesslog')]] : []),
   ...(withUndici ? [['gw-undici', gwRun(ROOT, 'main'), { GW_BACKEND_CLIENT: 'undici' }]] : []),
   ...(nodeFlags ? [['gw-flags', gwRun(ROOT, 'main', nodeFlags.split(' '))]] : []),
-  ...(gwBase ? [['gw-base', gwRun(gwBase, baseInstance)]] : []),
+  ...(gwBase ? [['gw-base', gwRun(gwBase, baseInstance, [], baseArgs)]] : []),
   [
     'floor',
     (port) => [

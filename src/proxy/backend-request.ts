@@ -208,6 +208,8 @@ export interface CompiledRequestBuilder {
   headers(req: GwRequest): HeaderMap;
   /** The client's Accept-Encoding is forwarded: a compressed body may go back as is (no-op). */
   forwardsAcceptEncoding: boolean;
+  /** The request headers `path` and `headers` read (lower-case names); null: every one (`*`). */
+  reads: readonly string[] | null;
 }
 
 /** Filters the raw client query by an allow-list (exact, case-sensitive names). */
@@ -312,6 +314,7 @@ export function compileRequestBuilder(
   };
 
   const forwardsClientHeaders = all || allowed.length > 0;
+  const urlHeaders = [...pathParts, ...(queryParts ?? [])].flatMap((p) => (p.kind === 'header' ? [p.name] : []));
   return {
     method: opts.method,
     usesSequential,
@@ -319,5 +322,6 @@ export function compileRequestBuilder(
     forwardsClientHeaders,
     headers,
     forwardsAcceptEncoding,
+    reads: all ? null : [...new Set([...allowed, ...urlHeaders, 'content-type', 'user-agent', 'accept-encoding', 'host'])],
   };
 }

@@ -46,8 +46,8 @@ import { parseDurationMs, sanitizeHost } from './util.js';
 
 /** Hears how one backend call ended: exactly one of the two, once. */
 export interface BackendSink {
-  ok(res: BackendResponse): void;
-  failed(err: unknown): void;
+  resolved(res: BackendResponse): void;
+  rejected(err: unknown): void;
 }
 
 /** What the endpoint asks of its backends' answers. */
@@ -78,6 +78,8 @@ export interface CompiledBackend {
   call(req: GwRequest, seq: SequentialValues | undefined, sink: BackendSink): void;
   /** The answer's header lines come back as bytes (HeadMode.Pass), for a no-op render to pass on. */
   passesHead: boolean;
+  /** The request headers the call reads (lower-case); null: any (a middleware may read them all). */
+  reads: readonly string[] | null;
   /** The call's choices, for the `-d` log. */
   describe: string;
 }
@@ -254,8 +256,11 @@ export function compileBackend(
     dataOf: (res) => res.data ?? (decoder ? decoder(res.body, isCollection) : {}),
     call: direct
       ? (req, seq, sink) => {
-          const started = metered !== undefined ? performance.now() : 0;
-          const answer = new BackendAnswer(sink, accept, metered, started);
+          // A no-op answer needs no check and no decoding: unmetered, the sink hears the call itself.
+          const answer: CallSink =
+            noop && metered === undefined
+              ? sink
+              : new BackendAnswer(sink, accept, metered, metered !== undefined ? performance.now() : 0);
           // The head from the template: a request without body, to which no feature added headers
           // (propagate_claims).
           if (template !== undefined && req.body === null && req.extraBackendHeaders === undefined) {
@@ -263,7 +268,7 @@ export function compileBackend(
             try {
               target = builder.path(req, seq);
             } catch (err) {
-              sink.failed(err); // not built: no call for the meters to record
+              sink.rejected(err); // not built: no call for the meters to record
               return;
             }
             const host = single ? 0 : balancer.next();
@@ -299,7 +304,7 @@ export function compileBackend(
           try {
             breq = build(req, seq);
           } catch (err) {
-            sink.failed(err);
+            sink.rejected(err);
             return;
           }
           httpCall(breq, answer, headMode);
@@ -309,15 +314,16 @@ export function compileBackend(
           try {
             breq = build(req, seq);
           } catch (err) {
-            sink.failed(err);
+            sink.rejected(err);
             return;
           }
           callStage(stage, breq, concurrent).then(
-            (res) => sink.ok(res),
-            (err) => sink.failed(err),
+            (res) => sink.resolved(res),
+            (err) => sink.rejected(err),
           );
         },
     passesHead: headMode === HeadMode.Pass,
+    reads: direct ? builder.reads : null,
     describe: [
       `${method} ${backend.url_pattern}`,
       !direct
@@ -374,13 +380,13 @@ class BackendAnswer implements CallSink {
       return;
     }
     if (this.meters !== undefined) this.record(true, res.status);
-    this.sink.ok(accepted);
+    this.sink.resolved(accepted);
   }
 
   rejected(err: Error): void {
     if (this.meters !== undefined)
       this.record(false, err instanceof BackendError ? (err.backendStatus ?? 0) : 0);
-    this.sink.failed(err);
+    this.sink.rejected(err);
   }
 
   private record(ok: boolean, status: number): void {

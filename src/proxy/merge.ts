@@ -54,7 +54,7 @@ class NoopCall implements BackendSink {
     private readonly done: ProxyDone,
   ) {}
 
-  ok(res: BackendResponse): void {
+  resolved(res: BackendResponse): void {
     this.done.done({
       data: null,
       raw: res.body,
@@ -65,7 +65,7 @@ class NoopCall implements BackendSink {
     });
   }
 
-  failed(err: unknown): void {
+  rejected(err: unknown): void {
     logFailure(this.core.ctx, this.core.backend, err);
     this.done.done({ data: null, isComplete: false, error: toBackendError(err) });
   }
@@ -113,12 +113,12 @@ class BytePart implements BackendSink {
     private readonly b: CompiledBackend,
   ) {}
 
-  ok(res: BackendResponse): void {
+  resolved(res: BackendResponse): void {
     this.merge.parts.push({ index: this.b.index, body: res.body });
     this.merge.settled();
   }
 
-  failed(err: unknown): void {
+  rejected(err: unknown): void {
     const merge = this.merge;
     logFailure(merge.core.ctx, this.b, err);
     merge.failed ??= toBackendError(err);
@@ -207,19 +207,19 @@ class ObjectPart implements BackendSink {
     private readonly b: CompiledBackend,
   ) {}
 
-  ok(res: BackendResponse): void {
+  resolved(res: BackendResponse): void {
     let data: Record<string, unknown>;
     try {
       data = dataOf(this.b, res);
     } catch (err) {
-      this.failed(err);
+      this.rejected(err);
       return;
     }
     this.merge.add(data);
     this.merge.settled();
   }
 
-  failed(err: unknown): void {
+  rejected(err: unknown): void {
     const merge = this.merge;
     logFailure(merge.core.ctx, this.b, err);
     const e = toBackendError(err);
@@ -283,7 +283,7 @@ class Sequence implements BackendSink {
     backends[this.at].call(this.req, this.seq, this);
   }
 
-  ok(res: BackendResponse): void {
+  resolved(res: BackendResponse): void {
     const b = this.core.backends[this.at];
     if (b.noop) {
       this.seq[b.index] = res.body.toString('utf8');
@@ -292,7 +292,7 @@ class Sequence implements BackendSink {
       try {
         data = dataOf(b, res);
       } catch (err) {
-        this.failed(err);
+        this.rejected(err);
         return;
       }
       this.seq[b.index] = data;
@@ -303,7 +303,7 @@ class Sequence implements BackendSink {
     this.next();
   }
 
-  failed(err: unknown): void {
+  rejected(err: unknown): void {
     const b = this.core.backends[this.at];
     logFailure(this.core.ctx, b, err);
     if (b.detailsAlias) {

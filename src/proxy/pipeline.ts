@@ -49,6 +49,11 @@ export interface CompiledEndpoint {
   method: string;
   path: string;
   handler: Handler;
+  /**
+   * The request headers the pipeline reads (lower-case names), null when any may be read: a front
+   * that must copy headers one by one copies only those.
+   */
+  reads: readonly string[] | null;
   /** The compiled path and why, one line for the `-d` log. */
   describe: string;
 }
@@ -183,6 +188,14 @@ export function compileEndpoint(
       ? meterEndpoint(endpointMeters, handler)
       : chainEndpoint(endpointInstruments, handler);
 
+  const reads = headerReads(
+    endpointFeatures,
+    endpointMeters === undefined && endpointInstruments.length > 0,
+    proxyWrappers.length > 0,
+    backends,
+    outputEncoding,
+  );
+
   const layer = (wrappers: number, meters: Meter[] | undefined, names: string) =>
     wrappers > 0 ? names : meters !== undefined && meters.length > 0 ? 'metered' : '-';
   const describe = [
@@ -200,7 +213,34 @@ export function compileEndpoint(
           : `${outputEncoding} through a header map`
     }`,
   ].join('; ');
-  return { method, path: endpoint.endpoint, handler, describe };
+  return { method, path: endpoint.endpoint, handler, reads, describe };
+}
+
+/** Output encodings whose encoder reads no request header. */
+const HEADERLESS_ENCODINGS = new Set(['json', 'json-collection', 'string', 'yaml', 'xml', 'no-op']);
+
+/** The request headers an endpoint's pipeline reads; null when a part of it may read any. */
+function headerReads(
+  features: EndpointMiddleware[],
+  tracedEndpoint: boolean,
+  proxyWrapped: boolean,
+  backends: CompiledBackend[],
+  outputEncoding: string,
+): readonly string[] | null {
+  if (tracedEndpoint || proxyWrapped) return null;
+  const names = new Set<string>();
+  for (const mw of features) {
+    const read = mw.guard?.headers;
+    if (read === undefined) return null;
+    for (const name of read) names.add(name);
+  }
+  for (const b of backends) {
+    if (b.reads === null) return null;
+    for (const name of b.reads) names.add(name);
+  }
+  if (outputEncoding === 'negotiate') names.add('accept');
+  else if (!HEADERLESS_ENCODINGS.has(outputEncoding)) return null;
+  return [...names];
 }
 
 function describeEndpointLayer(

@@ -50,6 +50,13 @@ export function compileClientKey(cfg: Obj): ClientKey {
   }
 }
 
+/** The request headers a client key reads (lower-case): `key` for the header and ip strategies. */
+export function clientKeyHeaders(cfg: Obj): string[] {
+  const strategy = typeof cfg.strategy === 'string' ? cfg.strategy : 'ip';
+  const key = typeof cfg.key === 'string' ? cfg.key.toLowerCase() : '';
+  return (strategy === 'header' || strategy === 'ip') && key !== '' ? [key] : [];
+}
+
 export function validateClientKey(cfg: Obj, v: Issues): void {
   v.string(cfg, 'strategy', STRATEGIES);
   v.string(cfg, 'key');

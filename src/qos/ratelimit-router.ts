@@ -24,7 +24,7 @@ import {
   MAX_MAX_CLIENTS,
   sharedOrLocal,
 } from './buckets.js';
-import { type ClientKey, compileClientKey, validateClientKey } from './client-key.js';
+import { type ClientKey, clientKeyHeaders, compileClientKey, validateClientKey } from './client-key.js';
 import { durationMs, Issues, isObject, MAX_CAPACITY, MAX_EVERY_MS, MAX_RATE, type Obj } from './util.js';
 
 export const ROUTER_NAMESPACE = 'qos/ratelimit/router';
@@ -86,6 +86,7 @@ export function limitMiddleware(
   spec: LimitSpec,
   limiter: Limiter,
   clientKey: ClientKey,
+  keyHeaders: readonly string[],
 ): EndpointMiddleware | undefined {
   const { takeShared, takeClient, takeBoth } = limiter;
   // Fresh objects per refusal: later layers (CORS, headers…) may add to them.
@@ -108,7 +109,7 @@ export function limitMiddleware(
     const refused = check(req);
     return refused === undefined ? next(req) : Promise.resolve(refused);
   };
-  middleware.guard = { check };
+  middleware.guard = { check, headers: spec.client ? keyHeaders : [] };
   return middleware;
 }
 
@@ -120,7 +121,7 @@ function compile(namespace: string) {
     const shared = sharedOrLocal(ctx.shared, ctx.service, namespace, true);
     if (!shared) return undefined;
     const limiter = compileLimiter(shared, ctx.path, spec);
-    return limitMiddleware(spec, limiter, compileClientKey(raw));
+    return limitMiddleware(spec, limiter, compileClientKey(raw), clientKeyHeaders(raw));
   };
 }
 

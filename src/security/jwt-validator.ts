@@ -486,6 +486,8 @@ function rememberedTokenGuard(
   let claims: Obj | undefined;
   let error: unknown;
   return {
+    // The token's two places (Authorization, or the cookie_key cookie).
+    headers: ['authorization', 'cookie'],
     ready(req) {
       claims = undefined;
       error = undefined;

@@ -53,6 +53,11 @@ export interface AppOptions {
 export interface GatewayApp {
   /** Every request: the service middlewares, the router, the endpoint's pipeline. */
   serve: Handler;
+  /**
+   * The request headers serving `method path` reads (lower-case names), null when any may be read:
+   * a front that copies headers one by one (uWS) asks first and copies only those.
+   */
+  headerReads(method: string, path: string): readonly string[] | null;
   /** The same as a promise (tests, tools). */
   handle: EndpointStage;
   /** The access log (undefined when off): the front calls it once a request is answered. */
@@ -110,7 +115,16 @@ function errorBody(opts: RouterOptions, code: number, fallback: string): GwRespo
 }
 
 /** A lookup that found no route. */
-type Unmatched = Exclude<LookupResult<Handler>, { kind: 'found' }>;
+type Unmatched = Exclude<LookupResult<Route>, { kind: 'found' }>;
+
+/** An endpoint as the router holds it: its pipeline, and the request headers that read. */
+interface Route {
+  handler: Handler;
+  reads: readonly string[] | null;
+}
+
+/** An answer that reads no request header (404, 405, a redirect, the health check). */
+const READS_NONE: readonly string[] = Object.freeze([]);
 
 /** What the root namespaces record of the requests no endpoint serves; undefined when none does. */
 function compileUnmatchedRecorder(
@@ -157,16 +171,16 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     onClose: (fn) => closers.push(fn),
   });
 
-  const router = new Router<Handler>();
+  const router = new Router<Route>();
   (service.endpoints ?? []).forEach((ep, i) => {
     const compiled = compileEndpoint(ep, i, service, rt);
     if (router.has(compiled.method, compiled.path)) return;
-    router.add(compiled.method, compiled.path, compiled.handler);
+    router.add(compiled.method, compiled.path, { handler: compiled.handler, reads: compiled.reads });
     logger.debug(`[ENDPOINT: ${compiled.method} ${compiled.path}] pipeline: ${compiled.describe}`);
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
-    if (!router.has('GET', healthPath)) router.add('GET', healthPath, handlerOf(healthHandler));
+    if (!router.has('GET', healthPath)) router.add('GET', healthPath, { handler: handlerOf(healthHandler), reads: READS_NONE });
   }
   const debug = service.debug_endpoint === true ? handlerOf(debugHandler(logger)) : undefined;
   const echo = service.echo_endpoint === true ? handlerOf(echoHandler) : undefined;
@@ -230,6 +244,19 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
 
   const recordUnmatched = compileUnmatchedRecorder(service, rootContext);
 
+  // The last lookup, kept: the uWS front asks what a path reads, then has it served, with one
+  // walk of the router (the route table never changes, so a kept result is never stale).
+  let lastMethod = '';
+  let lastPath = '';
+  let lastFound: LookupResult<Route> | undefined;
+  const lookup = (method: string, path: string): LookupResult<Route> => {
+    if (path === lastPath && method === lastMethod && lastFound !== undefined) return lastFound;
+    lastFound = router.lookup(method, path);
+    lastMethod = method;
+    lastPath = path;
+    return lastFound;
+  };
+
   /** The route that serves `req` (its params set), or the answer when no endpoint does. */
   const dispatch: Handler = (req, reply) => {
     let path = req.path;
@@ -247,7 +274,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
         return;
       }
     }
-    const found = router.lookup(req.method, path);
+    const found = lookup(req.method, path);
     if (found.kind === 'found') {
       const refused = paramsRefusal(found.params);
       if (refused !== undefined) {
@@ -255,7 +282,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
         return;
       }
       req.params = found.params;
-      found.value(req, reply);
+      found.value.handler(req, reply);
       return;
     }
     if (recordUnmatched === undefined) {
@@ -287,8 +314,17 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
         }
       : routed;
 
+  const readsAnyHeader = serviceMiddlewares.length > 0 || clientIp !== undefined;
+  const headerReads = (method: string, path: string): readonly string[] | null => {
+    if (readsAnyHeader || (builtins && path.startsWith('/__'))) return null;
+    if (removeDuplicateSlash && path.includes('//')) return null;
+    const found = lookup(method, path);
+    return found.kind === 'found' ? found.value.reads : READS_NONE;
+  };
+
   return {
     serve,
+    headerReads,
     handle: stageOf(serve),
     // Called by the front as it writes the answer: no promise layer per request for logging.
     accessLog: compileAccessLog(service, logger),

@@ -1,14 +1,23 @@
-// The uWebSockets.js front. uWS parses the head and frames the body; gw reads every header once
-// (a module-level callback, no closure per request) into the request's header map and the
-// HeadScan that http1.ts judges, then hands the request to the gateway's pipeline. Its Exchange
-// is the Reply the pipeline writes to: a header map, or header lines as bytes after the status
-// line in one uWS call.
+// The uWebSockets.js front. uWS parses the head and frames the body; gw reads the headers into the
+// request's header map and the HeadScan that http1.ts judges, then hands the request to the
+// gateway's pipeline. Its Exchange is the Reply the pipeline writes to: a header map, or header
+// lines as bytes after the status line in one uWS call.
+//
+// Reading every header costs a call from uWS into JavaScript per header (measured: ~4 % of a
+// no-op request's CPU). The current build's parser already refuses most of what the scan would
+// (NUL and most control bytes, obs-fold, a missing or repeated Host), so a request that declares
+// no body, to a route that reads only Host, Content-Type and Accept (the app's `headerReads`,
+// compiled per endpoint: a backend head written from a template, a negotiated encoding), has
+// only those read by name, with Connection, and checked. uWS gives a name's first value only: a
+// repeated Content-Type or Accept counts by its first there. Any other request, and every request
+// on the old build (whose parser lets bad heads through), has all its headers read and checked.
 
 import { bodyBytes } from '../proxy/util.js';
 import type { GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
+import type { GatewayApp } from './app.js';
 import { type FrontOptions, type HttpFront, plainResponse, refusalResponse, statusLine } from './front.js';
 import { HeadScan, originPath, REFUSED, refusalOf } from './http1.js';
-import type { UwsModule } from './platform.js';
+import type { UwsBuild, UwsModule } from './platform.js';
 
 type UwsResponse = import('uWebSockets.js').HttpResponse;
 type UwsRequest = import('uWebSockets.js').HttpRequest;
@@ -41,8 +50,35 @@ const EMPTY: Buffer = Buffer.alloc(0);
 // handler runs synchronously, one request at a time per thread) avoid a closure per request.
 const NO_HEADERS: HeaderMap = {};
 let collecting: HeaderMap = NO_HEADERS;
-/** uWS lets through names and values its parser should refuse: the scan checks them. */
+/** uWS lets through some names and values its parser should refuse: the scan checks them. */
 const scan = new HeadScan(true);
+
+/** A header name as uWS reads it fastest: bytes (a string key is encoded to UTF-8 on every call). */
+const headerKeys = new Map<string, ArrayBuffer>();
+function headerKey(name: string): ArrayBuffer {
+  let key = headerKeys.get(name);
+  if (key === undefined) {
+    key = new ArrayBuffer(name.length);
+    Buffer.from(key).write(name, 'latin1');
+    headerKeys.set(name, key);
+  }
+  return key;
+}
+/** The headers a request may have read by name alone (see above). */
+const READ_BY_NAME = new Set(['host', 'content-type', 'accept']);
+const readableByName = new WeakMap<readonly string[], boolean>();
+function byNameOnly(reads: readonly string[]): boolean {
+  let known = readableByName.get(reads);
+  if (known === undefined) {
+    known = reads.every((name) => READ_BY_NAME.has(name));
+    readableByName.set(reads, known);
+  }
+  return known;
+}
+const HOST_KEY = headerKey('host');
+const CONNECTION_KEY = headerKey('connection');
+const CONTENT_LENGTH_KEY = headerKey('content-length');
+const TRANSFER_ENCODING_KEY = headerKey('transfer-encoding');
 function collectHeader(name: string, value: string): void {
   scan.add(name, value);
   const prev = collecting[name];
@@ -94,11 +130,20 @@ export class UwsFront implements HttpFront {
   private drained: (() => void) | null = null;
   private readonly app: import('uWebSockets.js').TemplatedApp;
 
+  private readonly serve: Handler;
+  private readonly headerReads: GatewayApp['headerReads'];
+  /** The build's parser refuses bad heads itself: headers may be read by name. */
+  private readonly parserChecks: boolean;
+
   constructor(
     private readonly uws: UwsModule,
+    build: UwsBuild,
     private readonly opts: FrontOptions,
-    private readonly serve: Handler,
+    app: Pick<GatewayApp, 'serve' | 'headerReads'>,
   ) {
+    this.serve = app.serve;
+    this.headerReads = app.headerReads;
+    this.parserChecks = build === 'current';
     this.app = opts.tls
       ? uws.SSLApp({
           cert_file_name: opts.tls.certFile,
@@ -165,9 +210,35 @@ export class UwsFront implements HttpFront {
     const query = ureq.getQuery() ?? '';
     scan.reset();
     const headers: HeaderMap = {};
-    collecting = headers;
-    ureq.forEach(collectHeader);
-    collecting = NO_HEADERS;
+    let reads = this.parserChecks ? this.headerReads(method, url) : null;
+    if (
+      reads !== null &&
+      (!byNameOnly(reads) ||
+        ureq.getHeader(CONTENT_LENGTH_KEY) !== '' ||
+        ureq.getHeader(TRANSFER_ENCODING_KEY) !== '')
+    )
+      reads = null;
+    if (reads === null) {
+      collecting = headers;
+      ureq.forEach(collectHeader);
+      collecting = NO_HEADERS;
+    } else {
+      const host = ureq.getHeader(HOST_KEY);
+      if (host !== '') scan.add('host', host);
+      const connection = ureq.getHeader(CONNECTION_KEY);
+      if (connection !== '') scan.add('connection', connection);
+      for (let i = 0; i < reads.length; i++) {
+        const name = reads[i];
+        if (name === 'host') {
+          if (host !== '') headers.host = host;
+          continue;
+        }
+        const value = ureq.getHeader(headerKey(name));
+        if (value === '') continue;
+        scan.add(name, value);
+        headers[name] = value;
+      }
+    }
     const maxHead = this.opts.maxHeaderBytes;
     // uWS hands over only what it accepted as HTTP/1.1 (it answers HTTP/1.0 with 505 itself).
     let refused =
@@ -269,14 +340,13 @@ export class UwsFront implements HttpFront {
     exchange.done = true;
     if (exchange.timer) clearTimeout(exchange.timer);
     const line = statusLineBytesOf(status);
-    const closeLine = exchange.close ? CLOSE_LINE : EMPTY;
-    const size = line.length + (passed === null ? 0 : passed.length) + added.length + closeLine.length;
+    const size = line.length + (passed === null ? 0 : passed.length) + added.length + CLOSE_LINE.length;
     if (size > headBuffer.length) headBuffer = Buffer.allocUnsafe(size * 2);
     const head = headBuffer;
     let at = line.copy(head, 0);
     if (passed !== null) at += passed.copy(head, at);
     at += added.copy(head, at);
-    at += closeLine.copy(head, at);
+    if (exchange.close) at += CLOSE_LINE.copy(head, at);
     const statusAndLines = head.subarray(0, at);
     const close = this.closing || exchange.close;
     res.cork(() => {

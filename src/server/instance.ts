@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { parseDurationMs } from '../proxy/util.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger, flushLogger } from '../telemetry/logger.js';
-import type { Handler, ServiceConfig } from '../types.js';
-import { buildApp } from './app.js';
+import type { ServiceConfig } from '../types.js';
+import { buildApp, type GatewayApp } from './app.js';
 import type { FrontOptions, FrontTls, HttpFront } from './front.js';
 import { NodeFront } from './front-node.js';
 import { UwsFront } from './front-uws.js';
@@ -34,14 +34,9 @@ export interface Instance {
 
 const MB = 1024 * 1024;
 
-function createFront(
-  kind: FrontKind,
-  build: UwsBuild | undefined,
-  opts: FrontOptions,
-  serve: Handler,
-): HttpFront {
+function createFront(kind: FrontKind, build: UwsBuild | undefined, opts: FrontOptions, app: GatewayApp): HttpFront {
   const uws = kind === 'uws' ? loadUws(build ?? 'current') : null;
-  return uws !== null ? new UwsFront(uws, opts, serve) : new NodeFront(opts, serve);
+  return uws !== null ? new UwsFront(uws, build ?? 'current', opts, app) : new NodeFront(opts, app.serve);
 }
 
 /** `max_header_bytes`, 1 MB by default as in KrakenD: the largest request head served. */
@@ -81,7 +76,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       tls: opts.tls ?? tlsOptionsFromConfig(service),
       onAnswered: app.accessLog,
     },
-    app.serve,
+    app,
   );
   await front.listen();
   return {

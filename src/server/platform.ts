@@ -31,13 +31,12 @@ const loadErrors = new Map<UwsBuild, string>();
 const LEGACY_MAX_ABI = 115;
 
 /**
- * The largest request head uWS accepts, read by its binary once, when it loads (4 KiB unless
- * set): gw sets it to the config's `max_header_bytes` first, and applies that limit itself
- * (http1.ts), so that the answers are gw's (431, or 414 for a long target).
+ * The largest request head uWS accepts (request line and headers), read by its binary once, when
+ * it loads (4 KiB unless set): gw sets it to the config's `max_header_bytes` first. uWS answers a
+ * larger head with 431 itself, a long target included (node:http's front tells 414 apart).
  */
 export function setUwsHeadLimit(maxHeaderBytes: number): void {
-  // Twice the limit: a head over it, or a target that alone is, still reaches gw's own check.
-  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(Math.max(4096, 2 * maxHeaderBytes + 4096));
+  process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(Math.max(4096, maxHeaderBytes));
 }
 
 /** Loads a uWebSockets.js build once; null when its native binary does not load here. */
