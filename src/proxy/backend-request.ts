@@ -314,7 +314,9 @@ export function compileRequestBuilder(
   };
 
   const forwardsClientHeaders = all || allowed.length > 0;
-  const urlHeaders = [...pathParts, ...(queryParts ?? [])].flatMap((p) => (p.kind === 'header' ? [p.name] : []));
+  const urlHeaders = [...pathParts, ...(queryParts ?? [])].flatMap((p) =>
+    p.kind === 'header' ? [p.name] : [],
+  );
   return {
     method: opts.method,
     usesSequential,
@@ -322,6 +324,8 @@ export function compileRequestBuilder(
     forwardsClientHeaders,
     headers,
     forwardsAcceptEncoding,
-    reads: all ? null : [...new Set([...allowed, ...urlHeaders, 'content-type', 'user-agent', 'accept-encoding', 'host'])],
+    reads: all
+      ? null
+      : [...new Set([...allowed, ...urlHeaders, 'content-type', 'user-agent', 'accept-encoding', 'host'])],
   };
 }

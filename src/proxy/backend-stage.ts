@@ -85,6 +85,8 @@ export interface CompiledBackend {
 }
 
 const NO_HEADER_LIST: string[] = [];
+/** The request headers a head written from the template reads (backend-head.ts). */
+const TEMPLATE_READS: readonly string[] = Object.freeze(['content-type', 'host']);
 
 function invalidStatus(res: HttpResult, exposeCode: boolean): BackendError {
   return new BackendError(
@@ -323,7 +325,9 @@ export function compileBackend(
           );
         },
     passesHead: headMode === HeadMode.Pass,
-    reads: direct ? builder.reads : null,
+    // A head from the template reads two headers (a request that falls back to the header map has
+    // a body or feature-added headers: a front reads all its headers then).
+    reads: !direct ? null : template !== undefined ? TEMPLATE_READS : builder.reads,
     describe: [
       `${method} ${backend.url_pattern}`,
       !direct

@@ -21,7 +21,7 @@ import type {
   UnmatchedRecorder,
 } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
-import { cleanPath, type LookupResult, paramsRefusal, Router } from './router.js';
+import { cleanPath, type LookupResult, NO_PARAMS, paramsRefusal, Router } from './router.js';
 
 export interface RouterOptions {
   return_error_msg?: boolean;
@@ -180,7 +180,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   });
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
-    if (!router.has('GET', healthPath)) router.add('GET', healthPath, { handler: handlerOf(healthHandler), reads: READS_NONE });
+    if (!router.has('GET', healthPath))
+      router.add('GET', healthPath, { handler: handlerOf(healthHandler), reads: READS_NONE });
   }
   const debug = service.debug_endpoint === true ? handlerOf(debugHandler(logger)) : undefined;
   const echo = service.echo_endpoint === true ? handlerOf(echoHandler) : undefined;
@@ -276,7 +277,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     }
     const found = lookup(req.method, path);
     if (found.kind === 'found') {
-      const refused = paramsRefusal(found.params);
+      const refused = found.params === NO_PARAMS ? undefined : paramsRefusal(found.params);
       if (refused !== undefined) {
         reply.answer(plain(400, refused));
         return;

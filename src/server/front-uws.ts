@@ -224,9 +224,9 @@ export class UwsFront implements HttpFront {
       collecting = NO_HEADERS;
     } else {
       const host = ureq.getHeader(HOST_KEY);
-      if (host !== '') scan.add('host', host);
+      if (host !== '') scan.addHost(host);
       const connection = ureq.getHeader(CONNECTION_KEY);
-      if (connection !== '') scan.add('connection', connection);
+      if (connection !== '') scan.addConnection(connection);
       for (let i = 0; i < reads.length; i++) {
         const name = reads[i];
         if (name === 'host') {
@@ -235,7 +235,7 @@ export class UwsFront implements HttpFront {
         }
         const value = ureq.getHeader(headerKey(name));
         if (value === '') continue;
-        scan.add(name, value);
+        scan.addValue(name, value);
         headers[name] = value;
       }
     }

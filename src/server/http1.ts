@@ -118,7 +118,39 @@ export class HeadScan {
     }
   }
 
+  /**
+   * The Host read by name (a front whose parser refused a missing or repeated one): its syntax is
+   * judged by `refusalOf`, whose check leaves no room for a control byte.
+   */
+  addHost(value: string): void {
+    this.bytes += value.length + 8;
+    this.hosts++;
+    this.host = value;
+  }
+
+  /** The Connection header read by name. */
+  addConnection(value: string): void {
+    this.bytes += value.length + 14;
+    if (this.checksCharacters && CONTROL.test(value)) this.badValue = true;
+    this.connectionTokens(value);
+  }
+
+  /** Any other header read by name: only its value is checked (its name is known good). */
+  addValue(name: string, value: string): void {
+    this.bytes += name.length + value.length + 4;
+    if (this.checksCharacters && CONTROL.test(value)) this.badValue = true;
+  }
+
   private connectionTokens(value: string): void {
+    // Most clients send one token, in lower case.
+    if (value === 'keep-alive') {
+      this.keepAlive = true;
+      return;
+    }
+    if (value === 'close') {
+      this.close = true;
+      return;
+    }
     for (const token of value.split(',')) {
       const t = token.trim().toLowerCase();
       if (t === 'close') this.close = true;

@@ -34,7 +34,12 @@ export interface Instance {
 
 const MB = 1024 * 1024;
 
-function createFront(kind: FrontKind, build: UwsBuild | undefined, opts: FrontOptions, app: GatewayApp): HttpFront {
+function createFront(
+  kind: FrontKind,
+  build: UwsBuild | undefined,
+  opts: FrontOptions,
+  app: GatewayApp,
+): HttpFront {
   const uws = kind === 'uws' ? loadUws(build ?? 'current') : null;
   return uws !== null ? new UwsFront(uws, build ?? 'current', opts, app) : new NodeFront(opts, app.serve);
 }

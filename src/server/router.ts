@@ -21,7 +21,8 @@ interface Entry<T> {
   found?: LookupResult<T>;
 }
 
-const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** The params of every route without params (one frozen object: nothing to check or copy). */
+export const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 interface Mixed<T> {
   re: RegExp;
