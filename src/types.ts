@@ -72,7 +72,10 @@ export interface ConfigIssue {
   severity?: 'warning';
 }
 
-/** Header maps use lower-case names; a header sent several times is joined with ", ". */
+/**
+ * Header maps use lower-case names; a header sent several times is joined with ", ", but for
+ * Content-Type, a single-valued field, whose first value counts (as Go's Header.Get reads it).
+ */
 export type HeaderMap = Record<string, string>;
 /** Response headers may carry several values (Set-Cookie). */
 export type ResponseHeaders = Record<string, string | string[]>;

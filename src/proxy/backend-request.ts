@@ -210,6 +210,8 @@ export interface CompiledRequestBuilder {
   forwardsAcceptEncoding: boolean;
   /** The request headers `path` and `headers` read (lower-case names); null: every one (`*`). */
   reads: readonly string[] | null;
+  /** The request headers `path` reads (`{input_headers.X}`), lower-case. */
+  pathReads: readonly string[];
 }
 
 /** Filters the raw client query by an allow-list (exact, case-sensitive names). */
@@ -327,5 +329,6 @@ export function compileRequestBuilder(
     reads: all
       ? null
       : [...new Set([...allowed, ...urlHeaders, 'content-type', 'user-agent', 'accept-encoding', 'host'])],
+    pathReads: [...new Set(urlHeaders)],
   };
 }

@@ -327,7 +327,13 @@ export function compileBackend(
     passesHead: headMode === HeadMode.Pass,
     // A head from the template reads two headers (a request that falls back to the header map has
     // a body or feature-added headers: a front reads all its headers then).
-    reads: !direct ? null : template !== undefined ? TEMPLATE_READS : builder.reads,
+    reads: !direct
+      ? null
+      : template !== undefined
+        ? builder.pathReads.length === 0
+          ? TEMPLATE_READS
+          : [...TEMPLATE_READS, ...builder.pathReads]
+        : builder.reads,
     describe: [
       `${method} ${backend.url_pattern}`,
       !direct

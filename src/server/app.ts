@@ -320,7 +320,9 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     if (readsAnyHeader || (builtins && path.startsWith('/__'))) return null;
     if (removeDuplicateSlash && path.includes('//')) return null;
     const found = lookup(method, path);
-    return found.kind === 'found' ? found.value.reads : READS_NONE;
+    if (found.kind === 'found') return found.value.reads;
+    // What telemetry records of an unmatched request may read any header (a trace's parent).
+    return recordUnmatched === undefined ? READS_NONE : null;
   };
 
   return {

@@ -122,7 +122,8 @@ export class NodeFront implements HttpFront {
       const k = raw[i].toLowerCase();
       scan.add(k, raw[i + 1]);
       const prev = headers[k];
-      headers[k] = prev === undefined ? raw[i + 1] : `${prev}, ${raw[i + 1]}`;
+      if (prev === undefined) headers[k] = raw[i + 1];
+      else if (k !== 'content-type') headers[k] = `${prev}, ${raw[i + 1]}`;
     }
     const http11 = req.httpVersionMinor === 1;
     let refused = refusalOf(scan, http11, Number.POSITIVE_INFINITY);

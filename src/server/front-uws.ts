@@ -82,7 +82,8 @@ const TRANSFER_ENCODING_KEY = headerKey('transfer-encoding');
 function collectHeader(name: string, value: string): void {
   scan.add(name, value);
   const prev = collecting[name];
-  collecting[name] = prev === undefined ? value : `${prev}, ${value}`;
+  if (prev === undefined) collecting[name] = value;
+  else if (name !== 'content-type') collecting[name] = `${prev}, ${value}`;
 }
 
 // An IPv4 peer's text form, cached by its 32-bit value: uWS's text form costs an inet_ntop,
