@@ -14,7 +14,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { freePort, runGw, startBackend, startGateway, writeConfig } from './helpers/gateway.mjs';
+import { noopEndpoint, startFrontBackend } from './helpers/front-backend.mjs';
+import { freePort, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
 
 /** How long a case waits for the answer and the FIN. */
 const WAIT_MS = 1500;
@@ -226,34 +227,9 @@ function assertAnsweredThenClosed(conn, status, what) {
 const ok = (h) => `GET /noop HTTP/1.1\r\nHost: gw.test\r\n${h}\r\n`;
 
 before(async () => {
-  api = await startBackend(async (req, res, body) => {
-    const path = req.url.split('?')[0];
-    const text = (s) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(s);
-    };
-    if (path === '/noop') return text('noop');
-    if (path === '/slow') {
-      await new Promise((r) => setTimeout(r, 30));
-      return text('slow');
-    }
-    if (path === '/post') return text(`length=${body.length}`);
-    if (path === '/smuggled') return text('smuggled');
-    if (path.startsWith('/public/')) return text('file');
-    if (path === '/a' || path === '/b') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ [path.slice(1)]: 1 }));
-    }
-    res.writeHead(404);
-    res.end();
-  });
+  api = await startFrontBackend();
   const host = [api.url];
-  const noop = (endpoint, urlPattern, extra = {}) => ({
-    endpoint,
-    output_encoding: 'no-op',
-    ...extra,
-    backend: [{ host, url_pattern: urlPattern, encoding: 'no-op' }],
-  });
+  const noop = (endpoint, urlPattern, extra) => noopEndpoint(host, endpoint, urlPattern, extra);
   const port = await freePort();
   configFile = writeConfig({
     version: 3,
@@ -425,6 +401,15 @@ describe('odd but legal requests', () => {
 });
 
 describe('malformed requests → 400 + FIN', () => {
+  // gw's refusals are Go's net/http ones (src/net/http/server.go: badRequestError, written as
+  // "400 Bad Request: <reason>" with Connection: close), what KrakenD's clients get.
+  test('a malformed Host is answered as Go answers it: "400 Bad Request: malformed Host header"', async () => {
+    const c = await exchange('GET /noop HTTP/1.1\r\nHost: a b<c\r\n\r\n');
+    assertAnsweredThenClosed(c, 400, 'malformed Host');
+    assert.equal(c.responses[0].body, '400 Bad Request: malformed Host header');
+    assert.match(c.responses[0].header('connection') ?? '', /^close$/i);
+  });
+
   for (const [name, bytes] of [
     ['a control byte (0x01) in a header value', ok('X-Test: a\x01b\r\n')],
     ['NUL in a header value', ok('X-Test: a\x00b\r\n')],

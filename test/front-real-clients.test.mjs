@@ -12,7 +12,8 @@ import { execFile, execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { startBackend, startGateway } from './helpers/gateway.mjs';
+import { noopEndpoint, startFrontBackend } from './helpers/front-backend.mjs';
+import { startGateway } from './helpers/gateway.mjs';
 
 const FRONT_ARG = process.env.GW_FRONT ? ['--front', process.env.GW_FRONT] : [];
 
@@ -57,32 +58,9 @@ function skipUnless(t, path, what) {
 }
 
 before(async () => {
-  api = await startBackend(async (req, res, body) => {
-    const path = req.url.split('?')[0];
-    const text = (s) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(s);
-    };
-    if (path === '/noop') return text('noop');
-    if (path === '/slow') {
-      await new Promise((r) => setTimeout(r, 30));
-      return text('slow');
-    }
-    if (path === '/post') return text(`length=${body.length}`);
-    if (path === '/a' || path === '/b') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return res.end(JSON.stringify({ [path.slice(1)]: 1 }));
-    }
-    res.writeHead(404);
-    res.end();
-  });
+  api = await startFrontBackend();
   const host = [api.url];
-  const noop = (endpoint, urlPattern, extra = {}) => ({
-    endpoint,
-    output_encoding: 'no-op',
-    ...extra,
-    backend: [{ host, url_pattern: urlPattern, encoding: 'no-op' }],
-  });
+  const noop = (endpoint, urlPattern, extra) => noopEndpoint(host, endpoint, urlPattern, extra);
   const config = {
     version: 3,
     timeout: '2s',

@@ -1,4 +1,4 @@
-// What the fixed-rate experiments share (bench/experiments/cpu-ab.mjs, lane-ab.mjs): their
+// What the fixed-rate experiments share (bench/experiments/cpu-ab.mjs): their
 // command-line options and one load at a fixed request rate.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

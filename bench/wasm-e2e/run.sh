@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3's end-to-end figure: the same merged endpoint (two ~1.4 KB backends, allow + mapping +
+# The end-to-end figure of the WASM transform: the same merged endpoint (two ~1.4 KB backends, allow + mapping +
 # group) served by `gw run` on the WASM path and on the JS path (--transform js), alternating,
 # with nginx serving the bodies. Usage: bash bench/wasm-e2e/run.sh [rounds] [seconds]
 set -euo pipefail

@@ -20,7 +20,7 @@ import { metricsModule } from '../telemetry/stats.js';
 import type { FeatureModule } from '../types.js';
 import { celModule } from '../validation/cel.js';
 import { jsonSchemaModule } from '../validation/json-schema.js';
-import '../encodings/xml.js'; // registers the xml/rss decoders and the xml output encoder (issue 7)
+import '../encodings/xml.js'; // registers the xml/rss decoders and the xml output encoder
 
 export const featureModules: FeatureModule[] = [
   // service level, around the router
@@ -32,17 +32,17 @@ export const featureModules: FeatureModule[] = [
   basicAuthModule,
   jwtValidatorModule,
   jwkClientModule,
-  luaEndpointModule, // router layer after auth, before rate limits; proxy layer outside CEL/schema (issue 7)
+  luaEndpointModule, // router layer after auth, before rate limits; proxy layer outside CEL/schema
   luaProxyModule,
-  ...qosModules, // rate limits, circuit breaker, http cache, redis (issue 4)
+  ...qosModules, // rate limits, circuit breaker, http cache, redis
   loggingModule,
   metricsModule,
-  opentelemetryModule, // telemetry (issue 6)
+  opentelemetryModule, // telemetry
   // proxy layer: request/response validation and signing
   jsonSchemaModule,
   celModule,
   jwtSignerModule,
-  // backend layer, innermost last: lua-backend inside circuit breaker/rate limits (issue 7)
+  // backend layer, innermost last: lua-backend inside circuit breaker/rate limits
   graphqlModule, // rewrites the request before lua-backend and martian see it
   luaBackendModule,
   martianModule, // innermost: martian edits the HTTP request/response itself

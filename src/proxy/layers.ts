@@ -10,7 +10,6 @@ import { STATUS_CODES } from 'node:http';
 import type {
   EndpointMiddleware,
   EndpointStage,
-  GwRequest,
   GwResponse,
   Handler,
   Meter,
@@ -182,5 +181,3 @@ export function meterEndpoint(meters: readonly Meter[], inner: Handler): Handler
   if (meters.length === 0) return inner;
   return (req, reply) => inner(req, new MeteredReply(reply, meters, performance.now(), 'called'));
 }
-
-export type { GwRequest };

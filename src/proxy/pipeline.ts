@@ -265,23 +265,19 @@ interface ProxyLayer {
   run(req: GwRequest, done: ProxyDone): void;
 }
 
-const NO_BACKEND: ProxyResponse = Object.freeze({ data: {}, isComplete: true }) as ProxyResponse;
-
 function compileProxyLayer(
   core: ProxyCore | undefined,
   wrappers: ProxyMiddleware[],
   meters: Meter[] | undefined,
 ): ProxyLayer {
-  const run: (req: GwRequest, done: ProxyDone) => void =
-    core !== undefined
-      ? (req, done) => core.run(req, done)
-      : (_req, done) => done.done({ ...NO_BACKEND, data: {} });
+  // An endpoint without backends answers an empty object, complete.
+  const inner: ProxyLayer = core ?? { run: (_req, done) => done.done({ data: {}, isComplete: true }) };
   if (wrappers.length === 0) {
-    if (meters === undefined || meters.length === 0) return { run };
-    return { run: (req, done) => run(req, new MeteredProxyDone(done, meters, performance.now())) };
+    if (meters === undefined || meters.length === 0) return inner;
+    return { run: (req, done) => inner.run(req, new MeteredProxyDone(done, meters, performance.now())) };
   }
   // Promise middlewares: the core as a promise stage, wrapped outermost first.
-  let stage: ProxyStage = (req) => new Promise<ProxyResponse>((resolve) => run(req, { done: resolve }));
+  let stage: ProxyStage = (req) => new Promise<ProxyResponse>((resolve) => inner.run(req, { done: resolve }));
   for (let i = wrappers.length - 1; i >= 0; i--) stage = wrappers[i](stage);
   const wrapped = stage;
   return {

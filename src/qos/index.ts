@@ -1,4 +1,4 @@
-// Traffic management (issue 4): every qos namespace module, registered with one line in
+// Traffic management: every qos namespace module, registered with one line in
 // src/extensions/registry.ts.
 
 import type { FeatureModule } from '../types.js';

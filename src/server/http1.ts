@@ -70,7 +70,7 @@ export class HeadScan {
   /** Bytes of the head's header lines, as `name: value\r\n`. */
   bytes = 0;
   /** Whether names and values are checked here (a front whose parser lets bad ones through). */
-  constructor(public checksCharacters: boolean) {}
+  constructor(private readonly checksCharacters: boolean) {}
 
   reset(): void {
     this.hosts = 0;

@@ -1,4 +1,4 @@
-// pino from the start. Without `telemetry/logging`: pino's JSON lines. With it (issue 6): KrakenD's
+// pino from the start. Without `telemetry/logging`: pino's JSON lines. With it: KrakenD's
 // text formats (default / logstash / custom), written by a pino hook to the same destination.
 // Lines go straight to fd 1 from the thread that makes them (in a worker thread, process.stdout
 // would hop through the main thread for every line): written by the thread itself when stdout is

@@ -2,7 +2,7 @@
 // The access log writes its lines here as bytes (log-format.ts ginLineWriter), so a chunk goes
 // out with one write() and no string is built, flattened or encoded on the way; sonic-boom would
 // take strings and write them from libuv's thread pool. Measured together, the two halve the
-// access log's cost (README, Performance, session 12); the thread-pool hop alone measured nothing.
+// access log's CPU cost; the thread-pool hop alone measured nothing.
 // A pipe is reopened (through /proc/self/fd/1: a description of our own) in non-blocking mode and
 // written synchronously, in chunks of whole lines of at most PIPE_BUF bytes: such a write is all
 // or nothing and never interleaved with another writer's, so the lines of several worker threads
