@@ -211,13 +211,13 @@ describe('H1Pool', () => {
       let headers;
       const chunks = [];
       pool.dispatch(request, {
-        onResponseStart: (s, h) => {
+        onResponseStart: (_controller, s, h) => {
           status = s;
           headers = h;
         },
-        onBodyView: (c) => chunks.push(Buffer.from(c)),
-        onComplete: () => resolve({ status, headers, body: JSON.parse(Buffer.concat(chunks).toString()) }),
-        onError: reject,
+        onResponseData: (_controller, c) => chunks.push(Buffer.from(c)),
+        onResponseEnd: () => resolve({ status, headers, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        onResponseError: (_controller, err) => reject(err),
       });
     });
   }
@@ -272,9 +272,9 @@ describe('H1Pool', () => {
     await pool.close();
   });
 
-  test('header injection and bad paths are refused before anything is sent', () => {
+  test('header injection and bad paths are refused before anything is sent', async () => {
     const pool = new H1Pool(backend.url, { connections: 1, keepAliveTimeoutMs: 5000 });
-    const handler = { onResponseStart() {}, onBodyView() {}, onComplete() {}, onError() {} };
+    const before = backend.stats.connections;
     const bad = [
       { method: 'GET', path: '/', headers: ['X-A', 'v\r\nX-Injected: 1'], body: null },
       { method: 'GET', path: '/', headers: ['X A', 'v'], body: null },
@@ -282,8 +282,9 @@ describe('H1Pool', () => {
       { method: 'GET', path: 'no-slash', headers: [], body: null },
       { method: 'GET / HTTP/1.1\r\nX-Injected: 1\r\n\r\nGET', path: '/', headers: [], body: null },
     ];
-    for (const request of bad) assert.throws(() => pool.dispatch(request, handler), H1RequestError);
-    return pool.close();
+    for (const request of bad) await assert.rejects(call(pool, request), H1RequestError);
+    assert.equal(backend.stats.connections, before, 'no connection was opened');
+    await pool.close();
   });
 
   test('a refused connection reports ECONNREFUSED', async () => {

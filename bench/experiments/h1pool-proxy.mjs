@@ -24,13 +24,13 @@ class Call {
     this.status = 0;
     this.chunks = [];
   }
-  onResponseStart(status) {
+  onResponseStart(_controller, status) {
     this.status = status;
   }
-  onBodyView(chunk) {
+  onResponseData(_controller, chunk) {
     this.chunks.push(Buffer.from(chunk));
   }
-  onComplete() {
+  onResponseEnd() {
     if (this.aborted) return;
     const body = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     this.res.cork(() => {
@@ -39,7 +39,7 @@ class Call {
       this.res.end(body);
     });
   }
-  onError() {
+  onResponseError() {
     if (this.aborted) return;
     this.res.cork(() => {
       this.res.writeStatus('502 Bad Gateway');

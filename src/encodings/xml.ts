@@ -12,13 +12,8 @@
 //    attributes, `#text` as text, arrays as repeated elements.
 
 import { XMLParser } from 'fast-xml-parser';
-import {
-  DecodeError,
-  type Decoder,
-  type Encoder,
-  registerDecoder,
-  registerEncoder,
-} from '../proxy/encodings.js';
+import { type Decoder, type Encoder, registerDecoder, registerEncoder } from '../proxy/encodings.js';
+import { DecodeError } from '../proxy/errors.js';
 
 const parser = new XMLParser({
   ignoreAttributes: false,

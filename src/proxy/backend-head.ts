@@ -3,8 +3,8 @@
 // User-Agent, Accept-Encoding, X-Forwarded-For, X-Forwarded-Host, host, in that order), without
 // building the map. The backend stage (backend-stage.ts) chooses it where it applies.
 
+import { UpstreamError } from './errors.js';
 import { INVALID_HEADER_VALUE, INVALID_PATH } from './h1-client.js';
-import { UpstreamError } from './http-client.js';
 
 export class BackendHeadTemplate {
   /** The fixed lines between Content-Type and X-Forwarded-For. */
@@ -36,5 +36,5 @@ export class BackendHeadTemplate {
 
 /** A header or path that must not reach the wire fails as gw's client fails it. */
 function invalid(what: string): UpstreamError {
-  return new UpstreamError(`invalid response: invalid ${what}`, 'protocol');
+  return new UpstreamError(`invalid response: invalid ${what}`, 'GW_BACKEND_PROTOCOL');
 }

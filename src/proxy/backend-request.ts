@@ -3,6 +3,7 @@
 // Everything is split and decided at compile time; per request only string joins remain.
 
 import type { BackendConfig, EndpointConfig, GwRequest, HeaderMap } from '../types.js';
+import { MissingVariableError } from './errors.js';
 
 export const GW_VERSION = '0.1.0';
 
@@ -54,8 +55,6 @@ type Part =
   | { kind: 'jwt'; claim: string; raw: string }
   | { kind: 'header'; name: string; raw: string }
   | { kind: 'query'; name: string; position: number; raw: string };
-
-export class MissingVariableError extends Error {}
 
 const VAR = /\{([^{}]+)\}/g;
 const RESP_VAR = /^resp(\d+)_(.+)$/;

@@ -38,9 +38,11 @@ import {
 } from './backend-request.js';
 import { applyFeatures, compileContext, nsConfig, type PipelineRuntime } from './compile.js';
 import { DeadlineList } from './deadlines.js';
-import { DecodeError, getDecoder } from './encodings.js';
+import { getDecoder } from './encodings.js';
+import { DecodeError } from './errors.js';
 import { HeadMode } from './h1-parser.js';
 import { type CallSink, type HttpResult, startBackendCall } from './http-client.js';
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from './interceptors.js';
 import { metersOf, outcome } from './layers.js';
 import { parseDurationMs, sanitizeHost } from './util.js';
 
@@ -98,6 +100,15 @@ function invalidStatus(res: HttpResult, exposeCode: boolean): BackendError {
   );
 }
 
+/**
+ * The most a backend's answer may inflate to when gw undoes its Content-Encoding: the router's
+ * `max_payload_size` when set (the same bound a client's body has), else 64 MiB.
+ */
+function maxDecompressedBytes(service: ServiceConfig): number {
+  const max = (service.extra_config?.router as { max_payload_size?: unknown } | undefined)?.max_payload_size;
+  return typeof max === 'number' && max > 0 ? max : DEFAULT_MAX_DECOMPRESSED_BYTES;
+}
+
 export function compileBackend(
   endpoint: EndpointConfig,
   backend: BackendConfig,
@@ -133,6 +144,7 @@ export function compileBackend(
   const balancer = createHostBalancer(backend, hosts);
   const single = hosts.length === 1;
   const deadlines = new DeadlineList();
+  const maxBodyBytes = maxDecompressedBytes(service);
 
   /** Lura's http stage after the call: 200 and 201 only, then the body decoded (or kept as bytes). */
   const accept = (res: HttpResult): BackendResponse => {
@@ -167,20 +179,21 @@ export function compileBackend(
     const remaining = breq.deadline > 0 ? breq.deadline - Date.now() : timeoutMs;
     startBackendCall(
       rt.pools,
-      origin,
       {
+        origin,
         method: breq.method,
         path: target,
         headers,
         body: breq.body,
         timeoutMs: remaining > 0 ? remaining : 1,
+        deadlines,
         decompress:
           !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
+        maxBodyBytes,
         followRedirects: true,
         timings: breq.timings,
         headMode,
       },
-      deadlines,
       sink,
     );
   };
@@ -284,20 +297,21 @@ export function compileBackend(
             }
             startBackendCall(
               rt.pools,
-              hosts[host],
               {
+                origin: hosts[host],
                 method: 'GET',
                 path: target,
                 headers: NO_HEADER_LIST,
                 body: null,
                 timeoutMs,
+                deadlines,
                 // The template asks for gzip itself (Accept-Encoding is not forwarded): undone here.
                 decompress: true,
+                maxBodyBytes,
                 followRedirects: true,
                 head,
                 headMode,
               },
-              deadlines,
               answer,
             );
             return;

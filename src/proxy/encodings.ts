@@ -3,8 +3,7 @@
 
 import { stringify as yamlStringify } from 'yaml';
 import type { GwRequest, ResponseHeaders } from '../types.js';
-
-export class DecodeError extends Error {}
+import { DecodeError } from './errors.js';
 
 /** Body bytes → data object, as lura's decoders do. `isCollection` wraps arrays. */
 export type Decoder = (body: Buffer, isCollection: boolean) => Record<string, unknown>;

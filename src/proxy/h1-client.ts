@@ -6,42 +6,18 @@
 
 import net from 'node:net';
 import type { BackendTimings, ResponseHeaders } from '../types.js';
+import type { DispatchController, DispatchHandler, DispatchOptions } from './dispatch.js';
 import { HeadMode, ParseError, ResponseParser, type ResponseSink } from './h1-parser.js';
 
-/** What the pool tells the caller; the call object implements it (no closures per request). */
-export interface H1Handler {
-  /**
-   * `passed`: the head's lines to hand back as they came, when the request asked (HeadMode.Pass).
-   * `bodyLength`: the announced body size, -1 when unknown (chunked, or framed by the close).
-   */
-  onResponseStart(
-    status: number,
-    headers: ResponseHeaders,
-    passed: Buffer | undefined,
-    bodyLength: number,
-  ): void;
-  /** Body bytes as a view of the connection's read buffer, valid during the call only: copy them. */
-  onBodyView(chunk: Buffer): void;
-  onComplete(): void;
-  onError(err: Error): void;
-}
-
-export interface H1Request {
-  method: string;
-  path: string;
-  /** Flat [name, value, name, value…] list. */
-  headers: string[];
-  body: Buffer | null;
-  /** Filled when present (telemetry): when the request got its connection and went out. */
-  timings?: BackendTimings;
-  /**
-   * The whole head, already written and checked by the caller (the backend stage builds it
-   * from a template); `headers` is then not read.
-   */
-  head?: string;
-  /** How the answer's head is read (ResponseParser): a full header map when not given. */
-  headMode?: HeadMode;
-}
+/**
+ * What the pool reads of a request (DispatchOptions): `head`, when given, is the whole head,
+ * already written and checked by the caller (the backend stage builds it from a template), and
+ * `headers` is then not read; `headMode` says how the answer's head is read (ResponseParser).
+ */
+export type H1Request = Pick<
+  DispatchOptions,
+  'method' | 'path' | 'headers' | 'body' | 'timings' | 'head' | 'headMode'
+>;
 
 export class H1RequestError extends Error {
   constructor(
@@ -75,25 +51,44 @@ const KEEP_ALIVE_MARGIN_MS = 1000;
  */
 const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
-/** One request from dispatch to its end; the handle `abort` acts on. */
-export class PendingRequest {
+const NO_TRAILERS: ResponseHeaders = Object.freeze({}) as ResponseHeaders;
+
+/** One request from dispatch to its end, and its controller. */
+export class PendingRequest implements DispatchController {
   connection: Connection | null = null;
   retried = false;
   done = false;
+  aborted = false;
+  private paused = false;
   /** The serialized head, kept while the request waits for a connection. */
   head = '';
   constructor(
     readonly pool: H1Pool,
     readonly request: H1Request,
-    readonly handler: H1Handler,
+    readonly handler: DispatchHandler,
   ) {}
 
-  /** Gives up on the request (deadline): its connection, if any, is closed, nothing is called. */
-  abort(): void {
+  /** Gives up on the request: its connection, if any, is closed; the handler hears `reason`. */
+  abort(reason: Error): void {
     if (this.done) return;
     this.done = true;
+    this.aborted = true;
     if (this.connection) this.connection.destroyFor(this);
     else this.pool.unqueue(this);
+    this.handler.onResponseError(this, reason);
+  }
+
+  /** Stops reading the answer until `resume` (the reader is slower than the backend). */
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.connection?.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.connection?.socket.resume();
   }
 }
 
@@ -172,11 +167,12 @@ class Connection implements ResponseSink {
     if (pending === null) return;
     const hint = headers['keep-alive'];
     if (typeof hint === 'string') this.applyKeepAliveHint(hint);
-    pending.handler.onResponseStart(status, headers, passed, bodyLength);
+    pending.handler.onResponseStart(pending, status, headers, '', passed, bodyLength);
   }
 
   onBody(chunk: Buffer): void {
-    this.current?.handler.onBodyView(chunk);
+    const pending = this.current;
+    if (pending !== null) pending.handler.onResponseData(pending, chunk);
   }
 
   onMessageComplete(keepAlive: boolean): void {
@@ -188,7 +184,7 @@ class Connection implements ResponseSink {
     pending.done = true;
     pending.connection = null;
     if (keepAlive) this.pool.release(this);
-    pending.handler.onComplete();
+    pending.handler.onResponseEnd(pending, NO_TRAILERS);
   }
 
   /**
@@ -251,7 +247,10 @@ class Connection implements ResponseSink {
       return;
     }
     pending.done = true;
-    pending.handler.onError(err instanceof ParseError ? new H1RequestError(err.message, 'protocol') : err);
+    pending.handler.onResponseError(
+      pending,
+      err instanceof ParseError ? new H1RequestError(err.message, 'protocol') : err,
+    );
   }
 
   destroyFor(pending: PendingRequest): void {
@@ -299,27 +298,45 @@ export class H1Pool {
     this.hostHeader = url.host;
   }
 
-  /** Sends `request`; the handler hears the outcome. Throws H1RequestError on an unsendable request. */
-  dispatch(request: H1Request, handler: H1Handler): PendingRequest {
+  /**
+   * Sends `request`. The handler hears onRequestStart at once (with the request's controller),
+   * then the answer or an error: an unsendable request (a header injection, a bad path) fails
+   * with an H1RequestError before anything is written.
+   */
+  dispatch(request: H1Request, handler: DispatchHandler): void {
     const pending = new PendingRequest(this, request, handler);
-    const head = this.serialize(request);
-    if (this.closing !== null) throw new H1RequestError('the client is closed', 'UND_ERR_CLOSED');
-    this.assign(pending, head);
-    return pending;
+    handler.onRequestStart?.(pending, null);
+    if (pending.done) return;
+    let head: string;
+    try {
+      head = this.serialize(request);
+      if (this.closing !== null) throw new H1RequestError('the client is closed', 'UND_ERR_CLOSED');
+    } catch (err) {
+      pending.done = true;
+      handler.onResponseError(pending, err as Error);
+      return;
+    }
+    this.assign(pending, head, false);
   }
 
+  /**
+   * A reused connection died before any byte of the answer: the request goes out again on a new
+   * connection, never on another idle one, which may have been closed by the same server as well.
+   */
   resend(pending: PendingRequest): void {
-    this.assign(pending, this.serialize(pending.request));
+    this.assign(pending, this.serialize(pending.request), true);
   }
 
-  private assign(pending: PendingRequest, head: string): void {
+  private assign(pending: PendingRequest, head: string, fresh: boolean): void {
     const now = Date.now();
-    let connection = this.idle.pop();
+    let connection = fresh ? undefined : this.idle.pop();
     while (connection !== undefined && now - connection.idleSince >= connection.idleLimitMs) {
       connection.destroy();
       connection = this.idle.pop();
     }
     if (connection === undefined) {
+      // A retry makes room by closing the oldest idle connection, or it could wait for ever.
+      if (fresh && this.open >= this.options.connections && this.idle.length > 0) this.idle[0].destroy();
       if (this.open >= this.options.connections) {
         pending.head = head;
         this.queue.push(pending);

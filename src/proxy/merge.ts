@@ -20,8 +20,7 @@ import {
 import { BackendError, type BackendResponse, type GwRequest, type ProxyResponse } from '../types.js';
 import type { SequentialValues } from './backend-request.js';
 import type { BackendSink, CompiledBackend } from './backend-stage.js';
-import { DecodeError } from './encodings.js';
-import { errorDetails, logBackendFailure, toBackendError } from './errors.js';
+import { DecodeError, errorDetails, logBackendFailure, toBackendError } from './errors.js';
 
 /** Hears the proxy layer's answer. */
 export interface ProxyDone {
