@@ -104,6 +104,7 @@ describe('compressed answers', () => {
     assert.ok(grew < 768, `peak RSS grew by ${Math.round(grew)} MiB`);
     const log = await gw.waitForLog(/once decompressed/);
     assert.match(log, /body larger than 67108864 bytes once decompressed/);
+    assert.match(log, /"code":"GW_BACKEND_TOO_LARGE"/, 'the warning names the stable code');
     assert.deepEqual((await get(`${gw.url}/small`)).json, { small: true });
   });
 

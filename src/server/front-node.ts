@@ -196,7 +196,8 @@ export class NodeFront implements HttpFront {
   private dispatch(req: GwRequest, exchange: Exchange): void {
     try {
       this.serve(req, exchange);
-    } catch {
+    } catch (err) {
+      this.opts.onFailure?.(req, err);
       exchange.answer(INTERNAL_ERROR);
     }
   }

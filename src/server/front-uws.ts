@@ -316,7 +316,8 @@ export class UwsFront implements HttpFront {
   private dispatch(exchange: Exchange, req: GwRequest): void {
     try {
       this.serve(req, exchange);
-    } catch {
+    } catch (err) {
+      this.opts.onFailure?.(req, err);
       exchange.answer(INTERNAL_ERROR);
     }
   }

@@ -38,6 +38,8 @@ export interface FrontOptions {
   tls?: FrontTls;
   /** Told of every answer the handler gave (the access log); `startedMs` is performance.now() at arrival. */
   onAnswered?: (req: GwRequest, status: number, startedMs: number) => void;
+  /** A request's pipeline threw (a bug): the client got a 500; this logs what was asked. */
+  onFailure?: (req: GwRequest, err: unknown) => void;
 }
 
 export interface HttpFront {

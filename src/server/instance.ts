@@ -80,6 +80,10 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       idleTimeoutMs: parseDurationMs(service.idle_timeout) ?? 0,
       tls: opts.tls ?? tlsOptionsFromConfig(service),
       onAnswered: app.accessLog,
+      onFailure: (req, err) =>
+        logger.error(
+          `[ENDPOINT: ${req.method} ${req.path}] internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+        ),
     },
     app,
   );

@@ -98,56 +98,134 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
     transform: opts.transform ?? 'wasm',
   };
 
+  const faultInjection = process.env.GW_FAULT_INJECTION === '1';
   if (workers === 1) {
     const instance: Instance = await startInstance({ ...base, workerId: 0 });
+    // In-process there is no other worker to take over: an error nothing caught is logged and
+    // serving goes on, rather than every connection dropped with the process.
+    const uncaught = (err: unknown) =>
+      instance.logger.error(
+        `uncaught error (serving goes on): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
+      );
+    process.on('uncaughtException', uncaught);
+    process.on('unhandledRejection', uncaught);
+    if (faultInjection)
+      process.on('SIGUSR2', () =>
+        setImmediate(() => {
+          throw new Error('fault injected: worker failure (SIGUSR2)');
+        }),
+      );
     log.info(`gw listening on ${host}:${opts.port} (${front}, 1 worker, in-process): ${choice.reason}`);
     return { front, workers, stop: () => instance.stop(drainMs) };
   }
 
-  const threads: Worker[] = [];
-  const ready: Promise<void>[] = [];
-  for (let id = 0; id < workers; id++) {
+  const supervisor = new WorkerSupervisor(base, log);
+  await supervisor.start(workers);
+  if (faultInjection) process.on('SIGUSR2', () => supervisor.injectFailure());
+  log.info(`gw listening on ${host}:${opts.port} (${front}, ${workers} workers): ${choice.reason}`);
+  return { front, workers, stop: () => supervisor.stop(drainMs) };
+}
+
+/** How long a replaced worker waits before it starts, after one that died young: doubled each time. */
+const RESTART_BACKOFF_MS = [0, 250, 500, 1000, 2000, 5000];
+/** A worker that served this long before it died counts as healthy: its successor starts at once. */
+const HEALTHY_AFTER_MS = 10000;
+
+/**
+ * Keeps `count` workers serving. A worker that fails (an uncaught error, logged by the worker with
+ * what it was doing) stops taking connections and drains while a new one takes its place on the
+ * same port; one that exits without being asked is replaced too. Replacements of a worker that
+ * keeps dying young back off, up to 5 s apart.
+ */
+class WorkerSupervisor {
+  private readonly threads = new Map<number, Worker>();
+  private readonly failures = new Map<number, number>();
+  private stopping = false;
+
+  constructor(
+    private readonly base: Omit<InstanceOptions, 'workerId'>,
+    private readonly log: ReturnType<typeof createLogger>,
+  ) {}
+
+  /** Starts the workers; fails (and stops those started) when any of them cannot serve. */
+  async start(count: number): Promise<void> {
+    const ready = Array.from({ length: count }, (_, id) => this.spawn(id));
+    const started = await Promise.allSettled(ready);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed !== undefined) {
+      this.stopping = true;
+      await Promise.all([...this.threads.values()].map((t) => t.terminate()));
+      throw (failed as PromiseRejectedResult).reason;
+    }
+  }
+
+  /** Starts worker `id`; resolves once it serves, rejects if it cannot start. */
+  private spawn(id: number): Promise<void> {
     const worker = new Worker(new URL('./worker.js', import.meta.url), {
-      workerData: { ...base, workerId: id },
+      workerData: { ...this.base, workerId: id },
     });
-    threads.push(worker);
-    ready.push(
-      new Promise<void>((resolve, reject) => {
-        worker.once('message', (m: { type: string; error?: string }) => {
-          if (m.type === 'ready') resolve();
-          else reject(new Error(m.error ?? 'worker failed to start'));
-        });
-        worker.once('error', reject);
-        worker.once('exit', (code) => reject(new Error(`worker ${id} exited with code ${code}`)));
-      }),
+    this.threads.set(id, worker);
+    const bornAt = Date.now();
+    let serving = false;
+    let replaced = false;
+    const replace = (why: string) => {
+      if (replaced || this.stopping) return;
+      replaced = true;
+      const young = Date.now() - bornAt < HEALTHY_AFTER_MS;
+      const failures = young ? (this.failures.get(id) ?? 0) + 1 : 0;
+      this.failures.set(id, failures);
+      const delay = RESTART_BACKOFF_MS[Math.min(failures, RESTART_BACKOFF_MS.length - 1)];
+      this.log.error(`worker ${id} ${why}; a new worker ${id} starts${delay > 0 ? ` in ${delay} ms` : ''}`);
+      setTimeout(() => {
+        if (this.stopping) return;
+        this.spawn(id).catch((err: Error) =>
+          this.log.error(`worker ${id} could not start again: ${err.message}`),
+        );
+      }, delay).unref();
+    };
+    return new Promise<void>((resolve, reject) => {
+      worker.on('message', (m: { type: string; error?: string }) => {
+        if (m.type === 'ready') {
+          serving = true;
+          resolve();
+        } else if (m.type === 'error') reject(new Error(m.error ?? 'worker failed to start'));
+        else if (m.type === 'failed') replace('failed (the error is logged above) and is draining');
+      });
+      worker.on('error', (err) => {
+        // An error the worker could not catch itself: it is gone.
+        if (!serving) reject(err);
+        else this.log.error({ err }, `worker ${id}: ${err.message}`);
+      });
+      worker.on('exit', (code) => {
+        if (this.threads.get(id) === worker) this.threads.delete(id);
+        if (!serving) reject(new Error(`worker ${id} exited with code ${code}`));
+        else replace(`exited with code ${code}`);
+      });
+    });
+  }
+
+  /** Makes the first worker fail as an uncaught error would (GW_FAULT_INJECTION, tests). */
+  injectFailure(): void {
+    const first = [...this.threads.keys()].sort((a, b) => a - b)[0];
+    if (first !== undefined) this.threads.get(first)?.postMessage({ type: 'fail' });
+  }
+
+  async stop(drainMs: number): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      [...this.threads.values()].map(
+        (t) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              t.terminate().finally(resolve);
+            }, drainMs + 2000);
+            t.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            t.postMessage({ type: 'stop', deadlineMs: drainMs });
+          }),
+      ),
     );
   }
-  try {
-    await Promise.all(ready);
-  } catch (err) {
-    await Promise.all(threads.map((t) => t.terminate()));
-    throw err;
-  }
-  log.info(`gw listening on ${host}:${opts.port} (${front}, ${workers} workers): ${choice.reason}`);
-  return {
-    front,
-    workers,
-    async stop() {
-      await Promise.all(
-        threads.map(
-          (t) =>
-            new Promise<void>((resolve) => {
-              const timer = setTimeout(() => {
-                t.terminate().finally(resolve);
-              }, drainMs + 2000);
-              t.once('exit', () => {
-                clearTimeout(timer);
-                resolve();
-              });
-              t.postMessage({ type: 'stop', deadlineMs: drainMs });
-            }),
-        ),
-      );
-    },
-  };
 }
