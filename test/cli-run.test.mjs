@@ -40,6 +40,43 @@ test('a YAML config runs like its JSON twin', async () => {
   }
 });
 
+test('modules load only for what the config uses (src/extensions/registry.ts), with -d saying which', async () => {
+  const be = await jsonBackend({ '/a': { a: 1 } });
+  const backend = [{ host: [be.url], url_pattern: '/a' }];
+  const plain = await startGateway(
+    { version: 3, endpoints: [{ endpoint: '/p', backend }] },
+    { args: ['--workers', '1', '-d'] },
+  );
+  const rich = await startGateway(
+    {
+      version: 3,
+      extra_config: { 'security/cors': { allow_origins: ['https://a.example'] } },
+      endpoints: [
+        { endpoint: '/x', output_encoding: 'xml', backend },
+        { endpoint: '/y', output_encoding: 'yaml', backend },
+      ],
+    },
+    { args: ['--workers', '1', '-d'] },
+  );
+  try {
+    assert.match(await plain.waitForLog(/modules loaded/), /modules loaded for this configuration: none/);
+    assert.deepEqual((await get(`${plain.url}/p`)).json, { a: 1 });
+    assert.match(
+      await rich.waitForLog(/modules loaded/),
+      /modules loaded for this configuration: security\/cors, encoding:xml, encoding:yaml/,
+    );
+    // What loaded is what serves: the CORS answer, the XML and YAML encoders.
+    const preflight = await get(`${rich.url}/x`, { headers: { Origin: 'https://a.example' } });
+    assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://a.example');
+    assert.match(preflight.text, /<doc><a>1<\/a><\/doc>/);
+    assert.equal((await get(`${rich.url}/y`)).text, 'a: 1\n');
+  } finally {
+    await plain.stop();
+    await rich.stop();
+    await be.close();
+  }
+});
+
 test('gw run refuses an invalid config with exit 1 and the JSON path', async () => {
   const file = writeConfig({ version: 3, endpoints: [{ endpoint: '/x', backend: [{ url_pattern: '/y' }] }] });
   const r = await runGw(['run', '-c', file]);

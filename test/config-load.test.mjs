@@ -4,6 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigLoadError, checkConfig, loadConfigFile } from '../dist/config/index.js';
+import { loadAllModules } from '../dist/extensions/registry.js';
+
+// checkConfig validates each namespace with its module: the CLI loads those a config uses.
+await loadAllModules();
 
 const FIXTURES = new URL('./fixtures/config/', import.meta.url).pathname;
 const fixture = (name) => join(FIXTURES, name);

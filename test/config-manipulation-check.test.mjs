@@ -3,6 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkConfig } from '../dist/config/index.js';
+import { loadAllModules } from '../dist/extensions/registry.js';
+
+// checkConfig validates each namespace with its module: the CLI loads those a config uses.
+await loadAllModules();
 
 const base = (ep) => ({ version: 3, host: ['http://api:8080'], endpoints: [ep] });
 

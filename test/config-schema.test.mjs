@@ -2,6 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkConfig, formatIssues } from '../dist/config/index.js';
+import { loadAllModules } from '../dist/extensions/registry.js';
+
+// checkConfig validates each namespace with its module: the CLI loads those a config uses.
+await loadAllModules();
 
 const backend = (extra = {}) => ({ host: ['http://api:8080'], url_pattern: '/x', ...extra });
 const endpoint = (extra = {}) => ({ endpoint: '/x', backend: [backend()], ...extra });

@@ -5,6 +5,7 @@ process.env.TZ = 'UTC';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkConfig } from '../dist/config/index.js';
+import { loadAllModules } from '../dist/extensions/registry.js';
 import {
   compileGoTimeLayout,
   compilePattern,
@@ -15,6 +16,9 @@ import {
   patternIssues,
 } from '../dist/telemetry/log-format.js';
 import { get, jsonBackend, startGateway } from './helpers/gateway.mjs';
+
+// checkConfig validates each namespace with its module: the CLI loads those a config uses.
+await loadAllModules();
 
 const at = new Date(Date.UTC(2024, 2, 5, 14, 7, 9, 42)); // Tue 2024-03-05 14:07:09.042 UTC
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test } from 'node:test';
 import { checkConfig } from '../dist/config/index.js';
+import { loadAllModules } from '../dist/extensions/registry.js';
 import {
   BUCKET_COUNT,
   bucketHigh,
@@ -18,6 +19,9 @@ import {
 import { renderPrometheus } from '../dist/telemetry/prometheus.js';
 import { renderStats } from '../dist/telemetry/stats.js';
 import { freePort, get, jsonBackend, startBackend, startGateway } from './helpers/gateway.mjs';
+
+// checkConfig validates each namespace with its module: the CLI loads those a config uses.
+await loadAllModules();
 
 test('bucket layout: every value lands in a bucket that contains it, within 0.8%', () => {
   let previous = -1;

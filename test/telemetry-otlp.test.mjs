@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkConfig } from '../dist/config/index.js';
+import { loadAllModules } from '../dist/extensions/registry.js';
 import { MetricsStore, mergeSnapshots } from '../dist/telemetry/metrics-store.js';
 import { otlpUrl, seriesToMetrics } from '../dist/telemetry/otlp.js';
 import {
@@ -23,6 +24,9 @@ import {
   writeConfig,
 } from './helpers/gateway.mjs';
 import { startOtlpGrpcReceiver, startOtlpHttpReceiver } from './helpers/otlp.mjs';
+
+// checkConfig validates each namespace with its module: the CLI loads those a config uses.
+await loadAllModules();
 
 const OTEL = 'telemetry/opentelemetry';
 const INCOMING_TRACE = '0af7651916cd43dd8448eb211c80319c';

@@ -9,6 +9,7 @@ import {
   loadConfigFile,
   parseDuration,
 } from '../config/index.js';
+import { loadModulesFor } from '../extensions/registry.js';
 import { Router } from '../server/router.js';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
 
@@ -31,6 +32,7 @@ export async function checkCommand(opts: CheckCommandOptions): Promise<number> {
     }
     throw err;
   }
+  await loadModulesFor(config);
   const { errors, warnings } = checkConfig(config, { lint: opts.lint });
   if (opts.testRoutes && errors.length === 0) errors.push(...testRouteTable(config));
   if (errors.length > 0 || warnings.length > 0) process.stderr.write(formatIssues(errors, warnings));

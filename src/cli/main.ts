@@ -4,6 +4,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigLoadError, checkConfig, formatIssues, loadConfigFile } from '../config/index.js';
+import { loadModulesFor } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
 import type { FrontRequest } from '../server/platform.js';
 import { serve } from '../server/run.js';
@@ -134,7 +135,7 @@ function parseArgs(argv: string[]): Parsed {
   return p;
 }
 
-function loadChecked(file: string): ServiceConfig | number {
+async function loadChecked(file: string): Promise<ServiceConfig | number> {
   let config: ServiceConfig;
   try {
     config = loadConfigFile(file);
@@ -145,6 +146,7 @@ function loadChecked(file: string): ServiceConfig | number {
     }
     throw err;
   }
+  await loadModulesFor(config);
   const { errors, warnings } = checkConfig(config);
   if (errors.length > 0 || warnings.length > 0) process.stderr.write(formatIssues(errors, warnings));
   if (errors.length > 0) return 1;
@@ -167,7 +169,7 @@ function selfTarget(config: ServiceConfig, port: number): ServiceConfig {
 
 async function runCommand(p: Parsed): Promise<number> {
   const file = p.config ?? EXAMPLE_CONFIG;
-  const loaded = loadChecked(file);
+  const loaded = await loadChecked(file);
   if (typeof loaded === 'number') return loaded;
   let service = loaded;
   const port = p.port ?? service.port ?? 8080;

@@ -3,9 +3,8 @@
 // that says where (file:line:column) and what went wrong.
 
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
-import { parseDocument } from 'yaml';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
 import { applyEnvOverrides } from './env.js';
 
@@ -17,6 +16,10 @@ export class ConfigLoadError extends Error {
     this.issues = issues;
   }
 }
+
+// The YAML and TOML parsers load with the first such file (synchronously: loading is sync):
+// a JSON configuration never pays for them (yaml alone is ~6 MB per thread).
+const require = createRequire(import.meta.url);
 
 type Format = 'json' | 'yaml' | 'toml';
 
@@ -49,6 +52,7 @@ export function parseConfigText(text: string, format: Format, name = 'config'): 
         return fail(`${name}:${line}:${column}: invalid JSON: ${at.message}`);
       }
     case 'yaml': {
+      const { parseDocument } = require('yaml') as typeof import('yaml');
       const doc = parseDocument(src, { uniqueKeys: true });
       if (doc.errors.length > 0) {
         const e = doc.errors[0];
@@ -62,6 +66,7 @@ export function parseConfigText(text: string, format: Format, name = 'config'): 
     }
     case 'toml':
       try {
+        const { parse: parseToml } = require('smol-toml') as typeof import('smol-toml');
         // Plain objects (smol-toml builds null-prototype ones) and dates as ISO strings, as in JSON.
         return JSON.parse(JSON.stringify(parseToml(src)));
       } catch (err) {

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { featureByNamespace, isKnownNamespace } from '../extensions/registry.js';
+import { isKnownNamespace, moduleFor } from '../extensions/registry.js';
 import { sanitizeHost } from '../proxy/util.js';
 import { validateTls } from '../security/tls.js';
 import { lintBackendManipulation, lintFlatmap, validateFlatmap } from '../transform/index.js';
@@ -483,7 +483,7 @@ function checkExtraConfig(
       if (ok && ns === 'proxy') checkProxyNamespace(value as Record<string, unknown>, path, scope, c);
       continue;
     }
-    const mod = featureByNamespace.get(ns);
+    const mod = moduleFor(ns);
     if (!mod) {
       if (!isKnownNamespace(ns)) c.warn(path, `unknown extra_config namespace "${ns}" (ignored)`);
       continue;

@@ -1,63 +1,306 @@
-// The one place where extra_config namespaces are registered. Adding a feature = one module
-// implementing FeatureModule, one line here, and its tests. The order of `featureModules` is
-// the order middlewares run in at each layer (first = outermost), as KrakenD chains them:
+// The one place where extra_config namespaces and encodings are registered. Each entry declares
+// its namespace, the layer it acts at, its order, and how to load the module that implements it
+// (FeatureModule, src/types.ts). Modules load only when a configuration uses them: OpenTelemetry,
+// Lua, CEL, Redis, JOSE and XML cost tens of MB and hundreds of ms per thread
+// (docs/benchmarks.md, start and idle memory). Adding a feature = one module, one entry here,
+// and its tests.
+//
+// `order` is the order middlewares run in at each layer (lower = outer), as KrakenD chains them:
 // bot detector → auth (API keys, basic, JWT) → rate limits → the rest.
 
-import { graphqlModule } from '../backends/graphql.js';
-import { luaBackendModule, luaEndpointModule, luaProxyModule } from '../modifiers/lua/index.js';
-import { martianModule } from '../modifiers/martian.js';
-import { qosModules } from '../qos/index.js';
-import { apiKeysModule } from '../security/api-keys.js';
-import { basicAuthModule } from '../security/basic-auth.js';
-import { botDetectorModule } from '../security/bot-detector.js';
-import { corsModule } from '../security/cors.js';
-import { httpSecurityModule } from '../security/http-security.js';
-import { jwtSignerModule } from '../security/jwt-signer.js';
-import { jwkClientModule, jwtValidatorModule } from '../security/jwt-validator.js';
-import { loggingModule } from '../telemetry/logging.js';
-import { opentelemetryModule } from '../telemetry/opentelemetry.js';
-import { metricsModule } from '../telemetry/stats.js';
-import type { FeatureModule } from '../types.js';
-import { celModule } from '../validation/cel.js';
-import { jsonSchemaModule } from '../validation/json-schema.js';
-import '../encodings/xml.js'; // registers the xml/rss decoders and the xml output encoder
+import type { FeatureModule, ServiceConfig } from '../types.js';
 
-export const featureModules: FeatureModule[] = [
-  // service level, around the router
-  corsModule,
-  httpSecurityModule,
-  // router layer: who may call, then how often
-  botDetectorModule,
-  apiKeysModule,
-  basicAuthModule,
-  jwtValidatorModule,
-  jwkClientModule,
-  luaEndpointModule, // router layer after auth, before rate limits; proxy layer outside CEL/schema
-  luaProxyModule,
-  ...qosModules, // rate limits, circuit breaker, http cache, redis
-  loggingModule,
-  metricsModule,
-  opentelemetryModule, // telemetry
-  // proxy layer: request/response validation and signing
-  jsonSchemaModule,
-  celModule,
-  jwtSignerModule,
-  // backend layer, innermost last: lua-backend inside circuit breaker/rate limits
-  graphqlModule, // rewrites the request before lua-backend and martian see it
-  luaBackendModule,
-  martianModule, // innermost: martian edits the HTTP request/response itself
-];
+/** Where a namespace acts (one module may act at several; this is where it is listed). */
+export type Layer = 'core' | 'service' | 'router' | 'qos' | 'telemetry' | 'proxy' | 'backend';
 
-/** Namespaces gw understands without a module of their own (handled by the core). */
-export const coreNamespaces = new Set<string>(['router', 'proxy', 'backend/http', 'backend/http/client']);
-
-export const featureByNamespace = new Map<string, FeatureModule>(featureModules.map((m) => [m.namespace, m]));
-
-/** The registered namespaces present in `extra`, in registry (= run, outermost-first) order. */
-export function namespacesInRunOrder(extra: Record<string, unknown>): string[] {
-  return featureModules.filter((m) => extra[m.namespace] !== undefined).map((m) => m.namespace);
+interface FeatureEntry {
+  namespace: string;
+  layer: Layer;
+  order: number;
+  /** Loads the module; absent for the namespaces the core itself handles. */
+  load?: () => Promise<FeatureModule>;
 }
 
+const entries: FeatureEntry[] = [
+  // the core: routing, proxy options, the HTTP backend
+  { namespace: 'router', layer: 'core', order: 0 },
+  { namespace: 'proxy', layer: 'core', order: 0 },
+  { namespace: 'backend/http', layer: 'core', order: 0 },
+  { namespace: 'backend/http/client', layer: 'core', order: 0 },
+  // service level, around the router
+  {
+    namespace: 'security/cors',
+    layer: 'service',
+    order: 10,
+    load: async () => (await import('../security/cors.js')).corsModule,
+  },
+  {
+    namespace: 'security/http',
+    layer: 'service',
+    order: 20,
+    load: async () => (await import('../security/http-security.js')).httpSecurityModule,
+  },
+  // router layer: who may call, then how often
+  {
+    namespace: 'security/bot-detector',
+    layer: 'router',
+    order: 30,
+    load: async () => (await import('../security/bot-detector.js')).botDetectorModule,
+  },
+  {
+    namespace: 'auth/api-keys',
+    layer: 'router',
+    order: 40,
+    load: async () => (await import('../security/api-keys.js')).apiKeysModule,
+  },
+  {
+    namespace: 'auth/basic',
+    layer: 'router',
+    order: 50,
+    load: async () => (await import('../security/basic-auth.js')).basicAuthModule,
+  },
+  {
+    namespace: 'auth/validator',
+    layer: 'router',
+    order: 60,
+    load: async () => (await import('../security/jwt-validator.js')).jwtValidatorModule,
+  },
+  {
+    namespace: 'auth/jwk-client',
+    layer: 'router',
+    order: 70,
+    load: async () => (await import('../security/jwt-validator.js')).jwkClientModule,
+  },
+  // after auth, before rate limits (router layer); outside CEL and schema (proxy layer)
+  {
+    namespace: 'modifier/lua-endpoint',
+    layer: 'router',
+    order: 80,
+    load: async () => (await import('../modifiers/lua/index.js')).luaEndpointModule,
+  },
+  {
+    namespace: 'modifier/lua-proxy',
+    layer: 'proxy',
+    order: 90,
+    load: async () => (await import('../modifiers/lua/index.js')).luaProxyModule,
+  },
+  // traffic management
+  {
+    namespace: 'qos/ratelimit/router',
+    layer: 'qos',
+    order: 100,
+    load: async () => (await import('../qos/ratelimit-router.js')).routerRateLimitModule,
+  },
+  {
+    namespace: 'qos/ratelimit/service',
+    layer: 'qos',
+    order: 110,
+    load: async () => (await import('../qos/ratelimit-router.js')).serviceRateLimitModule,
+  },
+  {
+    namespace: 'qos/ratelimit/proxy',
+    layer: 'qos',
+    order: 120,
+    load: async () => (await import('../qos/ratelimit-proxy.js')).proxyRateLimitModule,
+  },
+  {
+    namespace: 'qos/circuit-breaker',
+    layer: 'qos',
+    order: 130,
+    load: async () => (await import('../qos/circuit-breaker.js')).circuitBreakerModule,
+  },
+  {
+    namespace: 'qos/http-cache',
+    layer: 'qos',
+    order: 140,
+    load: async () => (await import('../qos/http-cache.js')).httpCacheModule,
+  },
+  {
+    namespace: 'redis',
+    layer: 'qos',
+    order: 150,
+    load: async () => (await import('../qos/redis.js')).redisModule,
+  },
+  {
+    namespace: 'qos/ratelimit/router/redis',
+    layer: 'qos',
+    order: 160,
+    load: async () => (await import('../qos/redis.js')).routerRedisRateLimitModule,
+  },
+  {
+    namespace: 'qos/ratelimit/service/redis',
+    layer: 'qos',
+    order: 170,
+    load: async () => (await import('../qos/redis.js')).serviceRedisRateLimitModule,
+  },
+  // telemetry
+  {
+    namespace: 'telemetry/logging',
+    layer: 'telemetry',
+    order: 200,
+    load: async () => (await import('../telemetry/logging.js')).loggingModule,
+  },
+  {
+    namespace: 'telemetry/metrics',
+    layer: 'telemetry',
+    order: 210,
+    load: async () => (await import('../telemetry/stats.js')).metricsModule,
+  },
+  {
+    namespace: 'telemetry/opentelemetry',
+    layer: 'telemetry',
+    order: 220,
+    load: async () => (await import('../telemetry/opentelemetry.js')).opentelemetryModule,
+  },
+  // proxy layer: request/response validation and signing
+  {
+    namespace: 'validation/json-schema',
+    layer: 'proxy',
+    order: 300,
+    load: async () => (await import('../validation/json-schema.js')).jsonSchemaModule,
+  },
+  {
+    namespace: 'validation/cel',
+    layer: 'proxy',
+    order: 310,
+    load: async () => (await import('../validation/cel.js')).celModule,
+  },
+  {
+    namespace: 'auth/signer',
+    layer: 'proxy',
+    order: 320,
+    load: async () => (await import('../security/jwt-signer.js')).jwtSignerModule,
+  },
+  // backend layer, innermost last: lua-backend inside circuit breaker and rate limits
+  {
+    namespace: 'backend/graphql', // rewrites the request before lua-backend and martian see it
+    layer: 'backend',
+    order: 400,
+    load: async () => (await import('../backends/graphql.js')).graphqlModule,
+  },
+  {
+    namespace: 'modifier/lua-backend',
+    layer: 'backend',
+    order: 410,
+    load: async () => (await import('../modifiers/lua/index.js')).luaBackendModule,
+  },
+  {
+    namespace: 'modifier/martian', // innermost: martian edits the HTTP request/response itself
+    layer: 'backend',
+    order: 420,
+    load: async () => (await import('../modifiers/martian.js')).martianModule,
+  },
+];
+
+/** Backend `encoding` and endpoint `output_encoding` names served by a module of their own. */
+const encodingEntries: Array<{ module: string; names: string[]; load: () => Promise<unknown> }> = [
+  // negotiate answers XML or YAML when asked
+  { module: 'xml', names: ['xml', 'rss', 'negotiate'], load: () => import('../encodings/xml.js') },
+  { module: 'yaml', names: ['yaml', 'negotiate'], load: () => import('../encodings/yaml.js') },
+];
+
+const byNamespace = new Map(entries.map((e) => [e.namespace, e]));
+const runOrder = entries
+  .filter((e) => e.load !== undefined)
+  .sort((a, b) => a.order - b.order)
+  .map((e) => e.namespace);
+
+/** The modules loaded so far, by namespace (tests may add their own). */
+export const featureByNamespace = new Map<string, FeatureModule>();
+
+/** Namespaces gw understands without a module of their own (handled by the core). */
+export const coreNamespaces = new Set(entries.filter((e) => e.load === undefined).map((e) => e.namespace));
+
 export function isKnownNamespace(ns: string): boolean {
-  return coreNamespaces.has(ns) || featureByNamespace.has(ns);
+  return byNamespace.has(ns) || featureByNamespace.has(ns);
+}
+
+/**
+ * The module of `ns`: undefined for a namespace gw does not know or handles in its core. A module
+ * that a configuration uses is loaded before anything reads it (loadModulesFor): asking for one
+ * that was not is a bug, and says so.
+ */
+export function moduleFor(ns: string): FeatureModule | undefined {
+  const mod = featureByNamespace.get(ns);
+  if (mod === undefined && byNamespace.get(ns)?.load !== undefined)
+    throw new Error(`${ns}: used, but its module was not loaded`);
+  return mod;
+}
+
+/** The layer a namespace is registered at (undefined: not gw's). */
+export function layerOf(ns: string): Layer | undefined {
+  return byNamespace.get(ns)?.layer;
+}
+
+/** The registered namespaces present in `extra`, in run order (outermost first). */
+export function namespacesInRunOrder(extra: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const ns of runOrder) {
+    if (extra[ns] === undefined) continue;
+    if (!featureByNamespace.has(ns)) throw new Error(`${ns}: used, but its module was not loaded`);
+    out.push(ns);
+  }
+  return out;
+}
+
+/** Every namespace used anywhere in the config (root, endpoints, backends). */
+export function usedNamespaces(service: ServiceConfig): Set<string> {
+  const out = new Set<string>(Object.keys(service.extra_config ?? {}));
+  for (const ep of service.endpoints ?? []) {
+    for (const ns of Object.keys(ep.extra_config ?? {})) out.add(ns);
+    for (const b of ep.backend ?? []) for (const ns of Object.keys(b.extra_config ?? {})) out.add(ns);
+  }
+  return out;
+}
+
+function usedEncodings(service: ServiceConfig): Set<string> {
+  const out = new Set<string>();
+  for (const ep of service.endpoints ?? []) {
+    if (typeof ep.output_encoding === 'string') out.add(ep.output_encoding);
+    for (const b of ep.backend ?? []) if (typeof b.encoding === 'string') out.add(b.encoding);
+  }
+  return out;
+}
+
+async function loadNamespaces(namespaces: Iterable<string>): Promise<void> {
+  const pending: Promise<void>[] = [];
+  for (const ns of namespaces) {
+    const entry = byNamespace.get(ns);
+    if (entry?.load === undefined || featureByNamespace.has(ns)) continue;
+    pending.push(entry.load().then((mod) => void featureByNamespace.set(ns, mod)));
+  }
+  await Promise.all(pending);
+}
+
+const loadedEncodings = new Set<string>();
+
+async function loadEncodings(entries: typeof encodingEntries): Promise<void> {
+  await Promise.all(
+    entries.map(async (e) => {
+      await e.load();
+      loadedEncodings.add(e.module);
+    }),
+  );
+}
+
+/** Loads the modules of every namespace and encoding `service` uses, and nothing else. */
+export async function loadModulesFor(service: ServiceConfig): Promise<void> {
+  const encodings = usedEncodings(service);
+  await Promise.all([
+    loadNamespaces(usedNamespaces(service)),
+    loadEncodings(encodingEntries.filter((e) => e.names.some((n) => encodings.has(n)))),
+  ]);
+}
+
+/** Loads every module (tests, and tools that list what gw supports). */
+export async function loadAllModules(): Promise<void> {
+  await Promise.all([loadNamespaces(byNamespace.keys()), loadEncodings(encodingEntries)]);
+}
+
+/** What this thread loaded: namespaces, then encodings (`encoding:xml`), for the `-d` log. */
+export function loadedModules(): string[] {
+  return [
+    ...runOrder.filter((ns) => featureByNamespace.has(ns)),
+    ...[...loadedEncodings].sort().map((n) => `encoding:${n}`),
+  ];
 }

@@ -38,6 +38,7 @@ import {
 } from './backend-request.js';
 import { applyFeatures, compileContext, nsConfig, type PipelineRuntime } from './compile.js';
 import { DeadlineList } from './deadlines.js';
+import { BackendCallOptions } from './dispatch.js';
 import { getDecoder } from './encodings.js';
 import { DecodeError } from './errors.js';
 import { HeadMode } from './h1-parser.js';
@@ -179,21 +180,22 @@ export function compileBackend(
     const remaining = breq.deadline > 0 ? breq.deadline - Date.now() : timeoutMs;
     startBackendCall(
       rt.pools,
-      {
+      new BackendCallOptions(
         origin,
-        method: breq.method,
-        path: target,
+        breq.method,
+        target,
         headers,
-        body: breq.body,
-        timeoutMs: remaining > 0 ? remaining : 1,
-        deadlines,
-        decompress:
-          !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
-        maxBodyBytes,
-        followRedirects: true,
-        timings: breq.timings,
+        breq.body,
+        undefined,
         headMode,
-      },
+        breq.timings,
+        remaining > 0 ? remaining : 1,
+        deadlines,
+        true,
+        // Undone unless a no-op endpoint passes on the encoding its client asked for.
+        !noop || !builder.forwardsAcceptEncoding || breq.origin.headers['accept-encoding'] === undefined,
+        maxBodyBytes,
+      ),
       sink,
     );
   };
@@ -297,21 +299,22 @@ export function compileBackend(
             }
             startBackendCall(
               rt.pools,
-              {
-                origin: hosts[host],
-                method: 'GET',
-                path: target,
-                headers: NO_HEADER_LIST,
-                body: null,
-                timeoutMs,
-                deadlines,
-                // The template asks for gzip itself (Accept-Encoding is not forwarded): undone here.
-                decompress: true,
-                maxBodyBytes,
-                followRedirects: true,
+              new BackendCallOptions(
+                hosts[host],
+                'GET',
+                target,
+                NO_HEADER_LIST,
+                null,
                 head,
                 headMode,
-              },
+                undefined,
+                timeoutMs,
+                deadlines,
+                true,
+                // The template asks for gzip itself (Accept-Encoding is not forwarded): undone here.
+                true,
+                maxBodyBytes,
+              ),
               answer,
             );
             return;

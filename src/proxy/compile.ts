@@ -2,7 +2,7 @@
 // a feature module is given, and the stacking of a layer's feature middlewares.
 
 import type { Logger } from 'pino';
-import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry.js';
+import { moduleFor, namespacesInRunOrder } from '../extensions/registry.js';
 import type {
   BackendConfig,
   CompileContext,
@@ -74,7 +74,7 @@ export function applyFeatures<T>(
   if (!extra) return inner;
   let stage = inner;
   for (const ns of namespacesInRunOrder(extra).reverse()) {
-    const mod = featureByNamespace.get(ns)!;
+    const mod = moduleFor(ns)!;
     const hook = pick(mod);
     if (!hook) continue;
     const mw = hook.call(mod, extra[ns], ctxFor(ns));
@@ -96,7 +96,7 @@ export function featureMiddlewares<T>(
   if (!extra) return out;
   // Hooks are called innermost first, as applyFeatures calls them.
   for (const ns of namespacesInRunOrder(extra).reverse()) {
-    const mod = featureByNamespace.get(ns)!;
+    const mod = moduleFor(ns)!;
     const hook = pick(mod);
     if (!hook) continue;
     const mw = hook.call(mod, extra[ns], ctxFor(ns));

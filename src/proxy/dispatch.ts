@@ -39,6 +39,28 @@ export interface DispatchOptions {
   maxBodyBytes?: number;
 }
 
+/**
+ * DispatchOptions as gw's callers build them: every field present, in one order, so that the
+ * pool and the interceptors read one object shape (one hidden class) on every call.
+ */
+export class BackendCallOptions implements DispatchOptions {
+  constructor(
+    public origin: string,
+    public method: string,
+    public path: string,
+    public headers: string[],
+    public body: Buffer | null,
+    public head: string | undefined,
+    public headMode: HeadMode | undefined,
+    public timings: BackendTimings | undefined,
+    public timeoutMs: number,
+    public deadlines: DeadlineList | undefined,
+    public followRedirects: boolean,
+    public decompress: boolean,
+    public maxBodyBytes: number,
+  ) {}
+}
+
 /** The request's handle, given to every handler method (undici's DispatchController). */
 export interface DispatchController {
   abort(reason: Error): void;

@@ -1,7 +1,6 @@
 // Backend `encoding` decoders and endpoint `output_encoding` encoders, by name. Other modules
 // (xml, rss, yaml…) add theirs with registerDecoder / registerEncoder at import time.
 
-import { stringify as yamlStringify } from 'yaml';
 import type { GwRequest, ResponseHeaders } from '../types.js';
 import { DecodeError } from './errors.js';
 
@@ -110,7 +109,6 @@ const encoders: Map<string, Encoder> = new Map<string, Encoder>([
       return { contentType: 'text/plain; charset=utf-8', body: typeof c === 'string' ? c : '' };
     },
   ],
-  ['yaml', (data) => ({ contentType: 'application/x-yaml; charset=utf-8', body: yamlStringify(data ?? {}) })],
   [
     'negotiate',
     (data, req): Encoded => {
@@ -119,7 +117,10 @@ const encoders: Map<string, Encoder> = new Map<string, Encoder>([
       if (offer === 'application/xml') {
         const xml: Encoder | undefined = encoders.get('xml');
         if (xml) return xml(data, req);
-      } else if (offer === 'text/plain') return encoders.get('yaml')!(data, req);
+      } else if (offer === 'text/plain') {
+        const yaml: Encoder | undefined = encoders.get('yaml');
+        if (yaml) return yaml(data, req);
+      }
       return jsonEncoder(data, req);
     },
   ],

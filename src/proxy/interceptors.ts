@@ -16,6 +16,7 @@ import {
 import type { ResponseHeaders } from '../types.js';
 import type { DeadlineEntry, DeadlineList } from './deadlines.js';
 import {
+  BackendCallOptions,
   type Dispatch,
   type DispatchController,
   type DispatchHandler,
@@ -185,15 +186,21 @@ class RedirectHandler extends ForwardingHandler {
     const toGet =
       status === 303 ||
       ((status === 301 || status === 302) && opts.method !== 'GET' && opts.method !== 'HEAD');
-    return {
-      ...opts,
-      origin: to.origin,
-      path: `${to.pathname}${to.search}`,
-      method: toGet ? (opts.method === 'HEAD' ? 'HEAD' : 'GET') : opts.method,
-      body: toGet ? null : opts.body,
-      headers: redirectHeaders(opts.head !== undefined ? headersOfHead(opts.head) : opts.headers, from, to),
-      head: undefined,
-    };
+    return new BackendCallOptions(
+      to.origin,
+      toGet ? (opts.method === 'HEAD' ? 'HEAD' : 'GET') : opts.method,
+      `${to.pathname}${to.search}`,
+      redirectHeaders(opts.head !== undefined ? headersOfHead(opts.head) : opts.headers, from, to),
+      toGet ? null : opts.body,
+      undefined,
+      opts.headMode,
+      opts.timings,
+      opts.timeoutMs ?? 0,
+      opts.deadlines,
+      true,
+      opts.decompress === true,
+      opts.maxBodyBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES,
+    );
   }
 }
 

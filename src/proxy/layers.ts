@@ -6,7 +6,7 @@
 // middleware, a meter (told how the layer ended) in place of a telemetry one. A layer with no
 // middleware costs nothing; one with only guards and meters costs their calls.
 
-import { STATUS_CODES } from 'node:http';
+import { STATUS_TEXT } from '../server/status-text.js';
 import type {
   EndpointMiddleware,
   EndpointStage,
@@ -24,7 +24,7 @@ export function plainAnswer(status: number, text: string): GwResponse {
 }
 
 export const INTERNAL_ERROR: Readonly<GwResponse> = Object.freeze(
-  plainAnswer(500, `500 ${STATUS_CODES[500]}`),
+  plainAnswer(500, `500 ${STATUS_TEXT[500]}`),
 );
 
 /**

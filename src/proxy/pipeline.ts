@@ -12,7 +12,7 @@
 // middlewares, how each backend's request head is written and its answer read, how the answer is
 // rendered. An absent layer costs nothing; a layer of guards and meters costs their calls.
 
-import { featureByNamespace } from '../extensions/registry.js';
+import { moduleFor } from '../extensions/registry.js';
 import { compileFlatmap, flatmapFromExtraConfig, manipulationFromBackend } from '../transform/index.js';
 import { createWasmEndpointTransform } from '../transform/wasm/index.js';
 import type {
@@ -72,14 +72,14 @@ function bytePathEligible(
   const backends = endpoint.backend ?? [];
   if (backends.length === 0) return false;
   for (const ns of Object.keys(endpoint.extra_config ?? {})) {
-    if (featureByNamespace.get(ns)?.proxy) return false;
+    if (moduleFor(ns)?.proxy) return false;
   }
   for (const b of backends) {
     if (b.encoding !== undefined && b.encoding !== 'json') return false;
     const http = nsConfig(b.extra_config, 'backend/http');
     if (http?.return_error_details !== undefined) return false;
     for (const ns of Object.keys(b.extra_config ?? {})) {
-      const mod = featureByNamespace.get(ns);
+      const mod = moduleFor(ns);
       if (mod?.backend && !mod.bytesOnly) return false;
     }
   }

@@ -13,7 +13,8 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import type https from 'node:https';
-import * as nodeTls from 'node:tls';
+import { createRequire } from 'node:module';
+import type * as nodeTls from 'node:tls';
 import type { ConfigIssue } from '../types.js';
 import { IssueList, isObject, isStringArray } from './util.js';
 
@@ -128,7 +129,10 @@ export function tlsOptionsFromConfig(service: { tls?: unknown }): ListenerTls | 
   const caFiles = cfg.ca_certs ?? [];
   if (cfg.enable_mtls === true) {
     const cas = caFiles.map((f) => readFileSync(f, 'utf8'));
-    node.ca = cfg.disable_system_ca_pool === true ? cas : [...nodeTls.rootCertificates, ...cas];
+    node.ca =
+      cfg.disable_system_ca_pool === true
+        ? cas
+        : [...(createRequire(import.meta.url)('node:tls') as typeof nodeTls).rootCertificates, ...cas];
     node.requestCert = true;
     node.rejectUnauthorized = true;
   }

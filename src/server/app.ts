@@ -3,7 +3,7 @@
 
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
-import { featureByNamespace, namespacesInRunOrder } from '../extensions/registry.js';
+import { moduleFor, namespacesInRunOrder } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
 import type { PipelineRuntime } from '../proxy/compile.js';
 import { PoolRegistry } from '../proxy/http-client.js';
@@ -134,7 +134,7 @@ function compileUnmatchedRecorder(
   const rootExtra = service.extra_config ?? {};
   const recorders: UnmatchedRecorder[] = [];
   for (const ns of namespacesInRunOrder(rootExtra)) {
-    const mod = featureByNamespace.get(ns);
+    const mod = moduleFor(ns);
     const recorder = mod?.instrumentUnmatched?.(rootExtra[ns], ctxFor(ns));
     if (recorder !== undefined) recorders.push(recorder);
   }
@@ -302,7 +302,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   const rootExtra = service.extra_config ?? {};
   const serviceMiddlewares: EndpointMiddleware[] = [];
   for (const ns of namespacesInRunOrder(rootExtra).reverse()) {
-    const mod = featureByNamespace.get(ns);
+    const mod = moduleFor(ns);
     const mw = mod?.service?.(rootExtra[ns], rootContext(ns));
     if (mw) serviceMiddlewares.unshift(mw);
   }

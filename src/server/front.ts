@@ -3,11 +3,11 @@
 // interface: uWebSockets.js (front-uws.ts) and node:http (front-node.ts); platform.ts picks one,
 // instance.ts starts it.
 
-import { STATUS_CODES } from 'node:http';
 import type https from 'node:https';
 import type { GwRequest, GwResponse } from '../types.js';
 import type { Refusal } from './http1.js';
 import type { FrontKind } from './platform.js';
+import { STATUS_TEXT } from './status-text.js';
 
 export interface FrontTls {
   /** PEM file paths, for uWS. */
@@ -54,7 +54,7 @@ const statusLines: string[] = [];
 export function statusLine(code: number): string {
   let line = statusLines[code];
   if (line === undefined) {
-    line = `${code} ${STATUS_CODES[code] ?? 'Unknown'}`;
+    line = `${code} ${STATUS_TEXT[code] ?? 'Unknown'}`;
     if (code >= 100 && code < 600) statusLines[code] = line;
   }
   return line;

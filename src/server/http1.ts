@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_TEXT } from './status-text.js';
 
 // The HTTP/1.1 rules gw applies to every request head, on either front, beyond what the front's
 // own parser enforces (RFC 9112; RFC 9110 §7.2 for Host). Both fronts feed a HeadScan header by
@@ -22,7 +22,7 @@ export interface Refusal {
 }
 
 function refusal(status: number, reason?: string, framing = false): Refusal {
-  const line = `${status} ${STATUS_CODES[status]}`;
+  const line = `${status} ${STATUS_TEXT[status]}`;
   return Object.freeze({ status, framing, line, body: reason === undefined ? line : `${line}: ${reason}` });
 }
 

@@ -2,15 +2,15 @@
 // app behind an HTTP front. The config arrives already loaded and checked by the main thread.
 
 import type { Logger } from 'pino';
+import { loadModulesFor } from '../extensions/registry.js';
+import { preloadClientsFor } from '../proxy/http-client.js';
 import { parseDurationMs } from '../proxy/util.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger, flushLogger } from '../telemetry/logger.js';
 import type { ServiceConfig } from '../types.js';
 import { buildApp, type GatewayApp } from './app.js';
 import type { FrontOptions, FrontTls, HttpFront } from './front.js';
-import { NodeFront } from './front-node.js';
-import { UwsFront } from './front-uws.js';
-import { type FrontKind, loadUws, type UwsBuild } from './platform.js';
+import { type FrontKind, headLimitOf, loadUws, type UwsBuild } from './platform.js';
 
 export interface InstanceOptions {
   service: ServiceConfig;
@@ -34,24 +34,33 @@ export interface Instance {
 
 const MB = 1024 * 1024;
 
-function createFront(
+/** The front chosen by the main thread; the other one is never loaded (node:http costs ~6 MB). */
+async function createFront(
   kind: FrontKind,
   build: UwsBuild | undefined,
   opts: FrontOptions,
   app: GatewayApp,
-): HttpFront {
+): Promise<HttpFront> {
   const uws = kind === 'uws' ? loadUws(build ?? 'current') : null;
-  return uws !== null ? new UwsFront(uws, build ?? 'current', opts, app) : new NodeFront(opts, app.serve);
+  if (uws !== null) {
+    const { UwsFront } = await import('./front-uws.js');
+    return new UwsFront(uws, build ?? 'current', opts, app);
+  }
+  const { NodeFront } = await import('./front-node.js');
+  return new NodeFront(opts, app.serve);
 }
 
-/** `max_header_bytes`, 1 MB by default as in KrakenD: the largest request head served. */
-export function headLimitOf(service: ServiceConfig): number {
-  const v = service.max_header_bytes;
-  return typeof v === 'number' && v > 0 ? v : MB;
+/** Every backend host a configuration names. */
+function originsOf(service: ServiceConfig): string[] {
+  const out = [...(service.host ?? [])];
+  for (const ep of service.endpoints ?? []) for (const b of ep.backend ?? []) out.push(...(b.host ?? []));
+  return out;
 }
 
 export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   const { service } = opts;
+  await loadModulesFor(service);
+  await preloadClientsFor(originsOf(service));
   const logger = createLogger({
     level: opts.logLevel,
     bindings: opts.workers > 1 ? { worker: opts.workerId } : {},
@@ -65,7 +74,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
   });
   const maxBody = (service.extra_config?.router as { max_payload_size?: number } | undefined)
     ?.max_payload_size;
-  const front = createFront(
+  const front = await createFront(
     opts.front,
     opts.build,
     {

@@ -10,6 +10,7 @@
 //   more than 48 headers, unknown methods, absolute-form targets, obs-fold).
 
 import { createRequire } from 'node:module';
+import type { ServiceConfig } from '../types.js';
 
 export type FrontKind = 'uws' | 'node';
 /** What the command line asks: a front by name, or the best that loads. */
@@ -122,4 +123,10 @@ export function chooseFront(requested: FrontRequest, workers: number, tlsNeedsNo
     return nodeFront(`node:http: no uWebSockets.js build loads here (${loadErrors.get('legacy')})`);
   }
   return nodeFront(`node:http: ${why}`);
+}
+
+/** `max_header_bytes`, 1 MB by default as in KrakenD: the largest request head served. */
+export function headLimitOf(service: ServiceConfig): number {
+  const v = service.max_header_bytes;
+  return typeof v === 'number' && v > 0 ? v : 1024 * 1024;
 }

@@ -5,12 +5,12 @@
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { featureByNamespace } from '../extensions/registry.js';
+import { loadedModules, loadModulesFor, moduleFor, usedNamespaces } from '../extensions/registry.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger } from '../telemetry/logger.js';
 import type { ServiceConfig } from '../types.js';
-import { headLimitOf, type Instance, type InstanceOptions, startInstance } from './instance.js';
-import { chooseFront, type FrontKind, type FrontRequest, setUwsHeadLimit } from './platform.js';
+import type { Instance, InstanceOptions } from './instance.js';
+import { chooseFront, type FrontKind, type FrontRequest, headLimitOf, setUwsHeadLimit } from './platform.js';
 
 export interface ServeOptions {
   service: ServiceConfig;
@@ -24,20 +24,10 @@ export interface ServeOptions {
   drainMs?: number;
 }
 
-/** Every namespace used anywhere in the config (root, endpoints, backends). */
-export function usedNamespaces(service: ServiceConfig): Set<string> {
-  const out = new Set<string>(Object.keys(service.extra_config ?? {}));
-  for (const ep of service.endpoints ?? []) {
-    for (const ns of Object.keys(ep.extra_config ?? {})) out.add(ns);
-    for (const b of ep.backend ?? []) for (const ns of Object.keys(b.extra_config ?? {})) out.add(ns);
-  }
-  return out;
-}
-
 function prepareShared(service: ServiceConfig): Record<string, unknown> {
   const shared: Record<string, unknown> = {};
   for (const ns of usedNamespaces(service)) {
-    const mod = featureByNamespace.get(ns);
+    const mod = moduleFor(ns);
     if (mod?.prepareShared) shared[ns] = mod.prepareShared(service);
   }
   return shared;
@@ -85,6 +75,9 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
   const workers = choice.workers;
   const host = opts.service.listen_ip ?? '0.0.0.0';
   await assertPortFree(host, opts.port);
+  await loadModulesFor(opts.service);
+  const modules = loadedModules();
+  log.debug(`modules loaded for this configuration: ${modules.length > 0 ? modules.join(', ') : 'none'}`);
   const shared = prepareShared(opts.service);
   const drainMs = opts.drainMs ?? 10000;
   const base: Omit<InstanceOptions, 'workerId'> = {
@@ -100,6 +93,8 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
 
   const faultInjection = process.env.GW_FAULT_INJECTION === '1';
   if (workers === 1) {
+    // Loaded here only: with worker threads, the main thread never holds the pipeline's code.
+    const { startInstance } = await import('./instance.js');
     const instance: Instance = await startInstance({ ...base, workerId: 0 });
     // In-process there is no other worker to take over: an error nothing caught is logged and
     // serving goes on, rather than every connection dropped with the process.
