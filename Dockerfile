@@ -1,7 +1,13 @@
 # syntax=docker/dockerfile:1
-# Build stage: full install (TypeScript + AssemblyScript build run by `npm ci`'s prepare).
-FROM node:20-bookworm-slim AS build
-WORKDIR /app
+# gw as KrakenD's image is used: mount your folder at /etc/krakend and run
+#   docker run -p 8080:8080 -v $PWD:/etc/krakend IMAGE run -c krakend.json
+# Relative paths in the configuration (Lua sources, JWK files, Flexible Configuration folders)
+# resolve from /etc/krakend, the working directory, as KrakenD resolves them.
+# Node 24 on Debian 13: the current uWebSockets.js build loads there (it needs glibc >= 2.38).
+
+# Build stage: the full install (TypeScript and AssemblyScript are built by `npm ci`'s prepare).
+FROM node:24-trixie-slim AS build
+WORKDIR /build
 COPY package.json package-lock.json tsconfig.json asconfig.json ./
 COPY scripts ./scripts
 COPY src ./src
@@ -10,20 +16,23 @@ COPY bin ./bin
 RUN npm ci --no-audit --no-fund
 
 # Runtime stage: production dependencies only, non-root.
-FROM node:20-bookworm-slim
+FROM node:24-trixie-slim
 ENV NODE_ENV=production
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-COPY --from=build /app/dist ./dist
-COPY --from=build /app/build ./build
+WORKDIR /opt/gw
+COPY package.json package-lock.json scripts/image/prune-uws.mjs ./
+# Only the uWebSockets.js binary this Node loads is kept (both builds ship every platform's).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force \
+  && node prune-uws.mjs node_modules && rm prune-uws.mjs
+COPY --from=build /build/dist ./dist
+COPY --from=build /build/build ./build
 COPY bin ./bin
-COPY examples ./examples
-COPY examples/krakend.json /etc/gw/krakend.json
-RUN ln -s /app/bin/gw.js /usr/local/bin/gw
+COPY examples/image/krakend.json /etc/krakend/krakend.json
+RUN ln -s /opt/gw/bin/gw.js /usr/local/bin/gw
+WORKDIR /etc/krakend
 USER node
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:8080/__health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# `gw health` reads what the running `gw run` (PID 1) reads: its -c and -p, the config's port,
+# listen_ip, health_path, disable_health and TLS.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["gw", "health"]
 ENTRYPOINT ["gw"]
-CMD ["run", "-c", "/etc/gw/krakend.json"]
+CMD ["run", "-c", "/etc/krakend/krakend.json"]

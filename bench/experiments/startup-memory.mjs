@@ -47,7 +47,10 @@ function config(port) {
     listen_ip: '127.0.0.1',
     extra_config: {
       'security/cors': { allow_origins: ['*'] },
-      'telemetry/opentelemetry': { service_name: 'gw', exporters: { prometheus: [{ name: 'p', port: port + 1 }] } },
+      'telemetry/opentelemetry': {
+        service_name: 'gw',
+        exporters: { prometheus: [{ name: 'p', port: port + 1 }] },
+      },
     },
     endpoints: [
       {
@@ -60,12 +63,21 @@ function config(port) {
       {
         endpoint: '/jwt',
         backend: endpoint.backend,
-        extra_config: { 'auth/validator': { alg: 'HS256', jwk_local_path: join(tmp, 'jwk.json'), disable_jwk_security: true } },
+        extra_config: {
+          'auth/validator': {
+            alg: 'HS256',
+            jwk_local_path: join(tmp, 'jwk.json'),
+            disable_jwk_security: true,
+          },
+        },
       },
     ],
   };
 }
-writeFileSync(join(tmp, 'jwk.json'), JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: 'c2VjcmV0', alg: 'HS256' }] }));
+writeFileSync(
+  join(tmp, 'jwk.json'),
+  JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: 'c2VjcmV0', alg: 'HS256' }] }),
+);
 
 const get = (url) =>
   new Promise((r) =>
@@ -82,9 +94,13 @@ async function once(dir) {
   const file = join(tmp, `gw-${port}.json`);
   writeFileSync(file, JSON.stringify(config(port)));
   const started = performance.now();
-  const child = spawn(process.execPath, [join(dir, 'bin', 'gw.js'), 'run', '-c', file, '--workers', workers], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(dir, 'bin', 'gw.js'), 'run', '-c', file, '--workers', workers],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));

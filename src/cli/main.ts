@@ -3,23 +3,18 @@
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigLoadError, checkConfig, formatIssues, loadConfigFile } from '../config/index.js';
-import { loadModulesFor } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
 import type { FrontRequest } from '../server/platform.js';
-import { serve } from '../server/run.js';
-import type { ServiceConfig } from '../types.js';
-import { checkCommand } from './check.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'krakend.json');
-const EXAMPLE_SELF = 'http://127.0.0.1:8080';
 
 export const HELP = `gw ${GW_VERSION}: an API gateway that serves KrakenD v3 configurations
 
 Usage:
   gw run   [-c FILE] [-p PORT] [-d] [--workers N] [--front auto|uws|node] [--transform wasm|js] [--log-level LEVEL]
   gw check -c FILE [-d] [--lint] [-t]
+  gw health [-c FILE] [-p PORT] [--pid PID]
   gw version
   gw help
 
@@ -27,12 +22,16 @@ Commands:
   run      Serve the configuration. Without -c, serves the bundled example
            (examples/krakend.json), whose backends are gw's own /__debug/ and /__echo/.
   check    Validate a configuration: every error with its JSON path. Exit 0 valid, 1 invalid.
+  health   Ask the gw serving FILE whether it is healthy (its port, listen_ip, health_path,
+           TLS, as gw run reads them): exit 0 when its health endpoint answers 200, else 1.
+           Without -c: the -c and -p of the \`gw run\` that is PID 1 (a container's
+           entrypoint) or --pid PID, else ./krakend.json.
   version  Print the version.
   help     This text.
 
 Options:
   -c, --config FILE     krakend.json / .yaml / .yml / .toml
-  -p, --port PORT       Listen port (overrides "port" and KRAKEND_PORT)
+  -p, --port PORT       Listen port (overrides "port" and KRAKEND_PORT); health: the port to ask
   -d, --debug           run: debug log level and the /__debug/ endpoint; check: print the parsed config
   --workers N           Worker threads serving the same port (default: one per core)
   --front FRONT         HTTP front: auto (default: uWebSockets.js where its current build
@@ -59,6 +58,7 @@ interface Parsed {
   front: FrontRequest;
   transform: 'wasm' | 'js';
   logLevel?: string;
+  pid?: number;
 }
 
 function parseArgs(argv: string[]): Parsed {
@@ -128,88 +128,17 @@ function parseArgs(argv: string[]): Parsed {
       case '--log-level':
         p.logLevel = value(i++, a);
         break;
+      case '--pid': {
+        const v = Number(value(i++, a));
+        if (!Number.isInteger(v) || v < 1) throw new UsageError('--pid expects a process id');
+        p.pid = v;
+        break;
+      }
       default:
         throw new UsageError(`unknown argument ${a}`);
     }
   }
   return p;
-}
-
-async function loadChecked(file: string): Promise<ServiceConfig | number> {
-  let config: ServiceConfig;
-  try {
-    config = loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigLoadError) {
-      process.stderr.write(formatIssues(err.issues, []));
-      return 1;
-    }
-    throw err;
-  }
-  await loadModulesFor(config);
-  const { errors, warnings } = checkConfig(config);
-  if (errors.length > 0 || warnings.length > 0) process.stderr.write(formatIssues(errors, warnings));
-  if (errors.length > 0) return 1;
-  return config;
-}
-
-/** The bundled example calls gw itself: point it at the port actually served. */
-function selfTarget(config: ServiceConfig, port: number): ServiceConfig {
-  const self = `http://127.0.0.1:${port}`;
-  const fix = (hosts?: string[]) => hosts?.map((h) => (h === EXAMPLE_SELF ? self : h));
-  return {
-    ...config,
-    host: fix(config.host),
-    endpoints: config.endpoints?.map((ep) => ({
-      ...ep,
-      backend: ep.backend?.map((b) => ({ ...b, host: fix(b.host) })),
-    })),
-  };
-}
-
-async function runCommand(p: Parsed): Promise<number> {
-  const file = p.config ?? EXAMPLE_CONFIG;
-  const loaded = await loadChecked(file);
-  if (typeof loaded === 'number') return loaded;
-  let service = loaded;
-  const port = p.port ?? service.port ?? 8080;
-  if (!p.config) service = selfTarget(service, port);
-  if (p.debug) service = { ...service, debug_endpoint: true };
-  // Signals are caught before the workers start: a SIGTERM while the last worker is still
-  // starting must drain and exit 0 too, not kill the process.
-  let signalled = false;
-  let onSignal = () => {
-    signalled = true;
-  };
-  const handler = () => onSignal();
-  process.on('SIGTERM', handler);
-  process.on('SIGINT', handler);
-  let running: Awaited<ReturnType<typeof serve>>;
-  try {
-    running = await serve({
-      service,
-      port,
-      workers: p.workers,
-      front: p.front,
-      transform: p.transform,
-      logLevel: p.logLevel ?? (p.debug ? 'debug' : undefined),
-    });
-  } catch (err) {
-    process.stderr.write(`gw: cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  }
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    onSignal = () => {
-      if (stopping) return;
-      stopping = true;
-      running.stop().then(
-        () => resolve(0),
-        () => resolve(1),
-      );
-    };
-    if (signalled) onSignal();
-  });
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -223,15 +152,31 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  // Each command loads only what it needs: `gw health` runs every few seconds in a container.
   switch (p.command) {
     case 'run':
-      return runCommand(p);
+      return (await import('./run.js')).runCommand({
+        ...p,
+        config: p.config ?? EXAMPLE_CONFIG,
+        example: !p.config,
+      });
     case 'check':
       if (!p.config) {
         process.stderr.write(`gw: check needs -c FILE\n\n${HELP}`);
         return 2;
       }
-      return checkCommand({ config: p.config, debug: p.debug, lint: p.lint, testRoutes: p.testRoutes });
+      return (await import('./check.js')).checkCommand({
+        config: p.config,
+        debug: p.debug,
+        lint: p.lint,
+        testRoutes: p.testRoutes,
+      });
+    case 'health':
+      return (await import('./health.js')).healthCommand({
+        config: p.config,
+        port: p.port,
+        pid: p.pid,
+      });
     case 'version':
     case '--version':
     case '-v':
