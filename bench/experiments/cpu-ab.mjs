@@ -6,9 +6,7 @@
 //
 // Proxies: gw (`gw run --workers 1` on make bench's config, /noop or --path, access log off), floor
 // (bench/lib/floor-proxy.mjs, 1 thread: uWS + undici dispatch), raw (raw-client-proxy.mjs: uWS +
-// a minimal node:net client), rawtcp (raw-tcpwrap-proxy.mjs: the same client on tcp_wrap handles,
-// without net.Socket), lane (passthrough-lane-proxy.mjs: a lab proxy that
-// passes a no-op answer's header lines through as bytes), with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
+// a minimal node:net client), with --gw-base DIR a second gw built in DIR (a git worktree of another commit) for before/after,
 // with --with-log a gw on make bench's noop-log config (gin access lines to stdout, here /dev/null),
 // with --with-undici a gw calling backends through undici (GW_BACKEND_CLIENT=undici), with
 // --node-flags a gw started with those node/V8 flags.
@@ -110,8 +108,6 @@ const kinds = [
     ],
   ],
   ['raw', (port) => [join(HERE, 'raw-client-proxy.mjs'), String(port), String(backendPort)]],
-  ['rawtcp', (port) => [join(HERE, 'raw-tcpwrap-proxy.mjs'), String(port), String(backendPort)]],
-  ['lane', (port) => [join(HERE, 'passthrough-lane-proxy.mjs'), String(port), String(backendPort)]],
 ];
 const proxies = [];
 const readers = [];
