@@ -1,4 +1,4 @@
-.PHONY: install build test lint format bench bench-transform run check clean
+.PHONY: install build test lint format bench bench-soak bench-transform run check clean
 
 install:
 	npm ci
@@ -23,6 +23,10 @@ check:
 
 bench:
 	node bench/run.mjs --rounds 3
+	node bench/soak.mjs
+
+bench-soak:
+	node bench/soak.mjs
 
 bench-transform:
 	npm run bench:transform

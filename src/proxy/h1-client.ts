@@ -70,9 +70,10 @@ export class PendingRequest implements DispatchController {
 
   /** Gives up on the request: its connection, if any, is closed; the handler hears `reason`. */
   abort(reason: Error): void {
+    // Asked after the answer came (a deadline during decompression): what reads on learns it.
+    this.aborted = true;
     if (this.done) return;
     this.done = true;
-    this.aborted = true;
     if (this.connection) this.connection.destroyFor(this);
     else this.pool.unqueue(this);
     this.handler.onResponseError(this, reason);
