@@ -189,6 +189,33 @@ export interface Reply {
    * `passed` (a backend's, CRLF-prefixed, or null), then `added` (gw's own, CRLF-prefixed).
    */
   pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void;
+  /** As `pass`, the body still arriving: the front pipes it to the client at the client's pace. */
+  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void;
+}
+
+/**
+ * A body that arrives after its head (a large no-op answer), read at the pace of the client it
+ * goes to: the front pipes it into a BodySink, and pauses it while the client is not reading,
+ * so a slow or stalled client holds one window of it, not the whole body.
+ */
+export interface BodyStream {
+  /** The announced size in bytes; -1 when unknown (chunked, or framed by the close). */
+  readonly length: number;
+  /** Starts the flow; once, with the sink that takes it. */
+  pipe(sink: BodySink): void;
+  /** The sink is full: no more data until `resume`. */
+  pause(): void;
+  resume(): void;
+  /** The client is gone: the body is not wanted any more (its backend connection is closed). */
+  abort(): void;
+}
+
+export interface BodySink {
+  /** A chunk: a view valid during the call only. Returns false when the sink is now full. */
+  data(chunk: Buffer): boolean;
+  end(): void;
+  /** The body cannot be had whole: the client's answer is cut (its connection closed). */
+  fail(err: Error): void;
 }
 
 /** An endpoint's pipeline, and the gateway's: a request in, its answer written to `reply`. */
@@ -212,6 +239,8 @@ export interface ProxyResponse {
    */
   json?: Buffer;
   isComplete: boolean;
+  /** With `raw` (empty then): a no-op body still arriving, piped to the client by the front. */
+  stream?: BodyStream;
   /** Status/headers to return (no-op, return_error_code, static…); undefined → 200. */
   status?: number;
   headers?: ResponseHeaders;
@@ -269,6 +298,8 @@ export interface BackendResponse {
   body: Buffer;
   /** The header lines as bytes, when the call was made to pass them on (HeadMode.Pass). */
   head?: Buffer;
+  /** A body still arriving (a large no-op answer passed on): `body` is empty then. */
+  stream?: BodyStream;
   /**
    * Decoded data for json/safejson/xml/rss/string encodings (objects; arrays wrapped under
    * `collection` when is_collection); undefined for no-op.

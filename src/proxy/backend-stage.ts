@@ -88,6 +88,8 @@ export interface CompiledBackend {
 }
 
 const NO_HEADER_LIST: string[] = [];
+/** A no-op body larger than this (or of unknown size) is piped to the client as it arrives. */
+const STREAM_ABOVE_BYTES = 64 * 1024;
 /** The request headers a head written from the template reads (backend-head.ts). */
 const TEMPLATE_READS: readonly string[] = Object.freeze(['content-type', 'host']);
 
@@ -165,7 +167,7 @@ export function compileBackend(
   };
 
   /** The HTTP call of a built request (a middleware may have changed it). */
-  const httpCall = (breq: BackendRequest, sink: CallSink, headMode: HeadMode): void => {
+  const httpCall = (breq: BackendRequest, sink: CallSink, headMode: HeadMode, streamAbove = -1): void => {
     let origin = single ? hosts[0] : balancer.origin(breq);
     let target = breq.path;
     // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.
@@ -197,6 +199,7 @@ export function compileBackend(
         maxBodyBytes,
       ),
       sink,
+      streamAbove,
     );
   };
 
@@ -253,6 +256,9 @@ export function compileBackend(
       : use === AnswerUse.Bytes
         ? HeadMode.Lean
         : HeadMode.Map;
+  // A no-op answer passed on as bytes streams to its client when its body is large or of
+  // unknown size: a slow client then holds a window of it, not all of it.
+  const streamAbove = headMode === HeadMode.Pass ? STREAM_ABOVE_BYTES : -1;
   const template =
     direct &&
     !builder.forwardsClientHeaders &&
@@ -316,6 +322,7 @@ export function compileBackend(
                 maxBodyBytes,
               ),
               answer,
+              streamAbove,
             );
             return;
           }
@@ -326,7 +333,7 @@ export function compileBackend(
             sink.rejected(err);
             return;
           }
-          httpCall(breq, answer, headMode);
+          httpCall(breq, answer, headMode, streamAbove);
         }
       : (req, seq, sink) => {
           let breq: BackendRequest;

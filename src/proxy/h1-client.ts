@@ -59,7 +59,8 @@ export class PendingRequest implements DispatchController {
   retried = false;
   done = false;
   aborted = false;
-  private paused = false;
+  /** The reader asked to stop reading (its client is slow): the connection's socket is paused. */
+  paused = false;
   /** The serialized head, kept while the request waits for a connection. */
   head = '';
   constructor(
@@ -184,6 +185,11 @@ class Connection implements ResponseSink {
     if (pending === null || pending.done) return;
     pending.done = true;
     pending.connection = null;
+    // The whole answer is in, and the next request on this connection reads its own.
+    if (pending.paused) {
+      pending.paused = false;
+      this.socket.resume();
+    }
     if (keepAlive) this.pool.release(this);
     pending.handler.onResponseEnd(pending, NO_TRAILERS);
   }

@@ -5,7 +5,7 @@
 // measured at 0.96× nginx against 0.71× with `Pool.request()` (docs/design.md).
 
 import type { Pool } from 'undici';
-import type { BackendTimings, ResponseHeaders } from '../types.js';
+import type { BackendTimings, BodySink, BodyStream, ResponseHeaders } from '../types.js';
 import {
   compose,
   type Dispatch,
@@ -13,7 +13,7 @@ import {
   type DispatchHandler,
   type DispatchOptions,
 } from './dispatch.js';
-import { toUpstreamError } from './errors.js';
+import { toUpstreamError, UpstreamError } from './errors.js';
 import { H1Pool, type H1PoolOptions } from './h1-client.js';
 import { deadline, decompress, redirect } from './interceptors.js';
 
@@ -27,6 +27,8 @@ export interface HttpResult {
    * CRLF-prefixed, as bytes.
    */
   head?: Buffer;
+  /** A body passed on as it arrives (`startBackendCall`'s streamAbove): `body` is empty then. */
+  stream?: BodyStream;
 }
 
 export interface PoolOptions extends H1PoolOptions {
@@ -152,11 +154,17 @@ export interface CallSink {
 
 const NO_HEADERS: ResponseHeaders = {};
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * The top of a call: gathers the last answer (its body into one buffer of the announced size
  * when there is one) and tells the sink, with failures as UpstreamErrors (errors.ts).
+ *
+ * With `streamAbove` ≥ 0, an answer whose body is larger (or of unknown size) is told to the sink
+ * as soon as its head is in, its body as a BodyStream: chunks go to the client's sink as they
+ * arrive, and the backend connection is paused while that sink is full.
  */
-class AnswerCollector implements DispatchHandler {
+class AnswerCollector implements DispatchHandler, BodyStream {
   private status = 0;
   private headers: ResponseHeaders = NO_HEADERS;
   private passedHead: Buffer | undefined = undefined;
@@ -164,19 +172,31 @@ class AnswerCollector implements DispatchHandler {
   /** The body, allocated at its announced size. */
   private sized: Buffer | null = null;
   private size = 0;
+  // Streaming: the body's reader, what came before it piped, and how the body ended.
+  length = -1;
+  private streaming = false;
+  /** Of unknown size, not streamed (yet): it becomes a stream once it passes streamAbove. */
+  private tentative = false;
+  private reader: BodySink | null = null;
+  private controller: DispatchController | undefined = undefined;
+  private ended = false;
+  private failure: Error | null = null;
+  private paused = false;
 
   constructor(
     private readonly sink: CallSink,
     private readonly timings: BackendTimings | undefined,
+    private readonly streamAbove: number,
   ) {}
 
-  onRequestStart(): void {
+  onRequestStart(controller: DispatchController): void {
+    this.controller = controller;
     // undici: connected and being written (gw's pool times its own sends, after this).
     if (this.timings !== undefined) this.timings.sent = performance.now();
   }
 
   onResponseStart(
-    _controller: DispatchController,
+    controller: DispatchController,
     statusCode: number,
     headers: ResponseHeaders,
     _statusMessage?: string,
@@ -187,11 +207,40 @@ class AnswerCollector implements DispatchHandler {
     this.status = statusCode;
     this.headers = headers;
     this.passedHead = passedHead;
-    if (bodyLength !== undefined && bodyLength > 0) this.sized = Buffer.allocUnsafe(bodyLength);
+    const length = bodyLength ?? -1;
+    this.controller = controller;
+    if (this.streamAbove >= 0 && length > this.streamAbove) {
+      this.startStream(length);
+      return;
+    }
+    // Of unknown size: gathered until it passes streamAbove (then streamed, chunked), so that a
+    // small one still goes out whole with its length, as Go's server sends a short body.
+    this.tentative = this.streamAbove >= 0 && length < 0;
+    if (length > 0) this.sized = Buffer.allocUnsafe(length);
+  }
+
+  private startStream(length: number): void {
+    this.streaming = true;
+    this.tentative = false;
+    this.length = length;
+    // Chunks gathered so far wait in `chunks` for the reader (pipe).
+    this.sink.resolved({
+      status: this.status,
+      headers: this.headers,
+      body: EMPTY,
+      head: this.passedHead,
+      stream: this,
+    });
   }
 
   /** The chunk may be a view of gw's read buffer: copied, once, into the body. */
   onResponseData(_controller: DispatchController, chunk: Buffer): void {
+    if (this.streaming) {
+      const reader = this.reader;
+      if (reader === null) this.chunks.push(Buffer.from(chunk));
+      else if (!reader.data(chunk)) this.pause();
+      return;
+    }
     const sized = this.sized;
     if (sized !== null) {
       if (this.size + chunk.length <= sized.length) {
@@ -204,10 +253,16 @@ class AnswerCollector implements DispatchHandler {
     }
     this.chunks.push(Buffer.from(chunk));
     this.size += chunk.length;
+    if (this.tentative && this.size > this.streamAbove) this.startStream(-1);
   }
 
   onResponseEnd(): void {
     if (this.timings !== undefined) this.timings.done = performance.now();
+    if (this.streaming) {
+      this.ended = true;
+      this.reader?.end();
+      return;
+    }
     const chunks = this.chunks;
     const sized = this.sized;
     this.sink.resolved({
@@ -226,7 +281,42 @@ class AnswerCollector implements DispatchHandler {
   }
 
   onResponseError(_controller: DispatchController | undefined, err: Error): void {
-    this.sink.rejected(toUpstreamError(err));
+    const failure = toUpstreamError(err);
+    if (!this.streaming) {
+      this.sink.rejected(failure);
+      return;
+    }
+    // The head was passed on already: the client's answer is cut.
+    this.failure = failure;
+    this.reader?.fail(failure);
+  }
+
+  // BodyStream, for the front that pipes the body to its client.
+  pipe(reader: BodySink): void {
+    this.reader = reader;
+    const early = this.chunks;
+    this.chunks = [];
+    for (const chunk of early) if (!reader.data(chunk)) this.pause();
+    if (this.failure !== null) reader.fail(this.failure);
+    else if (this.ended) reader.end();
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.controller?.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.controller?.resume();
+  }
+
+  abort(): void {
+    if (this.ended || this.failure !== null) return;
+    this.reader = null;
+    this.controller?.abort(new UpstreamError('the client went away', 'GW_BACKEND_RESET'));
   }
 }
 
@@ -241,9 +331,17 @@ function startTimings(t: BackendTimings): void {
   t.reused = undefined;
 }
 
-/** Calls the backend `opts` names through the registry's interceptors; the answer goes to `sink`. */
-export function startBackendCall(pools: PoolRegistry, opts: DispatchOptions, sink: CallSink): void {
-  pools.call(opts, new AnswerCollector(sink, opts.timings));
+/**
+ * Calls the backend `opts` names through the registry's interceptors; the answer goes to `sink`.
+ * `streamAbove` ≥ 0: a body larger than that many bytes (or of unknown size) comes as a stream.
+ */
+export function startBackendCall(
+  pools: PoolRegistry,
+  opts: DispatchOptions,
+  sink: CallSink,
+  streamAbove = -1,
+): void {
+  pools.call(opts, new AnswerCollector(sink, opts.timings, streamAbove));
 }
 
 /** `startBackendCall` as a promise. */

@@ -8,6 +8,7 @@
 
 import { STATUS_TEXT } from '../server/status-text.js';
 import type {
+  BodyStream,
   EndpointMiddleware,
   EndpointStage,
   GwResponse,
@@ -17,6 +18,7 @@ import type {
   Reply,
   ResponseHeaders,
 } from '../types.js';
+import { gatherBody } from './body-stream.js';
 import { bodyBytes } from './util.js';
 
 export function plainAnswer(status: number, text: string): GwResponse {
@@ -43,6 +45,14 @@ class AwaitedReply implements Reply {
     if (passed !== null) readLines(passed, headers);
     readLines(added, headers);
     this.resolve({ status, headers, body });
+  }
+
+  /** The middleware reads the whole answer: the body is gathered first. */
+  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
+    gatherBody(body, (whole, err) => {
+      if (whole !== null) this.pass(status, passed, added, whole);
+      else this.resolve(plainAnswer(500, `500 ${STATUS_TEXT[500]}: ${err?.message ?? ''}`));
+    });
   }
 }
 
@@ -164,6 +174,12 @@ export class MeteredReply implements Reply {
   pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
     this.record(status, body.length);
     this.reply.pass(status, passed, added, body);
+  }
+
+  /** Recorded when the head goes out, with the announced size (0 when unknown). */
+  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
+    this.record(status, body.length > 0 ? body.length : 0);
+    this.reply.passStream(status, passed, added, body);
   }
 
   private record(status: number, bytes: number): void {

@@ -58,6 +58,7 @@ class NoopCall implements BackendSink {
       data: null,
       raw: res.body,
       head: res.head,
+      stream: res.stream,
       status: res.status,
       headers: res.headers,
       isComplete: false,

@@ -46,7 +46,9 @@ export class Renderer {
   write(pr: ProxyResponse, req: GwRequest, reply: Reply): void {
     const raw = pr.raw;
     if (raw !== undefined) {
-      if (pr.head !== undefined) reply.pass(pr.status ?? 200, pr.head, this.passedLines, raw);
+      const stream = pr.stream;
+      if (stream !== undefined) reply.passStream(pr.status ?? 200, pr.head ?? null, this.passedLines, stream);
+      else if (pr.head !== undefined) reply.pass(pr.status ?? 200, pr.head, this.passedLines, raw);
       else reply.answer(this.noop(pr, raw));
       return;
     }

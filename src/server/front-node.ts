@@ -6,8 +6,9 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
+import { gatherBody } from '../proxy/body-stream.js';
 import { bodyBytes } from '../proxy/util.js';
-import type { GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
+import type { BodyStream, GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
 import { type FrontOptions, type HttpFront, plainResponse, refusalResponse } from './front.js';
 import { HeadScan, originPath, REFUSED, type Refusal, refusalBytes, refusalOf } from './http1.js';
 
@@ -236,6 +237,50 @@ class Exchange implements Reply {
     if (passed !== null) setLines(res, passed);
     setLines(res, added);
     this.end(status, body);
+  }
+
+  /**
+   * The body at the client's pace: written as it arrives, the backend paused while node:http
+   * holds more than its high-water mark for this client (`write` false, until 'drain').
+   */
+  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) {
+      this.onAnswered?.(this.req, status, this.startedMs);
+      body.abort();
+      return;
+    }
+    if (this.req.method === 'HEAD' || this.keepHttp10) {
+      // A HEAD answer states the length of a body it does not carry; an HTTP/1.0 client kept
+      // alive needs the length too: both take the whole body first.
+      gatherBody(body, (whole) => {
+        if (whole !== null) this.pass(status, passed, added, whole);
+        else {
+          this.onAnswered?.(this.req, 502, this.startedMs);
+          res.destroy();
+        }
+      });
+      return;
+    }
+    this.onAnswered?.(this.req, status, this.startedMs);
+    if (passed !== null) setLines(res, passed);
+    setLines(res, added);
+    if (this.front.closing) res.setHeader('connection', 'close');
+    if (body.length >= 0) res.setHeader('content-length', body.length);
+    res.statusCode = status;
+    res.on('close', () => {
+      if (!res.writableFinished) body.abort();
+    });
+    body.pipe({
+      data: (chunk) => {
+        // node:http keeps what it cannot send yet: a copy, the chunk being a lent view.
+        if (res.write(Buffer.from(chunk))) return true;
+        res.once('drain', () => body.resume());
+        return false;
+      },
+      end: () => res.end(),
+      fail: () => res.destroy(),
+    });
   }
 
   /** An answer from a header map (framing headers are node:http's own). */

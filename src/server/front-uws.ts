@@ -12,8 +12,9 @@
 // repeated Content-Type or Accept counts by its first there. Any other request, and every request
 // on the old build (whose parser lets bad heads through), has all its headers read and checked.
 
+import { gatherBody } from '../proxy/body-stream.js';
 import { bodyBytes } from '../proxy/util.js';
-import type { GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
+import type { BodySink, BodyStream, GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
 import type { GatewayApp } from './app.js';
 import { type FrontOptions, type HttpFront, plainResponse, refusalResponse, statusLine } from './front.js';
 import { HeadScan, originPath, REFUSED, refusalOf } from './http1.js';
@@ -362,6 +363,50 @@ export class UwsFront implements HttpFront {
     this.finished();
   }
 
+  /**
+   * An answer whose body is still arriving: the head now, the body as it comes, at the client's
+   * pace (uWS `write`/`tryEnd` and `onWritable`; the backend paused meanwhile).
+   */
+  passStream(
+    res: UwsResponse,
+    exchange: Exchange,
+    status: number,
+    passed: Buffer | null,
+    added: Buffer,
+    body: BodyStream,
+  ): void {
+    if (exchange.gone || exchange.done) {
+      this.opts.onAnswered?.(exchange.req, status, exchange.startedMs);
+      body.abort();
+      return;
+    }
+    if (exchange.head || exchange.close || this.closing) {
+      // A HEAD answer states a length it does not carry; a connection closed after the answer
+      // ends with uWS's `end(body, close)`: both take the whole body first.
+      gatherBody(body, (whole) => {
+        if (whole !== null) this.pass(res, exchange, status, passed, added, whole);
+        else {
+          this.opts.onAnswered?.(exchange.req, 502, exchange.startedMs);
+          if (!exchange.gone && !exchange.done) {
+            exchange.done = true;
+            res.close();
+            this.finished();
+          }
+        }
+      });
+      return;
+    }
+    this.opts.onAnswered?.(exchange.req, status, exchange.startedMs);
+    exchange.done = true;
+    if (exchange.timer) clearTimeout(exchange.timer);
+    const line = statusLineBytesOf(status);
+    const head = Buffer.concat(passed === null ? [line, added] : [line, passed, added]);
+    res.cork(() => res.writeStatus(head));
+    const sink = new UwsBodySink(res, body, () => this.finished());
+    exchange.streaming = sink;
+    body.pipe(sink);
+  }
+
   private respond(res: UwsResponse, exchange: Exchange, r: GwResponse, close: boolean): void {
     if (exchange.gone || exchange.done) return;
     exchange.done = true;
@@ -392,6 +437,103 @@ export class UwsFront implements HttpFront {
   }
 }
 
+/**
+ * A body piped to a uWS response. With a known length, `tryEnd` writes what the socket takes and
+ * the rest waits in one copy for `onWritable`; with an unknown one, `write` sends a chunk (uWS
+ * keeps what the socket does not take) and the backend pauses until `onWritable`. Either way the
+ * client costs the socket's buffers and one chunk, whatever the body's size.
+ */
+class UwsBodySink implements BodySink {
+  private gone = false;
+  private over = false;
+  /** tryEnd: the part of a chunk the socket did not take, and the write offset it starts at. */
+  private pending: Buffer | null = null;
+  private pendingAt = 0;
+  private readonly onWritable = (offset: number): boolean => this.writable(offset);
+
+  constructor(
+    private readonly res: UwsResponse,
+    private readonly body: BodyStream,
+    private readonly finished: () => void,
+  ) {}
+
+  data(chunk: Buffer): boolean {
+    if (this.gone || this.over) return true;
+    const res = this.res;
+    const total = this.body.length;
+    if (total >= 0) {
+      const at = res.getWriteOffset();
+      let ok = false;
+      let done = false;
+      res.cork(() => {
+        [ok, done] = res.tryEnd(chunk as never, total);
+      });
+      if (done) {
+        this.finish();
+        return true;
+      }
+      if (ok) return true;
+      this.pending = Buffer.from(chunk);
+      this.pendingAt = at;
+    } else {
+      let ok = false;
+      res.cork(() => {
+        ok = res.write(chunk as never);
+      });
+      if (ok) return true;
+    }
+    res.onWritable(this.onWritable);
+    return false;
+  }
+
+  private writable(offset: number): boolean {
+    if (this.gone || this.over) return true;
+    const pending = this.pending;
+    if (pending !== null) {
+      const [ok, done] = this.res.tryEnd(
+        pending.subarray(offset - this.pendingAt) as never,
+        this.body.length,
+      );
+      if (done) {
+        this.finish();
+        return true;
+      }
+      if (!ok) return false;
+      this.pending = null;
+    }
+    this.body.resume();
+    return true;
+  }
+
+  end(): void {
+    if (this.gone || this.over) return;
+    // tryEnd ends the response with the last byte of a known length; a chunked one ends here.
+    if (this.body.length < 0) this.res.cork(() => this.res.end());
+    this.finish();
+  }
+
+  fail(): void {
+    if (this.gone || this.over) return;
+    // The head went out: the client can only learn of the failure by the connection closing.
+    this.res.close();
+    this.finish();
+  }
+
+  /** The client left mid-body: the backend stops too. */
+  clientGone(): void {
+    this.gone = true;
+    this.body.abort();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.over) return;
+    this.over = true;
+    this.pending = null;
+    this.finished();
+  }
+}
+
 /** One request on the uWS front, from arrival to its answer: the Reply its pipeline writes to. */
 class Exchange implements Reply {
   /** The client left. */
@@ -399,6 +541,8 @@ class Exchange implements Reply {
   /** Answered (or the client left): nothing more is written. */
   done = false;
   timer: NodeJS.Timeout | undefined = undefined;
+  /** An answer whose body is being piped. */
+  streaming: UwsBodySink | null = null;
 
   constructor(
     private readonly front: UwsFront,
@@ -412,6 +556,7 @@ class Exchange implements Reply {
 
   aborted(): void {
     this.gone = true;
+    this.streaming?.clientGone();
     this.front.left(this);
   }
 
@@ -421,5 +566,9 @@ class Exchange implements Reply {
 
   pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
     this.front.pass(this.res, this, status, passed, added, body);
+  }
+
+  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
+    this.front.passStream(this.res, this, status, passed, added, body);
   }
 }
