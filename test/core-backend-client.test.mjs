@@ -260,7 +260,8 @@ describe('H1Pool', () => {
     assert.match(head, /\r\nX-One: a b\r\n/);
     assert.match(head, new RegExp(`\\r\\nhost: ${new URL(backend.url).host}\\r\\n`));
     assert.match(head, /\r\ncontent-length: 13(\r\n|$)/);
-    assert.doesNotMatch(head, /999|chunked|Connection: close/);
+    // Framing headers the caller gave are dropped (the port in Host may hold any digits).
+    assert.doesNotMatch(head, /content-length: 999|transfer-encoding|connection: close/i);
     assert.equal(res.body.body, '{"sent":true}');
     const empty = await call(pool, {
       method: 'PUT',
