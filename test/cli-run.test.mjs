@@ -63,7 +63,7 @@ test('modules load only for what the config uses (src/extensions/registry.ts), w
     assert.deepEqual((await get(`${plain.url}/p`)).json, { a: 1 });
     assert.match(
       await rich.waitForLog(/modules loaded/),
-      /modules loaded for this configuration: security\/cors, encoding:xml, encoding:yaml/,
+      /modules loaded for this configuration: security\/cors \(service\), encoding:xml, encoding:yaml/,
     );
     // What loaded is what serves: the CORS answer, the XML and YAML encoders.
     const preflight = await get(`${rich.url}/x`, { headers: { Origin: 'https://a.example' } });

@@ -1,17 +1,11 @@
 // `gw check -c FILE [-d] [--lint] [-t]`: load, validate, report every issue with its JSON path.
 // Exit 0 when valid ("Syntax OK!" as krakend prints it), 1 when not.
 
-import {
-  ConfigLoadError,
-  checkConfig,
-  formatDuration,
-  formatIssues,
-  loadConfigFile,
-  parseDuration,
-} from '../config/index.js';
+import { checkConfig, formatDuration, formatIssues, parseDuration } from '../config/index.js';
 import { loadModulesFor } from '../extensions/registry.js';
 import { Router } from '../server/router.js';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
+import { readConfigFile } from './config-file.js';
 
 export interface CheckCommandOptions {
   config: string;
@@ -22,16 +16,8 @@ export interface CheckCommandOptions {
 }
 
 export async function checkCommand(opts: CheckCommandOptions): Promise<number> {
-  let config: ServiceConfig;
-  try {
-    config = loadConfigFile(opts.config);
-  } catch (err) {
-    if (err instanceof ConfigLoadError) {
-      process.stderr.write(formatIssues(err.issues, []));
-      return 1;
-    }
-    throw err;
-  }
+  const config = readConfigFile(opts.config);
+  if (config === undefined) return 1;
   await loadModulesFor(config);
   const { errors, warnings } = checkConfig(config, { lint: opts.lint });
   if (opts.testRoutes && errors.length === 0) errors.push(...testRouteTable(config));

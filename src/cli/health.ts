@@ -16,10 +16,9 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { resolve } from 'node:path';
-import { formatIssues } from '../config/issues.js';
-import { ConfigLoadError, loadConfigFile } from '../config/load.js';
 import { tlsEnabled } from '../security/tls.js';
 import type { ServiceConfig } from '../types.js';
+import { readConfigFile } from './config-file.js';
 
 export interface HealthCommandOptions {
   /** -c; undefined: PID 1's, or ./krakend.json. */
@@ -88,16 +87,8 @@ export async function healthCommand(opts: HealthCommandOptions): Promise<number>
   const entrypoint = opts.config === undefined ? entrypointRun(opts.pid ?? 1) : undefined;
   const file = opts.config ?? entrypoint?.config ?? 'krakend.json';
   const givenPort = opts.port ?? entrypoint?.port;
-  let service: ServiceConfig;
-  try {
-    service = loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigLoadError) {
-      process.stderr.write(formatIssues(err.issues, []));
-      return 1;
-    }
-    throw err;
-  }
+  const service = readConfigFile(file);
+  if (service === undefined) return 1;
   const port = givenPort ?? (typeof service.port === 'number' ? service.port : 8080);
   const host = probeHost(service);
   const router = (service.extra_config?.router ?? {}) as { health_path?: unknown; disable_health?: unknown };

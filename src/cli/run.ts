@@ -1,10 +1,11 @@
 // `gw run`: load and check the configuration, then serve it until SIGTERM or SIGINT.
 
-import { ConfigLoadError, checkConfig, formatIssues, loadConfigFile } from '../config/index.js';
+import { checkConfig, formatIssues } from '../config/index.js';
 import { loadModulesFor } from '../extensions/registry.js';
 import type { FrontRequest } from '../server/platform.js';
 import { serve } from '../server/run.js';
 import type { ServiceConfig } from '../types.js';
+import { readConfigFile } from './config-file.js';
 
 /** The bundled example's backends: gw itself, on the port it was written for. */
 const EXAMPLE_SELF = 'http://127.0.0.1:8080';
@@ -22,16 +23,8 @@ export interface RunCommandOptions {
 }
 
 async function loadChecked(file: string): Promise<ServiceConfig | number> {
-  let config: ServiceConfig;
-  try {
-    config = loadConfigFile(file);
-  } catch (err) {
-    if (err instanceof ConfigLoadError) {
-      process.stderr.write(formatIssues(err.issues, []));
-      return 1;
-    }
-    throw err;
-  }
+  const config = readConfigFile(file);
+  if (config === undefined) return 1;
   await loadModulesFor(config);
   const { errors, warnings } = checkConfig(config);
   if (errors.length > 0 || warnings.length > 0) process.stderr.write(formatIssues(errors, warnings));

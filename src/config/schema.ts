@@ -268,7 +268,7 @@ export const backendHttpClientSchema: Schema = {
   expected: 'an object of HTTP client options',
 };
 
-/** Schemas of the namespaces the core handles (src/extensions/registry.ts `coreNamespaces`). */
+/** Schemas of the namespaces the core handles (listed with layer `core` in src/extensions/registry.ts). */
 export const coreNamespaceSchemas: Record<string, Schema> = {
   router: routerSchema,
   proxy: proxySchema,

@@ -208,9 +208,6 @@ const runOrder = entries
 /** The modules loaded so far, by namespace (tests may add their own). */
 export const featureByNamespace = new Map<string, FeatureModule>();
 
-/** Namespaces gw understands without a module of their own (handled by the core). */
-export const coreNamespaces = new Set(entries.filter((e) => e.load === undefined).map((e) => e.namespace));
-
 export function isKnownNamespace(ns: string): boolean {
   return byNamespace.has(ns) || featureByNamespace.has(ns);
 }
@@ -225,11 +222,6 @@ export function moduleFor(ns: string): FeatureModule | undefined {
   if (mod === undefined && byNamespace.get(ns)?.load !== undefined)
     throw new Error(`${ns}: used, but its module was not loaded`);
   return mod;
-}
-
-/** The layer a namespace is registered at (undefined: not gw's). */
-export function layerOf(ns: string): Layer | undefined {
-  return byNamespace.get(ns)?.layer;
 }
 
 /** The registered namespaces present in `extra`, in run order (outermost first). */
@@ -297,10 +289,12 @@ export async function loadAllModules(): Promise<void> {
   await Promise.all([loadNamespaces(byNamespace.keys()), loadEncodings(encodingEntries)]);
 }
 
-/** What this thread loaded: namespaces, then encodings (`encoding:xml`), for the `-d` log. */
+/** What this thread loaded, for the `-d` log: namespaces in run order with their layer, then encodings. */
 export function loadedModules(): string[] {
   return [
-    ...runOrder.filter((ns) => featureByNamespace.has(ns)),
+    ...runOrder
+      .filter((ns) => featureByNamespace.has(ns))
+      .map((ns) => `${ns} (${byNamespace.get(ns)!.layer})`),
     ...[...loadedEncodings].sort().map((n) => `encoding:${n}`),
   ];
 }

@@ -343,8 +343,3 @@ export function startBackendCall(
 ): void {
   pools.call(opts, new AnswerCollector(sink, opts.timings, streamAbove));
 }
-
-/** `startBackendCall` as a promise. */
-export function callBackend(pools: PoolRegistry, opts: DispatchOptions): Promise<HttpResult> {
-  return new Promise((resolved, rejected) => startBackendCall(pools, opts, { resolved, rejected }));
-}
