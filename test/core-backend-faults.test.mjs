@@ -101,7 +101,9 @@ describe('compressed answers', () => {
     const afterBombs = memoryOf(pid);
     // Four bombs of 1 GiB each: without the limit the peak rises by gigabytes (4 × 1 GiB bodies).
     const grew = (afterBombs.peak - before.peak) / 1024;
-    t.diagnostic(`four 1 GiB gzip bombs: answered in ${Math.round(elapsed)} ms, peak RSS +${Math.round(grew)} MiB`);
+    t.diagnostic(
+      `four 1 GiB gzip bombs: answered in ${Math.round(elapsed)} ms, peak RSS +${Math.round(grew)} MiB`,
+    );
     assert.ok(grew < 768, `peak RSS grew by ${Math.round(grew)} MiB`);
     const log = await gw.waitForLog(/once decompressed/);
     assert.match(log, /body larger than 67108864 bytes once decompressed/);
