@@ -66,11 +66,8 @@ test('root fields: types and ranges', () => {
     '$.timeout',
     /^expected a duration string like "3s" \(units ns, us, ms, s, m, h\), found the integer 3000$/,
   );
-  assertIssue(
-    errs,
-    '$.output_encoding',
-    /^expected an output encoding: one of json, fast-json, json-collection, string, negotiate, no-op, xml, yaml, found the string "jsonp"$/,
-  );
+  // An unknown output_encoding is not an error: `krakend run` serves it as JSON (compat-config.test.mjs).
+  assert.ok(!errs.some((e) => e.path === '$.output_encoding'), 'unknown output_encoding accepted');
   assertIssue(errs, '$.debug_endpoint', /^expected a boolean \(true or false\), found the string "yes"$/);
   assertIssue(errs, '$.max_header_bytes', /^expected an integer ≥ 0, found the integer -1$/);
   assertIssue(errs, '$.endpoints', /^expected an array of endpoint objects/);
@@ -101,12 +98,11 @@ test('endpoint fields: exact paths into the array', () => {
     '$.endpoints[1].endpoint',
     /^expected a path starting with "\/", e\.g\. "\/v1\/users\/\{id\}", found the string "users"$/,
   );
-  assertIssue(
-    errs,
-    '$.endpoints[1].method',
-    /^expected an HTTP method: one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, CONNECT, TRACE, found the string "FETCH"$/,
+  // An unknown method skips the endpoint and an unknown output_encoding is JSON, as in
+  // `krakend run` (warnings: compat-config.test.mjs); `check --lint` refuses both.
+  assert.ok(
+    !errs.some((e) => e.path === '$.endpoints[1].method' || e.path === '$.endpoints[1].output_encoding'),
   );
-  assertIssue(errs, '$.endpoints[1].output_encoding', /found the string "html"$/);
   assertIssue(errs, '$.endpoints[1].concurrent_calls', /^expected an integer ≥ 1, found the integer 0$/);
   assertIssue(
     errs,
@@ -163,11 +159,8 @@ test('backend fields: exact paths into nested arrays', () => {
     '$.endpoints[2].backend[0].host',
     /^expected an array of strings \("host": \["http:\/\/api:8080"\]\), found an item that is the integer 8080$/,
   );
-  assertIssue(
-    errs,
-    '$.endpoints[2].backend[0].encoding',
-    /^expected a backend encoding: one of json, safejson, fast-json, string, no-op, xml, rss, yaml, found the string "protobuf"$/,
-  );
+  // An unknown backend encoding decodes as JSON, as in `krakend run` (compat-config.test.mjs).
+  assert.ok(!errs.some((e) => e.path === '$.endpoints[2].backend[0].encoding'));
   assertIssue(
     errs,
     '$.endpoints[2].backend[0].is_collection',
@@ -195,7 +188,8 @@ test('backend fields: exact paths into nested arrays', () => {
     '$.endpoints[2].backend[0].sd',
     /^expected a service discovery type: one of static, dns, dns-shared/,
   );
-  assertIssue(errs, '$.endpoints[2].backend[1].url_pattern', /^required property "url_pattern" is missing/);
+  // A backend without url_pattern calls "/", as Lura's CleanPath("") makes it (compat-config.test.mjs).
+  assert.ok(!errs.some((e) => e.path === '$.endpoints[2].backend[1].url_pattern'));
   assertIssue(errs, '$.endpoints[2].backend[2]', /^expected a backend object/);
   assert.ok(
     !errs.some((e) => e.path === '$.endpoints[2].backend[0].method'),
@@ -245,16 +239,9 @@ test('proxy namespace is typed (sequential, static, flatmap_filter)', () => {
     }),
   );
   assertIssue(errs, '$.endpoints[0].extra_config.proxy.sequential', /^expected a boolean/);
-  assertIssue(
-    errs,
-    '$.endpoints[0].extra_config.proxy.static.strategy',
-    /one of always, success, complete, errored, incomplete, found the string "sometimes"$/,
-  );
-  assertIssue(
-    errs,
-    '$.endpoints[0].extra_config.proxy.static.data',
-    /^expected an object: the static data to merge, found an empty array$/,
-  );
+  // Lura's static proxy takes an unknown strategy as "always" and ignores a static without a data
+  // object: warnings, not errors (compat-config.test.mjs).
+  assert.ok(!errs.some((e) => e.path.startsWith('$.endpoints[0].extra_config.proxy.static')));
   assertIssue(errs, '$.endpoints[0].extra_config.proxy.flatmap_filter[0].type', /one of move, del, append/);
   assertIssue(
     errs,

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { checkConfig, formatIssues } from '../dist/config/index.js';
+import { lintConfig } from '../dist/config/lint.js';
 import { featureByNamespace, loadAllModules } from '../dist/extensions/registry.js';
 
 // checkConfig validates each namespace with its module: the CLI loads those a config uses.
@@ -413,7 +414,7 @@ test('a real module (security/cors) is validated at its path', () => {
   for (const e of r.errors) assert.ok(e.path.startsWith('$.extra_config["security/cors"]'), e.path);
 });
 
-test('--lint warnings: wildcards, timeouts, debug/echo, unknown properties', () => {
+test('--lint warnings: wildcards, timeouts, debug/echo; unknown properties are lint errors', () => {
   const cfg = {
     version: 3,
     debug_endpoint: true,
@@ -436,21 +437,24 @@ test('--lint warnings: wildcards, timeouts, debug/echo, unknown properties', () 
   assert.deepEqual(r.errors, []);
   const paths = r.warnings.map((w) => w.path);
   assert.deepEqual(paths, [
-    '$.endpoints[0].backend[0].extra_key',
     '$.endpoints[0].backend[0].input_headers',
-    '$.endpoints[0].bogus',
     '$.endpoints[0].input_headers',
     '$.endpoints[0].input_query_strings',
     '$.endpoints[0].timeout',
-    '$.colour',
-    '$.extra_config.router.typo_option',
     '$.timeout',
     '$.debug_endpoint',
     '$.echo_endpoint',
   ]);
-  assert.match(r.warnings[3].message, /^"\*" forwards every client header/);
-  assert.equal(r.warnings[6].message, 'unknown property "colour" (ignored)');
-  assert.match(r.warnings[8].message, /^no timeout/);
+  assert.match(r.warnings[1].message, /^"\*" forwards every client header/);
+  assert.match(r.warnings[4].message, /^no timeout/);
+  // Unknown keys are what krakend-schema refuses: `check --lint` errors (src/config/lint.ts).
+  const lint = lintConfig(cfg, []);
+  assert.deepEqual(lint.map((i) => `${i.path}: ${i.message}`).sort(), [
+    '$.colour: unknown property "colour"',
+    '$.endpoints[0].backend[0].extra_key: unknown property "extra_key"',
+    '$.endpoints[0].bogus: unknown property "bogus"',
+    '$.extra_config.router.typo_option: unknown property "typo_option"',
+  ]);
 });
 
 test('module schema errors read as what is expected (formats, limits, alternatives, unknown keys)', () => {

@@ -1,7 +1,11 @@
 // `gw check -c FILE [-d] [--lint] [-t]`: load, validate, report every issue with its JSON path.
 // Exit 0 when valid ("Syntax OK!" as krakend prints it), 1 when not.
 
+import { readFileSync } from 'node:fs';
+import type { ValidateFunction } from 'ajv';
 import { checkConfig, formatDuration, formatIssues, parseDuration } from '../config/index.js';
+import { servedMethod } from '../config/krakend-defaults.js';
+import { issuesFromAjv } from '../config/validate.js';
 import { loadModulesFor } from '../extensions/registry.js';
 import { Router } from '../server/router.js';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
@@ -10,7 +14,12 @@ import { readConfigFile } from './config-file.js';
 export interface CheckCommandOptions {
   config: string;
   debug: boolean;
+  /** -l / -n: KrakenD CE 2.13's schema, built in. */
   lint: boolean;
+  /** -s FILE: a JSON schema file to lint against instead. */
+  lintSchema?: string;
+  /** -i: the indentation unit of the -d output. */
+  indent?: string;
   /** -t: also build the route table as `gw run` would and try every route. */
   testRoutes?: boolean;
 }
@@ -19,17 +28,71 @@ export async function checkCommand(opts: CheckCommandOptions): Promise<number> {
   const config = readConfigFile(opts.config);
   if (config === undefined) return 1;
   await loadModulesFor(config);
-  const { errors, warnings } = checkConfig(config, { lint: opts.lint });
+  // Lint reads the file as written: checkConfig rewrites what KrakenD would default.
+  const lint = opts.lint || opts.lintSchema !== undefined;
+  const asWritten = lint ? structuredClone(config) : undefined;
+  let { errors, warnings } = checkConfig(config, { lint });
+  if (asWritten !== undefined) {
+    const findings =
+      opts.lintSchema !== undefined
+        ? await lintWithSchemaFile(opts.lintSchema, asWritten)
+        : (await import('../config/lint.js')).lintConfig(asWritten, errors);
+    // A lint error says more than the warning `gw run` gives for the same value.
+    warnings = warnings.filter((w) => !findings.some((f) => f.path === w.path));
+    errors = [...errors, ...findings];
+  }
   if (opts.testRoutes && errors.length === 0) errors.push(...testRouteTable(config));
   if (errors.length > 0 || warnings.length > 0) process.stderr.write(formatIssues(errors, warnings));
   if (opts.debug)
-    process.stdout.write(`Parsing configuration file: ${opts.config}\n${describeConfig(config)}`);
+    process.stdout.write(
+      `Parsing configuration file: ${opts.config}\n${describeConfig(config, opts.indent)}`,
+    );
   if (errors.length > 0) {
     process.stderr.write(`${errors.length} error${errors.length === 1 ? '' : 's'} in ${opts.config}\n`);
     return 1;
   }
   process.stdout.write('Syntax OK!\n');
   return 0;
+}
+
+/**
+ * `check -s FILE`: the configuration against a JSON schema file of the user's (draft 2019-09, as
+ * krakend-schema's; krakend also fetches URLs here, gw reads files only). Its problems are errors.
+ */
+async function lintWithSchemaFile(file: string, config: ServiceConfig): Promise<ConfigIssue[]> {
+  if (/^https?:\/\//.test(file))
+    return [{ path: '$', message: `-s ${file}: gw reads schema files, not URLs (download it first)` }];
+  let schema: unknown;
+  try {
+    schema = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return [
+      {
+        path: '$',
+        message: `cannot read the schema ${file}: ${err instanceof Error ? err.message : String(err)}`,
+      },
+    ];
+  }
+  const { Ajv2019 } = await import('ajv/dist/2019.js');
+  const ajv = new Ajv2019({
+    allErrors: true,
+    strict: false,
+    verbose: true,
+    logger: false,
+    validateFormats: false,
+  });
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(schema as object);
+  } catch (err) {
+    return [
+      {
+        path: '$',
+        message: `cannot compile the schema ${file}: ${err instanceof Error ? err.message : String(err)}`,
+      },
+    ];
+  }
+  return validate(config) ? [] : issuesFromAjv(validate.errors ?? [], config);
 }
 
 /**
@@ -41,11 +104,12 @@ export function testRouteTable(config: ServiceConfig): ConfigIssue[] {
   const router = new Router<number>();
   const endpoints = config.endpoints ?? [];
   endpoints.forEach((ep, i) => {
-    const method = (ep.method ?? 'GET').toUpperCase();
-    if (!router.has(method, ep.endpoint)) router.add(method, ep.endpoint, i);
+    const method = servedMethod(ep);
+    if (method !== undefined && !router.has(method, ep.endpoint)) router.add(method, ep.endpoint, i);
   });
   endpoints.forEach((ep, i) => {
-    const method = (ep.method ?? 'GET').toUpperCase();
+    const method = servedMethod(ep);
+    if (method === undefined) return;
     const sample = ep.endpoint.replace(/\{[^{}]+\}/g, (_m) => `gw-sample-${i}`);
     const found = router.lookup(method, sample);
     if (found.kind !== 'found' || found.value !== i) {
@@ -67,8 +131,8 @@ const dur = (v: unknown): string => {
   return ms === undefined ? String(v ?? '') : formatDuration(ms);
 };
 
-/** The `-d` summary, shaped like krakend's level-1 debug output. */
-export function describeConfig(c: ServiceConfig): string {
+/** The `-d` summary, shaped like krakend's level-1 debug output; `indent` replaces each 4-space step. */
+export function describeConfig(c: ServiceConfig, indent?: string): string {
   const lines: string[] = ['Global settings'];
   lines.push(`    Name: ${c.name ?? ''}`);
   lines.push(`    Port: ${c.port ?? 8080}`);
@@ -102,5 +166,9 @@ export function describeConfig(c: ServiceConfig): string {
       for (const ns of bNs) lines.push(`        - ${ns}`);
     }
   }
-  return `${lines.join('\n')}\n\n`;
+  const out =
+    indent === undefined
+      ? lines
+      : lines.map((l) => l.replace(/^(?: {4})+/, (m) => indent.repeat(m.length / 4)));
+  return `${out.join('\n')}\n\n`;
 }

@@ -18,6 +18,7 @@ import net from 'node:net';
 import { resolve } from 'node:path';
 import { tlsEnabled } from '../security/tls.js';
 import type { ServiceConfig } from '../types.js';
+import { flagString, type ParsedCommandLine, parseCommandLine } from './args.js';
 import { readConfigFile } from './config-file.js';
 
 export interface HealthCommandOptions {
@@ -75,12 +76,19 @@ function entrypointRun(pid: number): { config?: string; port?: number } | undefi
   }
   const run = args.indexOf('run');
   if (run < 0 || !args.slice(0, run).some((a) => /(^|\/)gw(\.js)?$/.test(a))) return undefined;
-  const out: { config?: string; port?: number } = {};
-  for (let i = run + 1; i < args.length - 1; i++) {
-    if (args[i] === '-c' || args[i] === '--config') out.config = resolve(cwd, args[i + 1]);
-    if (args[i] === '-p' || args[i] === '--port') out.port = Number(args[i + 1]);
+  // Read as `gw run` read them (`-dc FILE`, `--config=FILE`, …).
+  let parsed: ParsedCommandLine;
+  try {
+    parsed = parseCommandLine(args.slice(run, args.at(-1) === '' ? -1 : undefined));
+  } catch {
+    return undefined;
   }
-  return out;
+  const config = flagString(parsed, 'config');
+  const port = flagString(parsed, 'port');
+  return {
+    config: config === undefined ? undefined : resolve(cwd, config),
+    port: port === undefined ? undefined : Number(port),
+  };
 }
 
 export async function healthCommand(opts: HealthCommandOptions): Promise<number> {

@@ -1,10 +1,25 @@
-// The `gw` command line, shaped like krakend's: run, check, version, help.
-// Exit codes: 0 ok, 1 invalid config (or failure to start), 2 usage.
+// The `gw` command line, shaped like krakend's: run, check, health, version, help; the flags are
+// parsed in args.ts. Exit codes: 0 ok, 1 invalid config (or failure to start), 2 usage.
 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GW_VERSION } from '../proxy/backend-request.js';
-import type { FrontRequest } from '../server/platform.js';
+import {
+  COMMANDS,
+  type CommandSpec,
+  commandHelp,
+  commandSpec,
+  flagBool,
+  flagString,
+  frontFlag,
+  intFlag,
+  type ParsedCommandLine,
+  parseCommandLine,
+  UsageError,
+} from './args.js';
+import type { CheckCommandOptions } from './check.js';
+import type { HealthCommandOptions } from './health.js';
+import type { RunCommandOptions } from './run.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'krakend.json');
@@ -12,183 +27,111 @@ export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'krakend.json');
 export const HELP = `gw ${GW_VERSION}: an API gateway that serves KrakenD v3 configurations
 
 Usage:
-  gw run   [-c FILE] [-p PORT] [-d] [--workers N] [--front auto|uws|node] [--transform wasm|js] [--log-level LEVEL]
-  gw check -c FILE [-d] [--lint] [-t]
-  gw health [-c FILE] [-p PORT] [--pid PID]
-  gw version
-  gw help
+  gw COMMAND [flags]
 
 Commands:
-  run      Serve the configuration. Without -c, serves the bundled example
-           (examples/krakend.json), whose backends are gw's own /__debug/ and /__echo/.
-  check    Validate a configuration: every error with its JSON path. Exit 0 valid, 1 invalid.
-  health   Ask the gw serving FILE whether it is healthy (its port, listen_ip, health_path,
-           TLS, as gw run reads them): exit 0 when its health endpoint answers 200, else 1.
-           Without -c: the -c and -p of the \`gw run\` that is PID 1 (a container's
-           entrypoint) or --pid PID, else ./krakend.json.
-  version  Print the version.
-  help     This text.
+${COMMANDS.map((c) => `  ${c.name.padEnd(9)}${c.summary}`).join('\n')}
 
-Options:
-  -c, --config FILE     krakend.json / .yaml / .yml / .toml
-  -p, --port PORT       Listen port (overrides "port" and KRAKEND_PORT); health: the port to ask
-  -d, --debug           run: debug log level and the /__debug/ endpoint; check: print the parsed config
-  --workers N           Worker threads serving the same port (default: one per core)
-  --front FRONT         HTTP front: auto (default: uWebSockets.js where its current build
-                        loads, node:http elsewhere), uws (also the old build, on Node 20),
-                        or node (node:http); --node-http is --front node
-  --transform MODE      Response manipulation path: wasm (default) or js
-  --log-level LEVEL     DEBUG, INFO, WARNING, ERROR, CRITICAL (overrides telemetry/logging)
-  --lint                check: also warn about risky settings
-  -t, --test-gin        check: also build the routing table, as \`gw run\` would
+  run      Without -c, serves the bundled example (examples/krakend.json), whose backends are
+           gw's own /__debug/ and /__echo/.
+  check    Every error with its JSON path; -l holds the file to KrakenD CE 2.13's schema.
+  health   Exit 0 when the health endpoint of the gw serving FILE answers 200, else 1.
+
+Flags are krakend's (short ones combine: \`gw run -dc krakend.json\`, \`gw check -tlc FILE\`);
+\`gw COMMAND --help\` lists a command's flags.
 
 Exit codes: 0 ok, 1 invalid configuration or failure to start, 2 usage error.
 `;
 
-class UsageError extends Error {}
-
-interface Parsed {
-  command: string;
-  config?: string;
-  port?: number;
-  debug: boolean;
-  lint: boolean;
-  testRoutes: boolean;
-  workers?: number;
-  front: FrontRequest;
-  transform: 'wasm' | 'js';
-  logLevel?: string;
-  pid?: number;
-}
-
-function parseArgs(argv: string[]): Parsed {
-  const [command = 'help', ...rest] = argv;
-  const p: Parsed = {
-    command,
-    debug: false,
-    lint: false,
-    testRoutes: false,
-    front: 'auto',
-    transform: 'wasm',
-  };
-  const value = (i: number, flag: string): string => {
-    const v = rest[i + 1];
-    if (v === undefined || v.startsWith('-')) throw new UsageError(`${flag} needs a value`);
-    return v;
-  };
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i];
-    switch (a) {
-      case '-c':
-      case '--config':
-        p.config = value(i++, a);
-        break;
-      case '-p':
-      case '--port': {
-        const v = Number(value(i++, a));
-        if (!Number.isInteger(v) || v < 0 || v > 65535)
-          throw new UsageError(`${a} expects a port number 0-65535`);
-        p.port = v;
-        break;
-      }
-      case '-d':
-      case '--debug':
-        p.debug = true;
-        break;
-      case '--lint':
-        p.lint = true;
-        break;
-      case '-t':
-      case '--test-gin':
-        p.testRoutes = true;
-        break;
-      case '--workers': {
-        const v = Number(value(i++, a));
-        if (!Number.isInteger(v) || v < 1 || v > 256)
-          throw new UsageError('--workers expects an integer 1-256');
-        p.workers = v;
-        break;
-      }
-      case '--node-http':
-        p.front = 'node';
-        break;
-      case '--front': {
-        const v = value(i++, a);
-        if (v !== 'auto' && v !== 'uws' && v !== 'node')
-          throw new UsageError('--front expects auto, uws or node');
-        p.front = v;
-        break;
-      }
-      case '--transform': {
-        const v = value(i++, a);
-        if (v !== 'wasm' && v !== 'js') throw new UsageError('--transform expects wasm or js');
-        p.transform = v;
-        break;
-      }
-      case '--log-level':
-        p.logLevel = value(i++, a);
-        break;
-      case '--pid': {
-        const v = Number(value(i++, a));
-        if (!Number.isInteger(v) || v < 1) throw new UsageError('--pid expects a process id');
-        p.pid = v;
-        break;
-      }
-      default:
-        throw new UsageError(`unknown argument ${a}`);
-    }
-  }
-  return p;
-}
-
 export async function main(argv: string[]): Promise<number> {
-  let p: Parsed;
+  let p: ParsedCommandLine;
+  let options: CommandOptions;
   try {
-    p = parseArgs(argv);
+    p = parseCommandLine(argv);
+    options = commandOptions(p);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`gw: ${err.message}\n\n${HELP}`);
+      const spec = commandSpec(argv[0] ?? '');
+      process.stderr.write(`gw: ${err.message}\n\n${spec ? commandHelp(spec) : HELP}`);
       return 2;
     }
     throw err;
   }
+  if (flagBool(p, 'help')) {
+    process.stdout.write(commandHelp(commandSpec(p.command)!));
+    return 0;
+  }
   // Each command loads only what it needs: `gw health` runs every few seconds in a container.
-  switch (p.command) {
+  switch (options.command) {
     case 'run':
-      return (await import('./run.js')).runCommand({
-        ...p,
-        config: p.config ?? EXAMPLE_CONFIG,
-        example: !p.config,
-      });
+      return (await import('./run.js')).runCommand(options);
     case 'check':
-      if (!p.config) {
-        process.stderr.write(`gw: check needs -c FILE\n\n${HELP}`);
-        return 2;
-      }
-      return (await import('./check.js')).checkCommand({
-        config: p.config,
-        debug: p.debug,
-        lint: p.lint,
-        testRoutes: p.testRoutes,
-      });
+      return (await import('./check.js')).checkCommand(options);
     case 'health':
-      return (await import('./health.js')).healthCommand({
-        config: p.config,
-        port: p.port,
-        pid: p.pid,
-      });
+      return (await import('./health.js')).healthCommand(options);
     case 'version':
-    case '--version':
-    case '-v':
       process.stdout.write(`gw version ${GW_VERSION} (KrakenD configuration version 3)\n`);
       return 0;
     case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(HELP);
+      process.stdout.write(options.topic ? commandHelp(options.topic) : HELP);
       return 0;
-    default:
-      process.stderr.write(`gw: unknown command ${p.command}\n\n${HELP}`);
-      return 2;
+  }
+}
+
+type CommandOptions =
+  | ({ command: 'run' } & RunCommandOptions)
+  | ({ command: 'check' } & CheckCommandOptions)
+  | ({ command: 'health' } & HealthCommandOptions)
+  | { command: 'version' }
+  | { command: 'help'; topic?: CommandSpec };
+
+/** The parsed flags as each command's options; a bad value is a UsageError. */
+function commandOptions(p: ParsedCommandLine): CommandOptions {
+  const config = flagString(p, 'config');
+  if (p.positional.length > 0 && p.command !== 'help')
+    throw new UsageError(`unexpected argument "${p.positional[0]}" (the configuration file goes after -c)`);
+  switch (p.command) {
+    case 'run': {
+      const transform = flagString(p, 'transform') ?? 'wasm';
+      if (transform !== 'wasm' && transform !== 'js') throw new UsageError('--transform expects wasm or js');
+      return {
+        command: 'run',
+        config: config ?? EXAMPLE_CONFIG,
+        example: config === undefined,
+        port: intFlag(p, 'port', 0, 65535, 'a port number 0-65535'),
+        debug: flagBool(p, 'debug'),
+        workers: intFlag(p, 'workers', 1, 256, 'an integer 1-256'),
+        front: frontFlag(p),
+        transform,
+        logLevel: flagString(p, 'log-level'),
+      };
+    }
+    case 'check':
+      if (config === undefined && !flagBool(p, 'help'))
+        throw new UsageError('check needs -c FILE (the configuration file to check)');
+      return {
+        command: 'check',
+        config: config ?? '',
+        debug: flagBool(p, 'debug'),
+        lint: flagBool(p, 'lint') || flagBool(p, 'lint-no-network'),
+        lintSchema: flagString(p, 'lint-schema'),
+        indent: flagString(p, 'indent'),
+        testRoutes: flagBool(p, 'test-gin-routes'),
+      };
+    case 'health':
+      return {
+        command: 'health',
+        config,
+        port: intFlag(p, 'port', 0, 65535, 'a port number 0-65535'),
+        pid: intFlag(p, 'pid', 1, 2 ** 31, 'a process id'),
+      };
+    case 'version':
+      return { command: 'version' };
+    default: {
+      const name = p.positional[0];
+      const topic = name === undefined ? undefined : commandSpec(name);
+      if (name !== undefined && topic === undefined) throw new UsageError(`unknown help topic "${name}"`);
+      return { command: 'help', topic };
+    }
   }
 }

@@ -6,19 +6,22 @@
 import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import { isKnownNamespace, moduleFor } from '../extensions/registry.js';
+import {
+  ENTERPRISE_NAMESPACES,
+  isKnownNamespace,
+  moduleFor,
+  unimplementedNamespace,
+} from '../extensions/registry.js';
 import { sanitizeHost } from '../proxy/util.js';
 import { validateTls } from '../security/tls.js';
 import { lintBackendManipulation, lintFlatmap, validateFlatmap } from '../transform/index.js';
 import type { BackendConfig, ConfigIssue, EndpointConfig, FeatureModule, ServiceConfig } from '../types.js';
 import { parseDuration } from './duration.js';
+import { applyKrakendDefaults, servedMethod } from './krakend-defaults.js';
 import {
   BACKEND_DURATIONS,
-  backendSchema,
   coreNamespaceSchemas,
   ENDPOINT_DURATIONS,
-  endpointSchema,
-  knownProperties,
   ROOT_DURATIONS,
   rootSchema,
 } from './schema.js';
@@ -171,14 +174,35 @@ function issueFromAjv(e: ErrorObject, base: string, root: unknown): ConfigIssue 
         path,
         message: `expected ${expected ?? constraintWords(e)}, found ${describeValue(e.data)}`,
       };
-    case 'additionalProperties':
+    case 'additionalProperties': {
+      const key = String(e.params.additionalProperty);
+      const near = nearestKey(key, Object.keys((parent.properties ?? {}) as object));
       return {
-        path: childPath(path, String(e.params.additionalProperty)),
-        message: `unknown property "${e.params.additionalProperty}"`,
+        path: childPath(path, key),
+        message: `unknown property "${key}"${near ? ` (did you mean "${near}"?)` : ''}`,
       };
+    }
     default:
       return { path, message: e.message ?? `invalid (${e.keyword})` };
   }
+}
+
+/** The known key within two edits of a misspelt one (`max_rat` → `max_rate`), if exactly one is. */
+function nearestKey(key: string, known: string[]): string | undefined {
+  const near = known.filter((k) => editDistance(key.toLowerCase(), k.toLowerCase()) <= 2);
+  return near.length === 1 ? near[0] : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++)
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }
 
 function allowedWords(e: ErrorObject): string {
@@ -278,8 +302,15 @@ function runSchema(
 ): boolean {
   if (validate(data)) return true;
   currentSchemaRoot = schema;
+  out.push(...issuesFromAjv(validate.errors ?? [], data, base));
+  return false;
+}
+
+/** ajv errors (of an instance built with `verbose: true`) as issues with JSON paths, once each. */
+export function issuesFromAjv(errors: ErrorObject[], data: unknown, base = '$'): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
   const seen = new Set<string>();
-  for (const e of mergeAlternatives(validate.errors ?? [])) {
+  for (const e of mergeAlternatives(errors)) {
     const issue = issueFromAjv(e, base, data);
     if (!issue) continue;
     const key = `${issue.path}\u0000${issue.message}`;
@@ -287,7 +318,21 @@ function runSchema(
     seen.add(key);
     out.push(issue);
   }
-  return false;
+  return out;
+}
+
+const compiledOnDemand = new WeakMap<object, ValidateFunction>();
+
+/** Validates `data` against `schema` (compiled on first use), reporting issues under `base`. */
+export function schemaIssues(schema: object, data: unknown, base: string): ConfigIssue[] {
+  let validate = compiledOnDemand.get(schema);
+  if (validate === undefined) {
+    validate = ajv.compile(schema);
+    compiledOnDemand.set(schema, validate);
+  }
+  const out: ConfigIssue[] = [];
+  runSchema(validate, schema, data, base, out);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +386,7 @@ const RESP_VAR = /^resp(\d+)(?:_(.+))?$/;
 const SPECIAL_PREFIXES = ['JWT.', 'input_headers.', 'input_query_strings.'];
 
 /** Backends that do not speak HTTP to a host (their transport lives in extra_config). */
-const HOSTLESS_NAMESPACES = [
+export const HOSTLESS_NAMESPACES = [
   'backend/lambda',
   'backend/amqp/consumer',
   'backend/amqp/producer',
@@ -485,7 +530,12 @@ function checkExtraConfig(
     }
     const mod = moduleFor(ns);
     if (!mod) {
-      if (!isKnownNamespace(ns)) c.warn(path, `unknown extra_config namespace "${ns}" (ignored)`);
+      const missing = unimplementedNamespace(ns);
+      if (missing !== undefined)
+        c.warn(path, `"${ns}" is a KrakenD CE namespace gw does not implement (ignored): ${missing}`);
+      else if (ENTERPRISE_NAMESPACES.has(ns))
+        c.warn(path, `"${ns}" is a KrakenD Enterprise namespace gw does not implement (ignored)`);
+      else if (!isKnownNamespace(ns)) c.warn(path, `unknown extra_config namespace "${ns}" (ignored)`);
       continue;
     }
     const v = moduleValidator(mod);
@@ -503,22 +553,6 @@ function checkExtraConfig(
       }
     }
   }
-}
-
-const ROOT_PROPS = knownProperties(rootSchema);
-const ENDPOINT_PROPS = knownProperties(endpointSchema);
-const BACKEND_PROPS = knownProperties(backendSchema);
-const ROUTER_PROPS = knownProperties(coreNamespaceSchemas.router);
-
-function lintUnknownProperties(
-  obj: Record<string, unknown>,
-  base: string,
-  known: Set<string>,
-  c: Collector,
-): void {
-  for (const key of Object.keys(obj))
-    if (!known.has(key) && !key.startsWith('@'))
-      c.warn(childPath(base, key), `unknown property "${key}" (ignored)`);
 }
 
 const V2_KEYS: Record<string, string> = {
@@ -568,8 +602,10 @@ function checkEndpoint(
       `segment "${route.mixed[0]}" mixes text and a parameter: such non-RESTful patterns need "disable_rest": true at the root`,
     );
 
+  // An endpoint the router does not serve (applyKrakendDefaults warns) takes no route.
+  const served = servedMethod(ep) !== undefined;
   const key = `${method} ${route.shape}`;
-  const first = routes.get(key);
+  const first = served ? routes.get(key) : undefined;
   if (first) {
     if (first.pattern === pattern)
       c.error(
@@ -581,7 +617,7 @@ function checkEndpoint(
         `${base}.endpoint`,
         `route ${method} ${pattern} conflicts with ${method} ${first.pattern} at $.endpoints[${first.index}]: the same path with other parameter names, no request can tell them apart`,
       );
-  } else routes.set(key, { index: i, pattern });
+  } else if (served) routes.set(key, { index: i, pattern });
 
   checkDurations(ep, base, ENDPOINT_DURATIONS, c);
   warnV2Keys(ep, base, c);
@@ -628,7 +664,6 @@ function checkEndpoint(
   });
 
   if (lint) {
-    lintUnknownProperties(ep, base, ENDPOINT_PROPS, c);
     if (Array.isArray(ep.input_headers) && ep.input_headers.includes('*'))
       c.warn(
         `${base}.input_headers`,
@@ -708,7 +743,6 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
   for (const w of lintBackendManipulation(b, base)) c.warn(w.path, w.message);
 
   if (ctx.lint) {
-    lintUnknownProperties(b, base, BACKEND_PROPS, c);
     if (Array.isArray(b.input_headers) && b.input_headers.includes('*'))
       c.warn(
         `${base}.input_headers`,
@@ -749,6 +783,7 @@ function builtinPaths(service: ServiceConfig): Array<{ method: string; path: str
 export function checkConfig(config: unknown, opts: CheckOptions = {}): CheckResult {
   const lint = opts.lint === true;
   const c = new Collector();
+  if (isObject(config)) for (const w of applyKrakendDefaults(config as ServiceConfig)) c.warnings.push(w);
   if (!runSchema(validateRoot, rootSchema, config, '$', c.errors) && !isObject(config))
     return { errors: c.errors, warnings: c.warnings };
   const service = config as ServiceConfig;
@@ -773,14 +808,19 @@ export function checkConfig(config: unknown, opts: CheckOptions = {}): CheckResu
   }
 
   checkExtraConfig(service.extra_config, '$', 'service', service, c);
+  // Root settings of KrakenD CE that gw does not implement: named, never dropped silently.
+  if (service.plugin !== undefined) c.warn('$.plugin', 'Go plugins cannot load in gw (ignored)');
+  if (service.async_agent !== undefined)
+    c.warn(
+      '$.async_agent',
+      'async agents are not implemented by gw (ignored): nothing consumes these queues',
+    );
 
   if (lint) {
-    lintUnknownProperties(service as Record<string, unknown>, '$', ROOT_PROPS, c);
     const router =
       isObject(service.extra_config) && isObject(service.extra_config.router)
         ? service.extra_config.router
         : undefined;
-    if (router) lintUnknownProperties(router, '$.extra_config.router', ROUTER_PROPS, c);
     if (service.timeout === undefined)
       c.warn(
         '$.timeout',

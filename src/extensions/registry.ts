@@ -192,6 +192,115 @@ const entries: FeatureEntry[] = [
   },
 ];
 
+/**
+ * KrakenD CE namespaces gw does not implement: accepted (as `krakend run` accepts them) and named
+ * in a warning at `gw check` and at start, never dropped silently. The reason says what happens.
+ */
+export const UNIMPLEMENTED_NAMESPACES: Readonly<Record<string, string>> = {
+  'async/amqp': 'AMQP async agents are not implemented',
+  'backend/amqp/consumer': 'AMQP backends are not implemented: the backend fails with 500',
+  'backend/amqp/producer': 'AMQP backends are not implemented: the backend fails with 500',
+  'backend/pubsub/publisher': 'Pub/Sub backends are not implemented: the backend fails with 500',
+  'backend/pubsub/subscriber': 'Pub/Sub backends are not implemented: the backend fails with 500',
+  'backend/lambda': 'AWS Lambda backends are not implemented: the backend fails with 500',
+  'auth/revoker': 'token revocation (bloom filter) is not implemented: revoked tokens stay valid',
+  'auth/client-credentials':
+    'OAuth2 client credentials are not implemented: the backend is called without a token',
+  'telemetry/gelf': 'GELF logging is not implemented: logs go to stdout',
+  'telemetry/influx': 'the InfluxDB push is not implemented (the /__stats API is, with telemetry/metrics)',
+  'telemetry/logstash': 'use "format": "logstash" in telemetry/logging',
+  'telemetry/opencensus': 'OpenCensus is not implemented: use telemetry/opentelemetry',
+  'plugin/http-server': 'Go plugins cannot load in gw',
+  'plugin/http-client': 'Go plugins cannot load in gw',
+  'plugin/req-resp-modifier': 'Go plugins cannot load in gw',
+};
+
+/** KrakenD Enterprise namespaces gw does not implement (krakend-schema v2.13): named, then ignored. */
+export const ENTERPRISE_NAMESPACES: ReadonlySet<string> = new Set([
+  'ai/llm',
+  'ai/mcp',
+  'auth/aws-sigv4',
+  'auth/gcp',
+  'auth/ntlm',
+  'backend/conditional',
+  'backend/grpc',
+  'backend/pubsub/publisher/kafka',
+  'backend/pubsub/subscriber/kafka',
+  'backend/soap',
+  'backend/static-filesystem',
+  'documentation/openapi',
+  'documentation/postman',
+  'governance/processors',
+  'governance/quota',
+  'grpc',
+  'modifier/body-generator',
+  'modifier/jmespath',
+  'modifier/request-body-extractor',
+  'modifier/request-body-extractor/early',
+  'modifier/request-body-generator',
+  'modifier/response-body',
+  'modifier/response-body-generator',
+  'modifier/response-headers',
+  'plugin/middleware',
+  'qos/circuit-breaker/http',
+  'qos/ratelimit/tiered',
+  'security/policies',
+  'server/static-filesystem',
+  'server/virtualhost',
+  'telemetry/moesif',
+  'telemetry/newrelic',
+  'telemetry/opentelemetry-security',
+  'validation/response-json-schema',
+  'websocket',
+  'workflow',
+]);
+
+/** The reason gw gives for a KrakenD CE namespace it does not implement, if `ns` is one. */
+export function unimplementedNamespace(ns: string): string | undefined {
+  return Object.hasOwn(UNIMPLEMENTED_NAMESPACES, ns) ? UNIMPLEMENTED_NAMESPACES[ns] : undefined;
+}
+
+/**
+ * The long namespace names KrakenD CE still reads (its `cmd/krakend-ce/main.go` alias table, applied
+ * by Lura's `ExtraConfig.Normalize`), by the short name they stand for.
+ */
+export const NAMESPACE_ALIASES: Readonly<Record<string, string>> = {
+  'github_com/devopsfaith/krakend/transport/http/server/handler': 'plugin/http-server',
+  'github.com/devopsfaith/krakend/transport/http/client/executor': 'plugin/http-client',
+  'github.com/devopsfaith/krakend/proxy/plugin': 'plugin/req-resp-modifier',
+  'github.com/devopsfaith/krakend/proxy': 'proxy',
+  'github_com/luraproject/lura/router/gin': 'router',
+  'github.com/devopsfaith/krakend-httpcache': 'qos/http-cache',
+  'github.com/devopsfaith/krakend-circuitbreaker/gobreaker': 'qos/circuit-breaker',
+  'github.com/devopsfaith/krakend-oauth2-clientcredentials': 'auth/client-credentials',
+  'github.com/devopsfaith/krakend-jose/validator': 'auth/validator',
+  'github.com/devopsfaith/krakend-jose/signer': 'auth/signer',
+  'github_com/devopsfaith/bloomfilter': 'auth/revoker',
+  'github_com/devopsfaith/krakend-botdetector': 'security/bot-detector',
+  'github_com/devopsfaith/krakend-httpsecure': 'security/http',
+  'github_com/devopsfaith/krakend-cors': 'security/cors',
+  'github.com/devopsfaith/krakend-cel': 'validation/cel',
+  'github.com/devopsfaith/krakend-jsonschema': 'validation/json-schema',
+  'github.com/devopsfaith/krakend-amqp/agent': 'async/amqp',
+  'github.com/devopsfaith/krakend-amqp/consume': 'backend/amqp/consumer',
+  'github.com/devopsfaith/krakend-amqp/produce': 'backend/amqp/producer',
+  'github.com/devopsfaith/krakend-lambda': 'backend/lambda',
+  'github.com/devopsfaith/krakend-pubsub/publisher': 'backend/pubsub/publisher',
+  'github.com/devopsfaith/krakend-pubsub/subscriber': 'backend/pubsub/subscriber',
+  'github.com/devopsfaith/krakend/transport/http/client/graphql': 'backend/graphql',
+  'github.com/devopsfaith/krakend/http': 'backend/http',
+  'github_com/devopsfaith/krakend-gelf': 'telemetry/gelf',
+  'github_com/devopsfaith/krakend-gologging': 'telemetry/logging',
+  'github_com/devopsfaith/krakend-logstash': 'telemetry/logstash',
+  'github_com/devopsfaith/krakend-metrics': 'telemetry/metrics',
+  'github_com/letgoapp/krakend-influx': 'telemetry/influx',
+  'github_com/devopsfaith/krakend-opencensus': 'telemetry/opencensus',
+  'github.com/devopsfaith/krakend-lua/router': 'modifier/lua-endpoint',
+  'github.com/devopsfaith/krakend-lua/proxy': 'modifier/lua-proxy',
+  'github.com/devopsfaith/krakend-lua/proxy/backend': 'modifier/lua-backend',
+  'github.com/devopsfaith/krakend-martian': 'modifier/martian',
+};
+
 /** Backend `encoding` and endpoint `output_encoding` names served by a module of their own. */
 const encodingEntries: Array<{ module: string; names: string[]; load: () => Promise<unknown> }> = [
   // negotiate answers XML or YAML when asked

@@ -128,7 +128,12 @@ export function compileBackend(
   const hosts = (backend.host && backend.host.length > 0 ? backend.host : (service.host ?? [])).map((h) =>
     backend.disable_host_sanitize ? h : sanitizeHost(h),
   );
-  if (hosts.length === 0) throw new Error(`${path}: no host`);
+  // Only a backend whose transport lives in its extra_config (AMQP, Pub/Sub, Lambda: the check
+  // refuses any other without a host) has none; gw does not implement those, so each call fails.
+  const noTransport =
+    hosts.length === 0
+      ? new Error(`${path}: no host, and gw does not implement this backend's transport`)
+      : undefined;
   // A no-op endpoint's backend, or a backend whose own `encoding` is no-op (a sequence reads its body).
   const noop = use === AnswerUse.Passed || use === AnswerUse.PassedMap || backend.encoding === 'no-op';
   const encoding = noop ? 'no-op' : (backend.encoding ?? 'json');
@@ -168,6 +173,10 @@ export function compileBackend(
 
   /** The HTTP call of a built request (a middleware may have changed it). */
   const httpCall = (breq: BackendRequest, sink: CallSink, headMode: HeadMode, streamAbove = -1): void => {
+    if (noTransport !== undefined) {
+      sink.rejected(noTransport);
+      return;
+    }
     let origin = single ? hosts[0] : balancer.origin(breq);
     let target = breq.path;
     // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.

@@ -3,6 +3,7 @@
 
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { servedMethod } from '../config/krakend-defaults.js';
 import { moduleFor, namespacesInRunOrder } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
 import type { PipelineRuntime } from '../proxy/compile.js';
@@ -173,6 +174,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
 
   const router = new Router<Route>();
   (service.endpoints ?? []).forEach((ep, i) => {
+    if (servedMethod(ep) === undefined) return; // Lura's router skips other methods
     const compiled = compileEndpoint(ep, i, service, rt);
     if (router.has(compiled.method, compiled.path)) return;
     router.add(compiled.method, compiled.path, { handler: compiled.handler, reads: compiled.reads });
