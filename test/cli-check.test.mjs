@@ -104,11 +104,6 @@ test('each semantic error class: exit 1 with the path', async () => {
   );
   await checkFails(config({ timeout: '2 seconds' }), '$.timeout', /invalid duration "2 seconds"/);
   await checkFails(
-    config({ endpoints: [endpoint({ backend: [{ url_pattern: '/x' }] })] }),
-    '$.endpoints[0].backend[0].host',
-    /no host/,
-  );
-  await checkFails(
     config({ endpoints: [endpoint({ output_encoding: 'no-op', backend: [backend(), backend()] })] }),
     '$.endpoints[0].backend',
     /no-op endpoint proxies to exactly one backend/,

@@ -261,3 +261,23 @@ test('gw check accepts the same file, and the Enterprise namespaces are named as
   assert.match(r.stderr, /backend\/amqp\/producer" is a KrakenD CE namespace gw does not implement/);
   assert.doesNotMatch(r.stderr, /^ERROR/m);
 });
+
+test('Lura config.go initBackendDefaults: a backend with no host anywhere starts; its calls fail with 500 (warned)', async () => {
+  const gw = await startGateway({
+    version: 3,
+    endpoints: [
+      { endpoint: '/nowhere', backend: [{ url_pattern: '/x' }] },
+      { endpoint: '/user', backend: [to()] },
+    ],
+  });
+  try {
+    assert.equal((await get(`${gw.url}/nowhere`)).status, 500);
+    assert.equal((await get(`${gw.url}/user`)).status, 200);
+    assert.match(
+      gw.logs(),
+      /WARN {3}\$\.endpoints\[0\]\.backend\[0\]\.host: no host: every call to this backend fails \(500\)/,
+    );
+  } finally {
+    await gw.stop();
+  }
+});

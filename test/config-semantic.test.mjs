@@ -161,18 +161,15 @@ test('bad durations in every core duration field', () => {
   ]);
 });
 
-test('a backend with no host, neither its own nor a root default', () => {
+test('a backend with no host, neither its own nor a root default: a warning (Lura config.go initBackendDefaults accepts it)', () => {
   const noHost = { url_pattern: '/x' };
-  only(
-    checkConfig(config({ endpoints: [endpoint({ backend: [noHost] })] })).errors,
-    '$.endpoints[0].backend[0].host',
-    'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root',
-  );
-  only(
-    checkConfig(config({ endpoints: [endpoint({ backend: [{ ...noHost, host: [] }] })] })).errors,
-    '$.endpoints[0].backend[0].host',
-    'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root',
-  );
+  const said =
+    'no host: every call to this backend fails (500); set "host": ["http://api:8080"] in the backend, or a default "host" at the root';
+  for (const b of [noHost, { ...noHost, host: [] }]) {
+    const r = checkConfig(config({ endpoints: [endpoint({ backend: [b] })] }));
+    assert.deepEqual(r.errors, []);
+    only(r.warnings, '$.endpoints[0].backend[0].host', said);
+  }
   // The root host is the default.
   assert.deepEqual(
     checkConfig(config({ host: ['http://api'], endpoints: [endpoint({ backend: [noHost] })] })).errors,

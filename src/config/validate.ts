@@ -732,10 +732,12 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
   const hostless = HOSTLESS_NAMESPACES.some((ns) => extra[ns] !== undefined);
   const hosts = Array.isArray(b.host) ? b.host : undefined;
   const noHostHere = b.host === undefined || (hosts !== undefined && hosts.length === 0);
+  // Lura's initBackendDefaults takes the root's hosts, even none: `krakend run` starts and the
+  // backend fails each call. gw does the same, and says so.
   if (!hostless && noHostHere && ctx.rootHosts.length === 0)
-    c.error(
+    c.warn(
       `${base}.host`,
-      'no host: set "host": ["http://api:8080"] in the backend, or a default "host" at the root',
+      'no host: every call to this backend fails (500); set "host": ["http://api:8080"] in the backend, or a default "host" at the root',
     );
   if (hosts) checkHosts(hosts, `${base}.host`, c, b.disable_host_sanitize === true);
 
