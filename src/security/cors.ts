@@ -151,7 +151,15 @@ function withHeaders(res: GwResponse, extra: ResponseHeaders): GwResponse {
 function validate(raw: unknown, path: string): ConfigIssue[] {
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
   if (!path.startsWith('$.extra_config'))
-    return [{ path, message: 'security/cors belongs to the root extra_config' }];
+    // KrakenD CE reads it at the root only (the endpoint level is an Enterprise feature): a
+    // warning, as `krakend run` starts and ignores it.
+    return [
+      {
+        path,
+        message: 'security/cors is read in the root extra_config only (ignored here, as in KrakenD CE)',
+        severity: 'warning',
+      },
+    ];
   const v = new IssueList(path);
   for (const k of ['allow_origins', 'allow_methods', 'allow_headers', 'expose_headers'])
     v.type(raw, k, 'string[]');
