@@ -78,10 +78,14 @@ test('modules load only for what the config uses (src/extensions/registry.ts), w
 });
 
 test('gw run refuses an invalid config with exit 1 and the JSON path', async () => {
-  const file = writeConfig({ version: 3, endpoints: [{ endpoint: '/x', backend: [{ url_pattern: '/y' }] }] });
+  // Lura's initBackendURLMappings refuses it too (UndefinedOutputParamError).
+  const file = writeConfig({
+    version: 3,
+    endpoints: [{ endpoint: '/x', backend: [{ host: ['http://127.0.0.1:9'], url_pattern: '/{id}' }] }],
+  });
   const r = await runGw(['run', '-c', file]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /\$\.endpoints\[0\]\.backend\[0\]\.host/);
+  assert.match(r.stderr, /\$\.endpoints\[0\]\.backend\[0\]\.url_pattern: "\{id\}" is not a parameter/);
 });
 
 test('version, help and usage errors', async () => {
