@@ -175,11 +175,15 @@ test('Lura router/gin/router.go registerKrakendEndpoint: only GET, POST, PUT, PA
   }
 });
 
-test('Lura config.go initBackendURLMappings: a backend without url_pattern calls "/" (CleanPath(""))', async () => {
+test('Lura config.go initBackendURLMappings: a backend without url_pattern calls "/" (CleanPath("")); sd/register.go Register.Get: an unknown sd is static', async () => {
   const before = api.requests.length;
   const gw = await startGateway({
     version: 3,
-    endpoints: [{ endpoint: '/bare', backend: [{ host: [api.url] }] }],
+    endpoints: [
+      { endpoint: '/bare', backend: [{ host: [api.url] }] },
+      { endpoint: '/consul', backend: [to({ sd: 'consul' })] },
+      { endpoint: '/dns', backend: [to({ sd: 'dns' })] },
+    ],
   });
   try {
     const r = await get(`${gw.url}/bare`);
@@ -187,6 +191,16 @@ test('Lura config.go initBackendURLMappings: a backend without url_pattern calls
     assert.deepEqual(r.json, { root: true });
     assert.equal(api.requests.at(-1).url, '/');
     assert.equal(api.requests.length, before + 1);
+    assert.deepEqual((await get(`${gw.url}/consul`)).json, { id: 1, name: 'ana' });
+    assert.deepEqual((await get(`${gw.url}/dns`)).json, { id: 1, name: 'ana' });
+    assert.match(
+      gw.logs(),
+      /WARN {3}\$\.endpoints\[1\]\.backend\[0\]\.sd: unknown service discovery "consul": KrakenD calls the hosts as written/,
+    );
+    assert.match(
+      gw.logs(),
+      /WARN {3}\$\.endpoints\[2\]\.backend\[0\]\.sd: DNS SRV service discovery \("sd": "dns"\) is not implemented by gw/,
+    );
   } finally {
     await gw.stop();
   }

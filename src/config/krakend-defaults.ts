@@ -93,6 +93,16 @@ export function applyKrakendDefaults(config: ServiceConfig): ConfigIssue[] {
       const at = `${base}.backend[${j}]`;
       // Lura config.go, initBackendURLMappings: CleanPath("") is "/".
       if (b.url_pattern === undefined) b.url_pattern = '/';
+      if (typeof b.sd === 'string' && b.sd !== 'static')
+        warnings.push({
+          path: `${at}.sd`,
+          // Lura sd/register.go, Register.Get: an unknown name is the fixed (static) host list;
+          // krakend-ce registers "dns" (sd/dnssrv), which gw does not implement.
+          message:
+            b.sd === 'dns' || b.sd === 'dns-shared'
+              ? `DNS SRV service discovery ("sd": "${b.sd}") is not implemented by gw: the hosts are called as written`
+              : `unknown service discovery "${b.sd}": KrakenD calls the hosts as written, as "static" (Lura's sd Register.Get fallback)`,
+        });
       if (typeof b.encoding === 'string') {
         // Lura config.go, initBackendDefaults: the decoder is looked up lower-cased, json if unknown.
         const name = b.encoding.toLowerCase();

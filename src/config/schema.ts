@@ -76,7 +76,7 @@ export const backendSchema: Schema = {
     host: strings('"host": ["http://api:8080"]'),
     method: method(),
     encoding: str('a backend encoding, e.g. "json"'),
-    sd: enumOf(['static', 'dns', 'dns-shared'], 'a service discovery type'),
+    sd: str('a service discovery type, e.g. "static"'),
     sd_scheme: str('a scheme such as "http" or "https"'),
     disable_host_sanitize: bool(),
     is_collection: bool(),
