@@ -1,5 +1,5 @@
-// `gw check -c FILE [-d] [--lint] [-t]`: load, validate, report every issue with its JSON path.
-// Exit 0 when valid ("Syntax OK!" as krakend prints it), 1 when not.
+// `gw check -c FILE [-d] [-t] [-l | -n | -s SCHEMA] [-i INDENT]`: load, validate, report every
+// issue with its JSON path. Exit 0 when valid ("Syntax OK!" as krakend prints it), 1 when not.
 
 import { readFileSync } from 'node:fs';
 import type { ValidateFunction } from 'ajv';
