@@ -88,18 +88,48 @@ export interface CompiledBackend {
 }
 
 const NO_HEADER_LIST: string[] = [];
+/** Where a no-op call goes: written, never read (its status is not checked). */
+const UNREAD_TARGET: CallTarget = { origin: '', target: '' };
 /** A no-op body larger than this (or of unknown size) is piped to the client as it arrives. */
 const STREAM_ABOVE_BYTES = 64 * 1024;
 /** The request headers a head written from the template reads (backend-head.ts). */
 const TEMPLATE_READS: readonly string[] = Object.freeze(['content-type', 'host']);
 
-function invalidStatus(res: HttpResult, exposeCode: boolean): BackendError {
+/** Where a call went, for the text of its error (read only when the answer is refused). */
+export interface CallTarget {
+  origin: string;
+  target: string;
+}
+
+/**
+ * Lura's text for a refused status: `invalid status code 404 [GET /users/{{.Id}}]: <URL>`, the
+ * prefix being the backend's method and url_pattern as Lura's config holds them
+ * (luraproject/lura transport/http/client/status.go, ErrInvalidStatus and GetHTTPStatusHandler).
+ */
+function invalidStatus(
+  res: HttpResult,
+  exposeCode: boolean,
+  errPrefix: string,
+  at: CallTarget,
+): BackendError {
   return new BackendError(
-    'invalid status code',
+    `invalid status code ${res.status} ${errPrefix} ${at.origin}${at.target}`,
     exposeCode ? res.status : 500,
     res.body,
     res.headers,
     res.status,
+  );
+}
+
+/**
+ * A url_pattern as Lura's config rewrites it (config/config.go, initBackendURLMappings and
+ * uri.go CleanPath): a leading `/`, and each `{name}` as the template key `{{.Name}}`.
+ */
+function luraUrlPattern(pattern: string): string {
+  const clean = `/${pattern.replace(/^\//, '')}`;
+  return clean.replace(
+    /\{([\w\-.:/]+)\}/g,
+    (_m, name: string) => `{{.${name[0].toUpperCase()}${name.slice(1)}}}`,
   );
 }
 
@@ -150,9 +180,10 @@ export function compileBackend(
   const maxBodyBytes = maxDecompressedBytes(service);
 
   /** Lura's http stage after the call: 200 and 201 only, then the body decoded (or kept as bytes). */
-  const accept = (res: HttpResult): BackendResponse => {
+  const errPrefix = `[${backend.method ?? endpoint.method ?? 'GET'} ${luraUrlPattern(backend.url_pattern ?? '/')}]:`;
+  const accept = (res: HttpResult, at: CallTarget): BackendResponse => {
     if (noop) return res;
-    if (res.status !== 200 && res.status !== 201) throw invalidStatus(res, returnErrorCode);
+    if (res.status !== 200 && res.status !== 201) throw invalidStatus(res, returnErrorCode, errPrefix, at);
     if (use === AnswerUse.Bytes) {
       // The byte path is JSON only; lura's JSON decoder fails on an empty body (io.EOF), so do we.
       if (res.body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
@@ -167,7 +198,14 @@ export function compileBackend(
   };
 
   /** The HTTP call of a built request (a middleware may have changed it). */
-  const httpCall = (breq: BackendRequest, sink: CallSink, headMode: HeadMode, streamAbove = -1): void => {
+  /** Starts the call, noting in `at` where it goes. */
+  const httpCall = (
+    breq: BackendRequest,
+    sink: CallSink,
+    headMode: HeadMode,
+    at: CallTarget,
+    streamAbove = -1,
+  ): void => {
     let origin = single ? hosts[0] : balancer.origin(breq);
     let target = breq.path;
     // An absolute URL (martian url.Modifier/port.Modifier, lua-backend url()) replaces the host.
@@ -176,6 +214,8 @@ export function compileBackend(
       origin = u.origin;
       target = `${u.pathname}${u.search}`;
     }
+    at.origin = origin;
+    at.target = target;
     const headers: string[] = [];
     const h = breq.headers;
     for (const k in h) headers.push(k, h[k]);
@@ -215,13 +255,14 @@ export function compileBackend(
 
   // The promise form of the call, for the middlewares around it (Lura's backend proxy stack).
   const httpStage: BackendStage = (breq) =>
-    new Promise<BackendResponse>((resolved, rejected) =>
+    new Promise<BackendResponse>((resolved, rejected) => {
+      const at: CallTarget = { origin: '', target: '' };
       httpCall(
         breq,
         {
           resolved: (res) => {
             try {
-              resolved(accept(res));
+              resolved(accept(res, at));
             } catch (err) {
               rejected(err);
             }
@@ -229,8 +270,9 @@ export function compileBackend(
           rejected,
         },
         HeadMode.Map,
-      ),
-    );
+        at,
+      );
+    });
   const featured = applyFeatures<BackendStage>(
     backend.extra_config,
     (m) => m.backend as never,
@@ -280,10 +322,13 @@ export function compileBackend(
     call: direct
       ? (req, seq, sink) => {
           // A no-op answer needs no check and no decoding: unmetered, the sink hears the call itself.
-          const answer: CallSink =
+          const checked =
             noop && metered === undefined
-              ? sink
+              ? undefined
               : new BackendAnswer(sink, accept, metered, metered !== undefined ? performance.now() : 0);
+          const answer: CallSink = checked ?? sink;
+          // Where the call goes, read by the status check (a no-op answer is not checked).
+          const at: CallTarget = checked ?? UNREAD_TARGET;
           // The head from the template: a request without body, to which no feature added headers
           // (propagate_claims).
           if (template !== undefined && req.body === null && req.extraBackendHeaders === undefined) {
@@ -303,6 +348,8 @@ export function compileBackend(
               answer.rejected(err as Error);
               return;
             }
+            at.origin = hosts[host];
+            at.target = target;
             startBackendCall(
               rt.pools,
               new BackendCallOptions(
@@ -333,7 +380,7 @@ export function compileBackend(
             sink.rejected(err);
             return;
           }
-          httpCall(breq, answer, headMode, streamAbove);
+          httpCall(breq, answer, headMode, at, streamAbove);
         }
       : (req, seq, sink) => {
           let breq: BackendRequest;
@@ -397,10 +444,13 @@ function callStage(stage: BackendStage, breq: BackendRequest, concurrent: number
  * One direct call's answer: the stage's check and decoding applied, the backend layer's meters
  * told (with what the check made of it), then the sink.
  */
-class BackendAnswer implements CallSink {
+class BackendAnswer implements CallSink, CallTarget {
+  origin = '';
+  target = '';
+
   constructor(
     private readonly sink: BackendSink,
-    private readonly accept: (res: HttpResult) => BackendResponse,
+    private readonly accept: (res: HttpResult, at: CallTarget) => BackendResponse,
     private readonly meters: readonly Meter[] | undefined,
     private readonly started: number,
   ) {}
@@ -408,7 +458,7 @@ class BackendAnswer implements CallSink {
   resolved(res: HttpResult): void {
     let accepted: BackendResponse;
     try {
-      accepted = this.accept(res);
+      accepted = this.accept(res, this);
     } catch (err) {
       this.rejected(err as Error);
       return;

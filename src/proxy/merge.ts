@@ -224,7 +224,8 @@ class ObjectPart implements BackendSink {
     logFailure(merge.core.ctx, this.b, err);
     const e = toBackendError(err);
     merge.failed ??= e;
-    if (this.b.detailsAlias) merge.add({ [`error_${this.b.detailsAlias}`]: errorDetails(err) });
+    const details = this.b.detailsAlias !== undefined ? errorDetails(err) : undefined;
+    if (details !== undefined) merge.add({ [`error_${this.b.detailsAlias}`]: details });
     merge.settled();
   }
 }
@@ -306,9 +307,10 @@ class Sequence implements BackendSink {
   rejected(err: unknown): void {
     const b = this.core.backends[this.at];
     logFailure(this.core.ctx, b, err);
-    if (b.detailsAlias) {
+    const details = b.detailsAlias !== undefined ? errorDetails(err) : undefined;
+    if (details !== undefined) {
       this.acc ??= {};
-      mergeInto(this.acc, { [`error_${b.detailsAlias}`]: errorDetails(err) });
+      mergeInto(this.acc, { [`error_${b.detailsAlias}`]: details });
     }
     this.done.done(this.core.finish(this.acc, toBackendError(err)));
   }

@@ -224,6 +224,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
       catalog.set(compiled.path, [...(catalog.get(compiled.path) ?? []), compiled.method]);
     logger.debug(`[ENDPOINT: ${compiled.method} ${compiled.path}] pipeline: ${compiled.describe}`);
   });
+  const recordUnmatched = compileUnmatchedRecorder(service, rootContext);
   const autoOptions = routerOpts.auto_options === true;
   if (autoOptions) {
     // lura router/gin/router.go, registerOptionEndpoints: an OPTIONS route per endpoint path,
@@ -235,7 +236,15 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
         headers: { allow: [...methods].sort().join(', '), 'x-krakend': versionHeader },
         body: '',
       };
-      router.add('OPTIONS', path, { handler: (_req, reply) => reply.answer(answer), reads: READS_NONE });
+      // Telemetry counts it with the answers no endpoint gives (no http_route).
+      const handler: Handler =
+        recordUnmatched === undefined
+          ? (_req, reply) => reply.answer(answer)
+          : (req, reply) => {
+              recordUnmatched(req, answer, performance.now());
+              reply.answer(answer);
+            };
+      router.add('OPTIONS', path, { handler, reads: recordUnmatched === undefined ? READS_NONE : null });
     }
   }
   if (!routerOpts.disable_health) {
@@ -300,8 +309,6 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     }
     return notFound;
   };
-
-  const recordUnmatched = compileUnmatchedRecorder(service, rootContext);
 
   // The last lookup, kept: the uWS front asks what a path reads, then has it served, with one
   // walk of the router (the route table never changes, so a kept result is never stale).
