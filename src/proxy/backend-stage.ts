@@ -39,7 +39,7 @@ import {
 import { applyFeatures, compileContext, nsConfig, type PipelineRuntime } from './compile.js';
 import { DeadlineList } from './deadlines.js';
 import { BackendCallOptions } from './dispatch.js';
-import { getDecoder } from './encodings.js';
+import { getDecoder, getDecoderKeepingNumbers } from './encodings.js';
 import { DecodeError } from './errors.js';
 import { HeadMode } from './h1-parser.js';
 import { type CallSink, type HttpResult, startBackendCall } from './http-client.js';
@@ -151,6 +151,7 @@ export function compileBackend(
   rt: PipelineRuntime,
   endpointTimeoutMs: number,
   use: AnswerUse,
+  keepNumberLiterals = false,
 ): CompiledBackend {
   const path = `${endpointPath}.backend[${index}]`;
   const method = (backend.method ?? endpoint.method ?? 'GET').toUpperCase();
@@ -162,7 +163,8 @@ export function compileBackend(
   // A no-op endpoint's backend, or a backend whose own `encoding` is no-op (a sequence reads its body).
   const noop = use === AnswerUse.Passed || use === AnswerUse.PassedMap || backend.encoding === 'no-op';
   const encoding = noop ? 'no-op' : (backend.encoding ?? 'json');
-  const decoder = noop ? undefined : (getDecoder(encoding) ?? getDecoder('json')!);
+  const decoderOf = keepNumberLiterals ? getDecoderKeepingNumbers : getDecoder;
+  const decoder = noop ? undefined : (decoderOf(encoding) ?? decoderOf('json')!);
   const isCollection = backend.is_collection === true;
   const httpCfg = nsConfig(backend.extra_config, 'backend/http');
   const detailsAlias =

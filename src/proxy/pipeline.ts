@@ -89,6 +89,25 @@ function bytePathEligible(
   return true;
 }
 
+/** Output encodings that read decoded data only through JSON.stringify (or not at all). */
+const STRINGIFYING_ENCODINGS = new Set(['json', 'json-collection', 'string']);
+
+/**
+ * Whether the endpoint's decoded data may hold number literals kept as written (JSON.rawJSON,
+ * an object where a number was): only JSON.stringify and gw's structural manipulation read it —
+ * no proxy-layer module (Lua, CEL…) and no backend module that reads the data.
+ */
+function keepsLiterals(endpoint: EndpointConfig, backends: BackendConfig[], outputEncoding: string): boolean {
+  if (!STRINGIFYING_ENCODINGS.has(outputEncoding)) return false;
+  for (const ns of Object.keys(endpoint.extra_config ?? {})) if (moduleFor(ns)?.proxy) return false;
+  for (const b of backends)
+    for (const ns of Object.keys(b.extra_config ?? {})) {
+      const mod = moduleFor(ns);
+      if (mod?.backend && !mod.bytesOnly) return false;
+    }
+  return true;
+}
+
 export function compileEndpoint(
   endpoint: EndpointConfig,
   index: number,
@@ -156,8 +175,11 @@ export function compileEndpoint(
     : wasm !== undefined
       ? AnswerUse.Bytes
       : AnswerUse.Data;
+  // As Lura's decoders (UseNumber), numbers stay as the backend wrote them, where gw can.
+  const keepNumberLiterals =
+    use === AnswerUse.Data && keepsLiterals(endpoint, backendConfigs, outputEncoding);
   const backends: CompiledBackend[] = (noop ? backendConfigs.slice(0, 1) : backendConfigs).map((b, i) =>
-    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, use),
+    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, use, keepNumberLiterals),
   );
   const mergeCtx = { logger: rt.logger, endpointLabel: label };
   const propagated = Array.isArray(proxyCfg?.sequential_propagated_params)
