@@ -293,11 +293,14 @@ export function compileBackend(
   // Without middlewares (meters aside) and made once, the call runs in continuation style.
   const meters = featured === httpStage && concurrent === 1 ? metersOf(instruments) : undefined;
   const direct = meters !== undefined;
+  // A lean head has no Content-Type: return_error_code with return_error_msg answers with the
+  // backend's (router/gin/endpoint.go, ErrorResponseWriter), so such a backend reads a map.
+  const readsErrorType = returnErrorCode && rt.returnErrorMsg;
   const headMode = !direct
     ? HeadMode.Map
     : use === AnswerUse.Passed
       ? HeadMode.Pass
-      : use === AnswerUse.Bytes
+      : use === AnswerUse.Bytes && !readsErrorType
         ? HeadMode.Lean
         : HeadMode.Map;
   // A no-op answer passed on as bytes streams to its client when its body is large or of
