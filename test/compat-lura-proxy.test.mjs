@@ -427,6 +427,24 @@ describe('decoded numbers as Lura decodes them (UseNumber)', () => {
       endpoints: [
         { endpoint: '/num/safejson', backend: [{ host, url_pattern: '/scalar', encoding: 'safejson' }] },
         {
+          endpoint: '/num/paths',
+          backend: [
+            {
+              host,
+              url_pattern: '/first',
+              extra_config: {
+                proxy: {
+                  flatmap_filter: [
+                    { type: 'append', args: ['nums', 'array'] },
+                    { type: 'move', args: ['int.x', 'y'] },
+                    { type: 'del', args: ['price.x', 'struct', 'obj'] },
+                  ],
+                },
+              },
+            },
+          ],
+        },
+        {
           endpoint: '/num/sequence',
           extra_config: { proxy: { sequential: true } },
           backend: [
@@ -443,6 +461,27 @@ describe('decoded numbers as Lura decodes them (UseNumber)', () => {
     const r = await get(`${gw.url}/num/safejson`);
     assert.equal(r.text, '{"content":4.20}');
   });
+
+  check(
+    "flatmap append: the destination's items, then the source's (krakend/flatmap tree.go Tree.Append, tree_test.go TestTree_Append)",
+    async () => {
+      const r = await get(`${gw.url}/num/paths`);
+      assert.deepEqual(r.json.array, ['1', '2', 1, 2.5, 3]);
+      assert.equal(r.json.nums, undefined);
+    },
+  );
+
+  check(
+    'a path into a kept number finds nothing to change (flatmap tree: a number has no children)',
+    { skip: RAW_JSON },
+    async () => {
+      const r = await get(`${gw.url}/num/paths`);
+      assert.ok(r.text.includes('"array":["1","2",1,2.50,3]'), r.text);
+      assert.ok(r.text.includes('"price":4.20,'), r.text);
+      assert.ok(r.text.includes('"int":42,'), r.text);
+      assert.equal(r.json.y, undefined);
+    },
+  );
 
   check(
     'a merged sequence keeps literals through allow and merge (encoding.go JSONDecoder, UseNumber)',

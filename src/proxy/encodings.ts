@@ -18,6 +18,13 @@ function parseJson(body: Buffer): unknown {
 /** JSON.rawJSON (Node ≥ 21; Node 20 only behind --harmony-json-parse-with-source). */
 const rawJSON = (JSON as unknown as { rawJSON?: (text: string) => unknown }).rawJSON;
 
+const isRawJSON = (JSON as unknown as { isRawJSON?: (v: unknown) => boolean }).isRawJSON;
+
+/** A value JSON.parse made an object: an object or array, not a number kept as its text. */
+function isComposite(v: unknown): v is object {
+  return v !== null && typeof v === 'object' && (isRawJSON === undefined || !isRawJSON(v));
+}
+
 /** Whether this runtime can keep number literals as the backend wrote them. */
 export const keepsNumberLiterals = typeof rawJSON === 'function';
 
@@ -63,7 +70,7 @@ function jsonDecoders(parse: (body: Buffer) => unknown): Array<[string, Decoder]
             throw new DecodeError('backend response is not a JSON array (is_collection)');
           return { collection: v };
         }
-        if (v === null || typeof v !== 'object' || Array.isArray(v))
+        if (!isComposite(v) || Array.isArray(v))
           throw new DecodeError('backend response is not a JSON object (use is_collection or safejson)');
         return v as Record<string, unknown>;
       },
@@ -74,7 +81,7 @@ function jsonDecoders(parse: (body: Buffer) => unknown): Array<[string, Decoder]
         if (body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
         const v = parse(body);
         if (Array.isArray(v)) return { collection: v };
-        if (v !== null && typeof v === 'object') return v as Record<string, unknown>;
+        if (isComposite(v)) return v as Record<string, unknown>;
         return { content: v };
       },
     ],
