@@ -118,6 +118,14 @@ describe('backend errors as Lura formats them', () => {
         ],
       },
       { endpoint: '/created', backend: [{ host, url_pattern: '/created' }] },
+      {
+        endpoint: '/merged/failed',
+        backend: [
+          { host, url_pattern: '/fail' },
+          { host, url_pattern: '/teapot', extra_config: { 'backend/http': { return_error_code: true } } },
+        ],
+      },
+      { endpoint: '/single/failed', backend: [{ host, url_pattern: '/fail' }] },
     ];
     gw = await startGateway({
       version: 3,
@@ -157,6 +165,27 @@ describe('backend errors as Lura formats them', () => {
       assert.equal(r.status, 500);
       assert.equal(r.text, '');
       assert.equal(r.headers.get('content-type'), null);
+    },
+  );
+
+  check(
+    "several backends all failed: every error's text, one a line, and a 500 (merging.go mergeError)",
+    async () => {
+      const r = await get(`${gw.url}/merged/failed`);
+      assert.equal(r.status, 500);
+      assert.deepEqual(r.text.split('\n').sort(), [
+        `invalid status code 500 [GET /fail]: ${backend.url}/fail`,
+        '{"title":"teapot"}',
+      ]);
+    },
+  );
+
+  check(
+    "one backend failing with a 500: the message, not the backend's body (endpoint.go ErrorResponseWriter)",
+    async () => {
+      const r = await get(`${gw.url}/single/failed`);
+      assert.equal(r.status, 500);
+      assert.equal(r.text, `invalid status code 500 [GET /fail]: ${backend.url}/fail`);
     },
   );
 

@@ -118,6 +118,7 @@ function invalidStatus(
     res.body,
     res.headers,
     res.status,
+    exposeCode,
   );
 }
 

@@ -87,6 +87,20 @@ export function noopCore(backend: CompiledBackend, ctx: MergeContext): ProxyCore
   return new NoopCore(backend, ctx);
 }
 
+/**
+ * The failure of a parallel call so far, with `err` added. One backend: its own error (Lura builds
+ * no merge for it). Several: Lura's mergeError (proxy/merging.go) — every failure's text, one a
+ * line in order of arrival, and a 500 whatever the backends said, since it carries no status of
+ * its own (router/gin/endpoint.go then answers DefaultToHTTPError's 500).
+ */
+function failureOf(backends: number, failed: BackendError | undefined, err: unknown): BackendError {
+  const e = toBackendError(err);
+  if (backends === 1) return failed ?? e;
+  // A return_error_code failure's text is the backend's body (HTTPResponseError.Error).
+  const text = e.passesBackendAnswer ? (e.body?.toString('utf8') ?? '') : e.message;
+  return new BackendError(failed === undefined ? text : `${failed.message}\n${text}`, 500);
+}
+
 // ---------------------------------------------------------------------------------------------
 // parallel merge of bytes (WASM)
 
@@ -121,7 +135,7 @@ class BytePart implements BackendSink {
   rejected(err: unknown): void {
     const merge = this.merge;
     logFailure(merge.core.ctx, this.b, err);
-    merge.failed ??= toBackendError(err);
+    merge.failed = failureOf(merge.core.backends.length, merge.failed, err);
     merge.settled();
   }
 }
@@ -222,8 +236,7 @@ class ObjectPart implements BackendSink {
   rejected(err: unknown): void {
     const merge = this.merge;
     logFailure(merge.core.ctx, this.b, err);
-    const e = toBackendError(err);
-    merge.failed ??= e;
+    merge.failed = failureOf(merge.core.backends.length, merge.failed, err);
     const details = this.b.detailsAlias !== undefined ? errorDetails(err) : undefined;
     if (details !== undefined) merge.add({ [`error_${this.b.detailsAlias}`]: details });
     merge.settled();

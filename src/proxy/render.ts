@@ -98,8 +98,7 @@ export class Renderer {
     const headers: ResponseHeaders = { 'x-krakend': this.o.versionHeader, 'x-krakend-completed': 'false' };
     let body: Buffer | string = '';
     if (this.o.returnErrorMsg && err) {
-      const passesCode = err.backendStatus !== undefined && err.status === err.backendStatus;
-      if (passesCode) {
+      if (err.passesBackendAnswer) {
         body = err.body ?? '';
         const type = err.headers?.['content-type'];
         if (type !== undefined && type !== '') headers['content-type'] = type;
