@@ -126,6 +126,15 @@ describe('backend errors as Lura formats them', () => {
         ],
       },
       { endpoint: '/single/failed', backend: [{ host, url_pattern: '/fail' }] },
+      {
+        endpoint: '/partial',
+        cache_ttl: '60s',
+        backend: [
+          { host, url_pattern: '/main' },
+          { host, url_pattern: '/fail' },
+        ],
+      },
+      { endpoint: '/cached', cache_ttl: '60s', backend: [{ host, url_pattern: '/main' }] },
     ];
     gw = await startGateway({
       version: 3,
@@ -186,6 +195,39 @@ describe('backend errors as Lura formats them', () => {
       const r = await get(`${gw.url}/single/failed`);
       assert.equal(r.status, 500);
       assert.equal(r.text, `invalid status code 500 [GET /fail]: ${backend.url}/fail`);
+    },
+  );
+
+  check(
+    'a partial answer: 200, its data, incomplete, no Cache-Control (endpoint_test.go TestEndpointHandler_incompleteAndErrored)',
+    async () => {
+      const r = await get(`${quiet.url}/partial`);
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json, { main: true, n: 4.2 });
+      assert.equal(r.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.equal(r.headers.get('x-krakend-completed'), 'false');
+      assert.equal(r.headers.get('cache-control'), null);
+    },
+  );
+
+  check(
+    'no answer: 500, no body, no Content-Type, incomplete (endpoint_test.go TestEndpointHandler_errored)',
+    async () => {
+      const r = await get(`${quiet.url}/single/failed`);
+      assert.equal(r.status, 500);
+      assert.equal(r.text, '');
+      assert.equal(r.headers.get('content-type'), null);
+      assert.equal(r.headers.get('x-krakend-completed'), 'false');
+    },
+  );
+
+  check(
+    'a complete answer with cache_ttl: Cache-Control public, max-age (endpoint.go CustomErrorEndpointHandler)',
+    async () => {
+      const r = await get(`${quiet.url}/cached`);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('cache-control'), 'public, max-age=60');
+      assert.equal(r.headers.get('x-krakend-completed'), 'true');
     },
   );
 
