@@ -190,6 +190,9 @@ for (const front of ['uws', 'node']) {
         const r = await send(gw.url, 'GET', '/user/123%3f/public');
         assert.equal(r.status, 400);
         assert.equal(r.text, 'error: encoded url params');
+        // Written before any endpoint handler runs: no X-Krakend; Go's sniffing names the type.
+        assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
+        assert.equal(r.headers['x-krakend'], undefined);
       },
     );
 
