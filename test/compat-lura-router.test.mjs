@@ -88,6 +88,8 @@ for (const front of ['uws', 'node']) {
             ep('/writes', 'DELETE'),
             ep('/user/{id}/public', 'GET'),
             ep('/slash/', 'POST'),
+            ep('/items/{id}', 'GET'),
+            ep('/items/new', 'POST'),
           ],
         },
         { args: ['--workers', '1', '--front', front] },
@@ -171,6 +173,15 @@ for (const front of ['uws', 'node']) {
         assert.equal(r.headers['content-type'], 'text/plain');
         assert.equal(r.headers['x-krakend'], VERSION);
         assert.equal(r.headers['x-krakend-completed'], 'false');
+      },
+    );
+
+    check(
+      '405: Allow names every method that routes the path, through any pattern (gin.go handleHTTPRequest)',
+      async () => {
+        const r = await send(gw.url, 'PUT', '/items/new');
+        assert.equal(r.status, 405);
+        assert.equal(r.headers.allow, 'GET, POST, OPTIONS');
       },
     );
 

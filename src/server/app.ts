@@ -304,7 +304,11 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     const alternative = lookupAlternatives(req, path);
     if (alternative !== undefined) return alternative;
     if (found.kind === 'method-not-allowed' && handleMethodNotAllowed) {
-      const allow = treeOrder.filter((m) => found.allow.includes(m)).join(', ');
+      // gin looks the path up in every other method's tree: a method may route it through
+      // another pattern (GET /items/{id} and POST /items/new both take /items/new).
+      const allow = treeOrder
+        .filter((m) => m !== req.method && (found.allow.includes(m) || hasRoute(m, path)))
+        .join(', ');
       return { ...methodNotAllowed, headers: { ...methodNotAllowed.headers, allow } };
     }
     return notFound;
