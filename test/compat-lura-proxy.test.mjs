@@ -328,6 +328,7 @@ describe('sequential proxy as Lura renders it', () => {
         seq('/seq/object', ['/echo/o/{resp0_obj}']),
         seq('/seq/nil', ['/echo/nil/{resp0_nil}']),
         seq('/seq/walk', ['/echo/walk/{resp0_missing.foo}']),
+        seq('/seq/unset', ['/echo/unset/{resp0_nope}']),
         seq('/seq/literal', ['/echo/lit/{resp0_price}/{resp0_nums}/{resp0_big}']),
         {
           ...seq('/seq/propagated', ['/echo/p/{resp0_array}'], {
@@ -390,6 +391,13 @@ describe('sequential proxy as Lura renders it', () => {
       assert.equal((await nextOf('/seq/walk')).path, '/echo/walk/top');
     },
   );
+
+  check("a value no answer has stays as Lura's template key (request.go GeneratePath)", async () => {
+    const next = await nextOf('/seq/unset');
+    assert.equal(next.path, '/echo/unset/{{.Resp0_nope}}');
+    const hit = backend.requests.find((r) => r.url.startsWith('/echo/unset/'));
+    assert.equal(hit.url, '/echo/unset/%7B%7B.Resp0_nope%7D%7D');
+  });
 
   check(
     'numbers as the backend wrote them, in arrays too (encoding.go UseNumber; merging.go %v of json.Number)',

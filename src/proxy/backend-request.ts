@@ -70,8 +70,17 @@ function compileTemplate(template: string): Part[] {
     const name = m[1];
     const resp = RESP_VAR.exec(name);
     const respWhole = RESP_WHOLE.exec(name);
-    if (resp) parts.push({ kind: 'resp', index: Number(resp[1]), path: resp[2].split('.'), raw: m[0] });
-    else if (respWhole) parts.push({ kind: 'resp', index: Number(respWhole[1]), path: [], raw: m[0] });
+    // A value no answer gave stays as Lura's template key (config.go turns `{resp0_x}` into
+    // `{{.Resp0_x}}`; request.go GeneratePath leaves a key it has no param for).
+    if (resp)
+      parts.push({
+        kind: 'resp',
+        index: Number(resp[1]),
+        path: resp[2].split('.'),
+        raw: `{{.Resp${resp[1]}_${resp[2]}}}`,
+      });
+    else if (respWhole)
+      parts.push({ kind: 'resp', index: Number(respWhole[1]), path: [], raw: `{{.Resp${respWhole[1]}}}` });
     else if (name.startsWith('JWT.')) parts.push({ kind: 'jwt', claim: name.slice(4), raw: m[0] });
     else if (name.startsWith('input_headers.'))
       parts.push({ kind: 'header', name: name.slice('input_headers.'.length).toLowerCase(), raw: m[0] });
@@ -207,7 +216,9 @@ function fill(parts: Part[], req: FillSource, seq: SequentialValues | undefined,
       }
       case 'resp': {
         const v = sequentialParam(seq, p.index, p.path);
-        out += v === undefined ? p.raw : inPath ? pathEscape(v) : encodeURIComponent(v);
+        // Go's URL escapes the key's braces in a path and leaves a query as written.
+        if (v === undefined) out += inPath ? encodeURI(p.raw) : p.raw;
+        else out += inPath ? pathEscape(v) : encodeURIComponent(v);
         break;
       }
       case 'jwt': {
