@@ -322,6 +322,11 @@ export class BackendError extends Error {
     readonly body?: Buffer,
     readonly headers?: ResponseHeaders,
     readonly backendStatus?: number,
+    /**
+     * The backend's status and body are the answer (`return_error_code`: Lura's HTTPResponseError),
+     * its body the text return_error_msg writes.
+     */
+    readonly passesBackendAnswer = false,
   ) {
     super(message);
   }

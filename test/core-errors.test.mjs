@@ -173,7 +173,12 @@ for (const front of ['uws', 'node']) {
       assert.equal(r.status, 200);
       assert.deepEqual(r.json, {
         ok: true,
-        error_backend_b: { http_status_code: 404, http_body: '404 page not found\n' },
+        // luraproject/lura transport/http/client/status.go, HTTPResponseError: the backend's Content-Type too
+        error_backend_b: {
+          http_status_code: 404,
+          http_body: '404 page not found\n',
+          http_body_encoding: 'text/plain',
+        },
       });
     });
 

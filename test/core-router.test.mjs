@@ -142,10 +142,11 @@ describe('router options', () => {
     assert.deepEqual(m.json, { oops: 'wrong method' });
   });
 
+  // luraproject/lura transport/http/client/status.go, ErrInvalidStatus.Error
   test('return_error_msg shows the gateway error', async () => {
     const r = await get(`${gw.url}/broken`);
     assert.equal(r.status, 500);
-    assert.equal(r.text, 'invalid status code');
+    assert.equal(r.text, `invalid status code 404 [GET /missing]: ${backend.url}/missing`);
   });
 
   test('forwarded_by_client_ip with trusted_proxies picks the last untrusted IP', async () => {

@@ -184,12 +184,13 @@ describe('response manipulation end to end (--transform js)', () => {
   });
 
   test('docs: moving around data in arrays', async () => {
+    // The destination's items first: krakend/flatmap tree/tree.go, Tree.Append.
     assert.deepEqual((await get(`${gw.url}/education-clean`)).json, {
       schools: [
-        { name: "Lil' Elephants" },
-        { name: 'Bright Rainbows' },
         { name: 'Brookside Elementary' },
         { name: 'Oak Tree School' },
+        { name: "Lil' Elephants" },
+        { name: 'Bright Rainbows' },
       ],
     });
   });

@@ -155,12 +155,14 @@ describe('docs: configuration examples', () => {
     const out = fm(ops, input);
     assert.equal(
       JSON.stringify(out),
+      // The destination's items first (krakend/flatmap tree/tree.go, Tree.Append); the docs'
+      // example output lists them the other way round, the source decides.
       JSON.stringify({
         schools: [
-          { name: "Lil' Elephants" },
-          { name: 'Bright Rainbows' },
           { name: 'Brookside Elementary' },
           { name: 'Oak Tree School' },
+          { name: "Lil' Elephants" },
+          { name: 'Bright Rainbows' },
         ],
       }),
     );
@@ -173,7 +175,7 @@ describe('docs: configuration examples', () => {
       append('collection_to_append', 'returned_collection'),
     ];
     const input = { target_in_collection: [1], collection_to_append: [2], returned_collection: [3] };
-    assert.deepEqual(fm(ops, input), { destination_in_collection: [1], returned_collection: [2, 3] });
+    assert.deepEqual(fm(ops, input), { destination_in_collection: [1], returned_collection: [3, 2] });
   });
 });
 
@@ -325,23 +327,27 @@ describe('move', () => {
 });
 
 describe('append', () => {
-  test('from elements first, then to elements; from removed', () => {
-    assert.deepEqual(fm([append('a', 'b')], { a: [1, 2], b: [3], c: 0 }), { b: [1, 2, 3], c: 0 });
+  // krakend/flatmap tree/tree.go, Tree.Append, and its tree_test.go TestTree_Append ("plain")
+  test('to elements first, then from elements; from removed', () => {
+    assert.deepEqual(fm([append('a', 'b')], { a: [1, 2], b: [3], c: 0 }), { b: [3, 1, 2], c: 0 });
   });
-  test('missing destination counts as []', () => {
-    assert.deepEqual(fm([append('a', 'b')], { a: [1] }), { b: [1] });
-  });
-  test('non-array source or destination: nothing', () => {
-    for (const input of [{ a: 1, b: [2] }, { a: [1], b: 2 }, { a: { x: 1 }, b: [] }, { b: [1] }]) {
+  test('non-array source or destination, or a missing one: nothing', () => {
+    for (const input of [
+      { a: 1, b: [2] },
+      { a: [1], b: 2 },
+      { a: { x: 1 }, b: [] },
+      { b: [1] },
+      { a: [1] },
+    ]) {
       assert.deepEqual(fm([append('a', 'b')], input), input);
     }
   });
   test('under a wildcard, per element', () => {
     const input = { g: [{ x: [1], y: [2] }, { x: [], y: [3] }, { y: [4] }] };
-    assert.deepEqual(fm([append('g.*.x', 'g.*.y')], input), { g: [{ y: [1, 2] }, { y: [3] }, { y: [4] }] });
+    assert.deepEqual(fm([append('g.*.x', 'g.*.y')], input), { g: [{ y: [2, 1] }, { y: [3] }, { y: [4] }] });
   });
   test('into a nested destination', () => {
-    assert.deepEqual(fm([append('a', 'o.list')], { a: [1], o: { list: [2] } }), { o: { list: [1, 2] } });
+    assert.deepEqual(fm([append('a', 'o.list')], { a: [1], o: { list: [2] } }), { o: { list: [2, 1] } });
   });
   test('does not share the destination array with the input', () => {
     const input = frozen({ a: [1], b: [2] });
@@ -357,7 +363,7 @@ describe('endpoint level: merge then flatmap', () => {
     mergeInto(acc, { users: [{ id: 1, user_id: 5 }] });
     mergeInto(acc, { extra: [{ id: 2, user_id: 6 }] });
     const out = compileFlatmap([del('users.*.user_id', 'extra.*.user_id'), append('extra', 'users')])(acc);
-    assert.deepEqual(out, { users: [{ id: 2 }, { id: 1 }] });
+    assert.deepEqual(out, { users: [{ id: 1 }, { id: 2 }] });
   });
 });
 

@@ -141,12 +141,14 @@ test('docs, Array manipulation: moving around data in arrays (kindergarten + sch
         schools: [{ title: 'Brookside Elementary' }, { title: 'Oak Tree School' }],
       },
     ],
+    // The destination's items first: krakend/flatmap tree/tree.go, Tree.Append (the docs' example
+    // output shows the other order; the source decides).
     {
       schools: [
-        { name: "Lil' Elephants" },
-        { name: 'Bright Rainbows' },
         { name: 'Brookside Elementary' },
         { name: 'Oak Tree School' },
+        { name: "Lil' Elephants" },
+        { name: 'Bright Rainbows' },
       ],
     },
   );

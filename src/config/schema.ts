@@ -249,6 +249,8 @@ export const proxySchema: Schema = {
     },
     flatmap_filter: flatmapFilter,
     shadow: bool(),
+    shadow_timeout: str('a duration ("1s")'),
+    sequential_propagated_params: strings('["resp0_id"]'),
     combiner: str(),
   },
 };

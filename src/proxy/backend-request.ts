@@ -70,8 +70,17 @@ function compileTemplate(template: string): Part[] {
     const name = m[1];
     const resp = RESP_VAR.exec(name);
     const respWhole = RESP_WHOLE.exec(name);
-    if (resp) parts.push({ kind: 'resp', index: Number(resp[1]), path: resp[2].split('.'), raw: m[0] });
-    else if (respWhole) parts.push({ kind: 'resp', index: Number(respWhole[1]), path: [], raw: m[0] });
+    // A value no answer gave stays as Lura's template key (config.go turns `{resp0_x}` into
+    // `{{.Resp0_x}}`; request.go GeneratePath leaves a key it has no param for).
+    if (resp)
+      parts.push({
+        kind: 'resp',
+        index: Number(resp[1]),
+        path: resp[2].split('.'),
+        raw: `{{.Resp${resp[1]}_${resp[2]}}}`,
+      });
+    else if (respWhole)
+      parts.push({ kind: 'resp', index: Number(respWhole[1]), path: [], raw: `{{.Resp${respWhole[1]}}}` });
     else if (name.startsWith('JWT.')) parts.push({ kind: 'jwt', claim: name.slice(4), raw: m[0] });
     else if (name.startsWith('input_headers.'))
       parts.push({ kind: 'header', name: name.slice('input_headers.'.length).toLowerCase(), raw: m[0] });
@@ -114,18 +123,58 @@ export function goString(v: unknown): string {
 /** Values of previous responses for the sequential proxy, by backend index. */
 export type SequentialValues = Array<Record<string, unknown> | string | undefined>;
 
-function lookupResp(values: SequentialValues | undefined, index: number, path: string[]): string | undefined {
+/**
+ * A previous answer's value as a sequential parameter, as Lura's sequential merger reads and
+ * prints it (luraproject/lura proxy/merging.go, sequentialMerge): `resp0_a.b` walks the objects
+ * of the path — stopping where one is missing or not an object, and then looking the last key up
+ * where it stopped — and prints the value as Go's `%v` prints what `UseNumber` decoded: an
+ * array's items joined by `,`, a number as the backend wrote it. `resp0` alone is a no-op
+ * backend's whole body. Undefined when there is no such value.
+ */
+export function sequentialParam(
+  values: SequentialValues | undefined,
+  index: number,
+  path: string[],
+): string | undefined {
   const v = values?.[index];
   if (v === undefined) return undefined;
   if (path.length === 0) return typeof v === 'string' ? v : JSON.stringify(v);
   if (typeof v === 'string') return path.length === 1 && path[0] === 'content' ? v : undefined;
-  let cur: unknown = v;
-  for (const seg of path) {
-    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
-    if (!Object.hasOwn(cur, seg)) return undefined;
-    cur = (cur as Record<string, unknown>)[seg];
+  let data = v as Record<string, unknown>;
+  for (let i = 0; i < path.length - 1; i++) {
+    if (!Object.hasOwn(data, path[i])) break;
+    const next = data[path[i]];
+    if (next === null || typeof next !== 'object' || Array.isArray(next) || isRawNumber(next)) break;
+    data = next as Record<string, unknown>;
   }
-  return goString(cur);
+  const last = path[path.length - 1];
+  if (!Object.hasOwn(data, last)) return undefined;
+  const found = data[last];
+  if (Array.isArray(found)) return found.map(goValue).join(',');
+  return goValue(found);
+}
+
+/** A number kept as the backend wrote it (JSON.rawJSON), where the runtime has it. */
+function isRawNumber(v: object): v is { rawJSON: string } {
+  return typeof (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON === 'function'
+    ? (JSON as unknown as { isRawJSON: (v: unknown) => boolean }).isRawJSON(v)
+    : false;
+}
+
+/** Go's `%v` of a value `encoding/json` decoded with UseNumber (maps print with sorted keys). */
+function goValue(v: unknown): string {
+  if (v === null || v === undefined) return '<nil>';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (Array.isArray(v)) return `[${v.map(goValue).join(' ')}]`;
+  if (typeof v === 'object') {
+    if (isRawNumber(v)) return v.rawJSON;
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o).sort();
+    return `map[${keys.map((k) => `${k}:${goValue(o[k])}`).join(' ')}]`;
+  }
+  return String(v);
 }
 
 function queryValues(query: string, name: string): string[] {
@@ -166,8 +215,10 @@ function fill(parts: Part[], req: FillSource, seq: SequentialValues | undefined,
         break;
       }
       case 'resp': {
-        const v = lookupResp(seq, p.index, p.path);
-        out += v === undefined ? p.raw : inPath ? pathEscape(v) : encodeURIComponent(v);
+        const v = sequentialParam(seq, p.index, p.path);
+        // Go's URL escapes the key's braces in a path and leaves a query as written.
+        if (v === undefined) out += inPath ? encodeURI(p.raw) : p.raw;
+        else out += inPath ? pathEscape(v) : encodeURIComponent(v);
         break;
       }
       case 'jwt': {

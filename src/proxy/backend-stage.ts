@@ -39,7 +39,7 @@ import {
 import { applyFeatures, compileContext, nsConfig, type PipelineRuntime } from './compile.js';
 import { DeadlineList } from './deadlines.js';
 import { BackendCallOptions } from './dispatch.js';
-import { getDecoder } from './encodings.js';
+import { getDecoder, getDecoderKeepingNumbers } from './encodings.js';
 import { DecodeError } from './errors.js';
 import { HeadMode } from './h1-parser.js';
 import { type CallSink, type HttpResult, startBackendCall } from './http-client.js';
@@ -88,18 +88,49 @@ export interface CompiledBackend {
 }
 
 const NO_HEADER_LIST: string[] = [];
+/** Where a no-op call goes: written, never read (its status is not checked). */
+const UNREAD_TARGET: CallTarget = { origin: '', target: '' };
 /** A no-op body larger than this (or of unknown size) is piped to the client as it arrives. */
 const STREAM_ABOVE_BYTES = 64 * 1024;
 /** The request headers a head written from the template reads (backend-head.ts). */
 const TEMPLATE_READS: readonly string[] = Object.freeze(['content-type', 'host']);
 
-function invalidStatus(res: HttpResult, exposeCode: boolean): BackendError {
+/** Where a call went, for the text of its error (read only when the answer is refused). */
+export interface CallTarget {
+  origin: string;
+  target: string;
+}
+
+/**
+ * Lura's text for a refused status: `invalid status code 404 [GET /users/{{.Id}}]: <URL>`, the
+ * prefix being the backend's method and url_pattern as Lura's config holds them
+ * (luraproject/lura transport/http/client/status.go, ErrInvalidStatus and GetHTTPStatusHandler).
+ */
+function invalidStatus(
+  res: HttpResult,
+  exposeCode: boolean,
+  errPrefix: string,
+  at: CallTarget,
+): BackendError {
   return new BackendError(
-    'invalid status code',
+    `invalid status code ${res.status} ${errPrefix} ${at.origin}${at.target}`,
     exposeCode ? res.status : 500,
     res.body,
     res.headers,
     res.status,
+    exposeCode,
+  );
+}
+
+/**
+ * A url_pattern as Lura's config rewrites it (config/config.go, initBackendURLMappings and
+ * uri.go CleanPath): a leading `/`, and each `{name}` as the template key `{{.Name}}`.
+ */
+function luraUrlPattern(pattern: string): string {
+  const clean = `/${pattern.replace(/^\//, '')}`;
+  return clean.replace(
+    /\{([\w\-.:/]+)\}/g,
+    (_m, name: string) => `{{.${name[0].toUpperCase()}${name.slice(1)}}}`,
   );
 }
 
@@ -121,6 +152,7 @@ export function compileBackend(
   rt: PipelineRuntime,
   endpointTimeoutMs: number,
   use: AnswerUse,
+  keepNumberLiterals = false,
 ): CompiledBackend {
   const path = `${endpointPath}.backend[${index}]`;
   const method = (backend.method ?? endpoint.method ?? 'GET').toUpperCase();
@@ -137,7 +169,8 @@ export function compileBackend(
   // A no-op endpoint's backend, or a backend whose own `encoding` is no-op (a sequence reads its body).
   const noop = use === AnswerUse.Passed || use === AnswerUse.PassedMap || backend.encoding === 'no-op';
   const encoding = noop ? 'no-op' : (backend.encoding ?? 'json');
-  const decoder = noop ? undefined : (getDecoder(encoding) ?? getDecoder('json')!);
+  const decoderOf = keepNumberLiterals ? getDecoderKeepingNumbers : getDecoder;
+  const decoder = noop ? undefined : (decoderOf(encoding) ?? decoderOf('json')!);
   const isCollection = backend.is_collection === true;
   const httpCfg = nsConfig(backend.extra_config, 'backend/http');
   const detailsAlias =
@@ -155,9 +188,10 @@ export function compileBackend(
   const maxBodyBytes = maxDecompressedBytes(service);
 
   /** Lura's http stage after the call: 200 and 201 only, then the body decoded (or kept as bytes). */
-  const accept = (res: HttpResult): BackendResponse => {
+  const errPrefix = `[${backend.method ?? endpoint.method ?? 'GET'} ${luraUrlPattern(backend.url_pattern ?? '/')}]:`;
+  const accept = (res: HttpResult, at: CallTarget): BackendResponse => {
     if (noop) return res;
-    if (res.status !== 200 && res.status !== 201) throw invalidStatus(res, returnErrorCode);
+    if (res.status !== 200 && res.status !== 201) throw invalidStatus(res, returnErrorCode, errPrefix, at);
     if (use === AnswerUse.Bytes) {
       // The byte path is JSON only; lura's JSON decoder fails on an empty body (io.EOF), so do we.
       if (res.body.length === 0) throw new DecodeError('invalid JSON from backend: empty body (EOF)');
@@ -172,7 +206,14 @@ export function compileBackend(
   };
 
   /** The HTTP call of a built request (a middleware may have changed it). */
-  const httpCall = (breq: BackendRequest, sink: CallSink, headMode: HeadMode, streamAbove = -1): void => {
+  /** Starts the call, noting in `at` where it goes. */
+  const httpCall = (
+    breq: BackendRequest,
+    sink: CallSink,
+    headMode: HeadMode,
+    at: CallTarget,
+    streamAbove = -1,
+  ): void => {
     if (noTransport !== undefined) {
       sink.rejected(noTransport);
       return;
@@ -185,6 +226,8 @@ export function compileBackend(
       origin = u.origin;
       target = `${u.pathname}${u.search}`;
     }
+    at.origin = origin;
+    at.target = target;
     const headers: string[] = [];
     const h = breq.headers;
     for (const k in h) headers.push(k, h[k]);
@@ -224,13 +267,14 @@ export function compileBackend(
 
   // The promise form of the call, for the middlewares around it (Lura's backend proxy stack).
   const httpStage: BackendStage = (breq) =>
-    new Promise<BackendResponse>((resolved, rejected) =>
+    new Promise<BackendResponse>((resolved, rejected) => {
+      const at: CallTarget = { origin: '', target: '' };
       httpCall(
         breq,
         {
           resolved: (res) => {
             try {
-              resolved(accept(res));
+              resolved(accept(res, at));
             } catch (err) {
               rejected(err);
             }
@@ -238,8 +282,9 @@ export function compileBackend(
           rejected,
         },
         HeadMode.Map,
-      ),
-    );
+        at,
+      );
+    });
   const featured = applyFeatures<BackendStage>(
     backend.extra_config,
     (m) => m.backend as never,
@@ -258,11 +303,14 @@ export function compileBackend(
   // Without middlewares (meters aside) and made once, the call runs in continuation style.
   const meters = featured === httpStage && concurrent === 1 ? metersOf(instruments) : undefined;
   const direct = meters !== undefined;
+  // A lean head has no Content-Type: return_error_code with return_error_msg answers with the
+  // backend's (router/gin/endpoint.go, ErrorResponseWriter), so such a backend reads a map.
+  const readsErrorType = returnErrorCode && rt.returnErrorMsg;
   const headMode = !direct
     ? HeadMode.Map
     : use === AnswerUse.Passed
       ? HeadMode.Pass
-      : use === AnswerUse.Bytes
+      : use === AnswerUse.Bytes && !readsErrorType
         ? HeadMode.Lean
         : HeadMode.Map;
   // A no-op answer passed on as bytes streams to its client when its body is large or of
@@ -289,10 +337,13 @@ export function compileBackend(
     call: direct
       ? (req, seq, sink) => {
           // A no-op answer needs no check and no decoding: unmetered, the sink hears the call itself.
-          const answer: CallSink =
+          const checked =
             noop && metered === undefined
-              ? sink
+              ? undefined
               : new BackendAnswer(sink, accept, metered, metered !== undefined ? performance.now() : 0);
+          const answer: CallSink = checked ?? sink;
+          // Where the call goes, read by the status check (a no-op answer is not checked).
+          const at: CallTarget = checked ?? UNREAD_TARGET;
           // The head from the template: a request without body, to which no feature added headers
           // (propagate_claims).
           if (template !== undefined && req.body === null && req.extraBackendHeaders === undefined) {
@@ -312,6 +363,8 @@ export function compileBackend(
               answer.rejected(err as Error);
               return;
             }
+            at.origin = hosts[host];
+            at.target = target;
             startBackendCall(
               rt.pools,
               new BackendCallOptions(
@@ -342,7 +395,7 @@ export function compileBackend(
             sink.rejected(err);
             return;
           }
-          httpCall(breq, answer, headMode, streamAbove);
+          httpCall(breq, answer, headMode, at, streamAbove);
         }
       : (req, seq, sink) => {
           let breq: BackendRequest;
@@ -406,10 +459,13 @@ function callStage(stage: BackendStage, breq: BackendRequest, concurrent: number
  * One direct call's answer: the stage's check and decoding applied, the backend layer's meters
  * told (with what the check made of it), then the sink.
  */
-class BackendAnswer implements CallSink {
+class BackendAnswer implements CallSink, CallTarget {
+  origin = '';
+  target = '';
+
   constructor(
     private readonly sink: BackendSink,
-    private readonly accept: (res: HttpResult) => BackendResponse,
+    private readonly accept: (res: HttpResult, at: CallTarget) => BackendResponse,
     private readonly meters: readonly Meter[] | undefined,
     private readonly started: number,
   ) {}
@@ -417,7 +473,7 @@ class BackendAnswer implements CallSink {
   resolved(res: HttpResult): void {
     let accepted: BackendResponse;
     try {
-      accepted = this.accept(res);
+      accepted = this.accept(res, this);
     } catch (err) {
       this.rejected(err as Error);
       return;

@@ -94,15 +94,20 @@ export function toBackendError(err: unknown): BackendError {
   return new BackendError(err instanceof Error ? err.message : String(err), 500);
 }
 
-/** A failed backend's `error_<alias>` object (`return_error_details`), as Lura writes it. */
-export function errorDetails(err: unknown): Record<string, unknown> {
-  if (err instanceof BackendError) {
-    return {
-      http_status_code: err.backendStatus ?? err.status,
-      http_body: err.body ? err.body.toString('utf8') : err.message,
-    };
-  }
-  return { http_status_code: 0, http_body: err instanceof Error ? err.message : String(err) };
+/**
+ * A failed backend's `error_<alias>` object (`return_error_details`), as Lura writes it
+ * (luraproject/lura transport/http/client/status.go, HTTPResponseError: `http_body` and
+ * `http_body_encoding` left out when empty), or undefined when the failure is not an answer
+ * with a refused status: Lura then has no object to merge (proxy/http.go, NewHTTPProxyDetailed).
+ */
+export function errorDetails(err: unknown): Record<string, unknown> | undefined {
+  if (!(err instanceof BackendError) || err.backendStatus === undefined) return undefined;
+  const details: Record<string, unknown> = { http_status_code: err.backendStatus };
+  const body = err.body ? err.body.toString('utf8') : '';
+  if (body !== '') details.http_body = body;
+  const encoding = err.headers?.['content-type'];
+  if (encoding !== undefined && encoding !== '') details.http_body_encoding = encoding;
+  return details;
 }
 
 /** The warning a failed backend call leaves in the log, with its code. */

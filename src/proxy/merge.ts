@@ -18,7 +18,7 @@ import {
   type WasmEndpointTransform,
 } from '../transform/wasm/index.js';
 import { BackendError, type BackendResponse, type GwRequest, type ProxyResponse } from '../types.js';
-import type { SequentialValues } from './backend-request.js';
+import { type SequentialValues, sequentialParam } from './backend-request.js';
 import type { BackendSink, CompiledBackend } from './backend-stage.js';
 import { DecodeError, errorDetails, logBackendFailure, toBackendError } from './errors.js';
 
@@ -87,6 +87,20 @@ export function noopCore(backend: CompiledBackend, ctx: MergeContext): ProxyCore
   return new NoopCore(backend, ctx);
 }
 
+/**
+ * The failure of a parallel call so far, with `err` added. One backend: its own error (Lura builds
+ * no merge for it). Several: Lura's mergeError (proxy/merging.go) — every failure's text, one a
+ * line in order of arrival, and a 500 whatever the backends said, since it carries no status of
+ * its own (router/gin/endpoint.go then answers DefaultToHTTPError's 500).
+ */
+function failureOf(backends: number, failed: BackendError | undefined, err: unknown): BackendError {
+  const e = toBackendError(err);
+  if (backends === 1) return failed ?? e;
+  // A return_error_code failure's text is the backend's body (HTTPResponseError.Error).
+  const text = e.passesBackendAnswer ? (e.body?.toString('utf8') ?? '') : e.message;
+  return new BackendError(failed === undefined ? text : `${failed.message}\n${text}`, 500);
+}
+
 // ---------------------------------------------------------------------------------------------
 // parallel merge of bytes (WASM)
 
@@ -121,7 +135,7 @@ class BytePart implements BackendSink {
   rejected(err: unknown): void {
     const merge = this.merge;
     logFailure(merge.core.ctx, this.b, err);
-    merge.failed ??= toBackendError(err);
+    merge.failed = failureOf(merge.core.backends.length, merge.failed, err);
     merge.settled();
   }
 }
@@ -222,9 +236,9 @@ class ObjectPart implements BackendSink {
   rejected(err: unknown): void {
     const merge = this.merge;
     logFailure(merge.core.ctx, this.b, err);
-    const e = toBackendError(err);
-    merge.failed ??= e;
-    if (this.b.detailsAlias) merge.add({ [`error_${this.b.detailsAlias}`]: errorDetails(err) });
+    merge.failed = failureOf(merge.core.backends.length, merge.failed, err);
+    const details = this.b.detailsAlias !== undefined ? errorDetails(err) : undefined;
+    if (details !== undefined) merge.add({ [`error_${this.b.detailsAlias}`]: details });
     merge.settled();
   }
 }
@@ -263,16 +277,57 @@ export function objectMergeCore(
 // ---------------------------------------------------------------------------------------------
 // sequence
 
+/** A value of a previous answer that a backend of a sequence gets as a param (`Resp0_id`). */
+export interface SequentialParam {
+  /** The param's name, as Lura names it: `Resp<index>` then `_<path>` when there is one. */
+  name: string;
+  index: number;
+  path: string[];
+}
+
+const RESP_IN_PATTERN = /\{resp(\d+)_([\w\-.]+)\}/g;
+const RESP_PROPAGATED = /[Rr]esp(\d+)_?([\w\-.]+)?/g;
+
+/**
+ * The params each backend of a sequence gets from the answers before it, as Lura's
+ * sequentialMergerConfig (luraproject/lura proxy/merging.go) lists them: the `{respN_x}` of its
+ * url_pattern and, after the first backend, the endpoint's `sequential_propagated_params`. A
+ * backend's middlewares (Lua's `params()`) see them, and they stay set for the backends after.
+ */
+export function compileSequentialParams(
+  urlPatterns: string[],
+  propagated: readonly string[],
+): SequentialParam[][] {
+  const total = urlPatterns.length;
+  const param = (index: string, path: string | undefined): SequentialParam => ({
+    name: path ? `Resp${index}_${path}` : `Resp${index}`,
+    index: Number(index),
+    path: path ? path.split('.') : [],
+  });
+  return urlPatterns.map((pattern, i) => {
+    const out: SequentialParam[] = [];
+    for (const m of pattern.matchAll(RESP_IN_PATTERN)) out.push(param(m[1], m[2]));
+    if (i > 0)
+      for (const p of propagated)
+        for (const m of p.matchAll(RESP_PROPAGATED)) if (Number(m[1]) < total) out.push(param(m[1], m[2]));
+    return out;
+  });
+}
+
 /** One request's sequence: the backends one after the other, each reading the answers before. */
 class Sequence implements BackendSink {
   private at = 0;
   private acc: Record<string, unknown> | null = null;
   private readonly seq: SequentialValues = [];
+  /** The request as the backends see it once a previous answer gave params (see SequentialParam). */
+  private view: GwRequest;
   constructor(
     private readonly core: SequenceCore,
-    private readonly req: GwRequest,
+    req: GwRequest,
     private readonly done: ProxyDone,
-  ) {}
+  ) {
+    this.view = req;
+  }
 
   next(): void {
     const backends = this.core.backends;
@@ -280,7 +335,25 @@ class Sequence implements BackendSink {
       this.done.done(this.core.finish(this.acc, undefined));
       return;
     }
-    backends[this.at].call(this.req, this.seq, this);
+    const params = this.core.params[this.at];
+    if (params !== undefined && params.length > 0) this.addParams(params);
+    backends[this.at].call(this.view, this.seq, this);
+  }
+
+  private addParams(params: SequentialParam[]): void {
+    let view = this.view;
+    for (const p of params) {
+      if (p.index >= this.at) continue;
+      const value = sequentialParam(this.seq, p.index, p.path);
+      if (value === undefined) continue;
+      if (view === this.view) {
+        // The client's request stays as it is: the backends get a view with params of their own.
+        view = Object.create(this.view) as GwRequest;
+        view.params = { ...this.view.params };
+      }
+      view.params[p.name] = value;
+    }
+    this.view = view;
   }
 
   resolved(res: BackendResponse): void {
@@ -306,9 +379,10 @@ class Sequence implements BackendSink {
   rejected(err: unknown): void {
     const b = this.core.backends[this.at];
     logFailure(this.core.ctx, b, err);
-    if (b.detailsAlias) {
+    const details = b.detailsAlias !== undefined ? errorDetails(err) : undefined;
+    if (details !== undefined) {
       this.acc ??= {};
-      mergeInto(this.acc, { [`error_${b.detailsAlias}`]: errorDetails(err) });
+      mergeInto(this.acc, { [`error_${b.detailsAlias}`]: details });
     }
     this.done.done(this.core.finish(this.acc, toBackendError(err)));
   }
@@ -318,6 +392,7 @@ class SequenceCore implements ProxyCore {
   readonly describe: string;
   constructor(
     readonly backends: CompiledBackend[],
+    readonly params: SequentialParam[][],
     private readonly endpointFlatmap: DataTransform | undefined,
     readonly ctx: MergeContext,
   ) {
@@ -336,8 +411,9 @@ class SequenceCore implements ProxyCore {
 
 export function sequenceCore(
   backends: CompiledBackend[],
+  params: SequentialParam[][],
   endpointFlatmap: DataTransform | undefined,
   ctx: MergeContext,
 ): ProxyCore {
-  return new SequenceCore(backends, endpointFlatmap, ctx);
+  return new SequenceCore(backends, params, endpointFlatmap, ctx);
 }

@@ -13,9 +13,11 @@
 // rendered. An absent layer costs nothing; a layer of guards and meters costs their calls.
 
 import { moduleFor } from '../extensions/registry.js';
+import type { DataTransform } from '../transform/index.js';
 import { compileFlatmap, flatmapFromExtraConfig, manipulationFromBackend } from '../transform/index.js';
 import { createWasmEndpointTransform } from '../transform/wasm/index.js';
 import type {
+  BackendConfig,
   EndpointConfig,
   EndpointMiddleware,
   GwRequest,
@@ -33,6 +35,7 @@ import { toBackendError } from './errors.js';
 import { chainEndpoint, meterEndpoint, metersOf, outcome } from './layers.js';
 import {
   byteMergeCore,
+  compileSequentialParams,
   noopCore,
   objectMergeCore,
   type ProxyCore,
@@ -64,12 +67,12 @@ export interface CompiledEndpoint {
  */
 function bytePathEligible(
   endpoint: EndpointConfig,
+  backends: BackendConfig[],
   outputEncoding: string,
   sequential: boolean,
   proxyCfg: Record<string, unknown> | undefined,
 ): boolean {
   if (outputEncoding !== 'json' || sequential || proxyCfg?.static !== undefined) return false;
-  const backends = endpoint.backend ?? [];
   if (backends.length === 0) return false;
   for (const ns of Object.keys(endpoint.extra_config ?? {})) {
     if (moduleFor(ns)?.proxy) return false;
@@ -83,6 +86,25 @@ function bytePathEligible(
       if (mod?.backend && !mod.bytesOnly) return false;
     }
   }
+  return true;
+}
+
+/** Output encodings that read decoded data only through JSON.stringify (or not at all). */
+const STRINGIFYING_ENCODINGS = new Set(['json', 'json-collection', 'string']);
+
+/**
+ * Whether the endpoint's decoded data may hold number literals kept as written (JSON.rawJSON,
+ * an object where a number was): only JSON.stringify and gw's structural manipulation read it —
+ * no proxy-layer module (Lua, CEL…) and no backend module that reads the data.
+ */
+function keepsLiterals(endpoint: EndpointConfig, backends: BackendConfig[], outputEncoding: string): boolean {
+  if (!STRINGIFYING_ENCODINGS.has(outputEncoding)) return false;
+  for (const ns of Object.keys(endpoint.extra_config ?? {})) if (moduleFor(ns)?.proxy) return false;
+  for (const b of backends)
+    for (const ns of Object.keys(b.extra_config ?? {})) {
+      const mod = moduleFor(ns);
+      if (mod?.backend && !mod.bytesOnly) return false;
+    }
   return true;
 }
 
@@ -102,7 +124,12 @@ export function compileEndpoint(
   const cacheTtlMs = parseDurationMs(endpoint.cache_ttl) ?? parseDurationMs(service.cache_ttl) ?? 0;
   const proxyCfg = nsConfig(endpoint.extra_config, 'proxy');
   const sequential = proxyCfg?.sequential === true;
-  const backendConfigs = endpoint.backend ?? [];
+  // Shadow backends are split off first, as Lura's shadowFactory does (proxy/shadow.go): the
+  // endpoint is built from the others, and the shadows get a proxy of their own whose answers
+  // are dropped.
+  const allBackends = endpoint.backend ?? [];
+  const backendConfigs = allBackends.filter((b) => !isShadowBackend(b));
+  const shadowConfigs = allBackends.filter(isShadowBackend);
   const endpointCtx = (ns: string) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint);
   const serviceCtx = (ns: string) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint);
 
@@ -130,7 +157,9 @@ export function compileEndpoint(
   const flatmapOps = backendConfigs.length > 1 ? flatmapFromExtraConfig(endpoint.extra_config) : undefined;
   const endpointFlatmap = flatmapOps && flatmapOps.length > 0 ? compileFlatmap(flatmapOps) : undefined;
   const wasm =
-    !noop && rt.transform === 'wasm' && bytePathEligible(endpoint, outputEncoding, sequential, proxyCfg)
+    !noop &&
+    rt.transform === 'wasm' &&
+    bytePathEligible(endpoint, backendConfigs, outputEncoding, sequential, proxyCfg)
       ? createWasmEndpointTransform({
           backends: backendConfigs.map((b) => ({
             ...manipulationFromBackend(b),
@@ -146,11 +175,31 @@ export function compileEndpoint(
     : wasm !== undefined
       ? AnswerUse.Bytes
       : AnswerUse.Data;
+  // As Lura's decoders (UseNumber), numbers stay as the backend wrote them, where gw can.
+  const keepNumberLiterals =
+    use === AnswerUse.Data && keepsLiterals(endpoint, backendConfigs, outputEncoding);
   const backends: CompiledBackend[] = (noop ? backendConfigs.slice(0, 1) : backendConfigs).map((b, i) =>
-    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, use),
+    compileBackend(endpoint, b, i, path, service, rt, timeoutMs, use, keepNumberLiterals),
   );
   const mergeCtx = { logger: rt.logger, endpointLabel: label };
-  const core: ProxyCore | undefined =
+  const propagated = Array.isArray(proxyCfg?.sequential_propagated_params)
+    ? proxyCfg.sequential_propagated_params.filter((p): p is string => typeof p === 'string')
+    : [];
+  const sequenceOf = (
+    list: CompiledBackend[],
+    configs: typeof backendConfigs,
+    flatmap: DataTransform | undefined,
+  ) =>
+    sequenceCore(
+      list,
+      compileSequentialParams(
+        configs.map((b) => b.url_pattern ?? ''),
+        propagated,
+      ),
+      flatmap,
+      mergeCtx,
+    );
+  const mainCore: ProxyCore | undefined =
     backends.length === 0
       ? undefined
       : noop
@@ -158,17 +207,53 @@ export function compileEndpoint(
         : wasm !== undefined
           ? byteMergeCore(backends, wasm, mergeCtx)
           : sequential
-            ? sequenceCore(backends, endpointFlatmap, mergeCtx)
+            ? sequenceOf(backends, backendConfigs, endpointFlatmap)
             : objectMergeCore(backends, endpointFlatmap, mergeCtx);
 
+  let core = mainCore;
+  /** Every backend called, shadows included (what they read of the request). */
+  const called = [...backends];
+  if (shadowConfigs.length > 0) {
+    // The shadows' deadline: the longest of their shadow_timeout (else the endpoint's timeout).
+    const shadowTimeoutMs = Math.max(
+      ...shadowConfigs.map(
+        (b) => parseDurationMs(nsConfig(b.extra_config, 'proxy')?.shadow_timeout) ?? timeoutMs,
+      ),
+    );
+    // A shadow's answer is read but never passed on, so a no-op endpoint's shadow is read whole.
+    const shadowBackends = shadowConfigs.map((b, i) =>
+      compileBackend(
+        endpoint,
+        noop ? { ...b, encoding: 'no-op' } : b,
+        i,
+        path,
+        service,
+        rt,
+        shadowTimeoutMs,
+        AnswerUse.Data,
+      ),
+    );
+    const shadowCore =
+      sequential && !noop
+        ? sequenceOf(shadowBackends, shadowConfigs, undefined)
+        : objectMergeCore(shadowBackends, undefined, mergeCtx);
+    core = mainCore === undefined ? undefined : shadowedCore(mainCore, shadowCore);
+    called.push(...shadowBackends);
+  }
+
   const proxy = compileProxyLayer(core, proxyWrappers, proxyMeters);
+  // Only shadow backends: Lura fails to build the endpoint's proxy (ErrNoBackends) and the router
+  // answers every request with a bare 500 (router/gin/router.go, registerKrakendEndpoints).
+  const buildFailed = backendConfigs.length === 0 && shadowConfigs.length > 0;
   const renderer = new Renderer({
     versionHeader: rt.versionHeader,
     cacheControl: cacheTtlMs > 0 ? `public, max-age=${Math.floor(cacheTtlMs / 1000)}` : undefined,
     returnErrorMsg: rt.returnErrorMsg,
     encoder: getEncoder(outputEncoding) ?? getEncoder('json')!,
   });
-  const rendered: Handler = (req, reply) => proxy.run(req, new RenderedReply(renderer, req, reply));
+  const rendered: Handler = buildFailed
+    ? (_req, reply) => reply.answer({ status: 500, headers: {}, body: '' })
+    : (req, reply) => proxy.run(req, new RenderedReply(renderer, req, reply));
 
   // The endpoint layer, outermost first: telemetry, then the endpoint's own middlewares.
   const endpointFeatures = featureMiddlewares<EndpointMiddleware>(
@@ -192,7 +277,7 @@ export function compileEndpoint(
     endpointFeatures,
     endpointMeters === undefined && endpointInstruments.length > 0,
     proxyWrappers.length > 0,
-    backends,
+    called,
     outputEncoding,
   );
 
@@ -214,6 +299,28 @@ export function compileEndpoint(
     }`,
   ].join('; ');
   return { method, path: endpoint.endpoint, handler, reads, describe };
+}
+
+/** A backend marked `"proxy": {"shadow": true}` (luraproject/lura proxy/shadow.go, isShadowBackend). */
+function isShadowBackend(b: BackendConfig): boolean {
+  return nsConfig(b.extra_config, 'proxy')?.shadow === true;
+}
+
+/** What a shadow's answer is told to: nothing hears it. */
+const DROPPED: ProxyDone = { done: () => {} };
+
+/**
+ * The endpoint's core with its shadows: they get the same request, started first, and their
+ * answer — data, failure or lateness — never reaches the client (proxy/shadow.go, NewShadowProxyWithTimeout).
+ */
+function shadowedCore(main: ProxyCore, shadow: ProxyCore): ProxyCore {
+  return {
+    describe: `${main.describe}, with ${shadow.describe} as shadow`,
+    run(req, done) {
+      shadow.run(req, DROPPED);
+      main.run(req, done);
+    },
+  };
 }
 
 /** Output encodings whose encoder reads no request header. */

@@ -86,18 +86,26 @@ export class Renderer {
     return { status: pr.status ?? 200, headers, body: raw };
   }
 
-  /** The answer when no data came: the error's status, its text with return_error_msg. */
+  /**
+   * The answer when no data came: the error's status and, with return_error_msg, its text
+   * (luraproject/lura router/gin/endpoint.go, CustomErrorEndpointHandler and ErrorResponseWriter).
+   * A return_error_code failure's text is the backend's body, sent with the backend's Content-Type
+   * (HTTPResponseError.Encoding); any other text goes as Go's content sniffing labels it.
+   */
   private error(pr: ProxyResponse): GwResponse {
     const err = pr.error;
     const status = err ? err.status : 500;
+    const headers: ResponseHeaders = { 'x-krakend': this.o.versionHeader, 'x-krakend-completed': 'false' };
     let body: Buffer | string = '';
     if (this.o.returnErrorMsg && err) {
-      // return_error_code + return_error_msg: the backend's own error body; otherwise the gateway's reading.
-      const backendBody = err.backendStatus !== undefined && err.status === err.backendStatus && err.body;
-      body = backendBody && backendBody.length > 0 ? backendBody : err.message;
+      if (err.passesBackendAnswer) {
+        body = err.body ?? '';
+        const type = err.headers?.['content-type'];
+        if (type !== undefined && type !== '') headers['content-type'] = type;
+      } else body = err.message;
+      if (body.length > 0 && headers['content-type'] === undefined)
+        headers['content-type'] = 'text/plain; charset=utf-8';
     }
-    const headers: ResponseHeaders = { 'x-krakend': this.o.versionHeader, 'x-krakend-completed': 'false' };
-    if (body !== '') headers['content-type'] = 'text/plain; charset=utf-8';
     if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
     return { status, headers, body };
   }

@@ -104,15 +104,57 @@ function compileClientIp(opts: RouterOptions): ((req: GwRequest) => string) | un
   };
 }
 
-function errorBody(opts: RouterOptions, code: number, fallback: string): GwResponse {
+/**
+ * The router's 404 or 405: gin's own text as `text/plain` with no charset (gin-gonic/gin gin.go,
+ * serveError), or the configured `error_body` as JSON (krakend-ce router_engine.go, jsonHandler);
+ * both with the X-Krakend headers krakend-ce's NoRoute/NoMethod handler sets (defaultHandler).
+ */
+function errorBody(opts: RouterOptions, code: number, fallback: string, versionHeader: string): GwResponse {
   const custom = opts.error_body?.[String(code)];
+  const headers = { 'x-krakend': versionHeader, 'x-krakend-completed': 'false' };
   if (custom !== undefined)
     return {
       status: code,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
+      headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
       body: JSON.stringify(custom),
     };
-  return plain(code, fallback);
+  return { status: code, headers: { 'content-type': 'text/plain', ...headers }, body: fallback };
+}
+
+/** The methods Lura's gin router registers endpoints for (router/gin/router.go, registerKrakendEndpoint). */
+const ROUTED_METHODS = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+/** The methods gin's `Any` registers, in its order (the debug and echo endpoints). */
+const ANY_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'HEAD', 'OPTIONS', 'DELETE', 'CONNECT', 'TRACE'];
+
+/**
+ * The order of gin's method trees, which is the order of a 405's `Allow` list: a tree is added
+ * when its method is first registered — the health check (GET) in lura's NewEngine, then the
+ * debug/echo endpoints (`Any`), then the endpoints in config order, then the auto OPTIONS routes
+ * (gin-gonic/gin gin.go, handleHTTPRequest; luraproject/lura router/gin/engine.go and router.go).
+ */
+function ginTreeOrder(service: ServiceConfig, opts: RouterOptions, autoOptions: boolean): string[] {
+  const order: string[] = [];
+  const add = (m: string) => {
+    if (!order.includes(m)) order.push(m);
+  };
+  if (!opts.disable_health) add('GET');
+  if (service.debug_endpoint === true || service.echo_endpoint === true) for (const m of ANY_METHODS) add(m);
+  for (const ep of service.endpoints ?? []) add((ep.method ?? 'GET').toUpperCase());
+  if (autoOptions) add('OPTIONS');
+  for (const m of ANY_METHODS) add(m);
+  return order;
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&#34;',
+  "'": '&#39;',
+};
+/** Go's html escaping of http.Redirect's body (net/http server.go, htmlReplacer). */
+function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]);
 }
 
 /** A lookup that found no route. */
@@ -173,13 +215,40 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   });
 
   const router = new Router<Route>();
+  /** Each endpoint path's methods, for auto_options (lura router/gin/router.go, urlCatalog). */
+  const catalog = new Map<string, string[]>();
   (service.endpoints ?? []).forEach((ep, i) => {
     if (servedMethod(ep) === undefined) return; // Lura's router skips other methods
     const compiled = compileEndpoint(ep, i, service, rt);
     if (router.has(compiled.method, compiled.path)) return;
     router.add(compiled.method, compiled.path, { handler: compiled.handler, reads: compiled.reads });
+    if (ROUTED_METHODS.has(compiled.method))
+      catalog.set(compiled.path, [...(catalog.get(compiled.path) ?? []), compiled.method]);
     logger.debug(`[ENDPOINT: ${compiled.method} ${compiled.path}] pipeline: ${compiled.describe}`);
   });
+  const recordUnmatched = compileUnmatchedRecorder(service, rootContext);
+  const autoOptions = routerOpts.auto_options === true;
+  if (autoOptions) {
+    // lura router/gin/router.go, registerOptionEndpoints: an OPTIONS route per endpoint path,
+    // answering 200 with its methods sorted (Go's sort.Strings) and X-Krakend; no body.
+    for (const [path, methods] of catalog) {
+      if (router.has('OPTIONS', path)) continue;
+      const answer: GwResponse = {
+        status: 200,
+        headers: { allow: [...methods].sort().join(', '), 'x-krakend': versionHeader },
+        body: '',
+      };
+      // Telemetry counts it with the answers no endpoint gives (no http_route).
+      const handler: Handler =
+        recordUnmatched === undefined
+          ? (_req, reply) => reply.answer(answer)
+          : (req, reply) => {
+              recordUnmatched(req, answer, performance.now());
+              reply.answer(answer);
+            };
+      router.add('OPTIONS', path, { handler, reads: recordUnmatched === undefined ? READS_NONE : null });
+    }
+  }
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
     if (!router.has('GET', healthPath))
@@ -194,58 +263,58 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     routerOpts.disable_redirect_trailing_slash !== true && routerOpts.redirect_trailing_slash !== false;
   const redirectFixedPath =
     routerOpts.disable_redirect_fixed_path !== true && routerOpts.redirect_fixed_path !== false;
-  const autoOptions = routerOpts.auto_options === true;
   const handleMethodNotAllowed = routerOpts.disable_handle_method_not_allowed !== true;
   const clientIp = compileClientIp(routerOpts);
-  const notFound = errorBody(routerOpts, 404, '404 page not found');
-  const methodNotAllowed = errorBody(routerOpts, 405, '405 method not allowed');
+  const notFound = errorBody(routerOpts, 404, '404 page not found', versionHeader);
+  const methodNotAllowed = errorBody(routerOpts, 405, '405 method not allowed', versionHeader);
+  const treeOrder = ginTreeOrder(service, routerOpts, autoOptions);
 
+  /**
+   * gin's redirect (gin.go, redirectRequest → Go's http.Redirect): 301 for GET, 307 otherwise, the
+   * query kept; a GET gets Go's small HTML body, other methods no body and no Content-Type.
+   */
   const redirect = (req: GwRequest, location: string): GwResponse => {
-    const code = req.method === 'GET' ? 301 : 307;
     const target = req.query === '' ? location : `${location}?${req.query}`;
+    if (req.method !== 'GET') return { status: 307, headers: { location: target }, body: '' };
     return {
-      status: code,
+      status: 301,
       headers: { location: target, 'content-type': 'text/html; charset=utf-8' },
-      body: '',
+      body: `<a href="${htmlEscape(target)}">Moved Permanently</a>.\n\n`,
     };
   };
 
+  /** gin redirects only to a path its tree for the request's method holds (gin.go, handleHTTPRequest). */
+  const hasRoute = (method: string, path: string) => router.lookup(method, path).kind === 'found';
   const lookupAlternatives = (req: GwRequest, path: string): GwResponse | undefined => {
-    if (redirectTrailingSlash && path !== '/') {
+    if (req.method === 'CONNECT' || path === '/') return undefined;
+    if (redirectTrailingSlash) {
       const alt = path.endsWith('/') ? path.slice(0, -1) : `${path}/`;
-      if (router.lookup(req.method, alt).kind !== 'not-found') return redirect(req, alt);
+      if (hasRoute(req.method, alt)) return redirect(req, alt);
     }
     if (redirectFixedPath) {
       const cleaned = cleanPath(path);
-      if (cleaned !== path && router.lookup(req.method, cleaned).kind !== 'not-found')
-        return redirect(req, cleaned);
+      if (cleaned !== path && hasRoute(req.method, cleaned)) return redirect(req, cleaned);
       const fixed = router.fixedPath(cleaned);
-      if (fixed !== undefined) return redirect(req, fixed);
+      if (fixed !== undefined && hasRoute(req.method, fixed)) return redirect(req, fixed);
     }
     return undefined;
   };
 
   /** The router's own answer to a request whose path or method no route has. */
   const unmatched = (req: GwRequest, path: string, found: Unmatched): GwResponse => {
-    if (found.kind === 'method-not-allowed') {
-      if (autoOptions && req.method === 'OPTIONS') {
-        return {
-          status: 200,
-          headers: { allow: [...found.allow, 'OPTIONS'].join(', '), 'content-length': '0' },
-          body: '',
-        };
-      }
-      if (handleMethodNotAllowed)
-        return {
-          ...methodNotAllowed,
-          headers: { ...methodNotAllowed.headers, allow: found.allow.join(', ') },
-        };
-      return notFound;
+    // gin tries its redirects (in the request method's tree) before the 405.
+    const alternative = lookupAlternatives(req, path);
+    if (alternative !== undefined) return alternative;
+    if (found.kind === 'method-not-allowed' && handleMethodNotAllowed) {
+      // gin looks the path up in every other method's tree: a method may route it through
+      // another pattern (GET /items/{id} and POST /items/new both take /items/new).
+      const allow = treeOrder
+        .filter((m) => m !== req.method && (found.allow.includes(m) || hasRoute(m, path)))
+        .join(', ');
+      return { ...methodNotAllowed, headers: { ...methodNotAllowed.headers, allow } };
     }
-    return lookupAlternatives(req, path) ?? notFound;
+    return notFound;
   };
-
-  const recordUnmatched = compileUnmatchedRecorder(service, rootContext);
 
   // The last lookup, kept: the uWS front asks what a path reads, then has it served, with one
   // walk of the router (the route table never changes, so a kept result is never stale).

@@ -291,15 +291,17 @@ function renameKey(obj: JsonObject, from: string, to: string, value: unknown): J
   return out;
 }
 
+/**
+ * The destination's items, then the source's; the source removed. Both must be arrays, else
+ * nothing changes (krakend/flatmap tree/tree.go, Tree.Append; its tree_test.go TestTree_Append).
+ */
 function appendIn(node: Container, srcRel: readonly string[], dstRel: readonly string[]): Container {
   const items = getPath(node, srcRel);
   if (!Array.isArray(items)) return node;
   const without = deletePure(node, srcRel, 0);
   const existing = getPath(without, dstRel);
-  let combined: unknown[];
-  if (existing === undefined) combined = items.slice();
-  else if (Array.isArray(existing)) combined = items.concat(existing);
-  else return node;
+  if (!Array.isArray(existing)) return node;
+  const combined = existing.concat(items);
   const result = setPure(without, dstRel, 0, combined);
   return result === FAIL ? node : result;
 }

@@ -14,14 +14,21 @@ export function splitPath(path: string): string[] {
   return path.split('.');
 }
 
-/** A JSON object (not null, not an array). */
+/**
+ * A number kept as the backend wrote it (JSON.rawJSON, src/proxy/encodings.ts) is an object to
+ * JavaScript but a number to a path: never stepped into, never copied.
+ */
+const isRawJSON: (v: unknown) => boolean =
+  (JSON as unknown as { isRawJSON?: (v: unknown) => boolean }).isRawJSON ?? (() => false);
+
+/** A JSON object (not null, not an array, not a kept number). */
 export function isObject(v: unknown): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !isRawJSON(v);
 }
 
 /** An object or an array: something a path can step into. */
 export function isContainer(v: unknown): v is JsonObject | unknown[] {
-  return typeof v === 'object' && v !== null;
+  return typeof v === 'object' && v !== null && !isRawJSON(v);
 }
 
 const hasOwn = Object.prototype.hasOwnProperty;

@@ -235,29 +235,28 @@ function renameIn(node: usize, from: usize, to: usize): void {
   else appendMember(node, to, value);
 }
 
+// The destination's items, then the source's; both must be arrays (krakend/flatmap Tree.Append).
 function appendIn(node: usize, src: usize, dst: usize): void {
   const items = getPath(node, src);
   if (items == 0 || !isArrayValue(items)) return;
   const deleted = deleteAt(node, src);
   const existing = getPath(node, dst);
-  if ((existing != 0 && !isArrayValue(existing)) || !canSet(node, dst)) {
+  if (existing == 0 || !isArrayValue(existing) || !canSet(node, dst)) {
     if (deleted) relink();
     return;
   }
+  materialize(existing);
   materialize(items);
   const combined = newValue(K_ARR, 0, 0, 0);
-  let it = fieldA(items);
+  let it = fieldA(existing);
   while (it != 0) {
     appendItem(combined, itemValue(it));
     it = itemNext(it);
   }
-  if (existing != 0) {
-    materialize(existing);
-    it = fieldA(existing);
-    while (it != 0) {
-      appendItem(combined, itemValue(it));
-      it = itemNext(it);
-    }
+  it = fieldA(items);
+  while (it != 0) {
+    appendItem(combined, itemValue(it));
+    it = itemNext(it);
   }
   doSet(node, dst, combined);
 }
