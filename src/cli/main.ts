@@ -12,7 +12,7 @@ export const EXAMPLE_CONFIG = join(ROOT, 'examples', 'krakend.json');
 export const HELP = `gw ${GW_VERSION}: an API gateway that serves KrakenD v3 configurations
 
 Usage:
-  gw run   [-c FILE] [-p PORT] [-d] [--workers N] [--front auto|uws|node] [--transform wasm|js] [--log-level LEVEL]
+  gw run   [-c FILE] [-p PORT] [-d] [--watch] [--workers N] [--front auto|uws|node] [--transform wasm|js] [--log-level LEVEL]
   gw check -c FILE [-d] [--lint] [-t]
   gw health [-c FILE] [-p PORT] [--pid PID]
   gw version
@@ -21,6 +21,8 @@ Usage:
 Commands:
   run      Serve the configuration. Without -c, serves the bundled example
            (examples/krakend.json), whose backends are gw's own /__debug/ and /__echo/.
+           SIGHUP reads, checks and serves the configuration again without a restart (an
+           invalid one is logged and the running one stays).
   check    Validate a configuration: every error with its JSON path. Exit 0 valid, 1 invalid.
   health   Ask the gw serving FILE whether it is healthy (its port, listen_ip, health_path,
            TLS, as gw run reads them): exit 0 when its health endpoint answers 200, else 1.
@@ -33,6 +35,8 @@ Options:
   -c, --config FILE     krakend.json / .yaml / .yml / .toml
   -p, --port PORT       Listen port (overrides "port" and KRAKEND_PORT); health: the port to ask
   -d, --debug           run: debug log level and the /__debug/ endpoint; check: print the parsed config
+  --watch               run: reload when the configuration file (and, with FC_ENABLE=1, the
+                        FC_SETTINGS, FC_PARTIALS and FC_TEMPLATES folders) change
   --workers N           Worker threads serving the same port (default: one per core)
   --front FRONT         HTTP front: auto (default: uWebSockets.js where its current build
                         loads, node:http elsewhere), uws (also the old build, on Node 20),
@@ -54,6 +58,7 @@ interface Parsed {
   debug: boolean;
   lint: boolean;
   testRoutes: boolean;
+  watch: boolean;
   workers?: number;
   front: FrontRequest;
   transform: 'wasm' | 'js';
@@ -68,6 +73,7 @@ function parseArgs(argv: string[]): Parsed {
     debug: false,
     lint: false,
     testRoutes: false,
+    watch: false,
     front: 'auto',
     transform: 'wasm',
   };
@@ -97,6 +103,9 @@ function parseArgs(argv: string[]): Parsed {
         break;
       case '--lint':
         p.lint = true;
+        break;
+      case '--watch':
+        p.watch = true;
         break;
       case '-t':
       case '--test-gin':

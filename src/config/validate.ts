@@ -350,7 +350,7 @@ export function wildcardRefusal(pattern: string): string | undefined {
   if (segments.at(-1) !== '*')
     return 'a wildcard endpoint ends in "/*" (a "*" elsewhere, or inside a segment, is not one)';
   if (segments.length === 1)
-    return '"/*" would take all traffic: declare at least one level before the wildcard (e.g. /v1/*)';
+    return 'it would take all traffic: declare at least one level before the wildcard (e.g. /v1/*)';
   if (/^\{[^{}]*\}$/.test(segments[0]) && segments.length > 2)
     return 'a wildcard endpoint that starts with a {variable} has no other level: /{foo}/* is valid, /{foo}/bar/* is not';
   return undefined;

@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { gatherBody } from '../proxy/body-stream.js';
 import { bodyBytes } from '../proxy/util.js';
 import type { BodyStream, GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
-import { type FrontOptions, type HttpFront, plainResponse, refusalResponse } from './front.js';
+import { type FrontOptions, type FrontTls, type HttpFront, plainResponse, refusalResponse } from './front.js';
 import { HeadScan, originPath, REFUSED, type Refusal, refusalBytes, refusalOf } from './http1.js';
 
 /** Connections whose last head gw refused: closed once answered, nothing more is parsed. */
@@ -88,6 +88,12 @@ export class NodeFront implements HttpFront {
 
   inFlight(): number {
     return this.active;
+  }
+
+  /** node:https swaps the certificates of new connections in place (`setSecureContext`). */
+  updateTls(tls: FrontTls): void {
+    if (this.opts.tls === undefined) return;
+    (this.server as https.Server).setSecureContext(tls.node);
   }
 
   async close(deadlineMs: number): Promise<void> {

@@ -48,6 +48,8 @@ export interface HttpFront {
   /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes. */
   close(deadlineMs: number): Promise<void>;
   inFlight(): number;
+  /** New certificates (a reload): connections from now on are served with them. */
+  updateTls?(tls: FrontTls): void;
 }
 
 const statusLines: string[] = [];
