@@ -149,6 +149,8 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       writeTimeoutMs: parseDurationMs(service.write_timeout) ?? 0,
       idleTimeoutMs: parseDurationMs(service.idle_timeout) ?? 0,
       tls: opts.tls ?? first.tls,
+      // HTTP/2 where Go's server gives it: on the TLS port (ALPN), and as h2c with use_h2c.
+      http2: (opts.tls ?? first.tls) !== undefined || service.use_h2c === true,
       onAnswered: live.onAnswered,
       onFailure: (req, err) =>
         live.current.logger.error(

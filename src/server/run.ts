@@ -143,6 +143,11 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
     opts.front,
     Math.max(1, Math.floor(opts.workers ?? availableParallelism())),
     listenerTls?.uwsIncompatibility,
+    listenerTls !== undefined
+      ? 'ALPN h2 on the TLS port'
+      : opts.service.use_h2c === true
+        ? 'use_h2c'
+        : undefined,
   );
   if (choice.warning !== undefined) log.warn(choice.warning);
   const front = choice.kind;
