@@ -201,6 +201,36 @@ describe('SIGHUP under load', () => {
   });
 });
 
+describe('what a reload keeps', () => {
+  test('the /__stats listener moves to the new configuration once the replaced one frees its port', async () => {
+    const port = await freePort();
+    const statsPort = await freePort();
+    const withStats = (pattern) =>
+      configFor(port, pattern, {
+        extra_config: { 'telemetry/metrics': { listen_address: `127.0.0.1:${statsPort}` } },
+      });
+    const file = writeConfig(withStats('/a'));
+    const gw = await startGateway(null, { file, port });
+    try {
+      await gw.waitForLog(/__stats listening/);
+      writeFileSync(file, JSON.stringify(withStats('/b')));
+      gw.child.kill('SIGHUP');
+      await gw.waitForLog(/the new configuration serves/);
+      // The replaced configuration closes after its longest timeout (2 s) and a second.
+      await until(
+        () => (gw.logs().match(/__stats listening/g) ?? []).length === 2,
+        'the new /__stats listener',
+      );
+      assert.deepEqual(await (await fetch(`http://127.0.0.1:${port}/v`)).json(), { version: 'b' });
+      const stats = await (await fetch(`http://127.0.0.1:${statsPort}/__stats`)).json();
+      // The new configuration counts from zero: the one request it served.
+      assert.equal(stats['krakend.router.response./v.status.200'], 1);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('gw run --watch', () => {
   test('a saved configuration is served without a signal (an editor that replaces the file too)', async () => {
     const port = await freePort();
@@ -266,6 +296,48 @@ describe('TLS certificates reload', () => {
       s.on('error', reject);
     });
   const fingerprint = (pem) => new X509Certificate(readFileSync(pem)).fingerprint256;
+
+  /** Serves certificate A, reloads B, then a broken one: new connections get A, B, then B. */
+  async function certificatesReload(tlsExtra, args) {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-tls-reload-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    copyFileSync(pkiA.cert, cert);
+    copyFileSync(pkiA.key, key);
+    const port = await freePort();
+    const file = writeConfig(
+      configFor(port, '/a', { tls: { keys: [{ public_key: cert, private_key: key }], ...tlsExtra } }),
+    );
+    const gw = await startGateway(null, { file, port, args });
+    try {
+      assert.equal(await servedCert(port), fingerprint(pkiA.cert));
+      copyFileSync(pkiB.cert, cert);
+      copyFileSync(pkiB.key, key);
+      gw.child.kill('SIGHUP');
+      await gw.waitForLog(/the new configuration serves/);
+      // uWS: the new listener replaces the old one as soon as it is bound.
+      let served;
+      for (let i = 0; i < 40 && served !== fingerprint(pkiB.cert); i++) {
+        served = await servedCert(port);
+        if (served !== fingerprint(pkiB.cert)) await sleep(50);
+      }
+      assert.equal(served, fingerprint(pkiB.cert));
+      writeFileSync(cert, '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+      gw.child.kill('SIGHUP');
+      await gw.waitForLog(/reload refused: (?!.*error\(s\))/);
+      assert.equal(await servedCert(port), fingerprint(pkiB.cert));
+      return gw.logs();
+    } finally {
+      await gw.stop();
+    }
+  }
+
+  test('uWebSockets.js front (--front uws, a TLS 1.2 config it serves): new certificates for new connections', async (t) => {
+    const { loadUws } = await import('../dist/server/platform.js');
+    if (loadUws('current') === null) return t.skip('the current uWebSockets.js build does not load here');
+    const logs = await certificatesReload({ min_version: 'TLS12' }, ['--workers', '2', '--front', 'uws']);
+    assert.match(logs, /\(uws, 2 workers\)/);
+  });
 
   test('SIGHUP serves new certificates to new connections; an unreadable one is refused and the old stays', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-tls-reload-'));

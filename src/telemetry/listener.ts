@@ -66,10 +66,8 @@ export function startTelemetryServer(
   let retries = LISTEN_RETRIES;
   let retry: NodeJS.Timeout | undefined;
   let closed = false;
-  const listen = () =>
-    server.listen(address.port, address.host === '' ? undefined : address.host, () =>
-      logger.info(`${name} listening on ${address.host || '*'}:${address.port}`),
-    );
+  const listen = () => server.listen(address.port, address.host === '' ? undefined : address.host);
+  server.once('listening', () => logger.info(`${name} listening on ${address.host || '*'}:${address.port}`));
   server.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EADDRINUSE' && retries-- > 0 && !closed) {
       if (retries === LISTEN_RETRIES - 1)
