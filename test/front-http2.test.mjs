@@ -3,7 +3,9 @@
 // h2 by ALPN): through node:http2 into the same pipeline, tried with curl and h2load.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import tls from 'node:tls';
 import { makePki } from './fixtures/security/certs.mjs';
 import { startBackend, startGateway } from './helpers/gateway.mjs';
 
@@ -177,6 +179,37 @@ describe('TLS: h2 and http/1.1 by ALPN on the TLS port', () => {
     const h1 = await curl('--http1.1', ...trust(), `${https()}/v1/tls`);
     assert.equal(h1.version, '1.1');
     assert.equal(JSON.parse(h1.body).url, '/tls');
+  });
+
+  test("HTTP/1.1 over TLS keeps the front's limits: a 30 KB header under max_header_bytes (1 MB) is served", async () => {
+    const big = `X-Big: ${'a'.repeat(30000)}`;
+    const h1 = await curl('--http1.1', ...trust(), '-H', big, `${https()}/v1/big`);
+    assert.equal(h1.status, 200);
+    assert.equal(h1.version, '1.1');
+    const h2 = await curl('--http2', ...trust(), '-H', big, `${https()}/v1/big`);
+    assert.equal(h2.status, 200);
+    assert.equal(h2.version, '2');
+  });
+
+  test('a malformed HTTP/1.1 head over TLS is answered as Go answers it (400, Connection: close)', async () => {
+    const answer = await new Promise((resolve, reject) => {
+      const s = tls.connect(
+        {
+          host: '127.0.0.1',
+          port: gw.port,
+          ca: readFileSync(pki.ca),
+          servername: 'localhost',
+          ALPNProtocols: ['http/1.1'],
+        },
+        () => s.end('GET /v1/x HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n'),
+      );
+      let data = '';
+      s.on('data', (d) => (data += d));
+      s.on('close', () => resolve(data));
+      s.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(answer, /\r\nConnection: close\r\n/i);
   });
 
   test('h2load over TLS (ALPN h2): every request answered 200', async () => {

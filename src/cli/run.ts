@@ -4,12 +4,12 @@
 
 import { type FSWatcher, watch } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
-import { ConfigLoadError, checkConfig, formatIssues, loadConfigFile } from '../config/index.js';
+import { checkConfig, formatIssues } from '../config/index.js';
 import { loadModulesFor } from '../extensions/registry.js';
 import type { FrontRequest } from '../server/platform.js';
 import { type RunningGateway, serve } from '../server/run.js';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
-import { readConfigFile } from './config-file.js';
+import { loadConfigOrIssues, readConfigFile } from './config-file.js';
 
 /** The bundled example's backends: gw itself, on the port it was written for. */
 const EXAMPLE_SELF = 'http://127.0.0.1:8080';
@@ -56,9 +56,10 @@ function selfTarget(config: ServiceConfig, port: number): ServiceConfig {
 async function reloadChecked(file: string): Promise<ServiceConfig | ConfigIssue[]> {
   let config: ServiceConfig;
   try {
-    config = loadConfigFile(file);
+    const loaded = loadConfigOrIssues(file);
+    if (Array.isArray(loaded)) return loaded;
+    config = loaded;
   } catch (err) {
-    if (err instanceof ConfigLoadError) return err.issues;
     return [{ path: '$', message: err instanceof Error ? err.message : String(err) }];
   }
   try {

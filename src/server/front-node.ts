@@ -74,7 +74,7 @@ export class NodeFront implements HttpFront {
       session.on('close', () => this.sessions.delete(session));
     };
     if (opts.tls && opts.http2) {
-      this.server = createHttp2SecureServer(opts, onRequest, onSession);
+      this.server = createHttp2SecureServer(opts, serverOpts, onRequest, onSession);
     } else if (opts.tls) {
       this.http1 = https.createServer({ ...serverOpts, ...opts.tls.node }, onRequest);
       this.server = this.http1;
@@ -82,13 +82,14 @@ export class NodeFront implements HttpFront {
       this.http1 = http.createServer(serverOpts, onRequest);
       this.server = opts.http2 ? createH2cServer(this.http1, opts, onRequest, onSession) : this.http1;
     }
-    if (opts.writeTimeoutMs > 0 && this.http1 !== undefined)
-      this.http1.setTimeout(opts.writeTimeoutMs + (opts.readTimeoutMs || 0));
+    // The server that parses HTTP/1.x: node:http2's TLS server parses it itself (allowHTTP1).
+    const http1Parser = (this.http1 ?? this.server) as http.Server;
+    if (opts.writeTimeoutMs > 0) http1Parser.setTimeout(opts.writeTimeoutMs + (opts.readTimeoutMs || 0));
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    this.http1?.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    http1Parser.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
       // A head gw refused already has its answer: what follows it on the connection is not read.
       if (!socket.writable || refusedSockets.has(socket)) return socket.destroy();
       socket.end(refusalBytes(parserRefusal(err, opts.maxHeaderBytes)));

@@ -26,12 +26,17 @@ type SessionListener = (session: http2.Http2Session) => void;
 
 /** HTTP/2 settings from the front's limits: the header block as large as an HTTP/1.1 head may be. */
 function h2Options(opts: FrontOptions): http2.ServerOptions {
-  return { settings: { maxHeaderListSize: opts.maxHeaderBytes }, maxSessionMemory: 64 };
+  return { settings: { maxHeaderListSize: opts.maxHeaderBytes } };
 }
 
-/** The TLS listener: h2 and http/1.1 by ALPN, both answered by `onRequest`. */
+/**
+ * The TLS listener: h2 and http/1.1 by ALPN, both answered by `onRequest`. node:http2 parses
+ * HTTP/1.1 with node:http's parser and reads its limits from the server's own properties: set
+ * from `http1Options`, as the HTTP/1.1-only listener takes them.
+ */
 export function createHttp2SecureServer(
   opts: FrontOptions,
+  http1Options: http.ServerOptions,
   onRequest: RequestListener,
   onSession: SessionListener,
 ): net.Server {
@@ -39,6 +44,12 @@ export function createHttp2SecureServer(
     { ...h2Options(opts), ...(opts.tls?.node ?? {}), allowHTTP1: true } as http2.SecureServerOptions,
     onRequest as never,
   );
+  Object.assign(server, {
+    maxHeaderSize: http1Options.maxHeaderSize,
+    requestTimeout: http1Options.requestTimeout,
+    headersTimeout: http1Options.headersTimeout,
+    keepAliveTimeout: http1Options.keepAliveTimeout,
+  });
   server.on('session', onSession);
   return server;
 }

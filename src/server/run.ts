@@ -210,6 +210,9 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
   return { front, workers, log, reload, stop: () => supervisor.stop(drainMs) };
 }
 
+/** How long a worker may take to compile (or switch to) a reloaded configuration. */
+const RELOAD_STEP_MS = 60000;
+
 /** How long a replaced worker waits before it starts, after one that died young: doubled each time. */
 const RESTART_BACKOFF_MS = [0, 250, 500, 1000, 2000, 5000];
 /** A worker that served this long before it died counts as healthy: its successor starts at once. */
@@ -247,7 +250,17 @@ class WorkerSupervisor implements Reloadable {
               else if (m.type === 'prepare-failed') done(new Error(`worker ${id}: ${m.error}`));
             };
             const onExit = () => done(undefined);
+            const timer = setTimeout(
+              () =>
+                done(
+                  new Error(
+                    `worker ${id} did not answer the reload's ${type} within ${RELOAD_STEP_MS / 1000} s`,
+                  ),
+                ),
+              RELOAD_STEP_MS,
+            );
             const done = (err: Error | undefined) => {
+              clearTimeout(timer);
               worker.off('message', onMessage);
               worker.off('exit', onExit);
               if (err === undefined) resolve();
