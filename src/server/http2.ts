@@ -24,9 +24,12 @@ export const H2_CONNECTION_HEADERS: ReadonlySet<string> = new Set([
 type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 type SessionListener = (session: http2.Http2Session) => void;
 
-/** HTTP/2 settings from the front's limits: the header block as large as an HTTP/1.1 head may be. */
+/**
+ * HTTP/2 settings from the front's limits: the header block as large as an HTTP/1.1 head may be,
+ * and 250 concurrent streams per connection, Go's HTTP/2 server default (node:http2 has no bound).
+ */
 function h2Options(opts: FrontOptions): http2.ServerOptions {
-  return { settings: { maxHeaderListSize: opts.maxHeaderBytes } };
+  return { settings: { maxHeaderListSize: opts.maxHeaderBytes, maxConcurrentStreams: 250 } };
 }
 
 /**
@@ -66,7 +69,10 @@ export function createH2cServer(
 ): net.Server {
   const h2 = http2.createServer(h2Options(opts), onRequest as never);
   h2.on('session', onSession);
+  // A connection that sends nothing is closed as an HTTP/1.1 one that sends no head would be.
+  const sniffTimeoutMs = opts.readHeaderTimeoutMs || Math.min(opts.readTimeoutMs || 60000, 60000);
   return net.createServer((socket) => {
+    socket.setTimeout(sniffTimeoutMs, () => socket.destroy());
     let head: Buffer = Buffer.alloc(0);
     const sniff = () => {
       const chunk = socket.read() as Buffer | null;
@@ -77,6 +83,7 @@ export function createH2cServer(
       // A prefix of the preface: wait for the rest before deciding.
       if (h2Preface && n < PREFACE.length) return;
       socket.off('readable', sniff);
+      socket.setTimeout(0);
       socket.unshift(head);
       (h2Preface ? h2 : http1).emit('connection', socket);
     };
