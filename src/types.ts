@@ -91,6 +91,11 @@ export interface GwRequest {
   headers: HeaderMap;
   /** Endpoint `{params}` by the name written in the endpoint pattern. */
   params: Record<string, string>;
+  /**
+   * A wildcard endpoint (`/v1/*`): the rest of the path after the `/*`, as received, escapes
+   * included; each backend appends it to its url_pattern.
+   */
+  wildcard?: string;
   body: Buffer | null;
   /** Client IP as the router computed it (forwarded_by_client_ip rules applied). */
   clientIp: string;

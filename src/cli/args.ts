@@ -45,7 +45,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'run',
     summary: 'Runs the gateway.',
     usage:
-      'gw run [-c FILE] [-p PORT] [-d] [--workers N] [--front auto|uws|node] [--transform wasm|js] [--log-level LEVEL]',
+      'gw run [-c FILE] [-p PORT] [-d] [--watch] [--workers N] [--front auto|uws|node] [--transform wasm|js] [--log-level LEVEL]',
     flags: [
       {
         ...CONFIG,
@@ -63,6 +63,11 @@ export const COMMANDS: CommandSpec[] = [
         kind: 'string',
         arg: 'PORT',
         help: 'Listening port (overrides "port" and KRAKEND_PORT)',
+      },
+      {
+        long: 'watch',
+        kind: 'bool',
+        help: 'Reload (as SIGHUP does) when the configuration file, or with FC_ENABLE=1 the FC_SETTINGS, FC_PARTIALS and FC_TEMPLATES folders, change',
       },
       {
         long: 'workers',

@@ -110,7 +110,9 @@ export function testRouteTable(config: ServiceConfig): ConfigIssue[] {
   endpoints.forEach((ep, i) => {
     const method = servedMethod(ep);
     if (method === undefined) return;
-    const sample = ep.endpoint.replace(/\{[^{}]+\}/g, (_m) => `gw-sample-${i}`);
+    const sample = ep.endpoint
+      .replace(/\{[^{}]+\}/g, (_m) => `gw-sample-${i}`)
+      .replace(/\/\*$/, `/gw-sample-${i}/rest`);
     const found = router.lookup(method, sample);
     if (found.kind !== 'found' || found.value !== i) {
       const where =

@@ -5,17 +5,24 @@
 import { formatIssues } from '../config/issues.js';
 import { normalizeNamespaces } from '../config/krakend-defaults.js';
 import { ConfigLoadError, loadConfigFile } from '../config/load.js';
-import type { ServiceConfig } from '../types.js';
+import type { ConfigIssue, ServiceConfig } from '../types.js';
 
-/** The configuration in `file`, or undefined once its load issues are on stderr. */
-export function readConfigFile(file: string): ServiceConfig | undefined {
+/** The configuration in `file`, or the issues that keep it from loading (a reload logs them). */
+export function loadConfigOrIssues(file: string): ServiceConfig | ConfigIssue[] {
   try {
     const config = loadConfigFile(file);
     normalizeNamespaces(config);
     return config;
   } catch (err) {
     if (!(err instanceof ConfigLoadError)) throw err;
-    process.stderr.write(formatIssues(err.issues, []));
-    return undefined;
+    return err.issues;
   }
+}
+
+/** The configuration in `file`, or undefined once its load issues are on stderr. */
+export function readConfigFile(file: string): ServiceConfig | undefined {
+  const loaded = loadConfigOrIssues(file);
+  if (!Array.isArray(loaded)) return loaded;
+  process.stderr.write(formatIssues(loaded, []));
+  return undefined;
 }

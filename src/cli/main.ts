@@ -33,7 +33,8 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(9)}${c.summary}`).join('\n')}
 
   run      Without -c, serves the bundled example (examples/krakend.json), whose backends are
-           gw's own /__debug/ and /__echo/.
+           gw's own /__debug/ and /__echo/. SIGHUP (or --watch) reads, checks and serves the
+           configuration again without a restart; an invalid one is logged and the running one stays.
   check    Every error with its JSON path; -l holds the file to KrakenD CE 2.13's schema.
   health   Exit 0 when the health endpoint of the gw serving FILE answers 200, else 1.
 
@@ -100,6 +101,7 @@ function commandOptions(p: ParsedCommandLine): CommandOptions {
         example: config === undefined,
         port: intFlag(p, 'port', 0, 65535, 'a port number 0-65535'),
         debug: flagBool(p, 'debug'),
+        watch: flagBool(p, 'watch'),
         workers: intFlag(p, 'workers', 1, 256, 'an integer 1-256'),
         front: frontFlag(p),
         transform,

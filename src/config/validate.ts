@@ -381,6 +381,26 @@ export function parseRoute(pattern: string): ParsedRoute {
   return { params, shape: `/${shapeSegs.join('/')}`, mixed, problems };
 }
 
+/**
+ * Why a pattern with `*` is not a wildcard endpoint, undefined when it is one or has no `*`: the
+ * rules of the docs' "Wildcard Endpoints (EE)" page. One `*`, as the whole last segment, under at
+ * least one level; a pattern that starts with a `{variable}` may hold nothing else (`/{foo}/*`).
+ */
+export function wildcardRefusal(pattern: string): string | undefined {
+  if (!pattern.includes('*')) return undefined;
+  const segments = pattern.length <= 1 ? [] : pattern.slice(1).split('/');
+  const stars = (pattern.match(/\*/g) ?? []).length;
+  if (stars > 1)
+    return 'a wildcard endpoint has one "*", at the end (use {placeholders} for the levels before it, e.g. /v1/{service}/foo/*)';
+  if (segments.at(-1) !== '*')
+    return 'a wildcard endpoint ends in "/*" (a "*" elsewhere, or inside a segment, is not one)';
+  if (segments.length === 1)
+    return 'it would take all traffic: declare at least one level before the wildcard (e.g. /v1/*)';
+  if (/^\{[^{}]*\}$/.test(segments[0]) && segments.length > 2)
+    return 'a wildcard endpoint that starts with a {variable} has no other level: /{foo}/* is valid, /{foo}/bar/* is not';
+  return undefined;
+}
+
 /** Variables of a url_pattern that are not endpoint parameters (gw fills them from elsewhere). */
 const RESP_VAR = /^resp(\d+)(?:_(.+))?$/;
 const SPECIAL_PREFIXES = ['JWT.', 'input_headers.', 'input_query_strings.'];
@@ -591,11 +611,8 @@ function checkEndpoint(
       `${base}.endpoint`,
       `"${pattern}" contains "?" or "#": the endpoint is a path only (query strings go in input_query_strings)`,
     );
-  if (pattern.split('/').includes('*'))
-    c.warn(
-      `${base}.endpoint`,
-      'a "*" segment is a wildcard only in KrakenD Enterprise: gw matches it literally',
-    );
+  const wildcardProblem = wildcardRefusal(pattern);
+  if (wildcardProblem !== undefined) c.error(`${base}.endpoint`, `"${pattern}": ${wildcardProblem}`);
   if (route.mixed.length > 0 && service.disable_rest !== true)
     c.error(
       `${base}.endpoint`,

@@ -198,7 +198,7 @@ function safeDecodeQuery(s: string): string {
 }
 
 /** What a url_pattern may read of a request. */
-type FillSource = Pick<GwRequest, 'params' | 'query' | 'headers' | 'claims'>;
+type FillSource = Pick<GwRequest, 'params' | 'query' | 'headers' | 'claims' | 'wildcard'>;
 
 function fill(parts: Part[], req: FillSource, seq: SequentialValues | undefined, inPath: boolean): string {
   let out = '';
@@ -304,8 +304,16 @@ export function compileRequestBuilder(
   const endpointQuery = compileQueryFilter(endpoint.input_query_strings);
   const backendQuery = compileQueryFilter(backend.input_query_strings);
 
+  // A wildcard endpoint (`/v1/*`): the rest of the client's path follows the url_pattern's path,
+  // joined by one `/` (the router refused any rest that could climb out of it).
+  const wildcard = endpoint.endpoint.endsWith('/*');
+  const joinsWithSlash = !(qIdx < 0 ? pattern : pattern.slice(0, qIdx)).endsWith('/');
   const path = (req: FillSource, seq?: SequentialValues): string => {
-    const base = staticPath ?? fill(pathParts, req, seq, true);
+    let base = staticPath ?? fill(pathParts, req, seq, true);
+    if (wildcard) {
+      const rest = req.wildcard ?? '';
+      if (rest !== '') base += joinsWithSlash ? `/${rest}` : rest;
+    }
     let forwarded = '';
     if (endpointQuery && req.query !== '') {
       forwarded = endpointQuery(req.query);

@@ -22,7 +22,7 @@ import type {
   UnmatchedRecorder,
 } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
-import { cleanPath, type LookupResult, NO_PARAMS, paramsRefusal, Router } from './router.js';
+import { cleanPath, type LookupResult, NO_PARAMS, paramsRefusal, Router, restRefusal } from './router.js';
 
 export interface RouterOptions {
   return_error_msg?: boolean;
@@ -348,7 +348,11 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     }
     const found = lookup(req.method, path);
     if (found.kind === 'found') {
-      const refused = found.params === NO_PARAMS ? undefined : paramsRefusal(found.params);
+      let refused = found.params === NO_PARAMS ? undefined : paramsRefusal(found.params);
+      if (refused === undefined && found.rest !== undefined) {
+        refused = restRefusal(found.rest);
+        req.wildcard = found.rest;
+      }
       if (refused !== undefined) {
         reply.answer(plain(400, refused));
         return;

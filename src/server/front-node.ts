@@ -1,16 +1,20 @@
 // The node:http front (node:https with TLS settings uWS does not serve). node:http's parser
 // refuses bad names, values and framing itself (`clientError`, answered here as Go's server
 // answers); gw adds the Host rules of http1.ts, absolute-form targets and HTTP/1.0 keep-alive.
-// Its Exchange is the Reply the pipeline writes to.
+// With `http2` it serves HTTP/2 too, through node:http2 (http2.ts): ALPN on the TLS port, h2c
+// (prior knowledge) beside HTTP/1.1 on a plain one. Both versions feed the same pipeline; its
+// Exchange is the Reply the pipeline writes to.
 
 import http from 'node:http';
+import type http2 from 'node:http2';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { gatherBody } from '../proxy/body-stream.js';
 import { bodyBytes } from '../proxy/util.js';
 import type { BodyStream, GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
-import { type FrontOptions, type HttpFront, plainResponse, refusalResponse } from './front.js';
+import { type FrontOptions, type FrontTls, type HttpFront, plainResponse, refusalResponse } from './front.js';
 import { HeadScan, originPath, REFUSED, type Refusal, refusalBytes, refusalOf } from './http1.js';
+import { createH2cServer, createHttp2SecureServer, H2_CONNECTION_HEADERS } from './http2.js';
 
 /** Connections whose last head gw refused: closed once answered, nothing more is parsed. */
 const refusedSockets = new WeakSet<Socket>();
@@ -43,7 +47,12 @@ function parserRefusal(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, maxH
 
 export class NodeFront implements HttpFront {
   readonly kind = 'node' as const;
-  private readonly server: http.Server;
+  /** What listens: an http.Server, an https.Server, node:http2's secure server, or the h2c sniffer. */
+  private readonly server: Server;
+  /** The server that parses HTTP/1.x (its idle connections close first at shutdown). */
+  private readonly http1: http.Server | undefined;
+  /** Open HTTP/2 sessions: told GOAWAY at shutdown. */
+  private readonly sessions = new Set<http2.Http2Session>();
   private active = 0;
   closing = false;
   private drained: (() => void) | null = null;
@@ -59,15 +68,28 @@ export class NodeFront implements HttpFront {
       headersTimeout: opts.readHeaderTimeoutMs || Math.min(opts.readTimeoutMs || 60000, 60000),
       keepAliveTimeout: opts.idleTimeoutMs || 5000,
     };
-    this.server = opts.tls
-      ? https.createServer({ ...serverOpts, ...opts.tls.node }, (req, res) => this.onRequest(req, res))
-      : http.createServer(serverOpts, (req, res) => this.onRequest(req, res));
-    if (opts.writeTimeoutMs > 0) this.server.setTimeout(opts.writeTimeoutMs + (opts.readTimeoutMs || 0));
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res);
+    const onSession = (session: http2.Http2Session) => {
+      this.sessions.add(session);
+      session.on('close', () => this.sessions.delete(session));
+    };
+    if (opts.tls && opts.http2) {
+      this.server = createHttp2SecureServer(opts, serverOpts, onRequest, onSession);
+    } else if (opts.tls) {
+      this.http1 = https.createServer({ ...serverOpts, ...opts.tls.node }, onRequest);
+      this.server = this.http1;
+    } else {
+      this.http1 = http.createServer(serverOpts, onRequest);
+      this.server = opts.http2 ? createH2cServer(this.http1, opts, onRequest, onSession) : this.http1;
+    }
+    // The server that parses HTTP/1.x: node:http2's TLS server parses it itself (allowHTTP1).
+    const http1Parser = (this.http1 ?? this.server) as http.Server;
+    if (opts.writeTimeoutMs > 0) http1Parser.setTimeout(opts.writeTimeoutMs + (opts.readTimeoutMs || 0));
     this.server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    http1Parser.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
       // A head gw refused already has its answer: what follows it on the connection is not read.
       if (!socket.writable || refusedSockets.has(socket)) return socket.destroy();
       socket.end(refusalBytes(parserRefusal(err, opts.maxHeaderBytes)));
@@ -90,10 +112,17 @@ export class NodeFront implements HttpFront {
     return this.active;
   }
 
+  /** node:https swaps the certificates of new connections in place (`setSecureContext`). */
+  updateTls(tls: FrontTls): void {
+    if (this.opts.tls === undefined) return;
+    (this.server as unknown as https.Server).setSecureContext(tls.node);
+  }
+
   async close(deadlineMs: number): Promise<void> {
     this.closing = true;
     const closed = new Promise<void>((r) => this.server.close(() => r()));
-    this.server.closeIdleConnections();
+    this.http1?.closeIdleConnections();
+    for (const session of this.sessions) session.close();
     if (this.active > 0) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, deadlineMs);
@@ -113,6 +142,10 @@ export class NodeFront implements HttpFront {
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.httpVersionMajor === 2) {
+      this.onHttp2Request(req as unknown as http2.Http2ServerRequest, res);
+      return;
+    }
     // A request pipelined after a refused head is never served: the connection closes once the
     // refusal is written.
     if (refusedSockets.has(req.socket)) return;
@@ -171,6 +204,76 @@ export class NodeFront implements HttpFront {
       this.dispatch(gwReq, exchange);
       return;
     }
+    this.readBody(req, res, gwReq, exchange);
+  }
+
+  /**
+   * An HTTP/2 request (node:http2's compatibility API): its pseudo-headers are checked by node:http2;
+   * `:authority` stands for Host when the client sent none, as Go's server does.
+   */
+  private onHttp2Request(req: http2.Http2ServerRequest, res: http.ServerResponse): void {
+    const headers: HeaderMap = {};
+    const raw = req.rawHeaders;
+    let authority = '';
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i];
+      if (k.charCodeAt(0) === 58) {
+        if (k === ':authority') authority = raw[i + 1];
+        continue;
+      }
+      const prev = headers[k];
+      if (prev === undefined) headers[k] = raw[i + 1];
+      // HTTP/2 may split the cookie header: joined back with "; " (RFC 9113, 8.2.3).
+      else if (k === 'cookie') headers[k] = `${prev}; ${raw[i + 1]}`;
+      else if (k !== 'content-type') headers[k] = `${prev}, ${raw[i + 1]}`;
+    }
+    if (headers.host === undefined && authority !== '') headers.host = authority;
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const gwReq: GwRequest = {
+      method: req.method ?? 'GET',
+      path: q < 0 ? target : target.slice(0, q),
+      query: q < 0 ? '' : target.slice(q + 1),
+      headers,
+      params: {},
+      body: null,
+      clientIp: req.socket.remoteAddress ?? '',
+    };
+    const exchange = new Exchange(
+      this,
+      res,
+      gwReq,
+      this.opts.onAnswered,
+      this.opts.onAnswered ? performance.now() : 0,
+      false,
+      true,
+    );
+    this.active++;
+    res.on('close', () => exchange.finish());
+    if (target.charCodeAt(0) !== 47) {
+      exchange.write(refusalResponse(REFUSED.badTarget));
+      return;
+    }
+    const declared = headers['content-length'];
+    if (declared !== undefined && Number(declared) > this.opts.maxBodyBytes) {
+      exchange.write(refusalResponse(REFUSED.bodyTooLarge));
+      req.resume();
+      return;
+    }
+    if (req.stream.endAfterHeaders) {
+      this.dispatch(gwReq, exchange);
+      return;
+    }
+    this.readBody(req as unknown as http.IncomingMessage, res, gwReq, exchange);
+  }
+
+  /** Gathers the request body (up to max_payload_size, else 413), then dispatches. */
+  private readBody(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    gwReq: GwRequest,
+    exchange: Exchange,
+  ): void {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
@@ -188,7 +291,8 @@ export class NodeFront implements HttpFront {
     });
     req.on('end', () => {
       if (tooLarge) return;
-      gwReq.body = Buffer.concat(chunks, size);
+      // An HTTP/2 stream may end with no data: no body, as an HTTP/1.1 request without one.
+      gwReq.body = size === 0 && req.httpVersionMajor === 2 ? null : Buffer.concat(chunks, size);
       this.dispatch(gwReq, exchange);
     });
     req.on('error', () => exchange.finish());
@@ -216,6 +320,8 @@ class Exchange implements Reply {
     private readonly startedMs: number,
     /** An HTTP/1.0 client asked to keep the connection: node:http closes every HTTP/1.0 one. */
     private readonly keepHttp10: boolean,
+    /** An HTTP/2 stream: connection-specific headers are not written (RFC 9113, 8.2.2). */
+    private readonly http2 = false,
   ) {}
 
   finish(): void {
@@ -234,8 +340,8 @@ class Exchange implements Reply {
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
     // node:http writes its own head: the lines become headers, names in the case they came.
-    if (passed !== null) setLines(res, passed);
-    setLines(res, added);
+    if (passed !== null) setLines(res, passed, this.http2);
+    setLines(res, added, this.http2);
     this.end(status, body);
   }
 
@@ -263,9 +369,9 @@ class Exchange implements Reply {
       return;
     }
     this.onAnswered?.(this.req, status, this.startedMs);
-    if (passed !== null) setLines(res, passed);
-    setLines(res, added);
-    if (this.front.closing) res.setHeader('connection', 'close');
+    if (passed !== null) setLines(res, passed, this.http2);
+    setLines(res, added, this.http2);
+    if (this.front.closing && !this.http2) res.setHeader('connection', 'close');
     if (body.length >= 0) res.setHeader('content-length', body.length);
     res.statusCode = status;
     res.on('close', () => {
@@ -290,6 +396,7 @@ class Exchange implements Reply {
     const h = r.headers;
     for (const k in h) {
       if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+      if (this.http2 && H2_CONNECTION_HEADERS.has(k)) continue;
       res.setHeader(k, h[k]);
     }
     this.end(r.status, r.body ?? '');
@@ -298,8 +405,9 @@ class Exchange implements Reply {
   private end(status: number, body: Buffer | string): void {
     const res = this.res;
     // node:http answers `Connection: close` (and closes) by itself when the client asked it.
-    if (this.front.closing) res.setHeader('connection', 'close');
-    else if (this.keepHttp10) res.shouldKeepAlive = true;
+    if (this.front.closing) {
+      if (!this.http2) res.setHeader('connection', 'close');
+    } else if (this.keepHttp10) res.shouldKeepAlive = true;
     // The length is stated: what keeps an HTTP/1.0 connection open, and a HEAD answer's length.
     res.setHeader('content-length', bodyBytes(body));
     res.statusCode = status;
@@ -308,13 +416,14 @@ class Exchange implements Reply {
 }
 
 /** CRLF-prefixed header lines as headers of `res`; framing headers stay node:http's. */
-function setLines(res: http.ServerResponse, lines: Buffer): void {
+function setLines(res: http.ServerResponse, lines: Buffer, http2: boolean): void {
   for (const line of lines.toString('latin1').split('\r\n')) {
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim();
     const lower = name.toLowerCase();
     if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') continue;
+    if (http2 && H2_CONNECTION_HEADERS.has(lower)) continue;
     const value = line.slice(colon + 1).trim();
     const prev = res.getHeader(name);
     if (prev === undefined) res.setHeader(name, value);

@@ -16,6 +16,7 @@ import { gatherBody } from '../proxy/body-stream.js';
 import { bodyBytes } from '../proxy/util.js';
 import type { BodySink, BodyStream, GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
 import type { GatewayApp } from './app.js';
+import type { FrontTls } from './front.js';
 import { type FrontOptions, type HttpFront, plainResponse, refusalResponse, statusLine } from './front.js';
 import { HeadScan, originPath, REFUSED, refusalOf } from './http1.js';
 import type { UwsBuild, UwsModule } from './platform.js';
@@ -130,7 +131,9 @@ export class UwsFront implements HttpFront {
   private active = 0;
   private closing = false;
   private drained: (() => void) | null = null;
-  private readonly app: import('uWebSockets.js').TemplatedApp;
+  private app: import('uWebSockets.js').TemplatedApp;
+  /** Apps replaced by a certificate reload: their connections finish, then close with the front. */
+  private readonly oldApps: Array<import('uWebSockets.js').TemplatedApp> = [];
 
   private readonly serve: Handler;
   private readonly headerReads: GatewayApp['headerReads'];
@@ -146,16 +149,21 @@ export class UwsFront implements HttpFront {
     this.serve = app.serve;
     this.headerReads = app.headerReads;
     this.parserChecks = build === 'current';
-    this.app = opts.tls
-      ? uws.SSLApp({
-          cert_file_name: opts.tls.certFile,
-          key_file_name: opts.tls.keyFile,
-          ca_file_name: opts.tls.caFile,
-          passphrase: opts.tls.passphrase,
-          ssl_ciphers: opts.tls.ciphers,
+    this.app = this.makeApp(opts.tls);
+  }
+
+  private makeApp(tls: FrontTls | undefined): import('uWebSockets.js').TemplatedApp {
+    const app = tls
+      ? this.uws.SSLApp({
+          cert_file_name: tls.certFile,
+          key_file_name: tls.keyFile,
+          ca_file_name: tls.caFile,
+          passphrase: tls.passphrase,
+          ssl_ciphers: tls.ciphers,
         })
-      : uws.App();
-    this.app.any('/*', (res, req) => this.onRequest(res, req));
+      : this.uws.App();
+    app.any('/*', (res, req) => this.onRequest(res, req));
+    return app;
   }
 
   listen(): Promise<void> {
@@ -168,6 +176,24 @@ export class UwsFront implements HttpFront {
         this.listenSocket = socket;
         resolve();
       });
+    });
+  }
+
+  /**
+   * uWS reads certificates only when an SSLApp is made (its addServerName serves other SNI names,
+   * not the default one): a new SSLApp listens on the same port (uWS binds with SO_REUSEPORT), and
+   * the old one stops accepting; its open connections are served until they close.
+   */
+  updateTls(tls: FrontTls): void {
+    if (this.opts.tls === undefined || this.closing) return;
+    const next = this.makeApp(tls);
+    next.listen(this.opts.host, this.opts.port, (socket) => {
+      if (!socket || this.closing) return;
+      const old = this.listenSocket;
+      this.listenSocket = socket;
+      if (old) this.uws.us_listen_socket_close(old as never);
+      this.oldApps.push(this.app);
+      this.app = next;
     });
   }
 
@@ -191,8 +217,7 @@ export class UwsFront implements HttpFront {
       });
     }
     // keep-alive connections are closed by closing the app (uWS ≥ 20.x has app.close()).
-    const app = this.app as unknown as { close?: () => void };
-    app.close?.();
+    for (const app of [...this.oldApps, this.app]) (app as unknown as { close?: () => void }).close?.();
   }
 
   private finished(): void {

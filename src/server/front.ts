@@ -36,6 +36,11 @@ export interface FrontOptions {
   writeTimeoutMs: number;
   idleTimeoutMs: number;
   tls?: FrontTls;
+  /**
+   * Serve HTTP/2 too (node:http only): ALPN h2 beside http/1.1 with TLS, as Go's server does;
+   * h2c with prior knowledge beside HTTP/1.1 without (`use_h2c`).
+   */
+  http2?: boolean;
   /** Told of every answer the handler gave (the access log); `startedMs` is performance.now() at arrival. */
   onAnswered?: (req: GwRequest, status: number, startedMs: number) => void;
   /** A request's pipeline threw (a bug): the client got a 500; this logs what was asked. */
@@ -48,6 +53,8 @@ export interface HttpFront {
   /** Stops accepting, waits for in-flight requests up to `deadlineMs`, then closes. */
   close(deadlineMs: number): Promise<void>;
   inFlight(): number;
+  /** New certificates (a reload): connections from now on are served with them. */
+  updateTls?(tls: FrontTls): void;
 }
 
 const statusLines: string[] = [];

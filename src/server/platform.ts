@@ -95,7 +95,12 @@ const LEGACY_GAPS =
  * The front for `requested`, with `workers` wanted; `tlsNeedsNode` names a TLS setting only
  * node:https serves.
  */
-export function chooseFront(requested: FrontRequest, workers: number, tlsNeedsNode?: string): FrontChoice {
+export function chooseFront(
+  requested: FrontRequest,
+  workers: number,
+  tlsNeedsNode?: string,
+  http2?: string,
+): FrontChoice {
   const nodeFront = (reason: string, warning?: string): FrontChoice => {
     if (workers > 1 && !nodeSharesPort())
       return {
@@ -108,8 +113,18 @@ export function chooseFront(requested: FrontRequest, workers: number, tlsNeedsNo
   };
   if (requested === 'node') return nodeFront('node:http, as asked');
   if (tlsNeedsNode !== undefined) return nodeFront(`${tlsNeedsNode} needs the node:https front`);
+  if (http2 !== undefined && requested === 'auto')
+    return nodeFront(`HTTP/2 (${http2}) is served by node:http2`);
+  const noHttp2 =
+    http2 === undefined ? undefined : `uWebSockets.js serves no HTTP/2 (${http2}): clients speak HTTP/1.1`;
   if (loadUws('current') !== null)
-    return { kind: 'uws', build: 'current', workers, reason: 'uWebSockets.js (current build)' };
+    return {
+      kind: 'uws',
+      build: 'current',
+      workers,
+      reason: 'uWebSockets.js (current build)',
+      warning: noHttp2,
+    };
   const why = `the current uWebSockets.js build does not load here (${loadErrors.get('current')})`;
   if (requested === 'uws') {
     if (loadUws('legacy') !== null)
@@ -118,7 +133,7 @@ export function chooseFront(requested: FrontRequest, workers: number, tlsNeedsNo
         build: 'legacy',
         workers,
         reason: `the old uWebSockets.js build, as asked: ${why}`,
-        warning: `${LEGACY_GAPS}; without --front uws, node:http serves them`,
+        warning: `${LEGACY_GAPS}; without --front uws, node:http serves them${noHttp2 === undefined ? '' : `; ${noHttp2}`}`,
       };
     return nodeFront(`node:http: no uWebSockets.js build loads here (${loadErrors.get('legacy')})`);
   }

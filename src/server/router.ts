@@ -1,7 +1,8 @@
 // Route table compiled once: a segment trie where, at each level, a literal segment beats a
-// mixed segment (`file.{ext}`, with disable_rest) which beats a `{param}` segment. So
-// `/api/items/search` and `/api/items/{id}` coexist, the most specific winning (KrakenD CE
-// refuses that at start).
+// mixed segment (`file.{ext}`, with disable_rest) which beats a `{param}` segment, which beats a
+// wildcard (`/*`, the last segment: it takes the rest of the path). So `/api/items/search`,
+// `/api/items/{id}` and `/api/*` coexist, the most specific winning (KrakenD CE refuses the first
+// two together, KrakenD EE refuses a wildcard beside an exact route).
 
 export interface RouteMatch<T> {
   value: T;
@@ -9,7 +10,13 @@ export interface RouteMatch<T> {
 }
 
 export type LookupResult<T> =
-  | { kind: 'found'; value: T; params: Record<string, string> }
+  | {
+      kind: 'found';
+      value: T;
+      params: Record<string, string>;
+      /** A wildcard route: the rest of the path after its `/*`, as received ('' for `/v1/`). */
+      rest?: string;
+    }
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'not-found' };
 
@@ -17,6 +24,8 @@ interface Entry<T> {
   value: T;
   /** Parameter names in order of the captured values. */
   names: string[];
+  /** A wildcard route: the value after the params is the rest of the path. */
+  wildcard: boolean;
   /** A route without params: its lookup result, made once (its params are empty and frozen). */
   found?: LookupResult<T>;
 }
@@ -34,12 +43,14 @@ interface Node<T> {
   literal: Map<string, Node<T>>;
   mixed: Mixed<T>[];
   param: Node<T> | null;
+  /** The routes ending in `/*` here: they match any rest of the path, the empty one included. */
+  wildcard: Node<T> | null;
   paramNames: string[];
   methods: Map<string, Entry<T>>;
 }
 
 function newNode<T>(): Node<T> {
-  return { literal: new Map(), mixed: [], param: null, paramNames: [], methods: new Map() };
+  return { literal: new Map(), mixed: [], param: null, wildcard: null, paramNames: [], methods: new Map() };
 }
 
 const PARAM_SEGMENT = /^\{([^{}]+)\}$/;
@@ -66,7 +77,17 @@ export class Router<T> {
     let node = this.root;
     const names: string[] = [];
     let hasParams = false;
-    for (const seg of segments) {
+    let wildcard = false;
+    for (let s = 0; s < segments.length; s++) {
+      const seg = segments[s];
+      if (seg === '*' && s === segments.length - 1) {
+        // The config check refuses a `*` anywhere else; the last one takes the rest of the path.
+        hasParams = true;
+        wildcard = true;
+        node.wildcard ??= newNode();
+        node = node.wildcard;
+        continue;
+      }
       const whole = PARAM_SEGMENT.exec(seg);
       if (whole) {
         hasParams = true;
@@ -102,7 +123,7 @@ export class Router<T> {
       }
       node = next;
     }
-    const entry: Entry<T> = { value, names };
+    const entry: Entry<T> = { value, names, wildcard };
     node.methods.set(method, entry);
     if (!hasParams) {
       entry.found = Object.freeze({ kind: 'found', value, params: NO_PARAMS });
@@ -150,6 +171,8 @@ export class Router<T> {
     if (!entry) return { kind: 'method-not-allowed', allow: [...methods.keys()] };
     const params: Record<string, string> = {};
     for (let i = 0; i < entry.names.length; i++) params[entry.names[i]] = values[i];
+    if (entry.wildcard)
+      return { kind: 'found', value: entry.value, params, rest: values[entry.names.length] };
     return { kind: 'found', value: entry.value, params };
   }
 
@@ -185,7 +208,7 @@ export class Router<T> {
       const r = this.visit(lit, segments, i + 1, method, values, fallback);
       if (r) return r;
     }
-    if (seg.length === 0) return null;
+    if (seg.length === 0) return this.visitWildcard(node, segments, i, method, values, fallback);
     for (const mixed of node.mixed) {
       const m = mixed.re.exec(seg);
       if (!m) continue;
@@ -201,6 +224,26 @@ export class Router<T> {
       if (r) return r;
       values.pop();
     }
+    return this.visitWildcard(node, segments, i, method, values, fallback);
+  }
+
+  /** The least specific match at a level: a wildcard route takes segments i… as its rest. */
+  private visitWildcard(
+    node: Node<T>,
+    segments: string[],
+    i: number,
+    method: string,
+    values: string[],
+    fallback: { hit: { node: Node<T>; values: string[] } | null },
+  ): Node<T> | null {
+    const wild = node.wildcard;
+    if (wild === null) return null;
+    const rest = i === segments.length - 1 ? segments[i] : segments.slice(i).join('/');
+    if (wild.methods.has(method)) {
+      values.push(rest);
+      return wild;
+    }
+    if (!fallback.hit) fallback.hit = { node: wild, values: [...values, rest] };
     return null;
   }
 
@@ -229,6 +272,28 @@ export function paramsRefusal(params: Record<string, string>): string | undefine
       return 'error: encoded url params';
     }
     if (v.includes('?') || v.includes('#') || v.includes('/')) return 'error: encoded url params';
+  }
+  return undefined;
+}
+
+/**
+ * Why the rest of a wildcard route's path may not reach a url_pattern, or undefined when it may.
+ * The rest is forwarded as received, escapes included, so it must not climb out of the
+ * url_pattern: a `.` or `..` segment (also spelled `%2e`), an encoded `/`, a `\` or an encoded one (which a backend
+ * may decode into a separator, then resolve a `..` against), or a broken escape is refused.
+ */
+export function restRefusal(rest: string): string | undefined {
+  if (rest.includes('%')) {
+    const bad = /%(?![0-9A-Fa-f]{2})/.exec(rest);
+    if (bad !== null)
+      return `error: invalid URL escape ${JSON.stringify(rest.slice(bad.index, bad.index + 3))}`;
+    if (/%(?:2[Ff]|5[Cc])/.test(rest)) return 'error: encoded path separator in the wildcard path';
+  }
+  if (rest.includes('\\')) return 'error: backslash in the wildcard path';
+  if (!rest.includes('.') && !/%2[Ee]/.test(rest)) return undefined;
+  for (const seg of rest.split('/')) {
+    const plain = seg.includes('%') ? seg.replace(/%2[Ee]/g, '.') : seg;
+    if (plain === '.' || plain === '..') return 'error: dot segment in the wildcard path';
   }
   return undefined;
 }

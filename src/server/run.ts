@@ -58,7 +58,81 @@ function assertPortFree(host: string, port: number): Promise<void> {
 export interface RunningGateway {
   front: FrontKind;
   workers: number;
+  /** The main thread's logger. */
+  log: ReturnType<typeof createLogger>;
+  /**
+   * Serves `service` (already checked) from now on, in every worker, or throws and changes
+   * nothing. Reloads run one at a time.
+   */
+  reload(service: ServiceConfig): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** How an instance (in-process, or each worker through messages) takes a new configuration. */
+interface Reloadable {
+  prepare(service: ServiceConfig, shared: Record<string, unknown>): Promise<void>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * The settings the listening socket holds: a reload cannot change them (the port keeps serving
+ * through it), so a change waits for a restart and is said so.
+ */
+function listenerChanges(before: ServiceConfig, after: ServiceConfig): string[] {
+  const keys = [
+    'port',
+    'listen_ip',
+    'use_h2c',
+    'max_header_bytes',
+    'read_timeout',
+    'read_header_timeout',
+    'write_timeout',
+    'idle_timeout',
+  ] as const;
+  const changed: string[] = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  const maxBody = (s: ServiceConfig) =>
+    JSON.stringify((s.extra_config?.router as { max_payload_size?: unknown } | undefined)?.max_payload_size);
+  if (maxBody(before) !== maxBody(after)) changed.push('extra_config.router.max_payload_size');
+  if ((tlsOptionsFromConfig(before) === undefined) !== (tlsOptionsFromConfig(after) === undefined))
+    changed.push('tls (on or off)');
+  return changed;
+}
+
+/** Serialises reloads and applies each to `target`: prepared everywhere, then committed, or aborted. */
+function reloader(
+  initial: ServiceConfig,
+  target: Reloadable,
+  log: ReturnType<typeof createLogger>,
+): (service: ServiceConfig) => Promise<void> {
+  let serving = initial;
+  let queue: Promise<unknown> = Promise.resolve();
+  return (service) => {
+    const run = async () => {
+      const started = performance.now();
+      const fixed = listenerChanges(serving, service);
+      if (fixed.length > 0)
+        log.warn(
+          `reload: ${fixed.join(', ')} changed; the listener keeps the running values until a restart`,
+        );
+      await loadModulesFor(service);
+      const shared = prepareShared(service);
+      try {
+        await target.prepare(service, shared);
+      } catch (err) {
+        await target.abort();
+        throw err;
+      }
+      await target.commit();
+      serving = service;
+      log.info(
+        `reload: the new configuration serves (${(service.endpoints ?? []).length} endpoints, compiled and switched in ${Math.round(performance.now() - started)} ms)`,
+      );
+    };
+    const done = queue.then(run, run);
+    queue = done.catch(() => undefined);
+    return done;
+  };
 }
 
 export async function serve(opts: ServeOptions): Promise<RunningGateway> {
@@ -69,6 +143,11 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
     opts.front,
     Math.max(1, Math.floor(opts.workers ?? availableParallelism())),
     listenerTls?.uwsIncompatibility,
+    listenerTls !== undefined
+      ? 'ALPN h2 on the TLS port'
+      : opts.service.use_h2c === true
+        ? 'use_h2c'
+        : undefined,
   );
   if (choice.warning !== undefined) log.warn(choice.warning);
   const front = choice.kind;
@@ -111,15 +190,28 @@ export async function serve(opts: ServeOptions): Promise<RunningGateway> {
         }),
       );
     log.info(`gw listening on ${host}:${opts.port} (${front}, 1 worker, in-process): ${choice.reason}`);
-    return { front, workers, stop: () => instance.stop(drainMs) };
+    const reload = reloader(
+      opts.service,
+      {
+        prepare: (service, shared) => instance.prepare(service, shared),
+        commit: async () => instance.commit(),
+        abort: () => instance.abort(),
+      },
+      log,
+    );
+    return { front, workers, log, reload, stop: () => instance.stop(drainMs) };
   }
 
   const supervisor = new WorkerSupervisor(base, log);
   await supervisor.start(workers);
   if (faultInjection) process.on('SIGUSR2', () => supervisor.injectFailure());
   log.info(`gw listening on ${host}:${opts.port} (${front}, ${workers} workers): ${choice.reason}`);
-  return { front, workers, stop: () => supervisor.stop(drainMs) };
+  const reload = reloader(opts.service, supervisor, log);
+  return { front, workers, log, reload, stop: () => supervisor.stop(drainMs) };
 }
+
+/** How long a worker may take to compile (or switch to) a reloaded configuration. */
+const RELOAD_STEP_MS = 60000;
 
 /** How long a replaced worker waits before it starts, after one that died young: doubled each time. */
 const RESTART_BACKOFF_MS = [0, 250, 500, 1000, 2000, 5000];
@@ -132,15 +224,76 @@ const HEALTHY_AFTER_MS = 10000;
  * same port; one that exits without being asked is replaced too. Replacements of a worker that
  * keeps dying young back off, up to 5 s apart.
  */
-class WorkerSupervisor {
+class WorkerSupervisor implements Reloadable {
   private readonly threads = new Map<number, Worker>();
   private readonly failures = new Map<number, number>();
   private stopping = false;
+  /** The reload under way: its number, and the configuration it would put in place. */
+  private reloadCount = 0;
+  private pending: { service: ServiceConfig; shared: Record<string, unknown> } | undefined;
 
   constructor(
-    private readonly base: Omit<InstanceOptions, 'workerId'>,
+    private base: Omit<InstanceOptions, 'workerId'>,
     private readonly log: ReturnType<typeof createLogger>,
   ) {}
+
+  /** Asks every serving worker `type` for the current reload; resolves once each answered. */
+  private ask(type: 'prepare' | 'commit', extra: Record<string, unknown>, answer: string): Promise<void> {
+    const reload = this.reloadCount;
+    return Promise.all(
+      [...this.threads].map(
+        ([id, worker]) =>
+          new Promise<void>((resolve, reject) => {
+            const onMessage = (m: { type: string; reload?: number; error?: string }) => {
+              if (m.reload !== reload) return;
+              if (m.type === answer) done(undefined);
+              else if (m.type === 'prepare-failed') done(new Error(`worker ${id}: ${m.error}`));
+            };
+            const onExit = () => done(undefined);
+            const timer = setTimeout(
+              () =>
+                done(
+                  new Error(
+                    `worker ${id} did not answer the reload's ${type} within ${RELOAD_STEP_MS / 1000} s`,
+                  ),
+                ),
+              RELOAD_STEP_MS,
+            );
+            const done = (err: Error | undefined) => {
+              clearTimeout(timer);
+              worker.off('message', onMessage);
+              worker.off('exit', onExit);
+              if (err === undefined) resolve();
+              else reject(err);
+            };
+            // A worker that exits meanwhile is replaced with the configuration that wins.
+            worker.on('message', onMessage);
+            worker.once('exit', onExit);
+            worker.postMessage({ type, reload, ...extra });
+          }),
+      ),
+    ).then(() => undefined);
+  }
+
+  async prepare(service: ServiceConfig, shared: Record<string, unknown>): Promise<void> {
+    this.reloadCount++;
+    this.pending = { service, shared };
+    await this.ask('prepare', { service, shared }, 'prepared');
+  }
+
+  async commit(): Promise<void> {
+    if (this.pending === undefined) return;
+    // Workers started from now on (replacements) serve the new configuration.
+    this.base = { ...this.base, ...this.pending };
+    this.pending = undefined;
+    await this.ask('commit', {}, 'committed');
+  }
+
+  async abort(): Promise<void> {
+    this.pending = undefined;
+    for (const worker of this.threads.values())
+      worker.postMessage({ type: 'abort', reload: this.reloadCount });
+  }
 
   /** Starts the workers; fails (and stops those started) when any of them cannot serve. */
   async start(count: number): Promise<void> {

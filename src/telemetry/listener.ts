@@ -19,6 +19,10 @@ export function parseListenAddress(text: string): ListenAddress | undefined {
   return { host: m[1] ?? m[2] ?? '', port };
 }
 
+/** A port in use is tried again every 250 ms for 30 s (a reload's replaced configuration frees it). */
+const LISTEN_RETRY_MS = 250;
+const LISTEN_RETRIES = 120;
+
 export type TelemetryHandler = (
   path: string,
 ) => Promise<{ status: number; type: string; body: string } | undefined>;
@@ -57,15 +61,29 @@ export function startTelemetryServer(
     );
   });
   server.keepAliveTimeout = 5000;
-  server.on('error', (err) =>
-    logger.error(`${name}: cannot listen on ${address.host || '*'}:${address.port}: ${err.message}`),
-  );
-  server.listen(address.port, address.host === '' ? undefined : address.host, () =>
-    logger.info(`${name} listening on ${address.host || '*'}:${address.port}`),
-  );
+  // After a configuration reload the replaced configuration holds the port until its requests are
+  // done (a few seconds): a port in use is tried again for a while before it is given up.
+  let retries = LISTEN_RETRIES;
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+  const listen = () => server.listen(address.port, address.host === '' ? undefined : address.host);
+  server.once('listening', () => logger.info(`${name} listening on ${address.host || '*'}:${address.port}`));
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EADDRINUSE' && retries-- > 0 && !closed) {
+      if (retries === LISTEN_RETRIES - 1)
+        logger.warn(`${name}: ${address.host || '*'}:${address.port} is in use; trying again for 30 s`);
+      retry = setTimeout(listen, LISTEN_RETRY_MS);
+      retry.unref();
+      return;
+    }
+    logger.error(`${name}: cannot listen on ${address.host || '*'}:${address.port}: ${err.message}`);
+  });
+  listen();
   return {
     close: () =>
       new Promise<void>((resolve) => {
+        closed = true;
+        clearTimeout(retry);
         server.closeAllConnections();
         server.close(() => resolve());
         if (!server.listening) resolve();
