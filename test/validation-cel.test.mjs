@@ -2,7 +2,7 @@
 // expressions at endpoint and backend level, request and response phases.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { celModule, compileCelChecks, firstFailing, normaliseExpression } from '../dist/validation/cel.js';
+import { celModule, compileCelChecks, normaliseExpression } from '../dist/validation/cel.js';
 import { ctxFor, request } from './fixtures/security/unit.mjs';
 
 function endpointStage(cel, endpoint = {}, data = { ok: true }) {
