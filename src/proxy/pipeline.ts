@@ -167,6 +167,7 @@ export function compileEndpoint(
     cacheControl: cacheTtlMs > 0 ? `public, max-age=${Math.floor(cacheTtlMs / 1000)}` : undefined,
     returnErrorMsg: rt.returnErrorMsg,
     encoder: getEncoder(outputEncoding) ?? getEncoder('json')!,
+    signerAnswer: nsConfig(endpoint.extra_config, 'auth/signer') !== undefined,
   });
   const rendered: Handler = (req, reply) => proxy.run(req, new RenderedReply(renderer, req, reply));
 
