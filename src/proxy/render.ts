@@ -124,7 +124,9 @@ export class Renderer {
       body = backendBody && backendBody.length > 0 ? backendBody : err.message;
     }
     const headers: ResponseHeaders = { 'x-krakend': this.o.versionHeader, 'x-krakend-completed': 'false' };
-    if (body !== '') headers['content-type'] = 'text/plain; charset=utf-8';
+    // lura's ErrorResponseWriter sets an encoded error's Content-Type (a Lua custom_error's
+    // third argument); Go's server sniffs the rest as text
+    if (body !== '') headers['content-type'] = err?.headers?.['content-type'] ?? 'text/plain; charset=utf-8';
     if (pr.headers) for (const k in pr.headers) headers[k] = pr.headers[k];
     return { status, headers, body };
   }
