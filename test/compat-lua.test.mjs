@@ -135,6 +135,12 @@ describe('krakend-lua over HTTP', () => {
           { endpoint: `${path}/post`, backend: b('/empty'), extra_config: luaProxy({ post: code }) },
         ]),
         {
+          endpoint: '/query',
+          input_query_strings: ['b', 'a', 'q'],
+          backend: b('/empty'),
+          extra_config: luaProxy({ pre: 'local r = request.load()\nr:headers("X-Query", r:query())' }),
+        },
+        {
           endpoint: '/router-error',
           backend: b('/empty'),
           extra_config: {
@@ -232,6 +238,13 @@ describe('krakend-lua over HTTP', () => {
       assert.equal(r.headers.get('content-type'), 'application/json');
       assert.equal(r.text, '{"msg":"expect me"}');
     }
+  });
+
+  test('proxy/request.go query(): the forwarded query as url.Values.Encode writes it (sorted, escaped)', async () => {
+    const before = backend.requests.length;
+    const r = await get(`${gw.url}/query?b=x%20y&c=3&a=1&q=a*b`);
+    assert.equal(r.status, 200);
+    assert.equal(backend.requests[before].headers['x-query'], 'a=1&b=x+y&q=a%2Ab');
   });
 
   test('router/gin/lua.go: a router-level custom_error is the status and content type with an empty body', async () => {
