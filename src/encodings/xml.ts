@@ -43,6 +43,7 @@ function parseXml(body: Buffer): Record<string, unknown> {
 // krakend-xml xml.go Decoder: mxj's reader meets io.EOF before a root element on an empty body,
 // and the decoder's error fails the backend, as lura's JSON decoder does.
 export const xmlDecoder: Decoder = (body, isCollection) => {
+  if (body.length === 0) throw new DecodeError('invalid XML from backend: empty body (EOF)');
   const doc = parseXml(body);
   return isCollection ? { collection: doc } : doc;
 };

@@ -182,8 +182,13 @@ function isMap(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Go sorts the keys by their UTF-8 bytes: UTF-16 order agrees unless a surrogate pair is involved. */
 function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  if (SURROGATE.test(a) || SURROGATE.test(b))
+    return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function node(v: unknown, indent: number): string {
