@@ -141,6 +141,18 @@ describe('krakend-lua over HTTP', () => {
           extra_config: luaProxy({ pre: 'local r = request.load()\nr:headers("X-Query", r:query())' }),
         },
         {
+          endpoint: '/router-params/{id_user}',
+          input_headers: ['X-Params'],
+          backend: b('/empty'),
+          extra_config: {
+            'modifier/lua-endpoint': {
+              pre: `local c = ctx.load()
+local p = c:params()
+c:headers("X-Params", p:keys():get(0) .. "=" .. p:get("id_user"))`,
+            },
+          },
+        },
+        {
           endpoint: '/router-error',
           backend: b('/empty'),
           extra_config: {
@@ -245,6 +257,12 @@ describe('krakend-lua over HTTP', () => {
     const r = await get(`${gw.url}/query?b=x%20y&c=3&a=1&q=a*b`);
     assert.equal(r.status, 200);
     assert.equal(backend.requests[before].headers['x-query'], 'a=1&b=x+y&q=a%2Ab');
+  });
+
+  test("router/gin/lua.go params(): the router's table holds gin's params under their own names", async () => {
+    const before = backend.requests.length;
+    assert.equal((await get(`${gw.url}/router-params/alice`)).status, 200);
+    assert.equal(backend.requests[before].headers['x-params'], 'id_user=alice');
   });
 
   test('router/gin/lua.go: a router-level custom_error is the status and content type with an empty body', async () => {

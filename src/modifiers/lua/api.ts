@@ -337,7 +337,8 @@ export class EndpointCtxView implements LuaView {
         return;
       }
       case Op.reqParams: {
-        if (n === 0) return capitalizedParams(req.params);
+        // router/gin/lua.go params(): gin's params under their own names (`{foo}` → `foo`)
+        if (n === 0) return { ...req.params };
         const name = paramName(req.params, str(a[0]) ?? '');
         if (n === 1) return req.params[name] ?? '';
         this.own().params[name] = str(a[1]) ?? '';
