@@ -51,6 +51,7 @@ describe('KrakenD CE CORS over HTTP', () => {
     });
     await start('noHeaders', { allow_origins: ['http://foobar.com'], allow_methods: ['GET'], max_age: '2h' });
     await start('empty', {});
+    await start('negativeMaxAge', { max_age: '-1s' });
     await start('status200', { options_success_status: 200 });
     await start('private', { allow_private_network: true });
     await start('passthrough', { options_passthrough: true });
@@ -111,6 +112,14 @@ describe('KrakenD CE CORS over HTTP', () => {
       'access-control-request-headers': 'x-anything,authorization',
     });
     assert.equal(r.headers.get('access-control-allow-headers'), 'x-anything,authorization');
+  });
+
+  test('rs/cors New: a negative max_age is written as 0', async () => {
+    const r = await options(`${gw.negativeMaxAge}/foo`, {
+      origin: 'http://foobar.com',
+      'access-control-request-method': 'GET',
+    });
+    assert.equal(r.headers.get('access-control-max-age'), '0');
   });
 
   test('mux/cors_test.go TestOptionsSuccess: options_success_status answers the preflight', async () => {

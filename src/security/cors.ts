@@ -70,7 +70,9 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
   const credentials = cfg.allow_credentials === true;
   const privateNetwork = cfg.allow_private_network === true;
   const maxAgeMs = typeof cfg.max_age === 'string' ? (parseGoDuration(cfg.max_age) ?? 0) : 0;
-  const maxAge = maxAgeMs > 0 ? String(Math.floor(maxAgeMs / 1000)) : '';
+  // krakend-cors passes int(max_age.Seconds()); rs/cors writes a positive one, "0" for a negative one
+  const maxAgeSeconds = Math.trunc(maxAgeMs / 1000);
+  const maxAge = maxAgeSeconds > 0 ? String(maxAgeSeconds) : maxAgeSeconds < 0 ? '0' : '';
   const preflightVary = privateNetwork
     ? 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network'
     : 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
