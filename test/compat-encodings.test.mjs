@@ -27,6 +27,22 @@ const BODIES = {
     'key: colon': '#hash',
   },
   '/status': { status: 'ok' },
+  '/quoting': {
+    a: '2024-01-02 3:04:05',
+    b: '2024-13-02',
+    c: '1e5',
+    d: '017',
+    e: '018',
+    f: '0x1F',
+    g: '1.2.3',
+    h: '- x',
+    i: 'x #y',
+    j: '~',
+    k: '25:00',
+    l: 'Off',
+    m: 'tab\there',
+    o: '"q" é\u0007',
+  },
   '/empty-object': {},
 };
 
@@ -90,6 +106,7 @@ describe('KrakenD CE output encodings over HTTP', () => {
         ep('/xml/empty-object', '/empty-object', 'xml'),
         ep('/xml/empty-backend', '/xml-empty', 'json', { encoding: 'xml' }),
         ep('/yaml', '/yaml', 'yaml'),
+        ep('/yaml/quoting', '/quoting', 'yaml'),
         ep('/negotiate', '/status', 'negotiate'),
         ep('/negotiate/yaml', '/yaml', 'negotiate'),
         ep('/negotiate/user', '/user', 'negotiate'),
@@ -152,6 +169,30 @@ describe('KrakenD CE output encodings over HTTP', () => {
     assert.equal(r.status, 200);
     assert.equal(r.headers.get('content-type'), 'application/yaml; charset=utf-8');
     assert.equal(r.text, YAML);
+  });
+
+  test('goccy token.IsNeedQuoted: numbers, timestamps, YAML 1.1 booleans and indicators are quoted, Go-escaped', async () => {
+    const r = await get(`${gw.url}/yaml/quoting`);
+    assert.equal(
+      r.text,
+      [
+        'a: "2024-01-02 3:04:05"',
+        'b: 2024-13-02',
+        'c: 1e5',
+        'd: "017"',
+        'e: 018',
+        'f: "0x1F"',
+        'g: 1.2.3',
+        'h: "- x"',
+        'i: "x #y"',
+        'j: "~"',
+        'k: 25:00',
+        'l: "Off"',
+        'm: tab\there',
+        'o: "\\"q\\" é\\a"',
+        '',
+      ].join('\n'),
+    );
   });
 
   test('lura render_test.go TestRender_Negotiated_ok: text/plain → YAML, none/json → JSON, xml → the xml render', async () => {

@@ -96,7 +96,8 @@ function validTime(h: string, m: string, s?: string): boolean {
 function isYamlTimestamp(v: string): boolean {
   let m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v);
   if (m) return validDate(m[1], m[2], m[3]);
-  m = /^(\d{4})-(\d{2})-(\d{2})([Tt ])(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.exec(v);
+  // Go's "15" hour reads one or two digits; month, day, minute and second need two
+  m = /^(\d{4})-(\d{2})-(\d{2})([Tt ])(\d{1,2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?$/.exec(v);
   if (m) {
     // RFC 3339 needs its zone; the space-separated form takes none
     if ((m[4] === ' ') !== (m[8] === undefined)) return false;
