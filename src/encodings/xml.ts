@@ -11,7 +11,13 @@
 //  - xml output: krakend-xml's render over mxj's Map.Xml (see below).
 
 import { XMLParser } from 'fast-xml-parser';
-import { type Decoder, type Encoder, registerDecoder, registerEncoder } from '../proxy/encodings.js';
+import {
+  type Decoder,
+  type Encoder,
+  rawNumberText,
+  registerDecoder,
+  registerEncoder,
+} from '../proxy/encodings.js';
 import { DecodeError } from '../proxy/errors.js';
 
 const parser = new XMLParser({
@@ -369,6 +375,8 @@ function escapeXml(s: string): string {
 /** fmt's %v of a scalar (a backend's numbers are json.Number: their text). */
 function scalarText(v: unknown): string | undefined {
   if (typeof v === 'string') return escapeXml(v);
+  const raw = rawNumberText(v);
+  if (raw !== undefined) return raw;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
   return undefined;
 }
@@ -383,7 +391,7 @@ function writeElement(out: string[], tag: string, v: unknown): void {
     out.push(`<${tag}/>`);
     return;
   }
-  if (!isObj(v)) {
+  if (!isObj(v) || rawNumberText(v) !== undefined) {
     const text = scalarText(v) ?? '';
     out.push(text === '' ? `<${tag}/>` : `<${tag}>${text}</${tag}>`);
     return;

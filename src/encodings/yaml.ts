@@ -11,7 +11,7 @@
 //  - a string is double-quoted (Go's strconv.Quote) when YAML could read it as something else
 //    (token.IsNeedQuoted), a multi-line one is a literal block (`|-`).
 
-import { registerEncoder } from '../proxy/encodings.js';
+import { rawNumberText, registerEncoder } from '../proxy/encodings.js';
 
 const RESERVED = new Set([
   'null',
@@ -193,6 +193,8 @@ function byteOrder(a: string, b: string): number {
 }
 
 function node(v: unknown, indent: number): string {
+  const raw = rawNumberText(v);
+  if (raw !== undefined) return goQuote(raw);
   if (Array.isArray(v)) return v.length === 0 ? '[]' : sequence(v, indent);
   if (isMap(v)) return Object.keys(v).length === 0 ? '{}' : mapping(v, indent);
   return scalar(v, indent);
@@ -204,7 +206,8 @@ function mapping(m: Record<string, unknown>, indent: number): string {
   for (const key of Object.keys(m).sort(byteOrder)) {
     const v = m[key];
     const k = scalar(key, indent);
-    if (Array.isArray(v) && v.length > 0) lines.push(`${space}${k}:\n${sequence(v, indent)}`);
+    if (rawNumberText(v) !== undefined) lines.push(`${space}${k}: ${node(v, indent)}`);
+    else if (Array.isArray(v) && v.length > 0) lines.push(`${space}${k}:\n${sequence(v, indent)}`);
     else if (isMap(v) && Object.keys(v).length > 0) lines.push(`${space}${k}:\n${mapping(v, indent + 2)}`);
     else lines.push(`${space}${k}: ${node(v, indent)}`);
   }

@@ -44,6 +44,17 @@ const decoders = new Map<string, Decoder>([
   ['string', (body) => ({ content: body.toString('utf8') })],
 ]);
 
+const isRawJson = (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON;
+
+/**
+ * The source text of a number kept as `JSON.rawJSON` (Node ≥ 21), else undefined: the encoders
+ * that write a backend's number as text (YAML, XML, CEL's strings) write what the backend wrote,
+ * as lura's json.Number keeps it.
+ */
+export function rawNumberText(v: unknown): string | undefined {
+  return isRawJson?.(v) ? (v as { rawJSON: string }).rawJSON : undefined;
+}
+
 export function registerDecoder(name: string, decoder: Decoder): void {
   decoders.set(name, decoder);
 }

@@ -11,6 +11,7 @@
 // Expressions are parsed once at startup; per request only the activation object is built.
 
 import { Environment } from '@marcbachmann/cel-js';
+import { rawNumberText } from '../proxy/encodings.js';
 import { canonicalHeaderName, isObject } from '../security/util.js';
 import {
   type BackendConfig,
@@ -136,6 +137,8 @@ function warnUnphased(cfg: unknown, warn: (message: string) => void): void {
 function numbersAsStrings(v: unknown): unknown {
   if (typeof v === 'number') return String(v);
   if (v === null || typeof v !== 'object') return v;
+  const raw = rawNumberText(v);
+  if (raw !== undefined) return raw;
   if (Array.isArray(v)) return v.map(numbersAsStrings);
   const out: Record<string, unknown> = {};
   for (const k in v as Record<string, unknown>) out[k] = numbersAsStrings((v as Record<string, unknown>)[k]);
