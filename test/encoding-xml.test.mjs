@@ -89,9 +89,10 @@ describe('xml decoder (mxj shapes)', () => {
     });
   });
 
-  test('is_collection wraps the document, empty body is an empty object, bad XML fails', () => {
+  // krakend-xml xml.go Decoder: mxj meets io.EOF before a root element on an empty body
+  test('is_collection wraps the document; an empty body and bad XML fail', () => {
     assert.deepEqual(xml(Buffer.from('<a><b>1</b></a>'), true), { collection: { a: { b: '1' } } });
-    assert.deepEqual(xml(Buffer.alloc(0), false), {});
+    assert.throws(() => xml(Buffer.alloc(0), false), /empty body \(EOF\)/);
     assert.throws(() => xml(Buffer.from('<a><b></a>'), false));
     assert.throws(() => xml(Buffer.from('not xml at all'), false));
   });
@@ -220,14 +221,15 @@ describe('xml output encoder', () => {
       }),
       '<doc><id>7</id><list>1</list><list>2</list><meta lang="en">hi</meta><name>a&lt;b</name><none/><ok>true</ok></doc>',
     );
+    // krakend-xml gin/render.go Render: gin's MIMEXML, and mxj's Map.Xml takes a lone key as the root
     const enc = getEncoder('xml')({ a: { b: 'c' } }, { headers: {} });
-    assert.equal(enc.contentType, 'application/xml; charset=utf-8');
-    assert.equal(enc.body, '<doc><a><b>c</b></a></doc>');
+    assert.equal(enc.contentType, 'application/xml');
+    assert.equal(enc.body, '<a><b>c</b></a>');
   });
 
   test('xml → data → xml keeps attributes and text', () => {
     const data = getDecoder('xml')(Buffer.from('<item id="1"><v>x</v></item>'), false);
-    assert.equal(toXml(data), '<doc><item id="1"><v>x</v></item></doc>');
+    assert.equal(toXml(data), '<item id="1"><v>x</v></item>');
   });
 });
 

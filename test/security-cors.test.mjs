@@ -116,14 +116,15 @@ describe('security/cors', () => {
     assert.equal((await ok200.stage(preflight('https://a.com', 'GET'))).status, 200);
   });
 
-  test('Vary from the response is kept and Origin appended', async () => {
+  // rs/cors handleActualRequest sets Vary: Origin before the handler adds the answer's own Vary
+  test('Vary from the response is kept, after Origin', async () => {
     const stage = corsModule.service(
       {},
       ctxFor({}),
     )(async () => ({ status: 200, headers: { vary: 'Accept-Encoding' }, body: '' }));
     assert.equal(
       (await stage(request({ headers: { origin: 'https://a.com' } }))).headers.vary,
-      'Accept-Encoding, Origin',
+      'Origin, Accept-Encoding',
     );
   });
 

@@ -194,7 +194,8 @@ describe('security end to end', () => {
     assert.equal(res.status, 200);
     assert.equal(res.json.exp, 1735689600);
     const { payload, protectedHeader } = await compactVerify(res.json.access_token, hmacKey);
-    assert.deepEqual(protectedHeader, { alg: 'HS256', kid: 'sim2' });
+    // krakend-jose jws.go NewSigner adds typ "JWT"
+    assert.deepEqual(protectedHeader, { alg: 'HS256', kid: 'sim2', typ: 'JWT' });
     assert.equal(
       Buffer.from(payload).toString(),
       '{"aud":"http://api.example.com","exp":1735689600,"sub":"1234567890qwertyuio"}',

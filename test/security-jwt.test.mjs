@@ -465,7 +465,8 @@ describe('auth/signer', () => {
     const out = await stage(request());
     assert.equal(out.data.exp, 1735689600);
     const { payload, protectedHeader } = await compactVerify(out.data.access_token, keys.HS256.privateKey);
-    assert.deepEqual(protectedHeader, { alg: 'HS256', kid: 'kid-HS256' });
+    // krakend-jose jws.go NewSigner adds typ "JWT"
+    assert.deepEqual(protectedHeader, { alg: 'HS256', kid: 'kid-HS256', typ: 'JWT' });
     assert.equal(
       Buffer.from(payload).toString(),
       '{"aud":"http://api.example.com","exp":1735689600,"roles":["role_a","role_b"],"sub":"1234567890qwertyuio"}',
@@ -474,7 +475,7 @@ describe('auth/signer', () => {
     assert.equal(Buffer.from(refresh.payload).toString(), '{"jti":"x\\u003cy","sub":"1234567890qwertyuio"}');
     // Same payload and header as an independent signer → same token (HS256 is deterministic).
     const expected = await new CompactSign(Buffer.from('{"jti":"x\\u003cy","sub":"1234567890qwertyuio"}'))
-      .setProtectedHeader({ alg: 'HS256', kid: 'kid-HS256' })
+      .setProtectedHeader({ alg: 'HS256', kid: 'kid-HS256', typ: 'JWT' })
       .sign(keys.HS256.privateKey);
     assert.equal(out.data.refresh_token, expected);
   });

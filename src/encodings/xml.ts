@@ -8,11 +8,16 @@
 //  - rss (mmcdole/gofeed, RSS 0.9x/1.0/2.0, Atom and JSON Feed): a top-level object with items,
 //    author, categories, custom, copyright, description, type, language, title, published,
 //    updated and img_url (when the feed has an image); items use gofeed's JSON names.
-//  - xml output (mxj's AnyXml with the root `doc`): keys in sorted order, `-name` keys as
-//    attributes, `#text` as text, arrays as repeated elements.
+//  - xml output: krakend-xml's render over mxj's Map.Xml (see below).
 
 import { XMLParser } from 'fast-xml-parser';
-import { type Decoder, type Encoder, registerDecoder, registerEncoder } from '../proxy/encodings.js';
+import {
+  type Decoder,
+  type Encoder,
+  rawNumberText,
+  registerDecoder,
+  registerEncoder,
+} from '../proxy/encodings.js';
 import { DecodeError } from '../proxy/errors.js';
 
 const parser = new XMLParser({
@@ -41,8 +46,10 @@ function parseXml(body: Buffer): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
+// krakend-xml xml.go Decoder: mxj's reader meets io.EOF before a root element on an empty body,
+// and the decoder's error fails the backend, as lura's JSON decoder does.
 export const xmlDecoder: Decoder = (body, isCollection) => {
-  if (body.length === 0) return {};
+  if (body.length === 0) throw new DecodeError('invalid XML from backend: empty body (EOF)');
   const doc = parseXml(body);
   return isCollection ? { collection: doc } : doc;
 };
@@ -342,61 +349,100 @@ export const rssDecoder: Decoder = (body) => {
 };
 
 // ---- xml output --------------------------------------------------------------------------
+//
+// krakend-xml's render (gin/render.go Render): `mxj.Map(data).XmlWriter(w)` after setting
+// Content-Type to gin's MIMEXML, with mxj.XMLEscapeChars(true). mxj v1 (xml.go Map.Xml and
+// mapToXmlIndent) decides the shape:
+//  - the root is the data's only key when it has exactly one (unless that key holds a list with
+//    a non-object item), `doc` otherwise — so `{"a":[{…},{…}]}` is two `<a>` roots;
+//  - `-name` keys are attributes (sorted), `#text` is the text of an element with attributes;
+//  - other keys are child elements, sorted; a list repeats its key; null, `""` and `[]` are `<k/>`;
+//  - `& < > " '` are escaped in text and attributes;
+//  - what mxj refuses (an object or list as an attribute, `#text` beside child elements) makes
+//    the render write nothing: the answer is an empty body.
 
-function escapeXml(s: string, attribute: boolean): string {
-  let out = s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-  if (attribute) out = out.replace(/"/g, '&quot;');
-  return out;
+class XmlShapeError extends Error {}
+
+function escapeXml(s: string): string {
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
-function scalar(v: unknown): string {
-  if (typeof v === 'string') return v;
+/** fmt's %v of a scalar (a backend's numbers are json.Number: their text). */
+function scalarText(v: unknown): string | undefined {
+  if (typeof v === 'string') return escapeXml(v);
+  const raw = rawNumberText(v);
+  if (raw !== undefined) return raw;
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
-  return JSON.stringify(v);
+  return undefined;
 }
 
 function writeElement(out: string[], tag: string, v: unknown): void {
   if (Array.isArray(v)) {
-    for (const item of v) writeElement(out, tag, item);
+    if (v.length === 0) out.push(`<${tag}/>`);
+    else for (const item of v) writeElement(out, tag, item);
     return;
   }
-  if (v === null || v === undefined || v === '') {
+  if (v === null || v === undefined) {
     out.push(`<${tag}/>`);
     return;
   }
-  if (!isObj(v)) {
-    out.push(`<${tag}>${escapeXml(scalar(v), false)}</${tag}>`);
+  if (!isObj(v) || rawNumberText(v) !== undefined) {
+    const text = scalarText(v) ?? '';
+    out.push(text === '' ? `<${tag}/>` : `<${tag}>${text}</${tag}>`);
     return;
   }
-  const keys = Object.keys(v).sort();
+  const keys = Object.keys(v);
   let open = `<${tag}`;
-  const children: string[] = [];
-  let textContent = '';
-  for (const k of keys) {
-    const child = v[k];
-    if (k.length > 1 && k[0] === '-' && !isObj(child) && !Array.isArray(child)) {
-      open += ` ${k.slice(1)}="${escapeXml(child === null || child === undefined ? '' : scalar(child), true)}"`;
-    } else if (k === '#text') {
-      textContent = child === null || child === undefined ? '' : escapeXml(scalar(child), false);
-    } else {
-      writeElement(children, k, child);
-    }
+  const elements: string[] = [];
+  let attrs = 0;
+  for (const k of keys.slice().sort()) {
+    if (k.length > 1 && k[0] === '-') {
+      const text = scalarText(v[k]);
+      if (text === undefined) throw new XmlShapeError(`invalid attribute value for: ${k}`);
+      open += ` ${k.slice(1)}="${text}"`;
+      attrs++;
+    } else elements.push(k);
   }
-  if (children.length === 0 && textContent === '') {
+  if (attrs === keys.length) {
     out.push(`${open}/>`);
     return;
   }
-  out.push(`${open}>${textContent}${children.join('')}</${tag}>`);
+  if (Object.hasOwn(v, '#text')) {
+    if (attrs + 1 !== keys.length) throw new XmlShapeError('invalid attribute key label: #text');
+    const t = v['#text'];
+    out.push(`${open}>${scalarText(t) ?? (t === null ? '<nil>' : JSON.stringify(t))}</${tag}>`);
+    return;
+  }
+  out.push(`${open}>`);
+  for (const k of elements) writeElement(out, k, v[k]);
+  out.push(`</${tag}>`);
 }
 
-export function toXml(data: Record<string, unknown> | null, root = 'doc'): string {
+/** mxj's Map.Xml() without a root tag argument. */
+export function toXml(data: Record<string, unknown> | null): string {
+  const m = data ?? {};
   const out: string[] = [];
-  writeElement(out, root, data ?? {});
+  const keys = Object.keys(m);
+  try {
+    if (keys.length === 1) {
+      const only = m[keys[0]];
+      if (Array.isArray(only) && only.some((item) => !isObj(item))) writeElement(out, 'doc', m);
+      else writeElement(out, keys[0], only);
+    } else writeElement(out, 'doc', m);
+  } catch (err) {
+    if (err instanceof XmlShapeError) return '';
+    throw err;
+  }
   return out.join('');
 }
 
 export const xmlEncoder: Encoder = (data) => ({
-  contentType: 'application/xml; charset=utf-8',
+  contentType: 'application/xml',
   body: toXml(data),
 });
 

@@ -106,6 +106,17 @@ const decoders = new Map<string, Decoder>([
   ['string', (body) => ({ content: body.toString('utf8') })],
 ]);
 
+const isRawJson = (JSON as { isRawJSON?: (v: unknown) => boolean }).isRawJSON;
+
+/**
+ * The source text of a number kept as `JSON.rawJSON` (Node ≥ 21), else undefined: the encoders
+ * that write a backend's number as text (YAML, XML, CEL's strings) write what the backend wrote,
+ * as lura's json.Number keeps it.
+ */
+export function rawNumberText(v: unknown): string | undefined {
+  return isRawJson?.(v) ? (v as { rawJSON: string }).rawJSON : undefined;
+}
+
 export function registerDecoder(name: string, decoder: Decoder): void {
   decoders.set(name, decoder);
 }
@@ -128,17 +139,19 @@ export type Encoder = (data: Record<string, unknown> | null, req: GwRequest) => 
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-const NEGOTIATE_OFFERS = ['application/json', 'text/plain', 'application/xml'];
+/** lura's negotiatedRender (router/gin/render.go) offers gin's MIMEJSON, MIMEPlain, MIMEXML, MIMEYAML. */
+const NEGOTIATE_OFFERS = ['application/json', 'text/plain', 'application/xml', 'application/x-yaml'];
 
 /**
  * gin's Context.NegotiateFormat over lura's offers: the Accept entries in the order written
  * (parameters and q-values ignored), each matched as a prefix of an offer, `*` matching the rest.
+ * gin's parseAccept cuts parameters only after a first character (`strings.IndexByte > 0`).
  */
 function negotiateFormat(accept: string | undefined): string {
   if (accept === undefined || accept.trim() === '') return NEGOTIATE_OFFERS[0];
   for (const part of accept.split(',')) {
     const semi = part.indexOf(';');
-    const accepted = (semi < 0 ? part : part.slice(0, semi)).trim();
+    const accepted = (semi <= 0 ? part : part.slice(0, semi)).trim();
     if (accepted === '') continue;
     for (const offer of NEGOTIATE_OFFERS) {
       let i = 0;
@@ -175,11 +188,12 @@ const encoders: Map<string, Encoder> = new Map<string, Encoder>([
     'negotiate',
     (data, req): Encoded => {
       const offer = negotiateFormat(req.headers.accept);
-      // As lura: text/plain is answered in YAML (docs: Returned encodings), xml falls back to JSON.
+      // As lura's negotiatedRender: text/plain and YAML are answered in YAML, XML by the xml
+      // render (krakend-xml's, which krakend-ce registers); anything else in JSON.
       if (offer === 'application/xml') {
         const xml: Encoder | undefined = encoders.get('xml');
         if (xml) return xml(data, req);
-      } else if (offer === 'text/plain') {
+      } else if (offer === 'text/plain' || offer === 'application/x-yaml') {
         const yaml: Encoder | undefined = encoders.get('yaml');
         if (yaml) return yaml(data, req);
       }

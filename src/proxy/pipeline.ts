@@ -250,6 +250,7 @@ export function compileEndpoint(
     cacheControl: cacheTtlMs > 0 ? `public, max-age=${Math.floor(cacheTtlMs / 1000)}` : undefined,
     returnErrorMsg: rt.returnErrorMsg,
     encoder: getEncoder(outputEncoding) ?? getEncoder('json')!,
+    signerAnswer: nsConfig(endpoint.extra_config, 'auth/signer') !== undefined,
   });
   const rendered: Handler = buildFailed
     ? (_req, reply) => reply.answer({ status: 500, headers: {}, body: '' })

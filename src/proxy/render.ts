@@ -5,6 +5,7 @@
 // on goes out with the backend's header lines as bytes, a WASM merge with gw's own lines as bytes,
 // anything else through a header map.
 
+import { sortedJson } from '../security/util.js';
 import type { GwRequest, GwResponse, ProxyResponse, Reply, ResponseHeaders } from '../types.js';
 import type { Encoder } from './encodings.js';
 import { NOT_PASSED } from './h1-parser.js';
@@ -20,6 +21,13 @@ export interface RenderOptions {
   /** `return_error_msg`: a failure's text (or the backend's own body) as the error body. */
   returnErrorMsg: boolean;
   encoder: Encoder;
+  /**
+   * The endpoint has `auth/signer`: krakend-jose's TokenSigner (gin/jose.go) answers instead of
+   * lura's endpoint handler — any failure is a bare 400; otherwise the data as JSON with the
+   * proxy's headers, without X-Krakend, X-Krakend-Completed or Cache-Control, whatever the
+   * output encoding.
+   */
+  signerAnswer?: boolean;
 }
 
 function hasKeys(data: Record<string, unknown> | null): boolean {
@@ -44,6 +52,10 @@ export class Renderer {
   }
 
   write(pr: ProxyResponse, req: GwRequest, reply: Reply): void {
+    if (this.o.signerAnswer) {
+      reply.answer(this.signed(pr));
+      return;
+    }
     const raw = pr.raw;
     if (raw !== undefined) {
       const stream = pr.stream;
@@ -76,6 +88,21 @@ export class Renderer {
     reply.answer({ status: pr.status ?? 200, headers, body: encoded.body });
   }
 
+  /** gin/jose.go TokenSigner's answer: c.AbortWithStatus(400) on any error, else c.JSON. */
+  private signed(pr: ProxyResponse): GwResponse {
+    if (pr.data === null || pr.error !== undefined || !pr.isComplete)
+      return { status: 400, headers: {}, body: '' };
+    const headers: ResponseHeaders = {};
+    // c.Header(k, v[0]) for the proxy response's headers, then c.JSON's Content-Type
+    if (pr.headers)
+      for (const k in pr.headers) {
+        const v = pr.headers[k];
+        headers[k] = Array.isArray(v) ? v[0] : v;
+      }
+    headers['content-type'] = JSON_TYPE;
+    return { status: pr.status ?? 200, headers, body: sortedJson(pr.data) };
+  }
+
   /** A no-op answer from a header map: the backend's status, headers (but framing, Date, Server) and bytes. */
   private noop(pr: ProxyResponse, raw: Buffer): GwResponse {
     const headers: ResponseHeaders = {};
@@ -102,7 +129,13 @@ export class Renderer {
         body = err.body ?? '';
         const type = err.headers?.['content-type'];
         if (type !== undefined && type !== '') headers['content-type'] = type;
-      } else body = err.message;
+      } else {
+        body = err.message;
+        // lura's ErrorResponseWriter sets an encoded error's Content-Type (a Lua custom_error's
+        // third argument); a backend's refused answer is not one, and Go sniffs the rest as text
+        const type = err.backendStatus === undefined ? err.headers?.['content-type'] : undefined;
+        if (type !== undefined && type !== '') headers['content-type'] = type;
+      }
       if (body.length > 0 && headers['content-type'] === undefined)
         headers['content-type'] = 'text/plain; charset=utf-8';
     }

@@ -5,8 +5,8 @@
 //    when origin, method and requested headers are all allowed.
 //  - actual request: `Vary: Origin`, and Allow-Origin/Expose/Credentials when origin and method
 //    are allowed.
-// Defaults (rs/cors): origins `*`, methods GET, POST, HEAD, headers Origin, Accept,
-// Content-Type, X-Requested-With.
+// Defaults: origins `*` and headers `*` (krakend-cors mux/cors.go), methods GET, POST, HEAD
+// (rs/cors v1.11 New). Requested headers are checked and echoed as rs/cors does.
 
 import type {
   CompileContext,
@@ -58,22 +58,21 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
     if (star < 0) exact.add(o);
     else wildcards.push({ prefix: o.slice(0, star), suffix: o.slice(star + 1) });
   }
+  // rs/cors keeps the methods as written and compares them case-sensitively (isMethodAllowed)
   const methods = new Set(
-    (cfg.allow_methods && cfg.allow_methods.length > 0 ? cfg.allow_methods : ['GET', 'POST', 'HEAD']).map(
-      (m) => m.toUpperCase(),
-    ),
+    cfg.allow_methods && cfg.allow_methods.length > 0 ? cfg.allow_methods : ['GET', 'POST', 'HEAD'],
   );
-  const headerList =
-    cfg.allow_headers && cfg.allow_headers.length > 0
-      ? cfg.allow_headers
-      : ['Accept', 'Content-Type', 'X-Requested-With'];
+  // krakend-cors mux/cors.go NewWithLogger: no allow_headers means ["*"], every header allowed
+  const headerList = cfg.allow_headers && cfg.allow_headers.length > 0 ? cfg.allow_headers : ['*'];
   const allHeaders = headerList.includes('*');
-  const headers = new Set([...headerList, 'Origin'].map((h) => canonicalHeaderName(h)));
+  const allowedHeaders = sortedHeaderSet(headerList);
   const expose = (cfg.expose_headers ?? []).map((h) => canonicalHeaderName(h)).join(', ');
   const credentials = cfg.allow_credentials === true;
   const privateNetwork = cfg.allow_private_network === true;
   const maxAgeMs = typeof cfg.max_age === 'string' ? (parseGoDuration(cfg.max_age) ?? 0) : 0;
-  const maxAge = maxAgeMs > 0 ? String(Math.floor(maxAgeMs / 1000)) : '';
+  // krakend-cors passes int(max_age.Seconds()); rs/cors writes a positive one, "0" for a negative one
+  const maxAgeSeconds = Math.trunc(maxAgeMs / 1000);
+  const maxAge = maxAgeSeconds > 0 ? String(maxAgeSeconds) : maxAgeSeconds < 0 ? '0' : '';
   const preflightVary = privateNetwork
     ? 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers, Access-Control-Request-Private-Network'
     : 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers';
@@ -87,15 +86,7 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
         return true;
     return false;
   };
-  const methodAllowed = (m: string): boolean => {
-    const up = m.toUpperCase();
-    return up === 'OPTIONS' || methods.has(up);
-  };
-  const headersAllowed = (requested: string[]): boolean => {
-    if (allHeaders) return true;
-    for (const h of requested) if (!headers.has(canonicalHeaderName(h))) return false;
-    return true;
-  };
+  const methodAllowed = (m: string): boolean => m === 'OPTIONS' || methods.has(m);
 
   return {
     passthrough: cfg.options_passthrough === true,
@@ -107,17 +98,12 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
       if (!origin || !originAllowed(origin)) return out;
       const reqMethod = req.headers['access-control-request-method'] ?? '';
       if (!methodAllowed(reqMethod)) return out;
-      const rawHeaders = req.headers['access-control-request-headers'];
-      const requested = rawHeaders
-        ? rawHeaders
-            .split(',')
-            .map((h) => h.trim())
-            .filter((h) => h !== '')
-        : [];
-      if (!headersAllowed(requested)) return out;
+      const requested = req.headers['access-control-request-headers'];
+      if (requested !== undefined && !allHeaders && !acceptsHeaders(allowedHeaders, requested)) return out;
       out['access-control-allow-origin'] = allOrigins ? '*' : origin;
-      out['access-control-allow-methods'] = reqMethod.toUpperCase();
-      if (requested.length > 0) out['access-control-allow-headers'] = requested.join(', ');
+      // rs/cors handlePreflight echoes the request's method and header list as they came
+      out['access-control-allow-methods'] = reqMethod;
+      if (requested !== undefined && requested !== '') out['access-control-allow-headers'] = requested;
       if (credentials) out['access-control-allow-credentials'] = 'true';
       if (privateNetwork && req.headers['access-control-request-private-network'] === 'true')
         out['access-control-allow-private-network'] = 'true';
@@ -136,13 +122,46 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
   };
 }
 
-/** Adds `extra` to a response: `vary` values are appended, the rest set. */
+/**
+ * rs/cors internal/sortedset.go NewSortedSet: the allowed names in lower case, each with its
+ * rank in sorted order.
+ */
+function sortedHeaderSet(names: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const name of names.map((h) => h.toLowerCase()).sort()) if (!out.has(name)) out.set(name, out.size);
+  return out;
+}
+
+/**
+ * rs/cors SortedSet.Accepts: Access-Control-Request-Headers as browsers write it — lower-case
+ * names, sorted, no repeats, at most one space or tab around each, up to 16 empty elements.
+ */
+function acceptsHeaders(set: Map<string, number>, value: string): boolean {
+  let last = -1;
+  let empty = 0;
+  for (const element of value.split(',')) {
+    const name = element.replace(/^[ \t]/, '').replace(/[ \t]$/, '');
+    if (name === '') {
+      if (++empty > 16) return false;
+      continue;
+    }
+    const rank = set.get(name);
+    if (rank === undefined || rank <= last) return false;
+    last = rank;
+  }
+  return true;
+}
+
+/**
+ * Adds `extra` to a response: `vary` goes before what the response already varies on (rs/cors
+ * sets it before the handler writes), the rest is set.
+ */
 function withHeaders(res: GwResponse, extra: ResponseHeaders): GwResponse {
   const headers: ResponseHeaders = { ...res.headers };
   for (const k in extra) {
     const prev = headers[k];
     if (k === 'vary' && prev !== undefined)
-      headers[k] = `${Array.isArray(prev) ? prev.join(', ') : prev}, ${extra[k]}`;
+      headers[k] = `${extra[k]}, ${Array.isArray(prev) ? prev.join(', ') : prev}`;
     else headers[k] = extra[k];
   }
   return { status: res.status, headers, body: res.body };

@@ -1,9 +1,12 @@
 // `auth/signer`: signs the `keys_to_sign` objects of the merged response as JWS, as the "JWT
-// Signing" page and krakend-jose do: the payload is the object's JSON with sorted keys (Go's
-// encoding/json), the protected header `{"alg", "kid"}`, compact serialization by default and
-// the JSON (full) serialization with `full: true`. Keys that are absent or not objects are left
-// as they are. The private key (jwk_local_path or jwk_url) is loaded once, at startup or on the
-// first request, and never logged.
+// Signing" page and krakend-jose do (jws.go NewSigner, jose.go SignFields): the payload is the
+// object's JSON as Go's encoding/json writes it (sorted keys, HTML characters escaped), the
+// protected header `{"alg","kid","typ"}` with `typ` "JWT" unless the config's `typ` says
+// otherwise (go-jose writes the header's keys sorted), compact serialization by default and the
+// JSON (full) serialization with `full: true`. Keys that are absent or not objects are left as
+// they are. The private key (jwk_local_path or jwk_url) is loaded once, at startup or on the
+// first request, and never logged. The answer itself is krakend-jose's (gin/jose.go
+// TokenSigner), written by the endpoint's renderer (src/proxy/render.ts, `signerAnswer`).
 
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
@@ -20,6 +23,7 @@ export const JWT_SIGNER_NAMESPACE = 'auth/signer';
 interface SignerConfig {
   alg: string;
   kid: string;
+  typ?: string;
   keys_to_sign: string[];
   jwk_url?: string;
   jwk_local_path?: string;
@@ -55,7 +59,11 @@ export function compileSigner(cfg: SignerConfig): (data: Record<string, unknown>
     });
     return keyPromise;
   };
-  const header = { alg: cfg.alg, kid: cfg.kid };
+  const header = {
+    alg: cfg.alg,
+    kid: cfg.kid,
+    typ: cfg.typ !== undefined && cfg.typ !== '' ? cfg.typ : 'JWT',
+  };
   const keys = cfg.keys_to_sign;
   const full = cfg.full === true;
   const encoder = new TextEncoder();
@@ -89,6 +97,7 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
   if (!Array.isArray(raw.keys_to_sign) || !raw.keys_to_sign.every((k) => typeof k === 'string'))
     v.add('keys_to_sign', 'required: an array of response keys to sign');
   for (const k of ['full', 'disable_jwk_security']) v.type(raw, k, 'boolean');
+  v.type(raw, 'typ', 'string');
   if (typeof raw.jwk_local_path === 'string' && raw.jwk_local_path !== '') {
     try {
       const set = new LocalKeySource(raw.jwk_local_path, 'kid').jwkSet;
@@ -119,8 +128,9 @@ export const jwtSignerModule: FeatureModule = {
       try {
         await sign(pr.data);
       } catch (err) {
+        // gin/jose.go TokenSigner: a signing error is a 400 (the renderer's signer answer)
         logger.error(`${label} signing failed: ${err instanceof Error ? err.message : 'error'}`);
-        return { data: null, isComplete: false, error: new BackendError('unable to sign the response', 500) };
+        return { data: null, isComplete: false, error: new BackendError('unable to sign the response', 400) };
       }
       return pr;
     };

@@ -1,13 +1,17 @@
 // `validation/cel`: Common Expression Language checks on requests and responses, at endpoint
 // and backend level, as the "Conditional requests and responses with CEL" page describes.
 //
-// As KrakenD's krakend-cel does, an expression is a *request* check when its text mentions
-// `req_`, a *response* check when it mentions `resp_`, and a JWT check (run by auth/validator)
-// when it mentions `JWT`. An expression mentioning none of them (the page's `now`-only weekday
-// example) runs as a request check here, so that it is not silently ignored.
+// As krakend-cel does (internal/cel.go parseByKey), an expression is a *request* check when its
+// text contains `req`, a *response* check when it contains `resp`, and a JWT check (run by
+// auth/validator) when it contains `JWT`; one that contains none of them is never evaluated
+// (gw says so at startup). Each is type-checked against the variables krakend-cel declares
+// (defaultDeclarations): one that does not check — an unknown variable such as `resp_headers`,
+// an operator on the wrong types — is skipped, as krakend-cel skips it, with a warning.
+// Evaluators are numbered within their phase, as proxy.go evalChecks numbers them.
 // Expressions are parsed once at startup; per request only the activation object is built.
 
-import { parse } from '@marcbachmann/cel-js';
+import { Environment } from '@marcbachmann/cel-js';
+import { rawNumberText } from '../proxy/encodings.js';
 import { canonicalHeaderName, isObject } from '../security/util.js';
 import {
   type BackendConfig,
@@ -48,13 +52,40 @@ export function normaliseExpression(expr: string): string {
   return expr.replace(HAS_INDEX, (_m, target: string, key: string) => `(${key} in ${target})`);
 }
 
-function phasesOf(expr: string): CelPhase[] {
+/** krakend-cel internal/cel.go parseByKey: a phase takes the expressions whose text contains its key. */
+export function phasesOf(expr: string): CelPhase[] {
   const out: CelPhase[] = [];
-  if (expr.includes('req_')) out.push('req');
-  if (expr.includes('resp_')) out.push('resp');
+  if (expr.includes('req')) out.push('req');
+  if (expr.includes('resp')) out.push('resp');
   if (expr.includes('JWT')) out.push('jwt');
-  if (out.length === 0) out.push('req');
   return out;
+}
+
+/** krakend-cel internal/cel.go defaultDeclarations. */
+const celEnvironment = new Environment()
+  .registerVariable('now', 'string')
+  .registerVariable('req_method', 'string')
+  .registerVariable('req_path', 'string')
+  .registerVariable('req_params', 'map<string, string>')
+  .registerVariable('req_headers', 'map<string, list<string>>')
+  .registerVariable('req_querystring', 'map<string, list<string>>')
+  .registerVariable('resp_completed', 'bool')
+  .registerVariable('resp_metadata_status', 'int')
+  .registerVariable('resp_metadata_headers', 'map<string, list<string>>')
+  .registerVariable('resp_data', 'map<string, dyn>')
+  .registerVariable('JWT', 'map<string, dyn>');
+
+/** Parses an expression (throws on a syntax error) and type-checks it against krakend-cel's variables. */
+export function parseCel(expr: string): {
+  eval: (a: Record<string, unknown>) => unknown;
+  checkError?: string;
+} {
+  const fn = celEnvironment.parse(normaliseExpression(expr));
+  const checked = fn.check();
+  return {
+    eval: (a) => fn(a),
+    checkError: checked.valid ? undefined : (checked.error?.message ?? 'type check failed').split('\n')[0],
+  };
 }
 
 interface CelDefinition {
@@ -66,14 +97,51 @@ function definitions(cfg: unknown): CelDefinition[] {
   return cfg.filter((d): d is CelDefinition => isObject(d) && typeof d.check_expr === 'string');
 }
 
-/** Compiles the expressions of one `validation/cel` array that belong to `phase`. */
-export function compileCelChecks(cfg: unknown, phase: CelPhase): CelCheck[] {
+/**
+ * Compiles the expressions of one `validation/cel` array that belong to `phase`; `warn` hears
+ * of those skipped because they do not type-check.
+ */
+export function compileCelChecks(
+  cfg: unknown,
+  phase: CelPhase,
+  warn?: (message: string) => void,
+): CelCheck[] {
   const out: CelCheck[] = [];
-  definitions(cfg).forEach((d, index) => {
-    if (!phasesOf(d.check_expr).includes(phase)) return;
-    const fn = parse(normaliseExpression(d.check_expr));
-    out.push({ index, source: d.check_expr, eval: (a) => fn(a) });
-  });
+  for (const d of definitions(cfg)) {
+    if (!phasesOf(d.check_expr).includes(phase)) continue;
+    const { eval: evaluate, checkError } = parseCel(d.check_expr);
+    if (checkError !== undefined) {
+      warn?.(
+        `skipped, as KrakenD skips it: ${JSON.stringify(d.check_expr)} does not type-check (${checkError})`,
+      );
+      continue;
+    }
+    out.push({ index: out.length, source: d.check_expr, eval: evaluate });
+  }
+  return out;
+}
+
+/** Logs, once at startup, the expressions no phase takes (KrakenD never evaluates them). */
+function warnUnphased(cfg: unknown, warn: (message: string) => void): void {
+  for (const d of definitions(cfg))
+    if (phasesOf(d.check_expr).length === 0)
+      warn(
+        `never evaluated, as in KrakenD: ${JSON.stringify(d.check_expr)} names no req, resp or JWT variable`,
+      );
+}
+
+/**
+ * A backend's JSON reaches krakend-cel decoded with UseNumber: numbers are json.Number, a Go
+ * string type, which cel-go adapts as CEL strings (`resp_data.id == '42'`, `int(resp_data.id)`).
+ */
+function numbersAsStrings(v: unknown): unknown {
+  if (typeof v === 'number') return String(v);
+  if (v === null || typeof v !== 'object') return v;
+  const raw = rawNumberText(v);
+  if (raw !== undefined) return raw;
+  if (Array.isArray(v)) return v.map(numbersAsStrings);
+  const out: Record<string, unknown> = {};
+  for (const k in v as Record<string, unknown>) out[k] = numbersAsStrings((v as Record<string, unknown>)[k]);
   return out;
 }
 
@@ -91,15 +159,16 @@ export function firstFailing(checks: readonly CelCheck[], activation: Record<str
   return -1;
 }
 
-/** RFC 3339 without fractions, as Go's time.RFC3339 formats `now`. */
-let nowSecond = -1;
+/** `now` as krakend-cel formats it (proxy.go: "2006-01-02T15:04:05.999Z07:00"), in UTC. */
+let nowMs = -1;
 let nowText = '';
 export function nowRfc3339(): string {
   const ms = Date.now();
-  const sec = Math.floor(ms / 1000);
-  if (sec !== nowSecond) {
-    nowSecond = sec;
-    nowText = `${new Date(sec * 1000).toISOString().slice(0, 19)}Z`;
+  if (ms !== nowMs) {
+    nowMs = ms;
+    const iso = new Date(ms).toISOString();
+    const frac = iso.slice(20, 23).replace(/0+$/, '');
+    nowText = `${iso.slice(0, 19)}${frac === '' ? '' : `.${frac}`}Z`;
   }
   return nowText;
 }
@@ -211,7 +280,7 @@ function proxyResponseActivation(pr: ProxyResponse): Record<string, unknown> {
     resp_completed: pr.isComplete,
     resp_metadata_status: BigInt(noop ? (pr.status ?? 200) : 0),
     resp_metadata_headers: noop ? responseHeaderLists(pr.headers) : EMPTY,
-    resp_data: pr.data ?? EMPTY,
+    resp_data: pr.data ? numbersAsStrings(pr.data) : EMPTY,
     now: nowRfc3339(),
   };
 }
@@ -293,7 +362,7 @@ function validate(cfg: unknown, path: string): ConfigIssue[] {
       return;
     }
     try {
-      parse(normaliseExpression(d.check_expr));
+      parseCel(d.check_expr);
     } catch (err) {
       issues.push({
         path: `${path}[${i}].check_expr`,
@@ -317,12 +386,14 @@ export const celModule: FeatureModule = {
   validate,
 
   proxy(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined {
-    const pre = compileCelChecks(cfg, 'req');
-    const post = compileCelChecks(cfg, 'resp');
-    if (pre.length === 0 && post.length === 0) return undefined;
-    const view = compileEndpointRequestView(ctx.endpoint);
     const name = `ENDPOINT: ${ctx.endpoint?.endpoint ?? ''}`;
     const logger = ctx.logger;
+    const warn = (message: string) => logger.warn(`[${name}][CEL] ${message}`);
+    warnUnphased(cfg, warn);
+    const pre = compileCelChecks(cfg, 'req', warn);
+    const post = compileCelChecks(cfg, 'resp', warn);
+    if (pre.length === 0 && post.length === 0) return undefined;
+    const view = compileEndpointRequestView(ctx.endpoint);
     return (next) => async (req) => {
       if (pre.length > 0) {
         const failed = firstFailing(pre, view(req));
@@ -348,11 +419,13 @@ export const celModule: FeatureModule = {
   },
 
   backend(cfg: unknown, ctx: CompileContext): BackendMiddleware | undefined {
-    const pre = compileCelChecks(cfg, 'req');
-    const post = compileCelChecks(cfg, 'resp');
-    if (pre.length === 0 && post.length === 0) return undefined;
     const name = `BACKEND: ${ctx.backend?.url_pattern ?? ''}`;
     const logger = ctx.logger;
+    const warn = (message: string) => logger.warn(`[${name}][CEL] ${message}`);
+    warnUnphased(cfg, warn);
+    const pre = compileCelChecks(cfg, 'req', warn);
+    const post = compileCelChecks(cfg, 'resp', warn);
+    if (pre.length === 0 && post.length === 0) return undefined;
     // KrakenD evaluates backend responses after the backend's own manipulation (group, target…).
     const manipulate = compileBackendView(ctx.backend);
     return (next) => async (breq) => {
@@ -371,7 +444,7 @@ export const celModule: FeatureModule = {
           resp_completed: true,
           resp_metadata_status: BigInt(res.data === undefined ? res.status : 0),
           resp_metadata_headers: res.data === undefined ? responseHeaderLists(res.headers) : EMPTY,
-          resp_data: data,
+          resp_data: numbersAsStrings(data),
           now: nowRfc3339(),
         });
         if (failed >= 0) {

@@ -99,6 +99,41 @@ function querySet(query: string, key: string, value: string | undefined): string
   return kept.join('&');
 }
 
+/** Go's url.QueryEscape: all but letters, digits and `-_.~` escaped, a space as `+`. */
+function goQueryEscape(s: string): string {
+  return encodeURIComponent(s)
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%20/g, '+');
+}
+
+/**
+ * krakend-lua proxy/request.go query(): lura's parsed query written back by url.Values.Encode —
+ * keys sorted, each value escaped; a pair url.ParseQuery refuses (a `;`, a bad escape) is gone.
+ */
+export function goEncodedQuery(query: string): string {
+  if (query === '') return '';
+  const values = new Map<string, string[]>();
+  for (const pair of query.split('&')) {
+    if (pair === '' || pair.includes(';')) continue;
+    const eq = pair.indexOf('=');
+    let key: string;
+    let value: string;
+    try {
+      key = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '));
+      value = eq < 0 ? '' : decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
+    } catch {
+      continue;
+    }
+    const list = values.get(key);
+    if (list) list.push(value);
+    else values.set(key, [value]);
+  }
+  const out: string[] = [];
+  for (const key of [...values.keys()].sort())
+    for (const v of values.get(key) as string[]) out.push(`${goQueryEscape(key)}=${goQueryEscape(v)}`);
+  return out.join('&');
+}
+
 function stripQuestion(q: string): string {
   return q.startsWith('?') ? q.slice(1) : q;
 }
@@ -174,7 +209,7 @@ export class ProxyRequestView implements LuaView {
       case Op.reqPath:
         return n === 0 ? this.req.path : undefined;
       case Op.reqQuery:
-        if (n === 0) return this.query;
+        if (n === 0) return goEncodedQuery(this.query);
         this.query = stripQuestion(str(a[0]) ?? '');
         this.dirty = true;
         return;
@@ -302,7 +337,8 @@ export class EndpointCtxView implements LuaView {
         return;
       }
       case Op.reqParams: {
-        if (n === 0) return capitalizedParams(req.params);
+        // router/gin/lua.go params(): gin's params under their own names (`{foo}` → `foo`)
+        if (n === 0) return { ...req.params };
         const name = paramName(req.params, str(a[0]) ?? '');
         if (n === 1) return req.params[name] ?? '';
         this.own().params[name] = str(a[1]) ?? '';

@@ -252,19 +252,20 @@ function newScript(ns: string, cfg: unknown, ctx: CompileContext): LuaScript | u
   return script;
 }
 
-/** An exception from a script, as the proxy layer reports it. */
+/**
+ * An exception from a script, as the proxy layer reports it: custom_error's status, and its
+ * message and content type as lura's endpoint writes an error (router/gin/endpoint.go
+ * ErrorResponseWriter: only with the router's return_error_msg).
+ */
 function proxyFailure(script: LuaScript, entry: string, err: unknown): ProxyResponse {
   script.report(entry, err);
   if (err instanceof LuaCustomError) {
-    if (err.contentType)
-      return {
-        data: null,
-        raw: Buffer.from(err.message, 'utf8'),
-        status: err.status,
-        headers: { 'content-type': err.contentType },
-        isComplete: false,
-      };
-    return { data: null, isComplete: false, error: new BackendError(err.message, err.status) };
+    const headers = err.contentType ? { 'content-type': err.contentType } : undefined;
+    return {
+      data: null,
+      isComplete: false,
+      error: new BackendError(err.message, err.status, undefined, headers),
+    };
   }
   return { data: null, isComplete: false, error: new BackendError(`lua: ${(err as Error).message}`, 500) };
 }
@@ -278,11 +279,12 @@ function backendFailure(script: LuaScript, entry: string, err: unknown): Backend
   return new BackendError(`lua: ${(err as Error).message}`, 500);
 }
 
+/** krakend-lua router/gin/lua.go: the status and content type of custom_error, c.AbortWithError's empty body. */
 function endpointFailure(script: LuaScript, err: unknown): GwResponse {
   script.report('pre', err);
   if (err instanceof LuaCustomError) {
     if (err.contentType)
-      return { status: err.status, headers: { 'content-type': err.contentType }, body: err.message };
+      return { status: err.status, headers: { 'content-type': err.contentType }, body: '' };
     return { status: err.status, headers: {}, body: '' };
   }
   return { status: 500, headers: {}, body: '' };

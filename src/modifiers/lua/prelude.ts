@@ -64,6 +64,7 @@ local NIL = setmetatable({}, { __gwkind = ${Kind.nil}, __tostring = function() r
 local function wrap(t, v)
   if t == ${Kind.table} then return setmetatable({ h = v }, TMT) end
   if t == ${Kind.list} then return setmetatable({ h = v }, LMT) end
+  if t == ${Kind.nil} then return NIL end
   return v
 end
 

@@ -369,6 +369,16 @@ function pushTagged(exec: LuaExec, L: number, v: unknown): number {
   return 2;
 }
 
+/** A luaTable/luaList element: a JSON null is krakend-lua's luaNil (tableGet, listGet), not Lua nil. */
+function pushElement(exec: LuaExec, L: number, v: unknown): number {
+  if (v === null) {
+    C.lua_pushinteger(L, BigInt(Kind.nil));
+    C.lua_pushnil(L);
+    return 2;
+  }
+  return pushTagged(exec, L, v);
+}
+
 const EPOCH_SPAN = 2 ** 24;
 
 function handleOf(exec: LuaExec, v: unknown): number {
@@ -389,8 +399,19 @@ function objectOf(exec: LuaExec, h: number): unknown {
   return exec.objs[idx];
 }
 
+/**
+ * How a plain Lua table crosses into JSON. `set` is a luaTable/luaList `set` value: krakend-lua
+ * decorator/luatable.go tableSet (and lualist.go listSet) always makes the table a map, with its
+ * keys as strings. Inside it, and everywhere else, types.go ParseToTable's rule holds: a table
+ * whose keys all read as integers (strconv.Atoi) is a list in key order, an empty one null.
+ */
+enum TableAs {
+  Set,
+  Value,
+}
+
 /** Converts the Lua value at `idx` into JS: proxies give back their object, tables are copied. */
-function readValue(exec: LuaExec, L: number, idx: number, depth = 0): unknown {
+function readValue(exec: LuaExec, L: number, idx: number, depth = 0, as = TableAs.Value): unknown {
   switch (C.lua_type(L, idx) as number) {
     case T_NIL:
       return undefined;
@@ -401,13 +422,30 @@ function readValue(exec: LuaExec, L: number, idx: number, depth = 0): unknown {
     case T_STRING:
       return readString(L, idx);
     case T_TABLE:
-      return readTable(exec, L, C.lua_absindex(L, idx) as number, depth);
+      return readTable(exec, L, C.lua_absindex(L, idx) as number, depth, as);
     default:
       return undefined;
   }
 }
 
-function readTable(exec: LuaExec, L: number, idx: number, depth: number): unknown {
+/** strconv.Atoi's syntax: an optional sign and decimal digits. */
+const INTEGER_KEY = /^[+-]?\d{1,18}$/;
+
+/** A table key as gopher-lua's LValue.String() writes it (tables and functions are not keys here). */
+function keyText(L: number, idx: number): string | undefined {
+  switch (C.lua_type(L, idx) as number) {
+    case T_STRING:
+      return readString(L, idx);
+    case T_NUMBER:
+      return String(C.lua_tonumberx(L, idx, 0));
+    case T_BOOLEAN:
+      return C.lua_toboolean(L, idx) !== 0 ? 'true' : 'false';
+    default:
+      return undefined;
+  }
+}
+
+function readTable(exec: LuaExec, L: number, idx: number, depth: number, as: TableAs): unknown {
   if (depth > 64) throw new Error('table nesting too deep');
   const mt = C.luaL_getmetafield(L, idx, cstr('__gwkind')) as number;
   if (mt !== T_NIL) {
@@ -419,30 +457,30 @@ function readTable(exec: LuaExec, L: number, idx: number, depth: number): unknow
     C.lua_settop(L, -2);
     return objectOf(exec, h);
   }
-  const n = Number(C.lua_rawlen(L, idx));
-  if (n > 0) {
-    const out: unknown[] = new Array(n);
-    for (let i = 1; i <= n; i++) {
-      C.lua_rawgeti(L, idx, BigInt(i));
-      const v = readValue(exec, L, -1, depth + 1);
-      out[i - 1] = v === undefined ? null : v;
-      C.lua_settop(L, -2);
-    }
-    return out;
-  }
   const out: Record<string, unknown> = {};
+  let count = 0;
+  let integerKeys = true;
   C.lua_pushnil(L);
   while (C.lua_next(L, idx) !== 0) {
-    const kt = C.lua_type(L, -2) as number;
-    const key =
-      kt === T_STRING ? readString(L, -2) : kt === T_NUMBER ? String(C.lua_tonumberx(L, -2, 0)) : undefined;
+    const key = keyText(L, -2);
     if (key !== undefined) {
+      // ParseToTable sets nothing for a value it has no case for (a function, a coroutine)
       const v = readValue(exec, L, -1, depth + 1);
-      out[key] = v === undefined ? null : v;
+      if (v !== undefined) {
+        out[key] = v;
+        count++;
+        if (integerKeys && !INTEGER_KEY.test(key)) integerKeys = false;
+      }
     }
     C.lua_settop(L, -2);
   }
-  return out;
+  if (as === TableAs.Set && depth === 0) return out;
+  if (!integerKeys) return out;
+  // tryConvertToSlice: the values in integer key order, gaps closed; no keys gives a nil slice
+  if (count === 0) return depth === 0 ? out : null;
+  return Object.keys(out)
+    .sort((a, b) => Number(a) - Number(b))
+    .map((k) => out[k]);
 }
 
 function raise(L: number, message: string): never {
@@ -466,12 +504,14 @@ function tableOp(exec: LuaExec, L: number, op: number): number {
     const i = Math.trunc(C.lua_tonumberx(L, 3, 0) as number);
     switch (op) {
       case Op.get:
-        return pushTagged(exec, L, i >= 0 && i < target.length ? target[i] : undefined);
+        return pushElement(exec, L, i >= 0 && i < target.length ? target[i] : undefined);
       case Op.set: {
-        if (i < 0 || i > 1e7) raise(L, `luaList index out of range: ${i}`);
-        const v = readValue(exec, L, 4);
-        while (target.length < i) target.push(null);
-        target[i] = v === undefined ? null : v;
+        // lualist.go listSet: a negative index is ignored, a new one grows the list with nulls
+        if (i < 0) return 0;
+        if (i > 1e7) raise(L, `luaList index out of range: ${i}`);
+        const v = readValue(exec, L, 4, 0, TableAs.Set);
+        while (target.length <= i) target.push(null);
+        if (v !== undefined) target[i] = v;
         return 0;
       }
       case Op.del:
@@ -496,13 +536,14 @@ function tableOp(exec: LuaExec, L: number, op: number): number {
   switch (op) {
     case Op.get: {
       const k = keyOf(readValue(exec, L, 3));
-      return pushTagged(exec, L, k !== undefined && Object.hasOwn(obj, k) ? obj[k] : undefined);
+      return pushElement(exec, L, k !== undefined && Object.hasOwn(obj, k) ? obj[k] : undefined);
     }
     case Op.set: {
       const k = keyOf(readValue(exec, L, 3));
       if (k === undefined) raise(L, 'luaTable keys must be strings');
-      const v = readValue(exec, L, 4);
-      obj[k] = v === undefined ? null : v;
+      // luatable.go tableSet: nil (or a function) sets nothing; luaNil.new() sets null
+      const v = readValue(exec, L, 4, 0, TableAs.Set);
+      if (v !== undefined) obj[k] = v;
       return 0;
     }
     case Op.del: {
