@@ -50,6 +50,22 @@ async function createFront(
   return new NodeFront(opts, app.serve);
 }
 
+/** What the front needs to take WebSocket upgrades; undefined when no endpoint serves them. */
+async function webSocketOptions(service: ServiceConfig): Promise<FrontOptions['webSocket']> {
+  const endpoints = (service.endpoints ?? []).filter((ep) => ep.extra_config?.websocket !== undefined);
+  if (endpoints.length === 0) return undefined;
+  const { websocketSettings } = await import('../websocket/config.js');
+  let maxMessageBytes = 0;
+  let maxBufferedBytes = 0;
+  for (const ep of endpoints) {
+    const s = websocketSettings(ep.extra_config?.websocket, ep);
+    maxMessageBytes = Math.max(maxMessageBytes, s.maxMessageBytes);
+    maxBufferedBytes = Math.max(maxBufferedBytes, s.clientBufferBytes);
+  }
+  // The endpoints apply their own limits first; the front's is a backstop above them.
+  return { maxMessageBytes, maxBufferedBytes: 2 * maxBufferedBytes + maxMessageBytes };
+}
+
 /** Every backend host a configuration names. */
 function originsOf(service: ServiceConfig): string[] {
   const out = [...(service.host ?? [])];
@@ -89,6 +105,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       idleTimeoutMs: parseDurationMs(service.idle_timeout) ?? 0,
       tls: opts.tls ?? tlsOptionsFromConfig(service),
       onAnswered: app.accessLog,
+      webSocket: await webSocketOptions(service),
       onFailure: (req, err) =>
         logger.error(
           `[ENDPOINT: ${req.method} ${req.path}] internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,
