@@ -518,6 +518,9 @@ export function compileWebSocketEndpoint(raw: unknown, ctx: CompileContext): Han
       if (query !== null && req.query !== '')
         for (const [k, v] of new URLSearchParams(query(req.query))) if (!(k in s)) s[k] = v;
       for (const [k, v] of pickHeaders(req)) s[canonicalHeaderName(k)] = v;
+      // Headers features add for the backend (auth/validator's propagate_claims).
+      const extra = req.extraBackendHeaders;
+      if (extra !== undefined) for (const k in extra) s[k] = extra[k];
       for (const k in req.params) s[k.charAt(0).toUpperCase() + k.slice(1)] = req.params[k];
       return s;
     };
@@ -546,6 +549,8 @@ export function compileWebSocketEndpoint(raw: unknown, ctx: CompileContext): Han
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of pickHeaders(req)) headers[k] = v;
+    const extra = req.extraBackendHeaders;
+    if (extra !== undefined) for (const k in extra) headers[k] = extra[k];
     new DirectClient(
       clients,
       settings,
