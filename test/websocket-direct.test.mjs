@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { freePort, startGateway } from './helpers/gateway.mjs';
-import { openClient, startWsBackend, wsUrl } from './helpers/websocket.mjs';
+import { FRONTS, openClient, startWsBackend, wsUrl } from './helpers/websocket.mjs';
 
 function direct(endpoint, url_pattern, host, websocket = {}, extra = {}) {
   return {
@@ -16,7 +16,7 @@ function direct(endpoint, url_pattern, host, websocket = {}, extra = {}) {
   };
 }
 
-for (const front of ['node', 'uws']) {
+for (const front of FRONTS) {
   describe(`direct communication (--front ${front})`, () => {
     let be;
     let gw;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
 import { freePort, startGateway } from './helpers/gateway.mjs';
-import { openClient, startWsBackend, wsUrl } from './helpers/websocket.mjs';
+import { FRONTS, openClient, startWsBackend, wsUrl } from './helpers/websocket.mjs';
 
 const b64 = (s) => Buffer.from(s).toString('base64');
 
@@ -20,7 +20,7 @@ function wsEndpoint(endpoint, host, websocket = {}, extra = {}) {
   };
 }
 
-for (const front of ['node', 'uws']) {
+for (const front of FRONTS) {
   describe(`multiplexing (--front ${front})`, () => {
     let be;
     let gw;

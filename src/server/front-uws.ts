@@ -703,7 +703,9 @@ class UpgradeExchange implements Reply {
     const h = this.req.headers;
     res.cork(() => {
       if (session !== undefined) {
-        // The pipeline's headers (CORS) ride on the 101.
+        // The pipeline's headers (CORS) ride on the 101: the status first (a header written
+        // before it would make uWS write 200), then uWS's own upgrade headers.
+        res.writeStatus('101 Switching Protocols');
         for (const k in r.headers) {
           const v = r.headers[k];
           for (const one of typeof v === 'string' ? [v] : v) res.writeHeader(k, one);

@@ -2,6 +2,9 @@
 import { once } from 'node:events';
 import WebSocket, { WebSocketServer } from 'ws';
 
+/** The fronts each WebSocket test runs on (`GW_TEST_FRONTS=uws` narrows it while debugging). */
+export const FRONTS = process.env.GW_TEST_FRONTS?.split(',') ?? ['node', 'uws'];
+
 /**
  * A `ws` backend. `multiplexed`: answers KrakenD's opening message with `OK` (as a multiplexing
  * backend must), and echoes each envelope back to its sender's session (as krakend/examples'
