@@ -47,7 +47,7 @@ export interface WebSocketSettings {
   maxMessageBytes: number;
   /** Messages a client may have waiting while the backend is away. */
   messageBufferSize: number;
-  /** Bytes a client may have unsent before the backpressure policy applies. */
+  /** Bytes a client may have unsent before the backpressure policy applies (`write_buffer_size × message_buffer_size + max_message_size`). */
   clientBufferBytes: number;
   writeWaitMs: number;
   pongWaitMs: number;
@@ -79,7 +79,7 @@ export function websocketSettings(raw: unknown, endpoint: EndpointConfig): WebSo
     returnErrorDetails: cfg.return_error_details === true,
     maxMessageBytes,
     messageBufferSize,
-    clientBufferBytes: Math.max(writeBufferSize * messageBufferSize, maxMessageBytes),
+    clientBufferBytes: writeBufferSize * messageBufferSize + maxMessageBytes,
     writeWaitMs: parseDurationMs(cfg.write_wait) ?? 10_000,
     pongWaitMs: parseDurationMs(cfg.pong_wait) ?? 60_000,
     pingPeriodMs: parseDurationMs(cfg.ping_period) ?? 54_000,

@@ -88,12 +88,16 @@ export class BackendLink {
 
   /** Stops reading the backend (its client is slow); `resume` starts again. */
   pause(): void {
+    this.paused = true;
     this.ws?.pause();
   }
 
   resume(): void {
+    this.paused = false;
     this.ws?.resume();
   }
+
+  private paused = false;
 
   /** Closes for good, passing `code` on when it may be sent in a close frame. */
   close(code?: number, reason?: string): void {
@@ -103,7 +107,9 @@ export class BackendLink {
     const ws = this.ws;
     this.ws = null;
     if (ws === null) return;
-    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    // A client that dropped (1006) drops its backend connection too; a paused one would never
+    // read the backend's answering close frame.
+    if (ws.readyState === WebSocket.CONNECTING || code === 1006 || this.paused) ws.terminate();
     else if (code !== undefined && sendableCode(code)) ws.close(code, reason);
     else ws.close();
   }

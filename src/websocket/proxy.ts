@@ -13,8 +13,8 @@
 //    is answered (so the backend's subprotocol is the client's), messages and close codes passed
 //    through as they are, text or binary.
 //
-// Backpressure: a client whose unsent bytes pass `write_buffer_size × message_buffer_size` (at
-// least `max_message_size`) is, in direct communication, waited for: its backend is paused until
+// Backpressure: a client whose unsent bytes pass `write_buffer_size × message_buffer_size +
+// max_message_size` (defaults: 1 KiB × 256 + 512 B) is, in direct communication, waited for: its backend is paused until
 // it drains, and it is dropped when it has not within `write_wait`. A multiplexed client is
 // dropped at once: a channel shared by every client cannot wait for one.
 
