@@ -35,7 +35,7 @@ import type {
 } from '../types.js';
 import { type WebSocketSettings, websocketSettings } from './config.js';
 import { BackendLink } from './link.js';
-import { wsCounters } from './metrics.js';
+import { compileWsMeters, type WsMeters } from './metrics.js';
 
 const NOT_WEBSOCKET: GwResponse = {
   status: 400,
@@ -86,12 +86,14 @@ class Clients<T extends ClientBase> {
   readonly all = new Set<T>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly settings: WebSocketSettings) {}
+  constructor(
+    private readonly settings: WebSocketSettings,
+    readonly meters: WsMeters,
+  ) {}
 
   add(c: T): void {
     this.all.add(c);
-    wsCounters.open++;
-    wsCounters.opened++;
+    this.meters.opened();
     if (this.timer === undefined) {
       this.timer = setInterval(
         () => this.tick(),
@@ -103,8 +105,7 @@ class Clients<T extends ClientBase> {
 
   delete(c: T): void {
     if (!this.all.delete(c)) return;
-    wsCounters.open--;
-    wsCounters.closed++;
+    this.meters.closed();
     if (this.all.size === 0 && this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
@@ -139,7 +140,10 @@ abstract class ClientBase implements WsSession {
   pingSentAt = performance.now();
   abstract readonly protocol: string;
 
-  constructor(readonly maxMessageBytes: number) {}
+  constructor(
+    readonly maxMessageBytes: number,
+    private readonly meters: WsMeters,
+  ) {}
 
   abstract opened(conn: WsConnection): void;
   abstract message(data: Buffer, binary: boolean): void;
@@ -155,15 +159,13 @@ abstract class ClientBase implements WsSession {
     const conn = this.conn;
     if (conn === null) return false;
     conn.send(data, binary);
-    wsCounters.messagesOut++;
-    wsCounters.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    this.meters.sent(typeof data === 'string' ? Buffer.byteLength(data) : data.length);
     return true;
   }
 
   /** Counted; false (and the client closed with 1009) when the message is too big. */
   protected received(data: Buffer): boolean {
-    wsCounters.messagesIn++;
-    wsCounters.bytesIn += data.length;
+    this.meters.received(data.length);
     this.awaitingPong = false;
     if (data.length <= this.maxMessageBytes) return true;
     this.conn?.close(1009, 'message too big');
@@ -185,7 +187,7 @@ class MuxClient extends ClientBase {
     readonly url: string,
     readonly session: Record<string, string>,
   ) {
-    super(hub.settings.maxMessageBytes);
+    super(hub.settings.maxMessageBytes, hub.clients.meters);
     this.session = { uuid: this.uuid, ...session };
     this.prefix = `{"url":${JSON.stringify(url)},"session":${JSON.stringify(this.session)},"body":"`;
   }
@@ -239,8 +241,9 @@ class MuxHub {
     urls: string[],
     readonly logger: Logger,
     readonly label: string,
+    meters: WsMeters,
   ) {
-    this.clients = new Clients(settings);
+    this.clients = new Clients(settings, meters);
     this.link = new BackendLink(
       { urls, handshake: true, settings, logger, label },
       {
@@ -379,7 +382,7 @@ class DirectClient extends ClientBase {
     logger: Logger,
     label: string,
   ) {
-    super(settings.maxMessageBytes);
+    super(settings.maxMessageBytes, clients.meters);
     this.link = new BackendLink(
       { urls, protocols, headers, handshake: false, settings, logger, label },
       {
@@ -503,6 +506,7 @@ export function compileWebSocketEndpoint(raw: unknown, ctx: CompileContext): Han
   const pickHeaders = compileHeaderPick(settings.inputHeaders);
   const query = compileQueryFilter(endpoint.input_query_strings);
   const logger = ctx.logger;
+  const meters = compileWsMeters(ctx, endpoint.endpoint);
 
   if (!settings.direct) {
     // One channel for the endpoint: the url_pattern as written (a placeholder has no value here).
@@ -511,6 +515,7 @@ export function compileWebSocketEndpoint(raw: unknown, ctx: CompileContext): Han
       hosts.map((h) => joinUrl(h, pattern)),
       logger,
       label,
+      meters,
     );
     ctx.onClose(() => hub.close());
     const params = (req: GwRequest): Record<string, string> => {
@@ -533,7 +538,7 @@ export function compileWebSocketEndpoint(raw: unknown, ctx: CompileContext): Han
     };
   }
 
-  const clients = new Clients<DirectClient>(settings);
+  const clients = new Clients<DirectClient>(settings, meters);
   ctx.onClose(() => {
     clients.closeAll();
     for (const c of clients.all) c.close();
