@@ -4,9 +4,10 @@
 // (base64 body, `uuid`, capitalised endpoint params), the backend's envelopes routed back by
 // `url` and `session` (unicast, multicast, broadcast), anything else broadcast. Both fronts.
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { WebSocketServer } from 'ws';
-import { freePort, startGateway } from './helpers/gateway.mjs';
+import { freePort, jsonBackend, startGateway } from './helpers/gateway.mjs';
 import { FRONTS, openClient, startWsBackend, wsUrl } from './helpers/websocket.mjs';
 
 const b64 = (s) => Buffer.from(s).toString('base64');
@@ -24,7 +25,9 @@ for (const front of FRONTS) {
   describe(`multiplexing (--front ${front})`, () => {
     let be;
     let gw;
+    let api;
     before(async () => {
+      api = await jsonBackend({ '/data': { ok: true } });
       be = await startWsBackend({
         onMessage: (ws, msg) => {
           if (msg?.body === undefined) return;
@@ -56,7 +59,7 @@ for (const front of FRONTS) {
               { input_headers: ['X-User'] },
               { input_query_strings: ['nick'] },
             ),
-            { endpoint: '/plain', backend: [{ host: ['http://127.0.0.1:1'], url_pattern: '/' }] },
+            { endpoint: '/plain', backend: [{ host: [api.url], url_pattern: '/data' }] },
           ],
         },
         { args: ['--workers', '1', '--front', front] },
@@ -65,6 +68,7 @@ for (const front of FRONTS) {
     after(async () => {
       await gw?.stop();
       await be?.close();
+      await api?.close();
     });
 
     test('the channel opens with the handshake, and a message reaches the backend as the envelope', async () => {
@@ -120,7 +124,7 @@ for (const front of FRONTS) {
       for (const c of [a1, a2, b1]) c.close();
     });
 
-    test('a websocket endpoint asked without an upgrade answers 400; another endpoint asked with one answers as usual', async () => {
+    test('a websocket endpoint asked without an upgrade answers 400; another endpoint asked with one (websocket or h2c) answers as usual', async () => {
       const res = await fetch(`${gw.url}/chat/a`);
       assert.equal(res.status, 400);
       assert.match(await res.text(), /not using the websocket protocol/);
@@ -129,8 +133,28 @@ for (const front of FRONTS) {
         () => null,
         (e) => e,
       );
-      assert.ok(err, 'no upgrade on an endpoint without `websocket`');
-      assert.notEqual(err.status, 101);
+      assert.equal(err?.status, 200, 'an endpoint without `websocket` answers as it always does, no upgrade');
+      // Another protocol's upgrade (h2c) is served as a plain request too.
+      const h2c = await new Promise((resolve, reject) => {
+        http
+          .get(
+            `${gw.url}/plain`,
+            {
+              headers: {
+                Connection: 'Upgrade, HTTP2-Settings',
+                Upgrade: 'h2c',
+                'HTTP2-Settings': 'AAMAAABkAAQAoAAAAAIAAAAA',
+              },
+            },
+            (res) => {
+              let body = '';
+              res.on('data', (d) => (body += d));
+              res.on('end', () => resolve({ status: res.statusCode, body }));
+            },
+          )
+          .on('error', reject);
+      });
+      assert.deepEqual(h2c, { status: 200, body: '{"ok":true}' });
       const missing = openClient(wsUrl(gw, '/nowhere'));
       const e404 = await missing.opened.then(
         () => null,

@@ -281,6 +281,8 @@ class MuxHub {
   }
 
   leave(c: MuxClient): void {
+    // A client whose upgrade never completed never joined: nothing to tell.
+    if (!this.clients.all.has(c)) return;
     this.clients.delete(c);
     this.byUuid.delete(c.uuid);
     if (this.settings.disconnectEvent) this.toBackend(c, c.event('disconnect'));
