@@ -748,8 +748,8 @@ class UwsConnection implements WsConnection {
   constructor(private readonly ws: UwsWebSocket) {}
 
   send(data: Buffer | string, binary: boolean): void {
-    if (this.closed) return;
-    this.ws.cork(() => this.ws.send(data as never, binary));
+    // uWS corks a send made outside a callback itself: no closure per message.
+    if (!this.closed) this.ws.send(data as never, binary);
   }
 
   bufferedAmount(): number {

@@ -14,9 +14,9 @@
 //    through as they are, text or binary.
 //
 // Backpressure: a client whose unsent bytes pass `write_buffer_size × message_buffer_size +
-// max_message_size` (defaults: 1 KiB × 256 + 512 B) is, in direct communication, waited for: its backend is paused until
-// it drains, and it is dropped when it has not within `write_wait`. A multiplexed client is
-// dropped at once: a channel shared by every client cannot wait for one.
+// max_message_size` (defaults: 1 KiB × 256 + 512 B) is, in direct communication, waited for:
+// its backend is paused until it drains, and it is dropped when it has not within `write_wait`.
+// A multiplexed client is dropped at once: a channel shared by every client cannot wait for one.
 
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
