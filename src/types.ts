@@ -103,6 +103,47 @@ export interface GwRequest {
   claims?: Record<string, unknown>;
   /** Headers that features add for the backends (propagate_claims, …), canonical names. */
   extraBackendHeaders?: HeaderMap;
+  /** Set by the front on a request asking to become a WebSocket (`Upgrade: websocket`). */
+  upgrade?: WsUpgrade;
+}
+
+/**
+ * A WebSocket upgrade on its way through the pipeline. The request runs the endpoint's pipeline
+ * like any other (CORS, bot detector, auth, rate limits); a `websocket` endpoint that admits it
+ * sets `accepted` and answers 101, and the front then completes the upgrade.
+ */
+export interface WsUpgrade {
+  /** The subprotocols the client offered (Sec-WebSocket-Protocol), in its order. */
+  protocols: string[];
+  accepted?: WsSession;
+}
+
+/** A client's WebSocket as a front holds it: what the WebSocket proxy writes to. */
+export interface WsConnection {
+  /** Sends one message (nothing once the connection is closed). */
+  send(data: Buffer | string, binary: boolean): void;
+  /** Bytes sent but not yet taken by the client's socket. */
+  bufferedAmount(): number;
+  ping(): void;
+  /** Closes with a close frame. */
+  close(code: number, reason: string): void;
+  /** Drops the connection without a close handshake (a client that does not read). */
+  terminate(): void;
+}
+
+/** The upgraded connection's side in the WebSocket proxy: the front calls these. */
+export interface WsSession {
+  /** The subprotocol the answer selects ('' for none). */
+  readonly protocol: string;
+  /** Messages beyond this many bytes close the connection with 1009. */
+  readonly maxMessageBytes: number;
+  opened(conn: WsConnection): void;
+  message(data: Buffer, binary: boolean): void;
+  /** The client's socket took what was buffered for it. */
+  drained(): void;
+  pong(): void;
+  /** The connection is gone (the close code the client sent, 1005 when none, 1006 when dropped). */
+  closed(code: number, reason: string): void;
 }
 
 /** What an endpoint pipeline answers; the front writes it as is. */
@@ -369,6 +410,11 @@ export interface FeatureModule {
   service?(cfg: unknown, ctx: CompileContext): EndpointMiddleware | undefined;
   /** Endpoint-level (router layer): wraps one endpoint's pipeline. */
   endpoint?(cfg: unknown, ctx: CompileContext): EndpointMiddleware | undefined;
+  /**
+   * Endpoint-level: the endpoint is not a backend call but a protocol of its own (WebSockets):
+   * the handler replaces the proxy layer, under the endpoint layer's middlewares.
+   */
+  terminal?(cfg: unknown, ctx: CompileContext): Handler;
   /** Endpoint-level proxy layer: wraps the merge of the backends (data in, data out). */
   proxy?(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined;
   /** Backend-level: wraps the HTTP call of one backend. */

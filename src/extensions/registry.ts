@@ -152,6 +152,13 @@ const entries: FeatureEntry[] = [
     order: 220,
     load: async () => (await import('../telemetry/opentelemetry.js')).opentelemetryModule,
   },
+  // an endpoint that is a protocol of its own, under the endpoint layer
+  {
+    namespace: 'websocket',
+    layer: 'core',
+    order: 250,
+    load: async () => (await import('../websocket/index.js')).websocketModule,
+  },
   // proxy layer: request/response validation and signing
   {
     namespace: 'validation/json-schema',

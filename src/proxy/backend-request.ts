@@ -265,7 +265,7 @@ export interface CompiledRequestBuilder {
 }
 
 /** Filters the raw client query by an allow-list (exact, case-sensitive names). */
-function compileQueryFilter(list: string[] | undefined): ((query: string) => string) | null {
+export function compileQueryFilter(list: string[] | undefined): ((query: string) => string) | null {
   if (!list || list.length === 0) return null;
   if (list.includes('*')) return (q) => q;
   const allowed = new Set(list);

@@ -12,12 +12,13 @@
 // middlewares, how each backend's request head is written and its answer read, how the answer is
 // rendered. An absent layer costs nothing; a layer of guards and meters costs their calls.
 
-import { moduleFor } from '../extensions/registry.js';
+import { moduleFor, namespacesInRunOrder } from '../extensions/registry.js';
 import type { DataTransform } from '../transform/index.js';
 import { compileFlatmap, flatmapFromExtraConfig, manipulationFromBackend } from '../transform/index.js';
 import { createWasmEndpointTransform } from '../transform/wasm/index.js';
 import type {
   BackendConfig,
+  CompileContext,
   EndpointConfig,
   EndpointMiddleware,
   GwRequest,
@@ -132,6 +133,26 @@ export function compileEndpoint(
   const shadowConfigs = allBackends.filter(isShadowBackend);
   const endpointCtx = (ns: string) => compileContext(rt, service, `${path}.extra_config["${ns}"]`, endpoint);
   const serviceCtx = (ns: string) => compileContext(rt, service, `$.extra_config["${ns}"]`, endpoint);
+
+  // An endpoint that is a protocol of its own (WebSockets) ends in its module's handler.
+  for (const ns of namespacesInRunOrder(endpoint.extra_config ?? {})) {
+    const terminal = moduleFor(ns)?.terminal;
+    if (terminal === undefined) continue;
+    const layer = compileEndpointLayer(
+      endpoint,
+      service,
+      terminal(endpoint.extra_config![ns], endpointCtx(ns)),
+      endpointCtx,
+      serviceCtx,
+    );
+    return {
+      method,
+      path: endpoint.endpoint,
+      handler: layer.handler,
+      reads: null,
+      describe: `endpoint: ${layer.describe}; ${ns}`,
+    };
+  }
 
   // The proxy layer's middlewares, outermost first: telemetry, the endpoint's own, static.
   const proxyInstruments = featureMiddlewares<ProxyMiddleware>(
@@ -256,23 +277,12 @@ export function compileEndpoint(
     ? (_req, reply) => reply.answer({ status: 500, headers: {}, body: '' })
     : (req, reply) => proxy.run(req, new RenderedReply(renderer, req, reply));
 
-  // The endpoint layer, outermost first: telemetry, then the endpoint's own middlewares.
-  const endpointFeatures = featureMiddlewares<EndpointMiddleware>(
-    endpoint.extra_config,
-    (m) => m.endpoint,
-    endpointCtx,
-  );
-  const endpointInstruments = featureMiddlewares<EndpointMiddleware>(
-    service.extra_config,
-    (m) => m.instrumentEndpoint,
-    serviceCtx,
-  );
-  const endpointMeters = metersOf(endpointInstruments);
-  let handler = chainEndpoint(endpointFeatures, rendered);
-  handler =
-    endpointMeters !== undefined
-      ? meterEndpoint(endpointMeters, handler)
-      : chainEndpoint(endpointInstruments, handler);
+  const {
+    handler,
+    features: endpointFeatures,
+    instruments: endpointInstruments,
+    meters: endpointMeters,
+  } = compileEndpointLayer(endpoint, service, rendered, endpointCtx, serviceCtx);
 
   const reads = headerReads(
     endpointFeatures,
@@ -321,6 +331,36 @@ function shadowedCore(main: ProxyCore, shadow: ProxyCore): ProxyCore {
       shadow.run(req, DROPPED);
       main.run(req, done);
     },
+  };
+}
+
+/** The endpoint layer around `inner`, outermost first: telemetry, then the endpoint's own middlewares. */
+function compileEndpointLayer(
+  endpoint: EndpointConfig,
+  service: ServiceConfig,
+  inner: Handler,
+  endpointCtx: (ns: string) => CompileContext,
+  serviceCtx: (ns: string) => CompileContext,
+) {
+  const features = featureMiddlewares<EndpointMiddleware>(
+    endpoint.extra_config,
+    (m) => m.endpoint,
+    endpointCtx,
+  );
+  const instruments = featureMiddlewares<EndpointMiddleware>(
+    service.extra_config,
+    (m) => m.instrumentEndpoint,
+    serviceCtx,
+  );
+  const meters = metersOf(instruments);
+  let handler = chainEndpoint(features, inner);
+  handler = meters !== undefined ? meterEndpoint(meters, handler) : chainEndpoint(instruments, handler);
+  return {
+    handler,
+    features,
+    instruments,
+    meters,
+    describe: describeEndpointLayer(features, instruments, meters),
   };
 }
 

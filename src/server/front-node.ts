@@ -9,10 +9,30 @@ import http from 'node:http';
 import type http2 from 'node:http2';
 import https from 'node:https';
 import type { Server, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
 import { gatherBody } from '../proxy/body-stream.js';
 import { bodyBytes } from '../proxy/util.js';
-import type { BodyStream, GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
-import { type FrontOptions, type FrontTls, type HttpFront, plainResponse, refusalResponse } from './front.js';
+import type {
+  BodyStream,
+  GwRequest,
+  GwResponse,
+  Handler,
+  HeaderMap,
+  Reply,
+  WsConnection,
+  WsSession,
+} from '../types.js';
+import {
+  closingResponseBytes,
+  type FrontOptions,
+  type FrontTls,
+  type HttpFront,
+  offeredProtocols,
+  plainResponse,
+  refusalResponse,
+  responseOfLines,
+} from './front.js';
 import { HeadScan, originPath, REFUSED, type Refusal, refusalBytes, refusalOf } from './http1.js';
 import { createH2cServer, createHttp2SecureServer, H2_CONNECTION_HEADERS } from './http2.js';
 
@@ -57,6 +77,9 @@ export class NodeFront implements HttpFront {
   closing = false;
   private drained: (() => void) | null = null;
   private readonly sockets = new Set<Socket>();
+  private wss: WebSocketServer | undefined;
+  /** Upgraded connections, told the gateway is going away at close. */
+  readonly webSockets = new Set<NodeWsConnection>();
 
   constructor(
     private readonly opts: FrontOptions,
@@ -89,6 +112,27 @@ export class NodeFront implements HttpFront {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
+    if (opts.webSocket !== undefined) {
+      // `ws` completes the upgrades the pipeline admits; the subprotocol is the session's choice.
+      this.wss = new WebSocketServer({
+        noServer: true,
+        maxPayload: opts.webSocket.maxMessageBytes,
+        perMessageDeflate: false,
+        clientTracking: false,
+        handleProtocols: (_offered, request) => sessionOf(request)?.protocol || false,
+      });
+      this.wss.on('headers', (lines, request) => {
+        const extra = (request as UpgradingRequest).gwHeaders;
+        if (extra === undefined) return;
+        for (const k in extra) {
+          const v = extra[k];
+          for (const one of typeof v === 'string' ? [v] : v) lines.push(`${k}: ${one}`);
+        }
+      });
+      http1Parser.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+        this.onUpgrade(req, socket as Socket, head),
+      );
+    }
     http1Parser.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
       // A head gw refused already has its answer: what follows it on the connection is not read.
       if (!socket.writable || refusedSockets.has(socket)) return socket.destroy();
@@ -120,6 +164,7 @@ export class NodeFront implements HttpFront {
 
   async close(deadlineMs: number): Promise<void> {
     this.closing = true;
+    for (const conn of this.webSockets) conn.close(1001, 'going away');
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.http1?.closeIdleConnections();
     for (const session of this.sessions) session.close();
@@ -298,6 +343,86 @@ export class NodeFront implements HttpFront {
     req.on('error', () => exchange.finish());
   }
 
+  /**
+   * A request with an `Upgrade` header (node:http hands every one here once a listener exists).
+   * A WebSocket upgrade runs the pipeline like any request; a `websocket` endpoint that admits it
+   * answers 101 and `ws` completes the upgrade. Any other upgrade is served as a plain request.
+   */
+  private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+    if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+      const res = new http.ServerResponse(req);
+      res.assignSocket(socket);
+      res.shouldKeepAlive = false;
+      res.on('finish', () => socket.end());
+      if (head.length > 0) socket.unshift(head);
+      this.onRequest(req, res);
+      return;
+    }
+    socket.on('error', () => socket.destroy());
+    const headers: HeaderMap = {};
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i].toLowerCase();
+      const prev = headers[k];
+      headers[k] = prev === undefined ? raw[i + 1] : `${prev}, ${raw[i + 1]}`;
+    }
+    let target = req.url ?? '/';
+    if (target.charCodeAt(0) !== 47) target = originPath(target) ?? target;
+    const q = target.indexOf('?');
+    const gwReq: GwRequest = {
+      method: req.method ?? 'GET',
+      path: q < 0 ? target : target.slice(0, q),
+      query: q < 0 ? '' : target.slice(q + 1),
+      headers,
+      params: {},
+      body: null,
+      clientIp: socket.remoteAddress ?? '',
+      upgrade: { protocols: offeredProtocols(headers['sec-websocket-protocol']) },
+    };
+    const exchange = new NodeUpgradeExchange(this, req as UpgradingRequest, socket, head, gwReq);
+    try {
+      this.serve(gwReq, exchange);
+    } catch (err) {
+      this.opts.onFailure?.(gwReq, err);
+      exchange.answer(INTERNAL_ERROR);
+    }
+  }
+
+  /** Completes an admitted upgrade. */
+  upgrade(
+    req: UpgradingRequest,
+    socket: Socket,
+    head: Buffer,
+    session: WsSession,
+    headers: GwResponse['headers'],
+  ): void {
+    const wss = this.wss!;
+    req.gwSession = session;
+    req.gwHeaders = headers;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new NodeWsConnection(ws);
+      this.webSockets.add(conn);
+      ws.on('message', (data: Buffer, binary: boolean) => session.message(data, binary));
+      ws.on('pong', () => session.pong());
+      ws.on('error', () => {});
+      ws.on('close', (code: number, reason: Buffer) => {
+        this.webSockets.delete(conn);
+        session.closed(code, reason.toString());
+      });
+      // 'drain' of the socket: what was buffered for the client went out.
+      (ws as unknown as { _socket: Socket })._socket.on('drain', () => session.drained());
+      session.opened(conn);
+    });
+  }
+
+  answeredUpgrade(req: GwRequest, status: number, startedMs: number): void {
+    this.opts.onAnswered?.(req, status, startedMs);
+  }
+
+  get timesAnswers(): boolean {
+    return this.opts.onAnswered !== undefined;
+  }
+
   private dispatch(req: GwRequest, exchange: Exchange): void {
     try {
       this.serve(req, exchange);
@@ -305,6 +430,78 @@ export class NodeFront implements HttpFront {
       this.opts.onFailure?.(req, err);
       exchange.answer(INTERNAL_ERROR);
     }
+  }
+}
+
+/** An upgrade request carrying what `ws` needs to answer it. */
+type UpgradingRequest = http.IncomingMessage & { gwSession?: WsSession; gwHeaders?: GwResponse['headers'] };
+
+function sessionOf(req: http.IncomingMessage): WsSession | undefined {
+  return (req as UpgradingRequest).gwSession;
+}
+
+/** A WebSocket upgrade on the node:http front: the Reply its pipeline writes to. */
+class NodeUpgradeExchange implements Reply {
+  private done = false;
+  private readonly startedMs: number;
+
+  constructor(
+    private readonly front: NodeFront,
+    private readonly req: UpgradingRequest,
+    private readonly socket: Socket,
+    private readonly head: Buffer,
+    private readonly gwReq: GwRequest,
+  ) {
+    this.startedMs = front.timesAnswers ? performance.now() : 0;
+  }
+
+  answer(r: GwResponse): void {
+    if (this.done) return;
+    this.done = true;
+    this.front.answeredUpgrade(this.gwReq, r.status, this.startedMs);
+    const session = r.status === 101 ? this.gwReq.upgrade?.accepted : undefined;
+    if (session !== undefined) {
+      if (this.socket.destroyed) session.closed(1006, '');
+      else this.front.upgrade(this.req, this.socket, this.head, session, r.headers);
+      return;
+    }
+    if (!this.socket.destroyed) this.socket.end(closingResponseBytes(r));
+  }
+
+  pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
+    this.answer(responseOfLines(status, [passed, added], body));
+  }
+
+  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
+    gatherBody(body, (whole) => {
+      if (whole !== null) this.pass(status, passed, added, whole);
+      else this.answer(plainResponse(502, '502 Bad Gateway'));
+    });
+  }
+}
+
+/** An upgraded `ws` connection as the WebSocket proxy writes to it. */
+class NodeWsConnection implements WsConnection {
+  constructor(private readonly ws: WebSocket) {}
+
+  send(data: Buffer | string, binary: boolean): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data, { binary });
+  }
+
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  ping(): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
   }
 }
 

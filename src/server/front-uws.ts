@@ -14,15 +14,41 @@
 
 import { gatherBody } from '../proxy/body-stream.js';
 import { bodyBytes } from '../proxy/util.js';
-import type { BodySink, BodyStream, GwRequest, GwResponse, Handler, HeaderMap, Reply } from '../types.js';
+import type {
+  BodySink,
+  BodyStream,
+  GwRequest,
+  GwResponse,
+  Handler,
+  HeaderMap,
+  Reply,
+  WsConnection,
+  WsSession,
+} from '../types.js';
 import type { GatewayApp } from './app.js';
-import type { FrontTls } from './front.js';
-import { type FrontOptions, type HttpFront, plainResponse, refusalResponse, statusLine } from './front.js';
+import {
+  type FrontOptions,
+  type FrontTls,
+  type HttpFront,
+  offeredProtocols,
+  plainResponse,
+  refusalResponse,
+  responseOfLines,
+  statusLine,
+} from './front.js';
 import { HeadScan, originPath, REFUSED, refusalOf } from './http1.js';
 import type { UwsBuild, UwsModule } from './platform.js';
 
 type UwsResponse = import('uWebSockets.js').HttpResponse;
 type UwsRequest = import('uWebSockets.js').HttpRequest;
+type UwsContext = import('uWebSockets.js').us_socket_context_t;
+type UwsWebSocket = import('uWebSockets.js').WebSocket<WsUserData>;
+
+/** What uWS keeps with an upgraded connection. */
+interface WsUserData {
+  session: WsSession;
+  conn: UwsConnection | null;
+}
 
 /** Each status's line text as bytes, for answers written with their header lines as bytes. */
 const statusLineBytes: Buffer[] = [];
@@ -162,8 +188,84 @@ export class UwsFront implements HttpFront {
           ssl_ciphers: tls.ciphers,
         })
       : this.uws.App();
+    const ws = this.opts.webSocket;
+    if (ws !== undefined)
+      app.ws<WsUserData>('/*', {
+        compression: 0 as import('uWebSockets.js').CompressOptions,
+        maxPayloadLength: ws.maxMessageBytes,
+        maxBackpressure: ws.maxBufferedBytes,
+        closeOnBackpressureLimit: true as never,
+        // The endpoints ping their clients themselves (`ping_period`, `pong_wait`).
+        idleTimeout: 0,
+        sendPingsAutomatically: false,
+        upgrade: (res, req, context) => this.onUpgrade(res, req, context),
+        open: (socket) => {
+          const data = socket.getUserData();
+          const conn = new UwsConnection(socket);
+          data.conn = conn;
+          this.webSockets.add(conn);
+          data.session.opened(conn);
+        },
+        message: (socket, message, isBinary) => {
+          // The view is uWS's until the callback returns: the session gets a copy.
+          socket.getUserData().session.message(Buffer.from(message.slice(0)), isBinary);
+        },
+        drain: (socket) => socket.getUserData().session.drained(),
+        pong: (socket) => socket.getUserData().session.pong(),
+        close: (socket, code, message) => {
+          const data = socket.getUserData();
+          if (data.conn !== null) {
+            data.conn.closed = true;
+            this.webSockets.delete(data.conn);
+          }
+          data.session.closed(code, Buffer.from(message).toString());
+        },
+      });
     app.any('/*', (res, req) => this.onRequest(res, req));
     return app;
+  }
+
+  /** Upgraded connections, told the gateway is going away at close. */
+  private readonly webSockets = new Set<UwsConnection>();
+
+  /**
+   * A WebSocket upgrade: the request runs the pipeline like any other; a `websocket` endpoint that
+   * admits it answers 101 with the session, and the upgrade completes then.
+   */
+  private onUpgrade(res: UwsResponse, ureq: UwsRequest, context: UwsContext): void {
+    const headers: HeaderMap = {};
+    ureq.forEach((name, value) => {
+      const prev = headers[name];
+      headers[name] = prev === undefined ? value : `${prev}, ${value}`;
+    });
+    let path = ureq.getUrl();
+    if (path.charCodeAt(0) !== 47) path = originPath(path) ?? path;
+    const req: GwRequest = {
+      method: ureq.getCaseSensitiveMethod(),
+      path,
+      query: ureq.getQuery() ?? '',
+      headers,
+      params: {},
+      body: null,
+      clientIp: clientIpOf(res),
+      upgrade: { protocols: offeredProtocols(headers['sec-websocket-protocol']) },
+    };
+    const exchange = new UpgradeExchange(
+      res,
+      req,
+      context,
+      this.opts.onAnswered ? performance.now() : 0,
+      this.opts.onAnswered,
+    );
+    res.onAborted(() => {
+      exchange.gone = true;
+    });
+    try {
+      this.serve(req, exchange);
+    } catch (err) {
+      this.opts.onFailure?.(req, err);
+      exchange.answer(INTERNAL_ERROR);
+    }
   }
 
   listen(): Promise<void> {
@@ -203,6 +305,7 @@ export class UwsFront implements HttpFront {
 
   async close(deadlineMs: number): Promise<void> {
     this.closing = true;
+    for (const conn of this.webSockets) conn.close(1001, 'going away');
     if (this.listenSocket) {
       this.uws.us_listen_socket_close(this.listenSocket as never);
       this.listenSocket = null;
@@ -595,5 +698,100 @@ class Exchange implements Reply {
 
   passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
     this.front.passStream(this.res, this, status, passed, added, body);
+  }
+}
+
+/** An upgrade request on the uWS front: the Reply its pipeline writes to. */
+class UpgradeExchange implements Reply {
+  /** The client left before the answer. */
+  gone = false;
+  private done = false;
+
+  constructor(
+    private readonly res: UwsResponse,
+    private readonly req: GwRequest,
+    private readonly context: UwsContext,
+    private readonly startedMs: number,
+    private readonly onAnswered: FrontOptions['onAnswered'],
+  ) {}
+
+  answer(r: GwResponse): void {
+    if (this.done) return;
+    this.done = true;
+    this.onAnswered?.(this.req, r.status, this.startedMs);
+    const session = r.status === 101 ? this.req.upgrade?.accepted : undefined;
+    if (this.gone) {
+      session?.closed(1006, '');
+      return;
+    }
+    const res = this.res;
+    const h = this.req.headers;
+    res.cork(() => {
+      if (session !== undefined) {
+        // The pipeline's headers (CORS) ride on the 101: the status first (a header written
+        // before it would make uWS write 200), then uWS's own upgrade headers.
+        res.writeStatus('101 Switching Protocols');
+        for (const k in r.headers) {
+          const v = r.headers[k];
+          for (const one of typeof v === 'string' ? [v] : v) res.writeHeader(k, one);
+        }
+        res.upgrade<WsUserData>(
+          { session, conn: null },
+          h['sec-websocket-key'] ?? '',
+          session.protocol,
+          h['sec-websocket-extensions'] ?? '',
+          this.context,
+        );
+        return;
+      }
+      res.writeStatus(statusLine(r.status));
+      for (const k in r.headers) {
+        if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+        const v = r.headers[k];
+        for (const one of typeof v === 'string' ? [v] : v) res.writeHeader(k, one);
+      }
+      res.end((r.body ?? '') as never, true);
+    });
+  }
+
+  pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
+    this.answer(responseOfLines(status, [passed, added], body));
+  }
+
+  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
+    gatherBody(body, (whole) => {
+      if (whole !== null) this.pass(status, passed, added, whole);
+      else this.answer(plainResponse(502, '502 Bad Gateway'));
+    });
+  }
+}
+
+/** An upgraded uWS connection as the WebSocket proxy writes to it. */
+class UwsConnection implements WsConnection {
+  closed = false;
+
+  constructor(private readonly ws: UwsWebSocket) {}
+
+  send(data: Buffer | string, binary: boolean): void {
+    // uWS corks a send made outside a callback itself: no closure per message.
+    if (!this.closed) this.ws.send(data as never, binary);
+  }
+
+  bufferedAmount(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  ping(): void {
+    if (!this.closed) this.ws.ping();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws.end(code, reason);
+  }
+
+  terminate(): void {
+    if (this.closed) return;
+    this.ws.close();
   }
 }

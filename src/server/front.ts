@@ -45,6 +45,15 @@ export interface FrontOptions {
   onAnswered?: (req: GwRequest, status: number, startedMs: number) => void;
   /** A request's pipeline threw (a bug): the client got a 500; this logs what was asked. */
   onFailure?: (req: GwRequest, err: unknown) => void;
+  /** Set when an endpoint serves WebSockets: the front then takes upgrades. */
+  webSocket?: FrontWebSocket;
+}
+
+export interface FrontWebSocket {
+  /** The largest `max_message_size` of the endpoints (each endpoint checks its own). */
+  maxMessageBytes: number;
+  /** The most a client may have unsent before the front drops it (beyond the endpoints' own policy). */
+  maxBufferedBytes: number;
 }
 
 export interface HttpFront {
@@ -65,6 +74,45 @@ export function statusLine(code: number): string {
     if (code >= 100 && code < 600) statusLines[code] = line;
   }
   return line;
+}
+
+/** An answer as HTTP/1.1 bytes, the connection closed after it (an upgrade refused). */
+export function closingResponseBytes(r: GwResponse): Buffer {
+  const body = r.body === null || r.body === undefined ? Buffer.alloc(0) : Buffer.from(r.body);
+  let head = `HTTP/1.1 ${statusLine(r.status)}\r\n`;
+  for (const k in r.headers) {
+    if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+    const v = r.headers[k];
+    for (const one of typeof v === 'string' ? [v] : v) head += `${k}: ${one}\r\n`;
+  }
+  head += `connection: close\r\ncontent-length: ${body.length}\r\n\r\n`;
+  return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+}
+
+/** An answer given as header lines (CRLF-prefixed) read back into a header map. */
+export function responseOfLines(status: number, lines: Array<Buffer | null>, body: Buffer): GwResponse {
+  const headers: Record<string, string | string[]> = {};
+  for (const part of lines) {
+    if (part === null) continue;
+    for (const line of part.toString('latin1').split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      const prev = headers[name];
+      headers[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+    }
+  }
+  return { status, headers, body };
+}
+
+/** The subprotocols a Sec-WebSocket-Protocol header offers, in order. */
+export function offeredProtocols(header: string | undefined): string[] {
+  if (header === undefined || header === '') return [];
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
 }
 
 export function plainResponse(status: number, text: string): GwResponse {

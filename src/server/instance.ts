@@ -92,6 +92,22 @@ async function createFront(
   return new NodeFront(opts, app.serve);
 }
 
+/** What the front needs to take WebSocket upgrades; undefined when no endpoint serves them. */
+async function webSocketOptions(service: ServiceConfig): Promise<FrontOptions['webSocket']> {
+  const endpoints = (service.endpoints ?? []).filter((ep) => ep.extra_config?.websocket !== undefined);
+  if (endpoints.length === 0) return undefined;
+  const { websocketSettings } = await import('../websocket/config.js');
+  let maxMessageBytes = 0;
+  let maxBufferedBytes = 0;
+  for (const ep of endpoints) {
+    const s = websocketSettings(ep.extra_config?.websocket, ep);
+    maxMessageBytes = Math.max(maxMessageBytes, s.maxMessageBytes);
+    maxBufferedBytes = Math.max(maxBufferedBytes, s.clientBufferBytes);
+  }
+  // The endpoints apply their own limits first; the front's is a backstop above them.
+  return { maxMessageBytes, maxBufferedBytes: 2 * maxBufferedBytes + maxMessageBytes };
+}
+
 /** Every backend host a configuration names. */
 function originsOf(service: ServiceConfig): string[] {
   const out = [...(service.host ?? [])];
@@ -152,6 +168,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       // HTTP/2 where Go's server gives it: on the TLS port (ALPN), and as h2c with use_h2c.
       http2: (opts.tls ?? first.tls) !== undefined || service.use_h2c === true,
       onAnswered: live.onAnswered,
+      webSocket: await webSocketOptions(service),
       onFailure: (req, err) =>
         live.current.logger.error(
           `[ENDPOINT: ${req.method} ${req.path}] internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`,

@@ -45,6 +45,14 @@ interface FamilyView {
 }
 
 const FAMILIES: Record<string, FamilyView> = {
+  // The WebSocket proxy (src/websocket/metrics.ts): a message count, a byte sum and sizes.
+  'websocket.message.size': {
+    name: 'krakend_websocket_message_size_bytes',
+    help: 'Size of each WebSocket message between clients and the gateway, per endpoint and direction (in: from clients).',
+    labels: { route: 'http_route', direction: 'direction' },
+    scale: 1,
+    bounds: SIZE_BUCKETS_BYTES,
+  },
   [SERVER_DURATION]: {
     name: 'http_server_duration_seconds',
     help: 'Time to answer a request, per endpoint; no route for requests no endpoint serves (global layer).',
@@ -205,6 +213,32 @@ export function renderPrometheus(series: AggregatedSeries[], opts: PrometheusOpt
       out.push(`${view.name}_sum{${labelText(pairs)}} ${num(s.sum / view.scale)}`);
       out.push(`${view.name}_count{${labelText(pairs)}} ${s.count}`);
     }
+  }
+
+  // WebSocket connections: counters of opened and closed, and the gauge of those open.
+  const connections = series.filter((s) => s.family === 'websocket.connections');
+  if (connections.length > 0) {
+    const open = new Map<string, number>();
+    out.push(
+      '# HELP krakend_websocket_connections_total WebSocket client connections opened and closed, per endpoint.',
+      '# TYPE krakend_websocket_connections_total counter',
+    );
+    for (const s of connections) {
+      const route = s.labels.route ?? '';
+      open.set(route, (open.get(route) ?? 0) + (s.labels.event === 'opened' ? s.count : -s.count));
+      out.push(
+        `krakend_websocket_connections_total{${labelText([
+          ['http_route', route],
+          ['event', s.labels.event ?? ''],
+        ])}} ${s.count}`,
+      );
+    }
+    out.push(
+      '# HELP krakend_websocket_connections_open WebSocket client connections open now, per endpoint.',
+      '# TYPE krakend_websocket_connections_open gauge',
+    );
+    for (const [route, n] of open)
+      out.push(`krakend_websocket_connections_open{${labelText([['http_route', route]])}} ${n}`);
   }
 
   if (opts.processMetrics) {

@@ -122,6 +122,23 @@ export function renderStats(series: AggregatedSeries[], threads: number): Record
   };
   layer(PROXY_DURATION, 'endpoint', (s) => s.labels.route);
   layer(BACKEND_DURATION, 'backend', (s) => s.labels.backend);
+  // WebSockets (src/websocket/metrics.ts)
+  for (const s of series) {
+    if (s.family === 'websocket.connections') {
+      const base = `krakend.websocket.${s.labels.route}.connections`;
+      out[`${base}.${s.labels.event}`] =
+        ((out[`${base}.${s.labels.event}`] as number | undefined) ?? 0) + s.count;
+      out[`${base}.open`] =
+        ((out[`${base}.open`] as number | undefined) ?? 0) +
+        (s.labels.event === 'opened' ? s.count : -s.count);
+    } else if (s.family === 'websocket.message.size') {
+      const base = `krakend.websocket.${s.labels.route}`;
+      const dir = s.labels.direction;
+      out[`${base}.messages.${dir}`] =
+        ((out[`${base}.messages.${dir}`] as number | undefined) ?? 0) + s.count;
+      out[`${base}.bytes.${dir}`] = ((out[`${base}.bytes.${dir}`] as number | undefined) ?? 0) + s.sum;
+    }
+  }
   // process
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
