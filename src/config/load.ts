@@ -1,12 +1,23 @@
 // Reading a configuration file: JSON, YAML or TOML by extension ("Supported Configuration
-// Formats"), then the KRAKEND_* environment overrides. Every failure is a ConfigLoadError
-// that says where (file:line:column) and what went wrong.
+// Formats"), rendered first as a Flexible Configuration template when FC_ENABLE is set, then the
+// KRAKEND_* environment overrides. Every failure is a ConfigLoadError that says where
+// (file:line:column) and what went wrong.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
 import { applyEnvOverrides } from './env.js';
+import {
+  type ConfigSources,
+  FlexibleConfigError,
+  type FlexibleRender,
+  flexibleConfigEnabled,
+  renderFlexibleConfig,
+  TemplateError,
+} from './flexible/index.js';
+
+export type { ConfigSources } from './flexible/index.js';
 
 export class ConfigLoadError extends Error {
   readonly issues: ConfigIssue[];
@@ -83,10 +94,40 @@ export function parseConfigText(text: string, format: Format, name = 'config'): 
  * be read or parsed, or is not an object; the structure is checked later by checkConfig.
  */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const format = formatOf(file);
-  let text: string;
+  return loadConfigFileWithSources(file, env).config;
+}
+
+/**
+ * loadConfigFile, also naming the files and folders the load read: the file itself, and with
+ * FC_ENABLE the settings, templates and partials it used and their folders (what `--watch`
+ * watches).
+ */
+export function loadConfigFileWithSources(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: ServiceConfig; sources: ConfigSources } {
+  let parsed: unknown;
+  let sources: ConfigSources;
+  if (flexibleConfigEnabled(env)) {
+    const rendered = renderTemplate(file, env);
+    sources = rendered.sources;
+    parsed = parseRendered(file, rendered, renderedFormat(file, rendered.out));
+  } else {
+    const format = formatOf(file);
+    parsed = parseConfigText(readConfig(file), format, file);
+    sources = { files: [resolve(file)], dirs: [] };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    fail(`${file}: the configuration must be an object ({"version": 3, ...}), found ${describe(parsed)}`);
+  const config = parsed as Record<string, unknown>;
+  const { issues } = applyEnvOverrides(config, env);
+  if (issues.length > 0) throw new ConfigLoadError(issues);
+  return { config: config as ServiceConfig, sources };
+}
+
+function readConfig(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
@@ -99,13 +140,47 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
             : (err as Error).message;
     return fail(`cannot read configuration file ${file}: ${why}`);
   }
-  const parsed = parseConfigText(text, format, file);
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    fail(`${file}: the configuration must be an object ({"version": 3, ...}), found ${describe(parsed)}`);
-  const config = parsed as Record<string, unknown>;
-  const { issues } = applyEnvOverrides(config, env);
-  if (issues.length > 0) throw new ConfigLoadError(issues);
-  return config as ServiceConfig;
+}
+
+function renderTemplate(file: string, env: NodeJS.ProcessEnv): FlexibleRender {
+  readConfig(file);
+  try {
+    return renderFlexibleConfig(file, env);
+  } catch (err) {
+    if (err instanceof TemplateError) return fail(`flexible configuration: ${err.message}`);
+    if (err instanceof FlexibleConfigError)
+      throw new ConfigLoadError(
+        err.problems.map((p) => ({ path: '$', message: `flexible configuration: ${p}` })),
+      );
+    throw err;
+  }
+}
+
+/**
+ * krakend-flexibleconfig writes the rendered text to FC_OUT (or a temporary `.json` file) and
+ * parses that, so FC_OUT's extension decides the format; gw also reads a `.yaml`/`.toml`
+ * template without FC_OUT as its own format.
+ */
+function renderedFormat(file: string, out: string | undefined): Format {
+  if (out) return formatOf(out);
+  const own = formatOf(file);
+  return own === 'yaml' || own === 'toml' ? own : 'json';
+}
+
+function parseRendered(file: string, rendered: FlexibleRender, format: Format): unknown {
+  try {
+    return parseConfigText(rendered.text, format, `${file} (rendered)`);
+  } catch (err) {
+    if (!(err instanceof ConfigLoadError)) throw err;
+    const message = err.issues[0].message;
+    const m = /^.*? \(rendered\):(\d+):\d+: /.exec(message);
+    const lineText = m ? rendered.text.split('\n')[Number(m[1]) - 1] : undefined;
+    const shown = lineText !== undefined ? `\n  line ${m?.[1]}: ${lineText.trim().slice(0, 200)}` : '';
+    const hint = rendered.out
+      ? `the rendered text is in ${rendered.out}`
+      : 'set FC_OUT=out.json to write the rendered text and look at it whole';
+    return fail(`${message}${shown}\n  (${hint})`);
+  }
 }
 
 function describe(v: unknown): string {
