@@ -114,7 +114,15 @@ export function loadConfigFileWithSources(
     parsed = parseRendered(file, rendered, renderedFormat(file, rendered.out));
   } else {
     const format = formatOf(file);
-    parsed = parseConfigText(readConfig(file), format, file);
+    const text = readConfig(file);
+    try {
+      parsed = parseConfigText(text, format, file);
+    } catch (err) {
+      // A template read without FC_ENABLE fails at its first `{{`: say what would read it.
+      if (err instanceof ConfigLoadError && text.includes('{{'))
+        fail(`${err.issues[0].message} (a Flexible Configuration template? set FC_ENABLE=1)`);
+      throw err;
+    }
     sources = { files: [resolve(file)], dirs: [] };
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))

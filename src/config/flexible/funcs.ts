@@ -283,6 +283,32 @@ function substr(start: bigint, end: bigint, s: string): string {
   return s.slice(Number(start), Number(end));
 }
 
+/**
+ * sprig's GenericFuncMap names gw does not provide (dates, randomness, crypto, network,
+ * semver): named as such when a template calls one, rather than as an unknown function.
+ */
+const SPRIG_NOT_PROVIDED = new Set(
+  [
+    'ago date date_in_zone date_modify dateInZone dateModify duration durationRound htmlDate',
+    'htmlDateInZone must_date_modify mustDateModify mustToDate now toDate unixEpoch',
+    'randAlphaNum randAlpha randAscii randNumeric randInt randBytes shuffle swapcase adler32sum',
+    'toDecimal getHostByName b32enc b32dec bcrypt htpasswd genPrivateKey derivePassword',
+    'buildCustomCert genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey genSignedCert',
+    'genSignedCertWithKey encryptAES decryptAES semver semverCompare urlParse urlJoin',
+    'mustRegexMatch mustRegexFindAll mustRegexFind mustRegexReplaceAll mustRegexReplaceAllLiteral',
+    'mustRegexSplit abbrevboth',
+  ]
+    .join(' ')
+    .split(' '),
+);
+
+/** The end of the "function not defined" message for a name a template called. */
+export function whyNotDefined(name: string): string {
+  return SPRIG_NOT_PROVIDED.has(name)
+    ? ': a sprig function gw does not provide (docs/compatibility.md lists those it does)'
+    : '';
+}
+
 /** The functions for one Flexible Configuration render. */
 export function makeFuncs(ctx: FuncContext): Map<string, GoFunc> {
   const m = new Map<string, GoFunc>();

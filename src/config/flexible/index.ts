@@ -12,7 +12,7 @@ import { basename, join, resolve } from 'node:path';
 // load.ts imports this module too; the cycle is safe: both only call each other's functions.
 import { locateJsonError } from '../load.js';
 import { Executor, type GoFunc } from './exec.js';
-import { makeFuncs } from './funcs.js';
+import { makeFuncs, whyNotDefined } from './funcs.js';
 import { parseTemplates, type Template } from './parse.js';
 import type { GoMap } from './values.js';
 
@@ -147,7 +147,7 @@ export function renderFlexibleConfig(file: string, env: NodeJS.ProcessEnv): Flex
       throw new FlexibleConfigError([`${path}: ${(err as Error).message}`]);
     }
     if (path !== file) files.push(resolve(path));
-    for (const t of parseTemplates(path, basename(path), text, hasFunc)) set.set(t.name, t);
+    for (const t of parseTemplates(path, basename(path), text, hasFunc, whyNotDefined)) set.set(t.name, t);
   }
   const text = new Executor(set, funcs).execute(basename(file), vars);
   if (out) {

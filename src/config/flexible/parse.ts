@@ -417,10 +417,11 @@ export function parseTemplates(
   name: string,
   text: string,
   hasFunc: (n: string) => boolean,
+  whyUnknown: (n: string) => string = () => '',
 ): Template[] {
   const src = new Source(file, text);
   const pieces = lex(src);
-  return new Parser(src, pieces, hasFunc).parseFile(name);
+  return new Parser(src, pieces, hasFunc, whyUnknown).parseFile(name);
 }
 
 type Stop = { word: 'end' | 'else' | 'eof'; pos: number; action?: ActionToks };
@@ -438,6 +439,7 @@ class Parser {
     private readonly src: Source,
     private readonly pieces: Piece[],
     private readonly hasFunc: (n: string) => boolean,
+    private readonly whyUnknown: (n: string) => string,
   ) {}
 
   parseFile(name: string): Template[] {
@@ -710,7 +712,10 @@ class Parser {
         return numberArg(this.src, t);
       case 'ident':
         if (!this.hasFunc(t.text))
-          throw this.src.error(t.pos, `function ${JSON.stringify(t.text)} not defined`);
+          throw this.src.error(
+            t.pos,
+            `function ${JSON.stringify(t.text)} not defined${this.whyUnknown(t.text)}`,
+          );
         return { t: 'func', pos: t.pos, name: t.text };
       case 'lparen': {
         const pipe = this.parsePipeline('parenthesized pipeline', false, 0, true);
