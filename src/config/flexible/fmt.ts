@@ -2,7 +2,7 @@
 // %T %%, with flags (- + # 0 space), width and precision. A verb that does not fit its operand
 // prints as Go does: `%!d(string=abc)`.
 
-import { formatFloatV, formatV, type GoValue, goQuote, goTypeName } from './values.js';
+import { formatFloatV, formatV, type GoValue, goQuote, goTypeName, isMap, sortedKeys } from './values.js';
 
 export function sprintf(format: string, args: GoValue[]): string {
   let out = '';
@@ -102,6 +102,14 @@ function signed(s: string, neg: boolean, f: Flags): string {
 }
 
 function formatOne(verb: string, a: GoValue, f: Flags): string {
+  // fmt applies the verb to each element (and map key) of a slice or map.
+  if (verb !== 'T' && !(verb === 'v' && !f.plus && !f.sharp)) {
+    if (Array.isArray(a)) return `[${a.map((e) => formatOne(verb, e, f)).join(' ')}]`;
+    if (isMap(a))
+      return `map[${sortedKeys(a)
+        .map((k) => `${formatOne(verb, k, f)}:${formatOne(verb, a[k], f)}`)
+        .join(' ')}]`;
+  }
   switch (verb) {
     case 'v':
       if (typeof a === 'string' && f.sharp) return goQuote(a);
@@ -110,7 +118,6 @@ function formatOne(verb: string, a: GoValue, f: Flags): string {
       return formatV(a);
     case 's':
       if (typeof a === 'string') return f.prec !== undefined ? [...a].slice(0, f.prec).join('') : a;
-      if (Array.isArray(a) || (a !== null && typeof a === 'object')) return formatV(a);
       return bad(verb, a);
     case 'q':
       if (typeof a === 'string') return goQuote(a);
@@ -120,7 +127,6 @@ function formatOne(verb: string, a: GoValue, f: Flags): string {
       return typeof a === 'boolean' ? String(a) : bad(verb, a);
     case 'd':
       if (typeof a === 'bigint') return signed((a < 0n ? -a : a).toString(), a < 0n, f);
-      if (Array.isArray(a)) return `[${a.map((e) => formatOne(verb, e, f)).join(' ')}]`;
       return bad(verb, a);
     case 'c':
       return typeof a === 'bigint' ? String.fromCodePoint(Number(a)) : bad(verb, a);
@@ -149,7 +155,7 @@ function formatOne(verb: string, a: GoValue, f: Flags): string {
       const abs = Math.abs(a);
       let s: string;
       const lower = verb.toLowerCase();
-      if (lower === 'f') s = abs.toFixed(f.prec ?? 6);
+      if (lower === 'f') s = fixed(abs, f.prec ?? 6);
       else if (lower === 'e') s = expForm(abs.toExponential(f.prec ?? 6));
       else if (f.prec === undefined) s = formatFloatV(abs);
       else {
@@ -168,6 +174,22 @@ function formatOne(verb: string, a: GoValue, f: Flags): string {
     default:
       return `%!${verb}(${goTypeName(a)}=${formatV(a)})`;
   }
+}
+
+/**
+ * strconv's %f rounds an exact tie to even (2.5 → "2"); toFixed rounds it up. A double's exact
+ * expansion settles a tie within 60 digits past the precision (its 53-bit mantissa cannot
+ * reach further), so toFixed at that length shows whether the value is one.
+ */
+function fixed(x: number, prec: number): string {
+  const rounded = x.toFixed(prec);
+  if (prec > 40) return rounded;
+  const extra = Math.min(100, prec + 60) - prec;
+  const long = x.toFixed(prec + extra);
+  const cut = long.length - extra;
+  if (!/^50*$/.test(long.slice(cut))) return rounded;
+  const truncated = long.slice(0, cut).replace(/\.$/, '');
+  return Number(truncated[truncated.length - 1]) % 2 === 0 ? truncated : rounded;
 }
 
 /** JavaScript's `1.5e+0` as Go's `1.5e+00`. */
