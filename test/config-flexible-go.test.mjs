@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Executor } from '../dist/config/flexible/exec.js';
 import { makeFuncs } from '../dist/config/flexible/funcs.js';
+import { renderFlexibleConfig } from '../dist/config/flexible/index.js';
 import { parseTemplates } from '../dist/config/flexible/parse.js';
 
 const GO_RENDER = new URL('./fixtures/flexible/go-render/main.go', import.meta.url).pathname;
@@ -157,25 +158,28 @@ const CASES = [
   '{{first 1}}',
 ];
 
-test('gw renders like Go text/template + sprig 3.2.3 (krakend-flexibleconfig template.go)', {
-  skip: !goAvailable() && 'needs go and golang-github-masterminds-sprig-dev (.ci/run installs them)',
-}, () => {
-  const env = { GW_FC_TEST_HOST: 'api.local' };
-  const cases = CASES.map((src) => ({ src, data: DATA }));
+const SKIP = !goAvailable() && 'needs go and golang-github-masterminds-sprig-dev (.ci/run installs them)';
+const GOCACHE = process.env.GOCACHE ?? join(mkdtempSync(join(tmpdir(), 'gw-gocache-')), 'cache');
+
+/** Go's results for `cases` (see go-render/main.go). */
+function goRender(cases, env) {
   const out = execFileSync('go', ['run', GO_RENDER], {
     input: JSON.stringify(cases),
     encoding: 'utf8',
-    env: {
-      ...process.env,
-      ...env,
-      GO111MODULE: 'off',
-      GOPATH,
-      GOCACHE: process.env.GOCACHE ?? join(mkdtempSync(join(tmpdir(), 'gw-gocache-')), 'cache'),
-      GOFLAGS: '',
-    },
+    env: { ...process.env, ...env, GO111MODULE: 'off', GOPATH, GOCACHE, GOFLAGS: '' },
     timeout: 300_000,
   });
-  const want = JSON.parse(out);
+  return JSON.parse(out);
+}
+
+test('gw renders like Go text/template + sprig 3.2.3 (krakend-flexibleconfig template.go)', {
+  skip: SKIP,
+}, () => {
+  const env = { GW_FC_TEST_HOST: 'api.local' };
+  const want = goRender(
+    CASES.map((src) => ({ src, data: DATA })),
+    env,
+  );
   const funcs = makeFuncs({ env, partials: '', onInclude() {} });
   const differences = [];
   CASES.forEach((src, i) => {
@@ -195,4 +199,55 @@ test('gw renders like Go text/template + sprig 3.2.3 (krakend-flexibleconfig tem
     0,
     `${differences.length} of ${CASES.length} cases differ:\n${differences.join('\n')}`,
   );
+});
+
+test('the examples- and playground-shaped fixtures render to the same bytes as Go renders them', {
+  skip: SKIP,
+}, () => {
+  const fixtures = new URL('./fixtures/flexible/', import.meta.url).pathname;
+  const catalog = join(fixtures, 'catalog');
+  const playground = join(fixtures, 'playground');
+  const runs = [
+    {
+      base: join(catalog, 'krakend.tmpl'),
+      templates: join(catalog, 'config', 'templates'),
+      templateFiles: ['endpoints.tmpl', 'status.tmpl'],
+      settings: join(catalog, 'config', 'settings', 'prod'),
+      partials: join(catalog, 'config', 'partials'),
+    },
+    {
+      base: join(catalog, 'krakend.tmpl'),
+      templates: join(catalog, 'config', 'templates'),
+      templateFiles: ['endpoints.tmpl', 'status.tmpl'],
+      settings: join(catalog, 'config', 'settings', 'dev'),
+      partials: join(catalog, 'config', 'partials'),
+    },
+    {
+      base: join(playground, 'krakend-flexible-config.tmpl'),
+      templates: join(playground, 'templates'),
+      templateFiles: ['sample_template.tmpl'],
+      settings: join(playground, 'settings'),
+      partials: join(playground, 'partials'),
+    },
+  ];
+  const env = { CATALOG_BACKEND: 'http://127.0.0.1:9000', CATALOG_NAME: 'shop' };
+  const want = goRender(
+    runs.map((r) => ({
+      files: [r.base, ...r.templateFiles.map((f) => join(r.templates, f))],
+      settings: r.settings,
+      partials: r.partials,
+    })),
+    env,
+  );
+  runs.forEach((r, i) => {
+    const got = renderFlexibleConfig(r.base, {
+      ...env,
+      FC_ENABLE: '1',
+      FC_SETTINGS: r.settings,
+      FC_TEMPLATES: r.templates,
+      FC_PARTIALS: r.partials,
+    });
+    assert.equal(want[i].err, undefined, want[i].err);
+    assert.equal(got.text, want[i].out, `${r.base} with ${r.settings}`);
+  });
 });
