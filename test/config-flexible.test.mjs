@@ -126,6 +126,16 @@ test('pipelines, parentheses and chained fields (exec_test.go "pipeline", "paren
   assert.match(renderError('{{.svc.port 1}}', DATA), /port is not a method but has arguments/);
   assert.match(renderError('{{"x" 1}}'), /can't give argument to non-function "x"/);
   assert.match(renderError('{{nil}}'), /nil is not a command/);
+  // parse.go's maxStackDepth: nesting is bounded, so no input exhausts the stack.
+  assert.equal(render(`{{${'('.repeat(500)}1${')'.repeat(500)}}}`), '1');
+  assert.match(
+    renderError(`{{${'('.repeat(5000)}1${')'.repeat(5000)}}}`),
+    /t\.tmpl:1:1003: max expression depth exceeded/,
+  );
+  assert.match(
+    renderError(`${'{{if 1}}'.repeat(5000)}${'{{end}}'.repeat(5000)}`),
+    /max expression depth exceeded/,
+  );
 });
 
 test('define, template and block; unknown templates and runaway recursion (exec_test.go "template", "block")', () => {

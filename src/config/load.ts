@@ -156,6 +156,8 @@ function renderTemplate(file: string, env: NodeJS.ProcessEnv): FlexibleRender {
     return renderFlexibleConfig(file, env);
   } catch (err) {
     if (err instanceof TemplateError) return fail(`flexible configuration: ${err.message}`);
+    // A render too large for a JavaScript string: an answer, not a crash.
+    if (err instanceof RangeError) return fail(`flexible configuration: ${file}: ${err.message}`);
     if (err instanceof FlexibleConfigError)
       throw new ConfigLoadError(
         err.problems.map((p) => ({ path: '$', message: `flexible configuration: ${p}` })),

@@ -424,12 +424,15 @@ export function parseTemplates(
   return new Parser(src, pieces, hasFunc, whyUnknown).parseFile(name);
 }
 
+const MAX_NESTING = 1000;
+
 type Stop = { word: 'end' | 'else' | 'eof'; pos: number; action?: ActionToks };
 
 class Parser {
   private at = 0;
   private vars: string[] = ['$'];
   private rangeDepth = 0;
+  private depth = 0;
   private defines: Template[] = [];
   /** Tokens of the action being parsed, without spaces only where noted. */
   private toks: Tok[] = [];
@@ -542,6 +545,21 @@ class Parser {
   }
 
   private parseControl(kind: 'if' | 'with' | 'range', pos: number): Node {
+    this.enter(pos);
+    try {
+      return this.parseControlBody(kind, pos);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** parse.go's maxStackDepth: nesting deeper than JavaScript's stack is refused, not a crash. */
+  private enter(pos: number): void {
+    if (++this.depth > MAX_NESTING)
+      throw this.src.error(pos, `max expression depth exceeded (${MAX_NESTING})`);
+  }
+
+  private parseControlBody(kind: 'if' | 'with' | 'range', pos: number): Node {
     const mark = this.vars.length;
     const pipe = this.parsePipeline(kind, true, kind === 'range' ? 2 : 1);
     if (kind === 'range') this.rangeDepth++;
@@ -718,7 +736,9 @@ class Parser {
           );
         return { t: 'func', pos: t.pos, name: t.text };
       case 'lparen': {
+        this.enter(t.pos);
         const pipe = this.parsePipeline('parenthesized pipeline', false, 0, true);
+        this.depth--;
         const close = this.next();
         if (close?.k !== 'rparen') throw this.src.error(t.pos, 'unclosed left paren');
         const node: Arg = { t: 'pipe', pos: t.pos, pipe };
