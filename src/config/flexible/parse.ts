@@ -511,7 +511,7 @@ class Parser {
           }
         }
       }
-      const pipe = this.parsePipeline('command', true);
+      const pipe = this.parsePipeline('command');
       nodes.push({ t: 'action', pos: p.action.pos, pipe });
     }
     return { nodes, stop: { word: 'eof', pos: this.src.text.length } };
@@ -539,7 +539,7 @@ class Parser {
       throw this.src.error(nameTok.pos, `unexpected ${describe(nameTok)} in ${kind} clause`);
     this.skipSpace();
     let pipe: Pipe | undefined;
-    if (this.peek().k !== 'end') pipe = this.parsePipeline(kind, false);
+    if (this.peek().k !== 'end') pipe = this.parsePipeline(kind);
     else this.ti++;
     return { t: 'template', pos, name: nameTok.value as string, pipe };
   }
@@ -561,7 +561,7 @@ class Parser {
 
   private parseControlBody(kind: 'if' | 'with' | 'range', pos: number): Node {
     const mark = this.vars.length;
-    const pipe = this.parsePipeline(kind, true, kind === 'range' ? 2 : 1);
+    const pipe = this.parsePipeline(kind, kind === 'range' ? 2 : 1);
     if (kind === 'range') this.rangeDepth++;
     const body = this.parseList(false);
     if (kind === 'range') this.rangeDepth--;
@@ -615,7 +615,7 @@ class Parser {
    * A pipeline up to the action's end (or a `)` when `inParens`). `maxDecl` variables may be
    * declared (`range` takes two: `$i, $v :=`).
    */
-  private parsePipeline(context: string, atAction: boolean, maxDecl = 1, inParens = false): Pipe {
+  private parsePipeline(context: string, maxDecl = 1, inParens = false): Pipe {
     this.skipSpace();
     const start = this.peek().pos;
     const decl: string[] = [];
@@ -657,21 +657,25 @@ class Parser {
       }
     }
     const cmds: Command[] = [];
+    let afterPipe = false;
     for (;;) {
       this.skipSpace();
       const t = this.peek();
       if (t.k === 'end' || (inParens && t.k === 'rparen')) {
+        // parse.go accepts a trailing "|": the pipe belongs to the command before it.
         if (!inParens) this.ti++;
         break;
       }
       if (t.k === 'pipe') {
-        if (cmds.length === 0) throw this.src.error(t.pos, `missing command before "|"`);
+        if (cmds.length === 0) throw this.src.error(t.pos, `unexpected "|" in ${context}`);
+        if (afterPipe) throw this.src.error(t.pos, 'empty command');
         this.ti++;
+        afterPipe = true;
         continue;
       }
-      if (cmds.length > 0 && this.toks[this.ti - 1]?.k !== 'pipe' && this.lastNonSpace()?.k !== 'pipe')
-        throw this.src.error(t.pos, `unexpected ${describe(t)} in operand`);
+      // A command ends only at "|", "}}" or ")": what follows it is one of those.
       cmds.push(this.parseCommand(inParens));
+      afterPipe = false;
     }
     if (cmds.length === 0) throw this.src.error(start, `missing value for ${context}`);
     for (let i = 1; i < cmds.length; i++) {
@@ -681,13 +685,7 @@ class Parser {
     }
     // Declared variables become visible after the pipeline.
     if (!assign) this.vars.push(...decl);
-    void atAction;
     return { pos: start, decl, assign, cmds };
-  }
-
-  private lastNonSpace(): Tok | undefined {
-    for (let k = this.ti - 1; k >= 0; k--) if (this.toks[k].k !== 'space') return this.toks[k];
-    return undefined;
   }
 
   private parseCommand(inParens: boolean): Command {
@@ -737,7 +735,7 @@ class Parser {
         return { t: 'func', pos: t.pos, name: t.text };
       case 'lparen': {
         this.enter(t.pos);
-        const pipe = this.parsePipeline('parenthesized pipeline', false, 0, true);
+        const pipe = this.parsePipeline('parenthesized pipeline', 0, true);
         this.depth--;
         const close = this.next();
         if (close?.k !== 'rparen') throw this.src.error(t.pos, 'unclosed left paren');
