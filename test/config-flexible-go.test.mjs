@@ -101,6 +101,9 @@ const CASES = [
   '{{indent 2 "a\\nb"}}|{{nindent 2 "a"}}|{{nospace " a b "}}|{{abbrev 5 "hello world"}}|{{plural "one" "many" 2}}|{{initials "First Try"}}',
   '{{snakecase "HelloWorld"}} {{kebabcase "HelloWorld"}} {{camelcase "hello_world"}} {{wrap 5 "hello world again"}}',
   '{{b64enc "user:pass"}} {{b64dec "dXNlcjpwYXNz"}} {{b64dec "!!"}} {{sha256sum "x"}} {{sha1sum "x"}}',
+  '{{b32enc "user:pass"}} {{b32dec "OVZWK4R2OBQXG4Y="}} {{b32enc ""}} {{b32enc "a"}} {{adler32sum "Wikipedia"}} {{regexMatch "(" "x"}} {{mustRegexFind "b+" "abbc"}}',
+  '{{mustRegexMatch "(" "x"}}',
+  '{{regexFind "(" "x"}}',
   // sprig conversions and math
   '{{add 2 1}} {{sub 10 .svc.port}} {{mul 2 3 4}} {{div 7 2}} {{mod 7 2}} {{add1 .svc.port}} {{max 1 5 3}} {{min 4 2 8}} {{add "3" 2}} {{add 1.9 1}}',
   '{{addf 1.5 1}} {{subf 5 1.5}} {{mulf 1.5 2}} {{divf 10 4}} {{maxf 1 2.5}} {{minf 1 2.5}} {{floor 1.5}} {{ceil 1.2}} {{round 2.555 2}} {{add1f 1}}',

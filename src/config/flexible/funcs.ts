@@ -291,12 +291,11 @@ const SPRIG_NOT_PROVIDED = new Set(
   [
     'ago date date_in_zone date_modify dateInZone dateModify duration durationRound htmlDate',
     'htmlDateInZone must_date_modify mustDateModify mustToDate now toDate unixEpoch',
-    'randAlphaNum randAlpha randAscii randNumeric randInt randBytes shuffle swapcase adler32sum',
-    'toDecimal getHostByName b32enc b32dec bcrypt htpasswd genPrivateKey derivePassword',
+    'randAlphaNum randAlpha randAscii randNumeric randInt randBytes shuffle swapcase',
+    'toDecimal getHostByName bcrypt htpasswd genPrivateKey derivePassword',
     'buildCustomCert genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey genSignedCert',
     'genSignedCertWithKey encryptAES decryptAES semver semverCompare urlParse urlJoin',
-    'mustRegexMatch mustRegexFindAll mustRegexFind mustRegexReplaceAll mustRegexReplaceAllLiteral',
-    'mustRegexSplit abbrevboth',
+    'abbrevboth',
   ]
     .join(' ')
     .split(' '),
@@ -940,6 +939,18 @@ export function makeFuncs(ctx: FuncContext): Map<string, GoFunc> {
     fn([S], ([s]) => Buffer.from(s as string, 'utf8').toString('base64')),
   );
   def(
+    'b32enc',
+    fn([S], ([s]) => base32(Buffer.from(s as string, 'utf8'))),
+  );
+  def(
+    'b32dec',
+    fn([S], ([s]) => unbase32(s as string)),
+  );
+  def(
+    'adler32sum',
+    fn([S], ([s]) => adler32(Buffer.from(s as string, 'utf8')).toString()),
+  );
+  def(
     'b64dec',
     fn([S], ([s]) => {
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s as string) || (s as string).length % 4 !== 0)
@@ -953,31 +964,42 @@ export function makeFuncs(ctx: FuncContext): Map<string, GoFunc> {
   );
   def(
     'regexMatch',
+    // sprig's regexMatch answers false for a pattern that does not compile; mustRegexMatch fails.
+    fn([S, S], ([re, s]) => {
+      try {
+        return goRegex(re as string).test(s as string);
+      } catch {
+        return false;
+      }
+    }),
+  );
+  def(
+    'mustRegexMatch',
     fn([S, S], ([re, s]) => goRegex(re as string).test(s as string)),
   );
   def(
-    'regexFind',
+    ['regexFind', 'mustRegexFind'],
     fn([S, S], ([re, s]) => goRegex(re as string).exec(s as string)?.[0] ?? ''),
   );
   def(
-    'regexFindAll',
+    ['regexFindAll', 'mustRegexFindAll'],
     fn([S, S, I], ([re, s, n]) => {
       const all = [...(s as string).matchAll(goRegex(re as string, 'g'))].map((x) => x[0]);
       return Number(n) < 0 ? all : all.slice(0, Number(n));
     }),
   );
   def(
-    'regexReplaceAll',
+    ['regexReplaceAll', 'mustRegexReplaceAll'],
     fn([S, S, S], ([re, s, r]) =>
       (s as string).replace(goRegex(re as string, 'g'), goReplacement(r as string)),
     ),
   );
   def(
-    'regexReplaceAllLiteral',
+    ['regexReplaceAllLiteral', 'mustRegexReplaceAllLiteral'],
     fn([S, S, S], ([re, s, r]) => (s as string).replace(goRegex(re as string, 'g'), () => r as string)),
   );
   def(
-    'regexSplit',
+    ['regexSplit', 'mustRegexSplit'],
     fn([S, S, I], ([re, s, n]) => {
       const parts = (s as string).split(goRegex(re as string, 'g'));
       return Number(n) < 0 ? parts : parts.slice(0, Number(n));
@@ -1241,4 +1263,54 @@ function words(s: string): string[] {
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .split(/[^A-Za-z0-9]+/)
     .filter(Boolean);
+}
+
+const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** base32.StdEncoding (RFC 4648, padded). */
+function base32(bytes: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += B32[(value << (5 - bits)) & 31];
+  while (out.length % 8 !== 0) out += '=';
+  return out;
+}
+
+/** sprig's b32dec: the decoded text, or the decoder's error as the text. */
+function unbase32(s: string): string {
+  const body = s.replace(/=+$/, '');
+  const bytes: number[] = [];
+  let bits = 0;
+  let value = 0;
+  for (let i = 0; i < body.length; i++) {
+    const v = B32.indexOf(body[i]);
+    if (v < 0 || s.length % 8 !== 0) return `illegal base32 data at input byte ${v < 0 ? i : s.length}`;
+    value = ((value << 5) | v) & 0xffff;
+    bits += 5;
+    if (bits >= 8) {
+      bytes.push((value >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** hash/adler32's Checksum. */
+function adler32(bytes: Buffer): number {
+  let a = 1;
+  let b = 0;
+  for (const x of bytes) {
+    a = (a + x) % 65521;
+    b = (b + a) % 65521;
+  }
+  return b * 65536 + a;
 }
