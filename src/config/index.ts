@@ -4,6 +4,8 @@
 export { formatDuration, parseDuration } from './duration.js';
 export { applyEnvOverrides, envVarName } from './env.js';
 export { formatIssues } from './issues.js';
-export { ConfigLoadError, loadConfigFile, locateJsonError, parseConfigText } from './load.js';
+export { locateJsonError } from './json-error.js';
+export type { ConfigSources } from './load.js';
+export { ConfigLoadError, loadConfigFile, loadConfigFileWithSources, parseConfigText } from './load.js';
 export type { CheckOptions, CheckResult } from './validate.js';
 export { checkConfig, childPath, parseRoute } from './validate.js';

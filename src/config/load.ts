@@ -1,12 +1,24 @@
 // Reading a configuration file: JSON, YAML or TOML by extension ("Supported Configuration
-// Formats"), then the KRAKEND_* environment overrides. Every failure is a ConfigLoadError
-// that says where (file:line:column) and what went wrong.
+// Formats"), rendered first as a Flexible Configuration template when FC_ENABLE is set, then the
+// KRAKEND_* environment overrides. Every failure is a ConfigLoadError that says where
+// (file:line:column) and what went wrong.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { extname } from 'node:path';
+import { extname, resolve } from 'node:path';
 import type { ConfigIssue, ServiceConfig } from '../types.js';
 import { applyEnvOverrides } from './env.js';
+import {
+  type ConfigSources,
+  FlexibleConfigError,
+  type FlexibleRender,
+  flexibleConfigEnabled,
+  renderFlexibleConfig,
+  TemplateError,
+} from './flexible/index.js';
+import { lineColumn, locateJsonError } from './json-error.js';
+
+export type { ConfigSources } from './flexible/index.js';
 
 export class ConfigLoadError extends Error {
   readonly issues: ConfigIssue[];
@@ -83,10 +95,48 @@ export function parseConfigText(text: string, format: Format, name = 'config'): 
  * be read or parsed, or is not an object; the structure is checked later by checkConfig.
  */
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
-  const format = formatOf(file);
-  let text: string;
+  return loadConfigFileWithSources(file, env).config;
+}
+
+/**
+ * loadConfigFile, also naming the files and folders the load read: the file itself, and with
+ * FC_ENABLE the settings, templates and partials it used and their folders (what `--watch`
+ * watches).
+ */
+export function loadConfigFileWithSources(
+  file: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { config: ServiceConfig; sources: ConfigSources } {
+  let parsed: unknown;
+  let sources: ConfigSources;
+  if (flexibleConfigEnabled(env)) {
+    const rendered = renderTemplate(file, env);
+    sources = rendered.sources;
+    parsed = parseRendered(file, rendered, renderedFormat(file, rendered.out));
+  } else {
+    const format = formatOf(file);
+    const text = readConfig(file);
+    try {
+      parsed = parseConfigText(text, format, file);
+    } catch (err) {
+      // A template read without FC_ENABLE fails at its first `{{`: say what would read it.
+      if (err instanceof ConfigLoadError && text.includes('{{'))
+        fail(`${err.issues[0].message} (a Flexible Configuration template? set FC_ENABLE=1)`);
+      throw err;
+    }
+    sources = { files: [resolve(file)], dirs: [] };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    fail(`${file}: the configuration must be an object ({"version": 3, ...}), found ${describe(parsed)}`);
+  const config = parsed as Record<string, unknown>;
+  const { issues } = applyEnvOverrides(config, env);
+  if (issues.length > 0) throw new ConfigLoadError(issues);
+  return { config: config as ServiceConfig, sources };
+}
+
+function readConfig(file: string): string {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
@@ -99,172 +149,53 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
             : (err as Error).message;
     return fail(`cannot read configuration file ${file}: ${why}`);
   }
-  const parsed = parseConfigText(text, format, file);
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    fail(`${file}: the configuration must be an object ({"version": 3, ...}), found ${describe(parsed)}`);
-  const config = parsed as Record<string, unknown>;
-  const { issues } = applyEnvOverrides(config, env);
-  if (issues.length > 0) throw new ConfigLoadError(issues);
-  return config as ServiceConfig;
+}
+
+function renderTemplate(file: string, env: NodeJS.ProcessEnv): FlexibleRender {
+  readConfig(file);
+  try {
+    return renderFlexibleConfig(file, env);
+  } catch (err) {
+    if (err instanceof TemplateError) return fail(`flexible configuration: ${err.message}`);
+    // A render too large for a JavaScript string: an answer, not a crash.
+    if (err instanceof RangeError) return fail(`flexible configuration: ${file}: ${err.message}`);
+    if (err instanceof FlexibleConfigError)
+      throw new ConfigLoadError(
+        err.problems.map((p) => ({ path: '$', message: `flexible configuration: ${p}` })),
+      );
+    throw err;
+  }
+}
+
+/**
+ * krakend-flexibleconfig writes the rendered text to FC_OUT (or a temporary `.json` file) and
+ * parses that, so FC_OUT's extension decides the format; gw also reads a `.yaml`/`.toml`
+ * template without FC_OUT as its own format.
+ */
+function renderedFormat(file: string, out: string | undefined): Format {
+  if (out) return formatOf(out);
+  const own = formatOf(file);
+  return own === 'yaml' || own === 'toml' ? own : 'json';
+}
+
+function parseRendered(file: string, rendered: FlexibleRender, format: Format): unknown {
+  try {
+    return parseConfigText(rendered.text, format, `${file} (rendered)`);
+  } catch (err) {
+    if (!(err instanceof ConfigLoadError)) throw err;
+    const message = err.issues[0].message;
+    const m = /^.*? \(rendered\):(\d+):\d+: /.exec(message);
+    const lineText = m ? rendered.text.split('\n')[Number(m[1]) - 1] : undefined;
+    const shown = lineText !== undefined ? `\n  line ${m?.[1]}: ${lineText.trim().slice(0, 200)}` : '';
+    const hint = rendered.out
+      ? `the rendered text is in ${rendered.out}`
+      : 'set FC_OUT=out.json to write the rendered text and look at it whole';
+    return fail(`${message}${shown}\n  (${hint})`);
+  }
 }
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'string' ? 'a string' : `a ${typeof v}`;
-}
-
-function lineColumn(text: string, offset: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < offset && i < text.length; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: offset - lineStart + 1 };
-}
-
-/**
- * V8's JSON.parse messages do not always carry a position; this scanner, run only after a
- * failure, finds the offset of the first syntax error and names what was expected.
- */
-export function locateJsonError(s: string): { offset: number; message: string } {
-  let i = 0;
-  class Stop {
-    constructor(
-      readonly offset: number,
-      readonly message: string,
-    ) {}
-  }
-  const stop = (message: string, at = i): never => {
-    throw new Stop(at, message);
-  };
-  const found = () => (i >= s.length ? 'end of file' : `${JSON.stringify(s[i])}`);
-  const ws = () => {
-    while (i < s.length) {
-      const c = s[i];
-      if (c === ' ' || c === '\t' || c === '\n' || c === '\r') i++;
-      else if (c === '/' && (s[i + 1] === '/' || s[i + 1] === '*')) stop('comments are not allowed in JSON');
-      else break;
-    }
-  };
-  const str = () => {
-    const start = i;
-    i++;
-    while (i < s.length) {
-      const c = s.charCodeAt(i);
-      if (c === 0x22) {
-        i++;
-        return;
-      }
-      if (c < 0x20)
-        stop(
-          c === 10 ? 'unterminated string (newline inside a string)' : 'control character inside a string',
-        );
-      if (c === 0x5c) {
-        const e = s[i + 1];
-        if (e === 'u') {
-          if (!/^[0-9a-fA-F]{4}$/.test(s.slice(i + 2, i + 6))) stop('invalid \\u escape in a string');
-          i += 6;
-          continue;
-        }
-        if (e === undefined || !'"\\/bfnrt'.includes(e)) stop(`invalid escape \\${e ?? ''} in a string`);
-        i += 2;
-        continue;
-      }
-      i++;
-    }
-    stop('unterminated string', start);
-  };
-  const num = () => {
-    const m = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/.exec(s.slice(i, i + 400));
-    if (!m || m[0] === '-' || m[0] === '') stop(`unexpected ${found()}, expected a value`);
-    i += (m as RegExpExecArray)[0].length;
-  };
-  const value = (): void => {
-    ws();
-    const c = s[i];
-    if (c === '{') {
-      i++;
-      ws();
-      if (s[i] === '}') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (s[i] !== '"')
-          stop(
-            s[i] === '}'
-              ? 'trailing comma before "}"'
-              : `unexpected ${found()}, expected a double-quoted property name`,
-          );
-        str();
-        ws();
-        if (s[i] !== ':') stop(`unexpected ${found()}, expected ":" after the property name`);
-        i++;
-        value();
-        ws();
-        if (s[i] === ',') {
-          i++;
-          continue;
-        }
-        if (s[i] === '}') {
-          i++;
-          return;
-        }
-        stop(`unexpected ${found()}, expected "," or "}"`);
-      }
-    }
-    if (c === '[') {
-      i++;
-      ws();
-      if (s[i] === ']') {
-        i++;
-        return;
-      }
-      for (;;) {
-        ws();
-        if (s[i] === ']') stop('trailing comma before "]"');
-        value();
-        ws();
-        if (s[i] === ',') {
-          i++;
-          continue;
-        }
-        if (s[i] === ']') {
-          i++;
-          return;
-        }
-        stop(`unexpected ${found()}, expected "," or "]"`);
-      }
-    }
-    if (c === '"') {
-      str();
-      return;
-    }
-    if (c === '-' || (c >= '0' && c <= '9')) {
-      num();
-      return;
-    }
-    for (const word of ['true', 'false', 'null']) {
-      if (s.startsWith(word, i)) {
-        i += word.length;
-        return;
-      }
-    }
-    stop(`unexpected ${found()}, expected a value`);
-  };
-  try {
-    value();
-    ws();
-    if (i < s.length) stop(`unexpected ${found()} after the end of the JSON document`);
-  } catch (e) {
-    if (e instanceof Stop) return { offset: e.offset, message: e.message };
-    if (e instanceof RangeError) return { offset: i, message: 'nesting too deep' };
-    throw e;
-  }
-  return { offset: 0, message: 'invalid JSON' };
 }
