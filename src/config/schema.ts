@@ -70,7 +70,7 @@ export const BACKEND_DURATIONS = ['timeout'];
 export const backendSchema: Schema = {
   type: 'object',
   expected: 'a backend object ({"host": [...], "url_pattern": "/path"})',
-  required: ['url_pattern'],
+  // url_pattern is required of HTTP backends only: checkBackend (validate.ts) says so.
   properties: {
     url_pattern: str('a string: the path on the backend, e.g. "/users/{id}"'),
     host: strings('"host": ["http://api:8080"]'),

@@ -50,11 +50,11 @@ async function createFront(
   return new NodeFront(opts, app.serve);
 }
 
-/** Every backend host a configuration names. */
+/** Every HTTP backend host a configuration names (a queue's or a topic's is not an HTTP origin). */
 function originsOf(service: ServiceConfig): string[] {
   const out = [...(service.host ?? [])];
   for (const ep of service.endpoints ?? []) for (const b of ep.backend ?? []) out.push(...(b.host ?? []));
-  return out;
+  return out.filter((h) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(h) || /^https?:/i.test(h));
 }
 
 export async function startInstance(opts: InstanceOptions): Promise<Instance> {
@@ -102,7 +102,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
     logger,
     async stop(deadlineMs: number) {
       await front.close(deadlineMs);
-      await app.close();
+      await app.close(deadlineMs);
       flushLogger(logger);
     },
   };
