@@ -99,7 +99,7 @@ class AmqpAgent implements AgentDriver {
   constructor(
     private readonly cfg: AgentAmqpSettings,
     private readonly agent: AgentRuntime,
-    ctx: CompileContext,
+    private readonly ctx: CompileContext,
   ) {
     this.label = `[SERVICE: AsyncAgent][AMQP][${agent.name}]`;
     this.limit = agent.maxRate > 0 ? new RateLimit(agent.maxRate) : undefined;
@@ -184,7 +184,11 @@ class AmqpAgent implements AgentDriver {
     const ch = this.channel;
     if (ch !== null && this.consumerTag !== undefined) await ch.cancel(this.consumerTag).catch(() => {});
     // Not started: back to the queue now, for another consumer.
-    for (const d of this.pending.splice(0)) this.settle(d, () => d.ch.nack(d.msg, false, true));
+    const givenBack = this.pending.splice(0);
+    for (const d of givenBack) this.settle(d, () => d.ch.nack(d.msg, false, true));
+    this.ctx.logger.info(
+      `${this.label} stopping: ${this.active} message(s) in flight, ${givenBack.length} given back to the queue`,
+    );
     if (this.active > 0)
       await Promise.race([
         new Promise<void>((resolve) => {
@@ -193,6 +197,7 @@ class AmqpAgent implements AgentDriver {
         sleep(deadlineMs),
       ]);
     await this.link.close();
+    this.ctx.logger.info(`${this.label} Consumer stopped`);
   }
 }
 

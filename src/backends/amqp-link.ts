@@ -126,8 +126,12 @@ export class AmqpLink {
     clearTimeout(this.timer);
     this.wake?.();
     const model = this.model;
+    const ch = this.channel;
     this.channel = null;
     this.model = null;
+    // The channel first: its close is answered after the acks sent before it, which a connection
+    // close alone may overtake (they would be lost, and the messages delivered again).
+    if (ch !== null) await ch.close().catch(() => {});
     if (model !== null) await model.close().catch(() => {});
   }
 }
