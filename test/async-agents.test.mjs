@@ -91,7 +91,7 @@ describe('async agents: async/amqp', { skip: noRabbitMQ, timeout: 400000 }, () =
   });
 
   test('subscriber.go: the docs agent consumes each message once, sends it as the backend body, acks it; /__health lists the agent', async () => {
-    const backend = await startBackend((req, res) => res.end('{"ok":true}'));
+    const backend = await startBackend((_req, res) => res.end('{"ok":true}'));
     const gw = await startGateway(
       { version: 3, async_agent: [docsAgent(rmq, backend.url, { queue: 'docs-q', exchange: 'docs-ex' })] },
       { args: ['--workers', '2'] },
@@ -210,7 +210,7 @@ describe('async agents: async/amqp', { skip: noRabbitMQ, timeout: 400000 }, () =
   });
 
   test('nack_discard: a message whose backend fails is dropped, not redelivered', async () => {
-    const backend = await startBackend((req, res) => {
+    const backend = await startBackend((_req, res) => {
       res.statusCode = 503;
       res.end('no');
     });
@@ -241,7 +241,7 @@ describe('async agents: async/amqp', { skip: noRabbitMQ, timeout: 400000 }, () =
   });
 
   test('a backend that keeps failing does not spin: redeliveries are held back (100 ms doubling, up to 5 s)', async () => {
-    const backend = await startBackend((req, res) => {
+    const backend = await startBackend((_req, res) => {
       res.statusCode = 500;
       res.end('down');
     });
@@ -328,7 +328,7 @@ describe('async agents: async/amqp', { skip: noRabbitMQ, timeout: 400000 }, () =
 
   test('fault: a broker restart mid-stream loses no message (each processed, or redelivered and processed)', async () => {
     const seen = new Map();
-    const backend = await startBackend(async (req, res, body) => {
+    const backend = await startBackend(async (_req, res, body) => {
       const { id } = JSON.parse(body.toString());
       seen.set(id, (seen.get(id) ?? 0) + 1);
       await sleep(2);
@@ -375,7 +375,7 @@ describe('async agents: async/amqp', { skip: noRabbitMQ, timeout: 400000 }, () =
   test('fault: SIGTERM drains the messages in flight (processed and acked) and gives back those not started', async () => {
     const done = new Set();
     let started = 0;
-    const backend = await startBackend(async (req, res, body) => {
+    const backend = await startBackend(async (_req, res, body) => {
       started++;
       await sleep(800);
       done.add(JSON.parse(body.toString()).id);
