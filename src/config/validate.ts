@@ -698,7 +698,10 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
   const extra = isObject(b.extra_config) ? b.extra_config : {};
   const hostless = HOSTLESS_NAMESPACES.some((ns) => extra[ns] !== undefined);
   if (b.url_pattern === undefined && !hostless)
-    c.error(base, 'missing url_pattern: the path on the backend, e.g. "url_pattern": "/users/{id}"');
+    c.error(
+      `${base}.url_pattern`,
+      'required property "url_pattern" is missing: the path on the backend, e.g. "/users/{id}" (only queue and topic backends go without)',
+    );
   for (const issue of transportHostIssues(b, base)) c.errors.push(issue);
   const hosts = Array.isArray(b.host) ? b.host : undefined;
   const noHostHere = b.host === undefined || (hosts !== undefined && hosts.length === 0);
