@@ -12,8 +12,9 @@
 //             to another's subscription.
 // Needs rabbitmq-server and nats-server (a line is skipped, and says why, when one is missing).
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
@@ -50,7 +51,7 @@ async function until(fn, what) {
 /** `gw run` on a free port with `config`; resolves once it answers. */
 async function startGw(config, env = {}) {
   const port = await freePort();
-  const file = join(OUT, `.async-bench-${process.pid}.json`);
+  const file = join(mkdtempSync(join(tmpdir(), 'gw-async-bench-')), 'krakend.json');
   writeFileSync(file, JSON.stringify({ listen_ip: '127.0.0.1', ...config, port }));
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'gw.js'), 'run', '-c', file, '--workers', '1'], {
     env: { ...process.env, ...env },
