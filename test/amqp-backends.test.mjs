@@ -376,6 +376,9 @@ describe('gw check: AMQP backends', () => {
       writeConfig({ version: 3, endpoints: [{ endpoint: '/x', backend: [{ host: ['http://a:1'] }] }] }),
     ]);
     assert.equal(r.code, 1);
-    assert.match(r.stdout + r.stderr, /\$\.endpoints\[0\]\.backend\[0\]\.url_pattern: required property "url_pattern" is missing/);
+    assert.match(
+      r.stdout + r.stderr,
+      /\$\.endpoints\[0\]\.backend\[0\]\.url_pattern: required property "url_pattern" is missing/,
+    );
   });
 });

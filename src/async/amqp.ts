@@ -147,11 +147,15 @@ class AmqpAgent implements AgentDriver {
     while (!this.stopping && this.active < this.agent.workers && this.pending.length > 0) {
       const d = this.pending.shift()!;
       this.active++;
-      void this.handle(d).finally(() => {
-        this.active--;
-        if (this.active === 0) this.idle?.();
-        this.pump();
-      });
+      this.handle(d)
+        .catch((err: unknown) =>
+          this.ctx.logger.error(`${this.label} ${err instanceof Error ? err.message : String(err)}`),
+        )
+        .finally(() => {
+          this.active--;
+          if (this.active === 0) this.idle?.();
+          this.pump();
+        });
     }
   }
 

@@ -165,7 +165,10 @@ export function declareExchange(ch: Channel, s: QueueSettings): Promise<unknown>
   });
 }
 
-/** The queue, its bindings to the exchange, then QoS when set (newConsumer / initConsumer). */
+/** Unacked messages a consumer holds when `prefetch_count` is 0 or absent. */
+export const DEFAULT_PREFETCH = 100;
+
+/** The queue, its bindings to the exchange, then QoS (newConsumer / initConsumer). */
 export async function declareQueue(ch: Channel, s: QueueSettings, routingKeys: string[]): Promise<string> {
   if (s.exchange !== undefined && s.exchange !== '') await declareExchange(ch, s);
   const q = await ch.assertQueue(s.name ?? '', {
@@ -175,9 +178,11 @@ export async function declareQueue(ch: Channel, s: QueueSettings, routingKeys: s
   });
   if (s.exchange !== undefined && s.exchange !== '')
     for (const key of routingKeys) await ch.bindQueue(q.queue, s.exchange, key);
-  const count = s.prefetch_count ?? 0;
+  // Without a prefetch_count the broker would push the whole queue into this process's memory
+  // (KrakenD's client buffers it all too): gw holds at most DEFAULT_PREFETCH unacked messages.
   // prefetch_size is refused by RabbitMQ (not implemented): only the count is set.
-  if (count > 0) await ch.prefetch(count, false);
+  const count = s.prefetch_count ?? 0;
+  await ch.prefetch(count > 0 ? count : DEFAULT_PREFETCH, false);
   return q.queue;
 }
 

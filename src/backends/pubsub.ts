@@ -115,13 +115,20 @@ function subscriberStage(cfg: { subscription_url?: string }, ctx: CompileContext
   const subscribe = () => {
     const nc = conn.get();
     if (nc === null || sub !== undefined) return nc !== null;
-    sub = nc.subscribe(target.name, {
-      queue: `gw-${process.pid}`,
-      callback: (_err, msg) => {
-        if (!mailbox.put(msg.data) && dropped++ % 1000 === 0)
-          ctx.logger.warn(`${label} no request took the last ${NATS_KEEP} messages: the oldest are dropped`);
-      },
-    });
+    try {
+      sub = nc.subscribe(target.name, {
+        queue: `gw-${process.pid}`,
+        callback: (_err, msg) => {
+          if (!mailbox.put(msg.data) && dropped++ % 1000 === 0)
+            ctx.logger.warn(
+              `${label} no request took the last ${NATS_KEEP} messages: the oldest are dropped`,
+            );
+        },
+      });
+    } catch (err) {
+      ctx.logger.error(`${label} ${err instanceof Error ? err.message : String(err)}`);
+      return false;
+    }
     return true;
   };
   const timer = setInterval(() => subscribe() && clearInterval(timer), 50);

@@ -5,7 +5,7 @@ import { freePort, portOpen } from './gateway.mjs';
 export const haveNats = spawnSync('nats-server', ['--version']).status === 0;
 export const noNats = haveNats
   ? false
-  : 'nats-server is not installed (apt-get install nats-server; .ci/run does it)';
+  : 'nats-server is not installed (apt-get install nats-server: .ci/run does it on the host, not in the Debian 13 root)';
 
 /** Starts nats-server on a free port; stopped at exit at the latest. */
 export async function startNats() {

@@ -13,7 +13,7 @@ const SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server';
 export const haveRabbitMQ = existsSync(SERVER) && spawnSync('erl', ['-version']).status === 0;
 export const noRabbitMQ = haveRabbitMQ
   ? false
-  : 'rabbitmq-server is not installed (apt-get install rabbitmq-server; .ci/run does it)';
+  : 'rabbitmq-server is not installed (apt-get install rabbitmq-server: .ci/run does it on the host, not in the Debian 13 root)';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
