@@ -1,7 +1,8 @@
-// The async agents' names and their health reports, shared by every worker: the main thread makes
-// the buffer (one float per agent: when it last reported itself alive, ms since the epoch), worker
-// 0 writes it as its agents run (agents.ts), each worker's health endpoint reads it. Kept apart from
-// agents.ts so the main thread loads none of the pipeline's code.
+// The async agents as the config lists them (names, drivers) and their health reports, shared by
+// every worker: the main thread makes the buffer (one float per agent: when it last reported
+// itself alive, ms since the epoch), worker 0 writes it as its agents run (agents.ts), each
+// worker's health endpoint reads it. Kept apart from agents.ts so the main thread loads none of
+// the pipeline's code.
 
 import type { BackendConfig, ServiceConfig } from '../types.js';
 
