@@ -11,7 +11,7 @@
 import type { EndpointConfig, FeatureModule, ServiceConfig } from '../types.js';
 
 /** Where a namespace acts (one module may act at several; this is where it is listed). */
-export type Layer = 'core' | 'service' | 'router' | 'qos' | 'telemetry' | 'proxy' | 'backend';
+export type Layer = 'core' | 'service' | 'router' | 'qos' | 'telemetry' | 'proxy' | 'backend' | 'agent';
 
 interface FeatureEntry {
   namespace: string;
@@ -218,7 +218,7 @@ const entries: FeatureEntry[] = [
   // async_agent drivers: what an agent consumes from (src/async/agents.ts runs the agents).
   {
     namespace: 'async/amqp',
-    layer: 'service',
+    layer: 'agent',
     order: 500,
     load: async () => (await import('../async/amqp.js')).asyncAmqpModule,
   },
