@@ -6,10 +6,10 @@
 // the `backoff_strategy` delay of each attempt, up to `max_retries` attempts per outage.
 //
 // The client is amqplib (zero dependencies; measured against rabbitmq-client in
-// docs/benchmarks.md). It is loaded with the modules that use it, only for configurations that
-// declare an AMQP backend or agent.
+// docs/benchmarks.md). It loads with the first link a thread opens: only threads that connect pay
+// for it (worker 0 alone for async agents).
 
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
 import type { Backoff } from './backoff.js';
 
@@ -86,6 +86,7 @@ export class AmqpLink {
   }
 
   private async open(): Promise<void> {
+    const { default: amqp } = await import('amqplib');
     const model = await amqp.connect(this.o.url);
     // 'close' follows every 'error': the loss is handled there.
     model.on('error', () => {});
