@@ -119,25 +119,29 @@ describe('AMQP backends (krakend-amqp)', { skip: noRabbitMQ, timeout: 240000 }, 
     }
   });
 
-  test('consumer.go: the docs consumer declares exchange and queue, each request takes one message, decoded and acked; manipulation applies', async () => {
-    const gw = await startGateway({
-      version: 3,
-      timeout: '1s',
-      endpoints: [
-        {
-          endpoint: '/consume',
-          backend: [
-            {
-              host: [rmq.url],
-              disable_host_sanitize: true,
-              allow: ['id', 'name'],
-              mapping: { name: 'title' },
-              extra_config: { 'backend/amqp/consumer': consumerCfg('consume-q', 'consume-ex') },
-            },
-          ],
-        },
-      ],
-    });
+  test('consumer.go: the docs consumer declares exchange and queue, each request takes one message, decoded and acked; manipulation applies (2 workers)', async () => {
+    const gw = await startGateway(
+      {
+        version: 3,
+        timeout: '1s',
+        endpoints: [
+          {
+            endpoint: '/consume',
+            backend: [
+              {
+                host: [rmq.url],
+                disable_host_sanitize: true,
+                allow: ['id', 'name'],
+                mapping: { name: 'title' },
+                extra_config: { 'backend/amqp/consumer': consumerCfg('consume-q', 'consume-ex') },
+              },
+            ],
+          },
+        ],
+        // Two workers (where the platform has them): a message must reach whichever serves the request.
+      },
+      { args: ['--workers', '2'] },
+    );
     const conn = await amqp.connect(rmq.url);
     const ch = await conn.createConfirmChannel();
     try {
@@ -248,8 +252,12 @@ describe('AMQP backends (krakend-amqp)', { skip: noRabbitMQ, timeout: 240000 }, 
       assert.equal(next.status, 200);
       assert.deepEqual(next.json, { ok: true });
       await gw.stop();
-      const q = await (await conn.createChannel()).checkQueue('bad-requeue');
-      assert.equal(q.messageCount, 1, 'the undecodable message is still in its queue');
+      // Still in its queue (the broker may count it once it has closed gw's channel).
+      await until(
+        async () => (await (await conn.createChannel()).checkQueue('bad-requeue')).messageCount === 1,
+        5000,
+        'the undecodable message back in its queue',
+      );
     } finally {
       await gw.stop();
       await conn.close();
@@ -282,23 +290,18 @@ describe('AMQP backends (krakend-amqp)', { skip: noRabbitMQ, timeout: 240000 }, 
       await rmq.restart({ downMs: 1500 });
       const conn = await amqp.connect(rmq.url);
       const ch = await conn.createConfirmChannel();
-      await until(
-        async () => {
-          const c = await conn.createChannel();
-          c.on('error', () => {});
-          try {
-            return (await c.checkQueue('reconnect-q')).consumerCount === 1;
-          } catch {
-            return false;
-          }
-        },
-        30000,
-        'gw to consume again',
-      );
+      // The queue survived the restart (durable): publish, then ask until gw is back.
+      await ch.assertExchange('reconnect-ex', 'topic', { durable: true });
       ch.publish('reconnect-ex', 'k', Buffer.from('{"back":1}'));
       await ch.waitForConfirms();
-      const res = await get(`${gw.url}/c`);
-      assert.equal(res.status, 200);
+      const res = await until(
+        async () => {
+          const r = await get(`${gw.url}/c`);
+          return r.status === 200 ? r : undefined;
+        },
+        30000,
+        'gw to read the queue again',
+      );
       assert.deepEqual(res.json, { back: 1 });
       assert.match(gw.logs(), /connection lost: reconnecting/);
       await conn.close();

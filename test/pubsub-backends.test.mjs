@@ -45,7 +45,7 @@ describe('pub/sub: NATS driver', { skip: noNats, timeout: 120000 }, () => {
     await nats?.stop();
   });
 
-  test('client.go: a publisher endpoint sends the body and headers to the subject; a subscriber endpoint takes each message once, across workers', async () => {
+  test('client.go: a publisher endpoint sends the body and headers to the subject; a subscriber endpoint takes each message once', async () => {
     const nc = await natsConnect({ servers: nats.url });
     const seen = [];
     nc.subscribe('orders', { callback: (_e, m) => seen.push(m) });
@@ -63,7 +63,7 @@ describe('pub/sub: NATS driver', { skip: noNats, timeout: 120000 }, () => {
           { endpoint: '/subscribe', backend: [subscriberBackend('nats://', 'orders')] },
         ],
       },
-      { env: { NATS_SERVER_URL: nats.url }, args: ['--workers', '2'] },
+      { env: { NATS_SERVER_URL: nats.url } },
     );
     try {
       await until(

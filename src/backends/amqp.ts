@@ -3,11 +3,11 @@
 // Either replaces the backend's HTTP call: the rest of the pipeline (Lua, manipulation, merge,
 // static, sequential) is the same as for an HTTP backend.
 //
-// Consumer: the exchange (topic), the queue and its `routing_key` bindings are declared, QoS set
-// from `prefetch_count`, and a consumer started. Each request takes the next message (waiting up to
-// the backend's timeout when none is there), decodes it by the backend's `encoding` and acks it
-// (unless `auto_ack`); a message that does not decode is nacked (requeued unless `nack_discard`)
-// and the request fails.
+// Consumer: the exchange (topic), the queue and its `routing_key` bindings are declared. Each
+// request takes the next message (waiting up to the backend's timeout when none is there: see
+// QueueConsumer for how it is fetched), decodes it by the backend's `encoding` and acks it (unless
+// `auto_ack`); a message that does not decode is nacked (requeued unless `nack_discard`) and the
+// request fails.
 //
 // Producer: the exchange is declared; each request publishes its body to it. The routing key,
 // expiration, reply-to, message id and priority come from the endpoint parameters the config
@@ -19,7 +19,7 @@
 // Both keep their connection up with `backoff_strategy` and `max_retries` (amqp-link.ts); while it
 // is down a request fails at once ("connection not available"), as in KrakenD.
 
-import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConfirmChannel, GetMessage } from 'amqplib';
 import { getDecoder } from '../proxy/encodings.js';
 import { UpstreamError } from '../proxy/errors.js';
 import type {
@@ -131,23 +131,33 @@ export class ConnectionUnavailable extends UpstreamError {
 const EMPTY = Buffer.alloc(0);
 
 interface Delivery {
-  msg: ConsumeMessage;
+  msg: GetMessage;
   ch: Channel;
 }
 
+/** How long the poll of an empty queue waits before asking again: doubling, 10 ms to 200 ms. */
+const POLL_MIN_MS = 10;
+const POLL_MAX_MS = 200;
+
 /**
- * A queue consumed into a mailbox: the link declares what `declare` says and consumes the queue it
- * names; each request takes one delivery (with the channel that must ack it).
+ * A queue read one message per waiting request. The link declares what `declare` says; while
+ * requests wait, one loop asks the broker for the next message (basic.get) and hands it to the
+ * oldest of them. KrakenD consumes (basic.consume) into its one process instead; gw's worker
+ * threads would each hold messages the others' requests wait for, so a message is fetched only
+ * for a request that waits, in the thread that serves it. One that arrives after its request gave
+ * up goes back to the queue at once.
  */
 export class QueueConsumer {
   private readonly link: AmqpLink;
   private readonly mailbox = new Mailbox<Delivery>();
+  private queue = '';
+  private polling = false;
 
   constructor(
     url: string,
     label: string,
     ctx: CompileContext,
-    cfg: QueueSettings,
+    private readonly cfg: QueueSettings,
     declare: (ch: Channel) => Promise<string>,
   ) {
     this.link = new AmqpLink({
@@ -157,22 +167,47 @@ export class QueueConsumer {
       backoff: backoffByName(cfg.backoff_strategy),
       maxRetries: maxRetriesOf(cfg.max_retries),
       setup: async (ch) => {
-        const queue = await declare(ch);
-        await ch.consume(queue, (msg) => msg !== null && this.mailbox.put({ msg, ch }), {
-          noAck: cfg.auto_ack === true,
-          exclusive: cfg.exclusive === true,
-          noLocal: cfg.no_local === true,
-        });
+        this.queue = await declare(ch);
       },
-      // Unacked messages go back to the queue with the channel: the kept ones are void.
-      onDown: () => this.mailbox.clear(),
+      onUp: () => this.poll(),
     });
     this.link.start();
   }
 
-  /** The next delivery, waiting until `deadline` (ms since the epoch) for one. */
+  /** Fetches messages while requests wait for one (a single loop per consumer). */
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    let idleMs = POLL_MIN_MS;
+    try {
+      while (this.mailbox.waiting > 0) {
+        const ch = this.link.channel;
+        if (ch === null) return; // onUp starts the loop again
+        let msg: GetMessage | false;
+        try {
+          msg = await ch.get(this.queue, { noAck: this.cfg.auto_ack === true });
+        } catch {
+          return; // the channel closed: the link reconnects
+        }
+        if (msg === false) {
+          await sleep(idleMs);
+          idleMs = Math.min(POLL_MAX_MS, idleMs * 2);
+          continue;
+        }
+        idleMs = POLL_MIN_MS;
+        if (this.mailbox.waiting > 0 || this.cfg.auto_ack === true) this.mailbox.put({ msg, ch });
+        else settle(() => ch.nack(msg, false, true)); // its request gave up meanwhile
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** The next message, waiting until `deadline` (ms since the epoch) for one. */
   take(deadline: number): Promise<Delivery> {
-    return this.mailbox.take(deadline, () => (this.link.up ? undefined : new ConnectionUnavailable()));
+    const taken = this.mailbox.take(deadline, () => (this.link.up ? undefined : new ConnectionUnavailable()));
+    void this.poll();
+    return taken;
   }
 
   close(): Promise<void> {
@@ -180,6 +215,8 @@ export class QueueConsumer {
     return this.link.close();
   }
 }
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function consumerStage(cfg: ConsumerSettings, ctx: CompileContext): BackendMiddleware {
   const backend = ctx.backend!;
@@ -200,17 +237,17 @@ function consumerStage(cfg: ConsumerSettings, ctx: CompileContext): BackendMiddl
         // As lura's decoders read it, an empty message is no data rather than an error (io.EOF).
         data = msg.content.length === 0 ? {} : decode(msg.content, isCollection);
       } catch (err) {
-        if (!autoAck) safely(() => ch.nack(msg, false, requeue));
+        if (!autoAck) settle(() => ch.nack(msg, false, requeue));
         if (!requeue) ctx.logger.debug(`${label} Nack: message discarded from queue '${cfg.name}'`);
         throw err;
       }
-      if (!autoAck) safely(() => ch.ack(msg));
+      if (!autoAck) settle(() => ch.ack(msg));
       return { status: 200, headers: {}, body: msg.content, data };
     };
 }
 
 /** An ack or nack on a channel that closed meanwhile throws: the broker redelivers that message. */
-function safely(fn: () => void): void {
+function settle(fn: () => void): void {
   try {
     fn();
   } catch {}

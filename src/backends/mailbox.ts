@@ -9,15 +9,20 @@ type Taker<T> = (m: T | Error) => void;
 export class Mailbox<T> {
   private readonly buffered: T[] = [];
   private head = 0;
-  private readonly waiting = new Set<Taker<T>>();
+  private readonly takers = new Set<Taker<T>>();
+
+  /** Requests waiting for a message. */
+  get waiting(): number {
+    return this.takers.size;
+  }
 
   /** `limit`: the most messages kept for later (a subscription the broker does not pace); older go. */
   constructor(private readonly limit = Number.POSITIVE_INFINITY) {}
 
   /** A message arrived: to the oldest waiting request, else kept. Returns false when one was dropped. */
   put(m: T): boolean {
-    for (const take of this.waiting) {
-      this.waiting.delete(take);
+    for (const take of this.takers) {
+      this.takers.delete(take);
       take(m);
       return true;
     }
@@ -59,7 +64,7 @@ export class Mailbox<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => {
-          this.waiting.delete(take);
+          this.takers.delete(take);
           reject(new UpstreamError('no message before the backend timeout', 'GW_BACKEND_TIMEOUT'));
         },
         Math.max(1, deadline - Date.now()),
@@ -69,13 +74,13 @@ export class Mailbox<T> {
         if (m instanceof Error) reject(m);
         else resolve(m);
       };
-      this.waiting.add(take);
+      this.takers.add(take);
     });
   }
 
   /** Fails every waiting request with `err` (shutdown). */
   fail(err: Error): void {
-    for (const take of this.waiting) take(err);
-    this.waiting.clear();
+    for (const take of this.takers) take(err);
+    this.takers.clear();
   }
 }
