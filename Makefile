@@ -1,4 +1,4 @@
-.PHONY: install build test lint format bench bench-soak bench-transform run check clean
+.PHONY: install build test lint format bench bench-async bench-soak bench-transform run check clean
 
 install:
 	npm ci
@@ -23,7 +23,11 @@ check:
 
 bench:
 	node bench/run.mjs --rounds 3
+	node bench/async.mjs
 	node bench/soak.mjs
+
+bench-async:
+	node bench/async.mjs
 
 bench-soak:
 	node bench/soak.mjs

@@ -434,4 +434,30 @@ export interface FeatureModule {
   instrumentBackend?(cfg: unknown, ctx: CompileContext): BackendMiddleware | undefined;
   /** Root-level, once per gateway instance: the recording of the requests no endpoint serves. */
   instrumentUnmatched?(cfg: unknown, ctx: CompileContext): UnmatchedRecorder | undefined;
+  /** An async agent's driver (`async/amqp`): consumes messages and hands each to the agent. */
+  agent?(cfg: unknown, agent: AgentRuntime, ctx: CompileContext): AgentDriver;
+}
+
+/** What an async agent's driver is given (src/async/agents.ts). */
+export interface AgentRuntime {
+  name: string;
+  /** `consumer.topic`: the binding of the agent's queue. */
+  topic: string;
+  /** `consumer.workers`: messages processed at once. */
+  workers: number;
+  /** `consumer.max_rate`: messages per second at most (0: no limit). */
+  maxRate: number;
+  /** `connection.*` */
+  maxRetries: number;
+  backoffStrategy: string | undefined;
+  healthIntervalMs: number;
+  /** Runs the agent's pipeline for one message: true when every backend succeeded (ack). */
+  process(body: Buffer): Promise<boolean>;
+  /** Tells the health endpoint the agent is alive. */
+  ping(): void;
+}
+
+export interface AgentDriver {
+  /** Stops taking messages, lets the ones in flight finish (up to `deadlineMs`), disconnects. */
+  stop(deadlineMs: number): Promise<void>;
 }

@@ -6,6 +6,8 @@
 import { isIP } from 'node:net';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { AGENT_DRIVERS } from '../async/health.js';
+import { transportHostIssues } from '../backends/transports.js';
 import {
   ENTERPRISE_NAMESPACES,
   isKnownNamespace,
@@ -747,6 +749,7 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
 
   const extra = isObject(b.extra_config) ? b.extra_config : {};
   const hostless = HOSTLESS_NAMESPACES.some((ns) => extra[ns] !== undefined);
+  for (const issue of transportHostIssues(b, base)) c.errors.push(issue);
   const hosts = Array.isArray(b.host) ? b.host : undefined;
   const noHostHere = b.host === undefined || (hosts !== undefined && hosts.length === 0);
   // Lura's initBackendDefaults takes the root's hosts, even none: `krakend run` starts and the
@@ -780,6 +783,80 @@ function checkBackend(b: BackendConfig, j: number, base: string, ctx: BackendCon
     if (b.allow !== undefined && b.deny !== undefined)
       c.warn(`${base}.deny`, '"allow" and "deny" together: only "allow" is applied');
   }
+}
+
+/**
+ * Each async agent as lura reads it: its driver (one gw has), its durations and numbers, and its
+ * backends checked as an endpoint's (an agent's request has no parameters).
+ */
+function checkAsyncAgents(agents: unknown[], service: ServiceConfig, c: Collector, lint: boolean): void {
+  const names = new Map<string, number>();
+  agents.forEach((a, i) => {
+    const base = `$.async_agent[${i}]`;
+    if (!isObject(a)) return; // the schema's error
+    const name = typeof a.name === 'string' && a.name !== '' ? a.name : undefined;
+    if (name !== undefined) {
+      const first = names.get(name);
+      if (first !== undefined)
+        c.error(
+          `${base}.name`,
+          `agent "${name}" is already declared at $.async_agent[${first}]: names must be unique`,
+        );
+      else names.set(name, i);
+    }
+    const extra = isObject(a.extra_config) ? a.extra_config : {};
+    const drivers = Object.keys(extra).filter((k) => k.startsWith('async/'));
+    if (drivers.length === 0)
+      c.error(
+        `${base}.extra_config`,
+        `no driver: an agent needs one in its extra_config (gw supports ${AGENT_DRIVERS.join(', ')})`,
+      );
+    for (const d of drivers)
+      if (!AGENT_DRIVERS.includes(d))
+        c.error(
+          childPath(`${base}.extra_config`, d),
+          `the "${d}" driver is not supported by gw (supported: ${AGENT_DRIVERS.join(', ')})`,
+        );
+    const conn = isObject(a.connection) ? a.connection : {};
+    const consumer = isObject(a.consumer) ? a.consumer : {};
+    checkDurations(conn, `${base}.connection`, ['health_interval'], c);
+    checkDurations(consumer, `${base}.consumer`, ['timeout'], c);
+    const number = (v: unknown, path: string, what: string, integer: boolean) => {
+      if (v !== undefined && (typeof v !== 'number' || (integer && !Number.isInteger(v)) || v < 0))
+        c.error(path, `expected ${what}, found ${describeValue(v)}`);
+    };
+    number(conn.max_retries, `${base}.connection.max_retries`, 'a whole number (0: retry forever)', true);
+    number(consumer.workers, `${base}.consumer.workers`, 'a whole number of workers (at least 1)', true);
+    number(consumer.max_rate, `${base}.consumer.max_rate`, 'messages per second (0: no limit)', false);
+    if (consumer.topic !== undefined && typeof consumer.topic !== 'string')
+      c.error(
+        `${base}.consumer.topic`,
+        `expected a routing key pattern like "orders.*", found ${describeValue(consumer.topic)}`,
+      );
+    if (conn.backoff_strategy !== undefined && typeof conn.backoff_strategy !== 'string')
+      c.error(
+        `${base}.connection.backoff_strategy`,
+        'expected a strategy name: linear, linear-jitter, exponential, exponential-jitter',
+      );
+    const backends = Array.isArray(a.backend) ? a.backend : [];
+    if (backends.length === 0)
+      c.error(`${base}.backend`, 'an agent needs at least one backend to send each message to');
+    const proxyCfg = isObject(extra.proxy) ? extra.proxy : undefined;
+    checkExtraConfig(a.extra_config, base, 'endpoint', service, c);
+    backends.forEach((b, j) => {
+      if (!isObject(b)) return;
+      checkBackend(b as BackendConfig, j, `${base}.backend[${j}]`, {
+        pattern: name ?? `AsyncAgent-${String(i).padStart(2, '0')}`,
+        params: new Set(),
+        sequential: proxyCfg?.sequential === true,
+        rootHosts: Array.isArray(service.host) ? service.host : [],
+        noopEndpoint: false,
+        lint,
+        service,
+        c,
+      });
+    });
+  });
 }
 
 /** Paths the gateway serves itself: an endpoint there shadows them. */
@@ -829,11 +906,7 @@ export function checkConfig(config: unknown, opts: CheckOptions = {}): CheckResu
   checkExtraConfig(service.extra_config, '$', 'service', service, c);
   // Root settings of KrakenD CE that gw does not implement: named, never dropped silently.
   if (service.plugin !== undefined) c.warn('$.plugin', 'Go plugins cannot load in gw (ignored)');
-  if (service.async_agent !== undefined)
-    c.warn(
-      '$.async_agent',
-      'async agents are not implemented by gw (ignored): nothing consumes these queues',
-    );
+  if (Array.isArray(service.async_agent)) checkAsyncAgents(service.async_agent, service, c, lint);
 
   if (lint) {
     const router =

@@ -8,10 +8,10 @@
 // `order` is the order middlewares run in at each layer (lower = outer), as KrakenD chains them:
 // bot detector → auth (API keys, basic, JWT) → rate limits → the rest.
 
-import type { FeatureModule, ServiceConfig } from '../types.js';
+import type { EndpointConfig, FeatureModule, ServiceConfig } from '../types.js';
 
 /** Where a namespace acts (one module may act at several; this is where it is listed). */
-export type Layer = 'core' | 'service' | 'router' | 'qos' | 'telemetry' | 'proxy' | 'backend';
+export type Layer = 'core' | 'service' | 'router' | 'qos' | 'telemetry' | 'proxy' | 'backend' | 'agent';
 
 interface FeatureEntry {
   namespace: string;
@@ -197,6 +197,38 @@ const entries: FeatureEntry[] = [
     order: 420,
     load: async () => (await import('../modifiers/martian.js')).martianModule,
   },
+  // Backends that are a queue or a topic: each replaces the HTTP call (innermost of all).
+  {
+    namespace: 'backend/amqp/consumer',
+    layer: 'backend',
+    order: 430,
+    load: async () => (await import('../backends/amqp.js')).amqpConsumerModule,
+  },
+  {
+    namespace: 'backend/amqp/producer',
+    layer: 'backend',
+    order: 431,
+    load: async () => (await import('../backends/amqp.js')).amqpProducerModule,
+  },
+  {
+    namespace: 'backend/pubsub/subscriber',
+    layer: 'backend',
+    order: 432,
+    load: async () => (await import('../backends/pubsub.js')).pubsubSubscriberModule,
+  },
+  {
+    namespace: 'backend/pubsub/publisher',
+    layer: 'backend',
+    order: 433,
+    load: async () => (await import('../backends/pubsub.js')).pubsubPublisherModule,
+  },
+  // async_agent drivers: what an agent consumes from (src/async/agents.ts runs the agents).
+  {
+    namespace: 'async/amqp',
+    layer: 'agent',
+    order: 500,
+    load: async () => (await import('../async/amqp.js')).asyncAmqpModule,
+  },
 ];
 
 /**
@@ -204,11 +236,6 @@ const entries: FeatureEntry[] = [
  * in a warning at `gw check` and at start, never dropped silently. The reason says what happens.
  */
 export const UNIMPLEMENTED_NAMESPACES: Readonly<Record<string, string>> = {
-  'async/amqp': 'AMQP async agents are not implemented',
-  'backend/amqp/consumer': 'AMQP backends are not implemented: the backend fails with 500',
-  'backend/amqp/producer': 'AMQP backends are not implemented: the backend fails with 500',
-  'backend/pubsub/publisher': 'Pub/Sub backends are not implemented: the backend fails with 500',
-  'backend/pubsub/subscriber': 'Pub/Sub backends are not implemented: the backend fails with 500',
   'backend/lambda': 'AWS Lambda backends are not implemented: the backend fails with 500',
   'auth/revoker': 'token revocation (bloom filter) is not implemented: revoked tokens stay valid',
   'auth/client-credentials':
@@ -351,21 +378,28 @@ export function namespacesInRunOrder(extra: Record<string, unknown>): string[] {
   return out;
 }
 
-/** Every namespace used anywhere in the config (root, endpoints, backends). */
+/** Every namespace used anywhere in the config (root, endpoints, async agents, their backends). */
 export function usedNamespaces(service: ServiceConfig): Set<string> {
   const out = new Set<string>(Object.keys(service.extra_config ?? {}));
-  for (const ep of service.endpoints ?? []) {
+  const agents = Array.isArray(service.async_agent) ? (service.async_agent as EndpointConfig[]) : [];
+  for (const ep of [...(service.endpoints ?? []), ...agents]) {
+    if (ep === null || typeof ep !== 'object') continue;
     for (const ns of Object.keys(ep.extra_config ?? {})) out.add(ns);
-    for (const b of ep.backend ?? []) for (const ns of Object.keys(b.extra_config ?? {})) out.add(ns);
+    for (const b of Array.isArray(ep.backend) ? ep.backend : [])
+      for (const ns of Object.keys(b?.extra_config ?? {})) out.add(ns);
   }
   return out;
 }
 
 function usedEncodings(service: ServiceConfig): Set<string> {
   const out = new Set<string>();
-  for (const ep of service.endpoints ?? []) {
+  const agents = Array.isArray(service.async_agent) ? (service.async_agent as EndpointConfig[]) : [];
+  for (const ep of [...(service.endpoints ?? []), ...agents]) {
+    if (ep === null || typeof ep !== 'object') continue;
     if (typeof ep.output_encoding === 'string') out.add(ep.output_encoding);
-    for (const b of ep.backend ?? []) if (typeof b.encoding === 'string') out.add(b.encoding);
+    if (typeof ep.encoding === 'string') out.add(ep.encoding);
+    for (const b of Array.isArray(ep.backend) ? ep.backend : [])
+      if (typeof b?.encoding === 'string') out.add(b.encoding);
   }
   return out;
 }

@@ -60,6 +60,11 @@ export interface CompiledEndpoint {
   reads: readonly string[] | null;
   /** The compiled path and why, one line for the `-d` log. */
   describe: string;
+  /**
+   * The proxy layer alone, before render: what an async agent runs for each message (lura's agents
+   * are built by the proxy factory, without the router layer).
+   */
+  proxy?: ProxyLayer;
 }
 
 /**
@@ -114,8 +119,8 @@ export function compileEndpoint(
   index: number,
   service: ServiceConfig,
   rt: PipelineRuntime,
+  path = `$.endpoints[${index}]`,
 ): CompiledEndpoint {
-  const path = `$.endpoints[${index}]`;
   const method = (endpoint.method ?? 'GET').toUpperCase();
   const label = `${method} ${endpoint.endpoint}`;
   const outputEncoding = endpoint.output_encoding ?? service.output_encoding ?? 'json';
@@ -309,7 +314,7 @@ export function compileEndpoint(
           : `${outputEncoding} through a header map`
     }`,
   ].join('; ');
-  return { method, path: endpoint.endpoint, handler, reads, describe };
+  return { method, path: endpoint.endpoint, handler, reads, describe, proxy };
 }
 
 /** A backend marked `"proxy": {"shadow": true}` (luraproject/lura proxy/shadow.go, isShadowBackend). */
@@ -409,7 +414,7 @@ function describeEndpointLayer(
 }
 
 /** The proxy layer as a whole: the core, its meters, or the promise middlewares around it. */
-interface ProxyLayer {
+export interface ProxyLayer {
   run(req: GwRequest, done: ProxyDone): void;
 }
 

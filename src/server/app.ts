@@ -3,6 +3,8 @@
 
 import { BlockList, isIP } from 'node:net';
 import type { Logger } from 'pino';
+import { startAgents } from '../async/agents.js';
+import { agentReports, agentsOf } from '../async/health.js';
 import { servedMethod } from '../config/krakend-defaults.js';
 import { moduleFor, namespacesInRunOrder } from '../extensions/registry.js';
 import { GW_VERSION } from '../proxy/backend-request.js';
@@ -63,7 +65,8 @@ export interface GatewayApp {
   handle: EndpointStage;
   /** The access log (undefined when off): the front calls it once a request is answered. */
   accessLog: AccessLog | undefined;
-  close(): Promise<void>;
+  /** Stops the async agents (draining their messages up to `deadlineMs`), then everything else. */
+  close(deadlineMs?: number): Promise<void>;
   routes: Array<{ method: string; pattern: string }>;
 }
 
@@ -252,7 +255,10 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
   if (!routerOpts.disable_health) {
     const healthPath = routerOpts.health_path ?? '/__health';
     if (!router.has('GET', healthPath))
-      router.add('GET', healthPath, { handler: handlerOf(healthHandler), reads: READS_NONE });
+      router.add('GET', healthPath, {
+        handler: handlerOf(healthHandler(agentReports(service, opts.shared))),
+        reads: READS_NONE,
+      });
   }
   const debug = service.debug_endpoint === true ? handlerOf(debugHandler(logger)) : undefined;
   const echo = service.echo_endpoint === true ? handlerOf(echoHandler) : undefined;
@@ -315,6 +321,9 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     }
     return notFound;
   };
+
+  // Async agents consume in one worker only (src/async/agents.ts says why).
+  const agents = opts.workerId === 0 && agentsOf(service).length > 0 ? startAgents(service, rt) : undefined;
 
   // The last lookup, kept: the uWS front asks what a path reads, then has it served, with one
   // walk of the router (the route table never changes, so a kept result is never stale).
@@ -407,7 +416,9 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     // Called by the front as it writes the answer: no promise layer per request for logging.
     accessLog: compileAccessLog(service, logger),
     routes: router.patterns,
-    async close() {
+    async close(deadlineMs = 10000) {
+      // Agents first: their messages in flight still need the backends (and their pools).
+      await agents?.stop(deadlineMs);
       for (const fn of closers) await fn();
       await pools.close();
     },

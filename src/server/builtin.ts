@@ -5,11 +5,17 @@ import type { EndpointStage, GwRequest, GwResponse } from '../types.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-export const healthHandler: EndpointStage = async () => ({
-  status: 200,
-  headers: { 'content-type': JSON_TYPE },
-  body: JSON.stringify({ agents: {}, now: new Date().toISOString(), status: 'ok' }),
-});
+/**
+ * The health endpoint (lura router/gin/engine.go healthEndpoint): `agents` holds each async agent's
+ * last report of being alive (src/async/agents.ts), `now` the server's time.
+ */
+export function healthHandler(agents: () => Record<string, string>): EndpointStage {
+  return async () => ({
+    status: 200,
+    headers: { 'content-type': JSON_TYPE },
+    body: JSON.stringify({ agents: agents(), now: new Date().toISOString(), status: 'ok' }),
+  });
+}
 
 const PONG: GwResponse = { status: 200, headers: { 'content-type': JSON_TYPE }, body: '{"message":"pong"}' };
 

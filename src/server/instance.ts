@@ -108,11 +108,11 @@ async function webSocketOptions(service: ServiceConfig): Promise<FrontOptions['w
   return { maxMessageBytes, maxBufferedBytes: 2 * maxBufferedBytes + maxMessageBytes };
 }
 
-/** Every backend host a configuration names. */
+/** Every HTTP backend host a configuration names (a queue's or a topic's is not an HTTP origin). */
 function originsOf(service: ServiceConfig): string[] {
   const out = [...(service.host ?? [])];
   for (const ep of service.endpoints ?? []) for (const b of ep.backend ?? []) out.push(...(b.host ?? []));
-  return out;
+  return out.filter((h) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(h) || /^https?:/i.test(h));
 }
 
 /** Compiles one generation of the app: the modules, backend clients, logger and TLS it needs. */
@@ -140,8 +140,8 @@ async function compileGeneration(
   return { app, logger, tls, drainMs: longestTimeoutMs(service) + 1000 };
 }
 
-async function closeGeneration(gen: Generation): Promise<void> {
-  await gen.app.close();
+async function closeGeneration(gen: Generation, deadlineMs?: number): Promise<void> {
+  await gen.app.close(deadlineMs);
   flushLogger(gen.logger);
 }
 
@@ -222,7 +222,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       }
       retiring.clear();
       if (prepared !== undefined) await closeGeneration(prepared);
-      await closeGeneration(live.current);
+      await closeGeneration(live.current, deadlineMs);
     },
   };
 }

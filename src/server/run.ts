@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { AGENT_HEALTH_KEY, prepareAgentHealth } from '../async/health.js';
 import { loadedModules, loadModulesFor, moduleFor, usedNamespaces } from '../extensions/registry.js';
 import { tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger } from '../telemetry/logger.js';
@@ -30,6 +31,8 @@ function prepareShared(service: ServiceConfig): Record<string, unknown> {
     const mod = moduleFor(ns);
     if (mod?.prepareShared) shared[ns] = mod.prepareShared(service);
   }
+  const agentHealth = prepareAgentHealth(service);
+  if (agentHealth !== undefined) shared[AGENT_HEALTH_KEY] = agentHealth;
   return shared;
 }
 
