@@ -99,6 +99,10 @@ function listenerChanges(before: ServiceConfig, after: ServiceConfig): string[] 
   if (maxBody(before) !== maxBody(after)) changed.push('extra_config.router.max_payload_size');
   if ((tlsOptionsFromConfig(before) === undefined) !== (tlsOptionsFromConfig(after) === undefined))
     changed.push('tls (on or off)');
+  // The front adds its WebSocket route at start, for a configuration with websocket endpoints.
+  const webSockets = (s: ServiceConfig) =>
+    (s.endpoints ?? []).some((ep) => ep.extra_config?.websocket !== undefined);
+  if (webSockets(before) !== webSockets(after)) changed.push('websocket endpoints (the first or the last)');
   return changed;
 }
 
