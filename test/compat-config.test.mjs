@@ -206,7 +206,7 @@ test('Lura config.go initBackendURLMappings: a backend without url_pattern calls
   }
 });
 
-test('CE namespaces gw does not implement are named at start and the backend fails alone (an AMQP backend: no host, no url_pattern)', async () => {
+test('CE namespaces gw does not implement are named at start and the backend fails alone (a Lambda backend: no host, no url_pattern)', async () => {
   const gw = await startGateway({
     version: 3,
     plugin: { pattern: '.so', folder: './plugins/' },
@@ -220,8 +220,8 @@ test('CE namespaces gw does not implement are named at start and the backend fai
         endpoint: '/queue',
         backend: [
           {
-            // the AMQP page's consumer backend: its transport is in extra_config
-            extra_config: { 'backend/amqp/consumer': { name: 'q', exchange: 'ex', routing_key: ['#'] } },
+            // the Lambda page's backend: its transport is in extra_config
+            extra_config: { 'backend/lambda': { function_name: 'f', region: 'us-east-1' } },
           },
         ],
       },
@@ -237,7 +237,7 @@ test('CE namespaces gw does not implement are named at start and the backend fai
       ['$.extra_config["telemetry/influx"]', 'telemetry/influx'],
       ['$.extra_config["auth/revoker"]', 'auth/revoker'],
       ['$.extra_config["telemetry/gelf"]', 'telemetry/gelf'],
-      ['$.endpoints[0].backend[0].extra_config["backend/amqp/consumer"]', 'backend/amqp/consumer'],
+      ['$.endpoints[0].backend[0].extra_config["backend/lambda"]', 'backend/lambda'],
     ])
       assert.ok(
         logs.includes(`WARN   ${path}: "${ns}" is a KrakenD CE namespace gw does not implement (ignored)`),
@@ -259,7 +259,10 @@ test('gw check accepts the same file, and the Enterprise namespaces are named as
         method: 'head',
         output_encoding: 'html',
         backend: [
-          { extra_config: { 'backend/amqp/producer': { name: 'q', exchange: 'ex', routing_key: 'k' } } },
+          {
+            host: ['amqp://guest:guest@rabbitmq:5672'],
+            extra_config: { 'backend/amqp/producer': { name: 'q', exchange: 'ex', routing_key: 'k' } },
+          },
         ],
         extra_config: { 'github.com/devopsfaith/krakend/proxy': { static: { data: { a: 1 } } } },
       },
@@ -272,7 +275,7 @@ test('gw check accepts the same file, and the Enterprise namespaces are named as
     r.stderr,
     /^WARN {3}\$\.extra_config\["telemetry\/newrelic"\]: "telemetry\/newrelic" is a KrakenD Enterprise namespace gw does not implement \(ignored\)$/m,
   );
-  assert.match(r.stderr, /backend\/amqp\/producer" is a KrakenD CE namespace gw does not implement/);
+  assert.doesNotMatch(r.stderr, /backend\/amqp\/producer" is a KrakenD CE namespace gw does not implement/);
   assert.doesNotMatch(r.stderr, /^ERROR/m);
 });
 
