@@ -441,6 +441,13 @@ describe('shadow backends as Lura runs them', () => {
           backend: [{ host, url_pattern: '/main/4' }, shadow('/shadow/slow', { shadow_timeout: '5s' })],
         },
         { endpoint: '/sh/only', backend: [shadow('/shadow/ok/only')] },
+        {
+          endpoint: '/sh/http-ns/{id}',
+          backend: [
+            { host, url_pattern: '/main/{id}' },
+            { host, url_pattern: '/shadow/ok/{id}', extra_config: { 'backend/http': { shadow: true } } },
+          ],
+        },
       ],
     });
   });
@@ -456,6 +463,13 @@ describe('shadow backends as Lura runs them', () => {
       await arrived('/shadow/ok/1');
     },
   );
+
+  check('"backend/http": {"shadow": true} marks a shadow too (gw reads both spellings)', async () => {
+    const r = await get(`${gw.url}/sh/http-ns/5`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json, { main: true, n: 4.2 });
+    await arrived('/shadow/ok/5');
+  });
 
   check(
     'a failing shadow leaves the answer complete (shadow_test.go TestShadowMiddleware_erroredBackend)',

@@ -272,6 +272,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
     open({
       return_error_code: B,
       return_error_details: S,
+      shadow: B,
     }),
   ),
   // the service-level entry of krakend-schema is an open copy of this one: the cors.json fields

@@ -261,6 +261,8 @@ export const backendHttpSchema: Schema = {
   properties: {
     return_error_code: bool(),
     return_error_details: str('a string: the key under which backend errors are returned'),
+    // gw's second spelling of Lura's "proxy": {"shadow": true}
+    shadow: bool(),
   },
 };
 

@@ -317,9 +317,15 @@ export function compileEndpoint(
   return { method, path: endpoint.endpoint, handler, reads, describe, proxy };
 }
 
-/** A backend marked `"proxy": {"shadow": true}` (luraproject/lura proxy/shadow.go, isShadowBackend). */
+/**
+ * A backend marked `"proxy": {"shadow": true}` (luraproject/lura proxy/shadow.go, isShadowBackend),
+ * or `"backend/http": {"shadow": true}`, the spelling gw also reads (Lura reads only the first).
+ */
 function isShadowBackend(b: BackendConfig): boolean {
-  return nsConfig(b.extra_config, 'proxy')?.shadow === true;
+  return (
+    nsConfig(b.extra_config, 'proxy')?.shadow === true ||
+    nsConfig(b.extra_config, 'backend/http')?.shadow === true
+  );
 }
 
 /** What a shadow's answer is told to: nothing hears it. */
