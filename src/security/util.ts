@@ -1,5 +1,5 @@
 // Small helpers shared by the security and validation modules: config reading with JSON-path
-// issues, Go-compatible formatting, canonical header names, claim navigation.
+// issues, Go-compatible formatting, claim navigation.
 
 import type { ConfigIssue } from '../types.js';
 
@@ -11,6 +11,19 @@ export function isObject(v: unknown): v is Obj {
 
 export function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+
+/**
+ * A namespace KrakenD CE reads in the root extra_config only (the endpoint level is an Enterprise
+ * feature), found elsewhere: a warning, as `krakend run` starts and ignores it. None at the root.
+ */
+export function rootOnlyWarning(namespace: string, path: string): ConfigIssue | undefined {
+  if (path.startsWith('$.extra_config')) return undefined;
+  return {
+    path,
+    message: `${namespace} is read in the root extra_config only (ignored here, as in KrakenD CE)`,
+    severity: 'warning',
+  };
 }
 
 /** Collects config issues with their JSON path, so `validate()` can report them all at once. */
@@ -89,18 +102,8 @@ export function parseGoDuration(value: string): number | undefined {
   return sign * total;
 }
 
-/** Go's textproto.CanonicalMIMEHeaderKey: `x-forwarded-for` → `X-Forwarded-For`. */
-export function canonicalHeaderName(name: string): string {
-  if (/[^A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(name)) return name;
-  let out = '';
-  let upper = true;
-  for (let i = 0; i < name.length; i++) {
-    const c = name[i];
-    out += upper ? c.toUpperCase() : c.toLowerCase();
-    upper = c === '-';
-  }
-  return out;
-}
+// Go's textproto.CanonicalMIMEHeaderKey lives with the header forwarding it serves first.
+export { canonicalHeader as canonicalHeaderName } from '../proxy/backend-request.js';
 
 /** Go's `fmt.Sprintf("%v", float64)` (%g, shortest): exponent form below 1e-4 or from 1e6 (1e+06). */
 export function goFloat(v: number): string {

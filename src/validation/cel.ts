@@ -11,8 +11,9 @@
 // Expressions are parsed once at startup; per request only the activation object is built.
 
 import { Environment } from '@marcbachmann/cel-js';
+import { canonicalHeader } from '../proxy/backend-request.js';
 import { rawNumberText } from '../proxy/encodings.js';
-import { canonicalHeaderName, isObject } from '../security/util.js';
+import { isObject } from '../security/util.js';
 import {
   type BackendConfig,
   BackendError,
@@ -220,7 +221,7 @@ function responseHeaderLists(headers: ResponseHeaders | undefined): Record<strin
   if (!headers) return out;
   for (const k in headers) {
     const v = headers[k];
-    out[canonicalHeaderName(k)] = typeof v === 'string' ? [v] : v;
+    out[canonicalHeader(k)] = typeof v === 'string' ? [v] : v;
   }
   return out;
 }
@@ -239,10 +240,10 @@ function compileEndpointRequestView(endpoint: EndpointConfig | undefined) {
   return (req: GwRequest) => {
     const headers: Record<string, string[]> = {};
     const h = req.headers;
-    if (allHeaders) for (const k in h) headers[canonicalHeaderName(k)] = [h[k]];
+    if (allHeaders) for (const k in h) headers[canonicalHeader(k)] = [h[k]];
     else
       for (const [lower, name] of headerPairs) {
-        const v = h[lower] ?? req.extraBackendHeaders?.[canonicalHeaderName(lower)];
+        const v = h[lower] ?? req.extraBackendHeaders?.[canonicalHeader(lower)];
         if (v !== undefined) headers[name] = [v];
       }
     if (req.extraBackendHeaders && allHeaders)
