@@ -188,11 +188,15 @@ function responseCookies(res: MResponse): Map<string, string> {
 
 // ---- modifiers ---------------------------------------------------------------------------
 
+/** A header a modifier names, as requests key it (Go's canonical form) and responses (lower case). */
+function headerKeys(name: string): { canonical: string; lower: string } {
+  return { canonical: canonicalHeader(name), lower: name.toLowerCase() };
+}
+
 function headerModifier(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'name', path);
   const value = needString(cfg, 'value', path, true);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return {
     req: (r) => {
       r.headers[canonical] = value;
@@ -206,8 +210,7 @@ function headerModifier(cfg: Cfg, path: string): Compiled {
 function headerAppend(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'name', path);
   const value = needString(cfg, 'value', path, true);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return {
     req: (r) => {
       const cur = r.headers[canonical];
@@ -220,10 +223,8 @@ function headerAppend(cfg: Cfg, path: string): Compiled {
 function headerCopy(cfg: Cfg, path: string): Compiled {
   const from = needString(cfg, 'from', path);
   const to = needString(cfg, 'to', path);
-  const fromC = canonicalHeader(from);
-  const toC = canonicalHeader(to);
-  const fromL = from.toLowerCase();
-  const toL = to.toLowerCase();
+  const { canonical: fromC, lower: fromL } = headerKeys(from);
+  const { canonical: toC, lower: toL } = headerKeys(to);
   return {
     req: (r) => {
       const v = r.headers[fromC];
@@ -264,8 +265,7 @@ function headerId(cfg: Cfg, path: string): Compiled {
 
 function stashModifier(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'headerName', path);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return {
     req: (r) => {
       r.stash = fullUrl(r);
@@ -406,8 +406,7 @@ function filter(cfg: Cfg, path: string, tests: { req?: ReqTest; res?: ResTest },
 function headerFilter(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'name', path);
   const value = typeof cfg.value === 'string' ? cfg.value : undefined;
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return filter(cfg, path, {
     req: (r) => {
       const v = r.headers[canonical];
@@ -423,8 +422,7 @@ function headerFilter(cfg: Cfg, path: string): Compiled {
 function headerRegexFilter(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'header', path);
   const re = compileRe2(needString(cfg, 'regex', path), `${path}.regex`);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return filter(cfg, path, {
     req: (r) => {
       const v = r.headers[canonical];
