@@ -8,6 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ConfigPathError, compileIssues } from '../config/issues.js';
 import type {
   BackendMiddleware,
   BackendRequest,
@@ -83,20 +84,11 @@ export interface CompiledGraphql {
   rewrite(breq: BackendRequest): BackendRequest;
 }
 
-export class GraphqlConfigError extends Error {
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export function compileGraphql(cfg: unknown, path: string, backendMethod?: string): CompiledGraphql {
-  if (!isObj(cfg)) throw new GraphqlConfigError(path, 'expected an object');
+  if (!isObj(cfg)) throw new ConfigPathError(path, 'expected an object');
   const c = cfg as GraphqlConfig;
   if (c.type !== 'query' && c.type !== 'mutation')
-    throw new GraphqlConfigError(`${path}.type`, 'expected "query" or "mutation"');
+    throw new ConfigPathError(`${path}.type`, 'expected "query" or "mutation"');
   let query: string;
   if (typeof c.query === 'string' && c.query !== '') {
     query = c.query;
@@ -104,23 +96,22 @@ export function compileGraphql(cfg: unknown, path: string, backendMethod?: strin
     try {
       query = readFileSync(resolve(c.query_path), 'utf8');
     } catch (err) {
-      throw new GraphqlConfigError(
+      throw new ConfigPathError(
         `${path}.query_path`,
         `cannot read ${c.query_path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       );
     }
   } else {
-    throw new GraphqlConfigError(path, 'expected a "query" or a "query_path"');
+    throw new ConfigPathError(path, 'expected a "query" or a "query_path"');
   }
   if (c.variables !== undefined && !isObj(c.variables))
-    throw new GraphqlConfigError(`${path}.variables`, 'expected an object');
+    throw new ConfigPathError(`${path}.variables`, 'expected an object');
   if (c.operationName !== undefined && typeof c.operationName !== 'string')
-    throw new GraphqlConfigError(`${path}.operationName`, 'expected a string');
+    throw new ConfigPathError(`${path}.operationName`, 'expected a string');
   let method: 'GET' | 'POST';
   if (c.method !== undefined) {
     const m = String(c.method).toUpperCase();
-    if (m !== 'GET' && m !== 'POST')
-      throw new GraphqlConfigError(`${path}.method`, 'expected "GET" or "POST"');
+    if (m !== 'GET' && m !== 'POST') throw new ConfigPathError(`${path}.method`, 'expected "GET" or "POST"');
     method = m;
   } else {
     method = backendMethod?.toUpperCase() === 'GET' ? 'GET' : 'POST';
@@ -185,13 +176,7 @@ export function compileGraphql(cfg: unknown, path: string, backendMethod?: strin
 }
 
 export function validateGraphql(cfg: unknown, path: string): ConfigIssue[] {
-  try {
-    compileGraphql(cfg, path);
-    return [];
-  } catch (err) {
-    if (err instanceof GraphqlConfigError) return [{ path: err.path, message: err.message }];
-    return [{ path, message: (err as Error).message }];
-  }
+  return compileIssues(() => compileGraphql(cfg, path), path);
 }
 
 export const graphqlModule: FeatureModule = {

@@ -1,4 +1,5 @@
-// How configuration issues are printed by `gw check`, `gw run` and `gw health`.
+// Configuration issues: how a module's compiler reports one at its JSON path, and how they are
+// printed by `gw check`, `gw run` and `gw health`.
 
 import type { ConfigIssue } from '../types.js';
 
@@ -8,4 +9,28 @@ export function formatIssues(errors: ConfigIssue[], warnings: ConfigIssue[]): st
   for (const e of errors) out += `ERROR  ${e.path}: ${e.message}\n`;
   for (const w of warnings) out += `WARN   ${w.path}: ${w.message}\n`;
   return out;
+}
+
+/** A mistake a module's compiler finds in its block, at the JSON path where it stands. */
+export class ConfigPathError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * validate() for a module whose compiler is its checker: none, or the first mistake it throws,
+ * at the path a ConfigPathError names (any other error at the block's own `path`).
+ */
+export function compileIssues(compile: () => unknown, path: string): ConfigIssue[] {
+  try {
+    compile();
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigPathError) return [{ path: err.path, message: err.message }];
+    return [{ path, message: (err as Error).message }];
+  }
 }
