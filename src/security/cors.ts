@@ -8,6 +8,7 @@
 // Defaults: origins `*` and headers `*` (krakend-cors mux/cors.go), methods GET, POST, HEAD
 // (rs/cors v1.11 New). Requested headers are checked and echoed as rs/cors does.
 
+import { parseGoDuration } from '../config/duration.js';
 import { canonicalHeader } from '../proxy/backend-request.js';
 import type {
   CompileContext,
@@ -18,7 +19,7 @@ import type {
   GwResponse,
   ResponseHeaders,
 } from '../types.js';
-import { IssueList, isObject, parseGoDuration, rootOnlyWarning } from './util.js';
+import { IssueList, isObject, rootOnlyWarning } from './util.js';
 
 export const CORS_NAMESPACE = 'security/cors';
 

@@ -67,41 +67,6 @@ export class IssueList {
   }
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-
-/** Go's time.ParseDuration ("1h30m", "300ms", "0") → milliseconds; undefined when invalid. */
-export function parseGoDuration(value: string): number | undefined {
-  let s = value.trim();
-  if (s === '0') return 0;
-  let sign = 1;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    if (s[0] === '-') sign = -1;
-    s = s.slice(1);
-  }
-  if (s === '') return undefined;
-  let total = 0;
-  DURATION_PART.lastIndex = 0;
-  let pos = 0;
-  while (pos < s.length) {
-    DURATION_PART.lastIndex = pos;
-    const m = DURATION_PART.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * DURATION_UNITS[m[2]];
-    pos = DURATION_PART.lastIndex;
-  }
-  return sign * total;
-}
-
 // Go's textproto.CanonicalMIMEHeaderKey lives with the header forwarding it serves first.
 export { canonicalHeader as canonicalHeaderName } from '../proxy/backend-request.js';
 
