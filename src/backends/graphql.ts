@@ -8,7 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ConfigPathError, compileIssues } from '../config/issues.js';
+import { ConfigPathError, compileIssues, isObject } from '../config/issues.js';
 import type {
   BackendMiddleware,
   BackendRequest,
@@ -27,10 +27,6 @@ export interface GraphqlConfig {
 }
 
 const PARAM = /^\{([^{}]+)\}$/;
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function capitalize(s: string): string {
   return s === '' ? s : s[0].toUpperCase() + s.slice(1);
@@ -52,7 +48,7 @@ function compileVariables(
     if (typeof v === 'string') {
       const m = PARAM.exec(v);
       if (m) holes.push({ path, name: m[1] });
-    } else if (isObj(v)) {
+    } else if (isObject(v)) {
       for (const [k, child] of Object.entries(v)) walk(child, [...path, k]);
     }
   };
@@ -85,7 +81,7 @@ export interface CompiledGraphql {
 }
 
 export function compileGraphql(cfg: unknown, path: string, backendMethod?: string): CompiledGraphql {
-  if (!isObj(cfg)) throw new ConfigPathError(path, 'expected an object');
+  if (!isObject(cfg)) throw new ConfigPathError(path, 'expected an object');
   const c = cfg as GraphqlConfig;
   if (c.type !== 'query' && c.type !== 'mutation')
     throw new ConfigPathError(`${path}.type`, 'expected "query" or "mutation"');
@@ -104,7 +100,7 @@ export function compileGraphql(cfg: unknown, path: string, backendMethod?: strin
   } else {
     throw new ConfigPathError(path, 'expected a "query" or a "query_path"');
   }
-  if (c.variables !== undefined && !isObj(c.variables))
+  if (c.variables !== undefined && !isObject(c.variables))
     throw new ConfigPathError(`${path}.variables`, 'expected an object');
   if (c.operationName !== undefined && typeof c.operationName !== 'string')
     throw new ConfigPathError(`${path}.operationName`, 'expected a string');
@@ -133,7 +129,7 @@ export function compileGraphql(cfg: unknown, path: string, backendMethod?: strin
             } catch {
               user = undefined;
             }
-            if (isObj(user)) Object.assign(out, user);
+            if (isObject(user)) Object.assign(out, user);
           }
           return out;
         };

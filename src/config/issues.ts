@@ -1,7 +1,15 @@
-// Configuration issues: how a module's compiler reports one at its JSON path, and how they are
-// printed by `gw check`, `gw run` and `gw health`.
+// Reading a module's config block: what an object is, how a compiler reports a mistake at its
+// JSON path, and how the issues are printed by `gw check`, `gw run` and `gw health`.
 
 import type { ConfigIssue } from '../types.js';
+
+/** A JSON object as a config block holds it. */
+export type Obj = Record<string, unknown>;
+
+/** A JSON object: not null, not an array. */
+export function isObject(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
 
 /** `ERROR  $.path: message` / `WARN   $.path: message` lines, errors first, newline-terminated. */
 export function formatIssues(errors: ConfigIssue[], warnings: ConfigIssue[]): string {

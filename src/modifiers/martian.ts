@@ -5,7 +5,7 @@
 // act before the backend's data is used: a body change re-decodes the data.
 
 import { randomUUID } from 'node:crypto';
-import { ConfigPathError, compileIssues } from '../config/issues.js';
+import { ConfigPathError, compileIssues, isObject } from '../config/issues.js';
 import { canonicalHeader } from '../proxy/backend-request.js';
 import { type Decoder, getDecoder } from '../proxy/encodings.js';
 import type {
@@ -51,10 +51,6 @@ interface Compiled {
 }
 
 type Cfg = Record<string, unknown>;
-
-function isObj(v: unknown): v is Cfg {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function scopes(cfg: Cfg, path: string): { request: boolean; response: boolean } {
   const s = cfg.scope;
@@ -370,7 +366,7 @@ type ResTest = (res: MResponse, r: MRequest) => boolean;
 
 function filter(cfg: Cfg, path: string, tests: { req?: ReqTest; res?: ResTest }, allowElse = true): Compiled {
   const scope = scopes(cfg, path);
-  if (!isObj(cfg.modifier)) throw new ConfigPathError(`${path}.modifier`, 'expected a modifier object');
+  if (!isObject(cfg.modifier)) throw new ConfigPathError(`${path}.modifier`, 'expected a modifier object');
   const then = compileNode(cfg.modifier, `${path}.modifier`);
   const otherwise = allowElse && cfg.else !== undefined ? compileNode(cfg.else, `${path}.else`) : {};
   const out: Compiled = {};
@@ -509,7 +505,7 @@ function priorityGroup(cfg: Cfg, path: string): Compiled {
     throw new ConfigPathError(`${path}.modifiers`, 'expected an array of {priority, modifier}');
   const entries = mods.map((m, i) => {
     const p = `${path}.modifiers[${i}]`;
-    if (!isObj(m) || typeof m.priority !== 'number' || !isObj(m.modifier))
+    if (!isObject(m) || typeof m.priority !== 'number' || !isObject(m.modifier))
       throw new ConfigPathError(p, 'expected {"priority": number, "modifier": {...}}');
     return { priority: m.priority, index: i, compiled: compileNode(m.modifier, `${p}.modifier`) };
   });
@@ -560,7 +556,7 @@ const FILTERS_AND_GROUPS = new Set([
 
 /** `{ "package.Type": {...} }` → closures, scoped as the component says. */
 function compileNode(node: unknown, path: string): Compiled {
-  if (!isObj(node)) throw new ConfigPathError(path, 'expected an object with one "package.Type" key');
+  if (!isObject(node)) throw new ConfigPathError(path, 'expected an object with one "package.Type" key');
   const keys = Object.keys(node).filter((k) => !k.startsWith('@'));
   if (keys.length !== 1)
     throw new ConfigPathError(
@@ -573,7 +569,7 @@ function compileNode(node: unknown, path: string): Compiled {
   if (!builder)
     throw new ConfigPathError(p, `unknown martian component; known: ${Object.keys(modifiers).join(', ')}`);
   const cfg = node[type];
-  if (!isObj(cfg)) throw new ConfigPathError(p, 'expected an object');
+  if (!isObject(cfg)) throw new ConfigPathError(p, 'expected an object');
   const compiled = builder(cfg, p);
   if (FILTERS_AND_GROUPS.has(type)) return compiled;
   const scope = scopes(cfg, p);

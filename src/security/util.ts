@@ -1,13 +1,10 @@
 // Small helpers shared by the security and validation modules: config reading with JSON-path
 // issues, Go-compatible formatting, claim navigation.
 
+import { isObject, type Obj } from '../config/issues.js';
 import type { ConfigIssue } from '../types.js';
 
-export type Obj = Record<string, unknown>;
-
-export function isObject(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+export { isObject, type Obj };
 
 export function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
