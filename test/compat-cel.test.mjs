@@ -177,4 +177,16 @@ describe('KrakenD CE CEL over HTTP', () => {
     assert.equal((await get(`${gw.url}/backend-level/8`)).status, 200);
     assert.equal((await get(`${gw.url}/backend-level/9`)).status, 500);
   });
+
+  test('proxy.go newProxy / BackendFactory: an abort is logged with the layer and the phase', async () => {
+    assert.equal((await get(`${gw.url}/params/3`)).status, 500);
+    assert.equal((await get(`${gw.url}/resp/5`)).status, 500);
+    assert.equal((await get(`${gw.url}/backend-level/7`)).status, 500);
+    const lines = [
+      /\[ENDPOINT: \/params\/\{id\}\]\[CEL\] request aborted by evaluator #0/,
+      /\[ENDPOINT: \/resp\/\{id\}\]\[CEL\] response aborted by evaluator #0/,
+      /\[BACKEND: \/item\?id=\{id\}\]\[CEL\] response aborted by evaluator #0/,
+    ];
+    for (const re of lines) assert.match(await gw.waitForLog(re, 3000), re);
+  });
 });

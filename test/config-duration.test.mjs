@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatDuration, parseDuration } from '../dist/config/index.js';
+import { formatDuration, parseDuration, parseGoDuration } from '../dist/config/index.js';
 
 test('parseDuration reads Go durations as milliseconds', () => {
   const cases = {
@@ -51,6 +51,15 @@ test('parseDuration refuses empty, negative, unitless and garbage input', () => 
   }
   assert.equal(parseDuration(undefined), undefined);
   assert.equal(parseDuration(3000), undefined);
+});
+
+// Go's time.ParseDuration itself (security/cors max_age, where rs/cors writes a negative as 0):
+// signed, and no white space around it.
+test('parseGoDuration reads signed Go durations; the same refusals otherwise', () => {
+  const cases = { '-1s': -1000, '-1.5h': -5_400_000, '+2m': 120_000, '-0': 0, '+0': 0, '12h': 43_200_000 };
+  for (const [input, ms] of Object.entries(cases)) assert.equal(parseGoDuration(input), ms, input);
+  for (const input of ['', '-', '+', '--1s', '-+1s', ' 1h', '1h ', '-3', '1d', '-s'])
+    assert.equal(parseGoDuration(input), undefined, JSON.stringify(input));
 });
 
 test('formatDuration prints like Go', () => {

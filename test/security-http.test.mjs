@@ -113,6 +113,19 @@ describe('security/http', () => {
       '$.extra_config["security/http"].sts_seconds',
     ]);
   });
+
+  // KrakenD CE's krakend-httpsecure reads the service's extra_config only: at an endpoint the
+  // block is ignored, with a warning that names it (security/cors says the same of itself).
+  test('validate(): at an endpoint, a warning naming the namespace', () => {
+    const path = '$.endpoints[0].extra_config["security/http"]';
+    assert.deepEqual(httpSecurityModule.validate({ frame_deny: 'yes' }, path, { version: 3 }), [
+      {
+        path,
+        message: 'security/http is read in the root extra_config only (ignored here, as in KrakenD CE)',
+        severity: 'warning',
+      },
+    ]);
+  });
 });
 
 describe('security/bot-detector', () => {

@@ -8,6 +8,7 @@
 
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { ConfigPathError, compileIssues, isObject } from '../config/issues.js';
 import type {
   BackendMiddleware,
   BackendRequest,
@@ -26,10 +27,6 @@ export interface GraphqlConfig {
 }
 
 const PARAM = /^\{([^{}]+)\}$/;
-
-function isObj(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function capitalize(s: string): string {
   return s === '' ? s : s[0].toUpperCase() + s.slice(1);
@@ -51,7 +48,7 @@ function compileVariables(
     if (typeof v === 'string') {
       const m = PARAM.exec(v);
       if (m) holes.push({ path, name: m[1] });
-    } else if (isObj(v)) {
+    } else if (isObject(v)) {
       for (const [k, child] of Object.entries(v)) walk(child, [...path, k]);
     }
   };
@@ -83,20 +80,11 @@ export interface CompiledGraphql {
   rewrite(breq: BackendRequest): BackendRequest;
 }
 
-export class GraphqlConfigError extends Error {
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export function compileGraphql(cfg: unknown, path: string, backendMethod?: string): CompiledGraphql {
-  if (!isObj(cfg)) throw new GraphqlConfigError(path, 'expected an object');
+  if (!isObject(cfg)) throw new ConfigPathError(path, 'expected an object');
   const c = cfg as GraphqlConfig;
   if (c.type !== 'query' && c.type !== 'mutation')
-    throw new GraphqlConfigError(`${path}.type`, 'expected "query" or "mutation"');
+    throw new ConfigPathError(`${path}.type`, 'expected "query" or "mutation"');
   let query: string;
   if (typeof c.query === 'string' && c.query !== '') {
     query = c.query;
@@ -104,23 +92,22 @@ export function compileGraphql(cfg: unknown, path: string, backendMethod?: strin
     try {
       query = readFileSync(resolve(c.query_path), 'utf8');
     } catch (err) {
-      throw new GraphqlConfigError(
+      throw new ConfigPathError(
         `${path}.query_path`,
         `cannot read ${c.query_path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       );
     }
   } else {
-    throw new GraphqlConfigError(path, 'expected a "query" or a "query_path"');
+    throw new ConfigPathError(path, 'expected a "query" or a "query_path"');
   }
-  if (c.variables !== undefined && !isObj(c.variables))
-    throw new GraphqlConfigError(`${path}.variables`, 'expected an object');
+  if (c.variables !== undefined && !isObject(c.variables))
+    throw new ConfigPathError(`${path}.variables`, 'expected an object');
   if (c.operationName !== undefined && typeof c.operationName !== 'string')
-    throw new GraphqlConfigError(`${path}.operationName`, 'expected a string');
+    throw new ConfigPathError(`${path}.operationName`, 'expected a string');
   let method: 'GET' | 'POST';
   if (c.method !== undefined) {
     const m = String(c.method).toUpperCase();
-    if (m !== 'GET' && m !== 'POST')
-      throw new GraphqlConfigError(`${path}.method`, 'expected "GET" or "POST"');
+    if (m !== 'GET' && m !== 'POST') throw new ConfigPathError(`${path}.method`, 'expected "GET" or "POST"');
     method = m;
   } else {
     method = backendMethod?.toUpperCase() === 'GET' ? 'GET' : 'POST';
@@ -142,7 +129,7 @@ export function compileGraphql(cfg: unknown, path: string, backendMethod?: strin
             } catch {
               user = undefined;
             }
-            if (isObj(user)) Object.assign(out, user);
+            if (isObject(user)) Object.assign(out, user);
           }
           return out;
         };
@@ -185,13 +172,7 @@ export function compileGraphql(cfg: unknown, path: string, backendMethod?: strin
 }
 
 export function validateGraphql(cfg: unknown, path: string): ConfigIssue[] {
-  try {
-    compileGraphql(cfg, path);
-    return [];
-  } catch (err) {
-    if (err instanceof GraphqlConfigError) return [{ path: err.path, message: err.message }];
-    return [{ path, message: (err as Error).message }];
-  }
+  return compileIssues(() => compileGraphql(cfg, path), path);
 }
 
 export const graphqlModule: FeatureModule = {

@@ -14,12 +14,19 @@ const UNIT_MS: Record<string, number> = {
 
 const TERM = /(\d*)(?:\.(\d*))?([a-zµμ]+)/y;
 
-/** Milliseconds (fractional allowed) of a Go duration string; undefined when invalid or negative. */
-export function parseDuration(s: string): number | undefined {
+/**
+ * Milliseconds (fractional allowed) of a Go duration string, as time.ParseDuration reads it:
+ * signed, no white space; undefined when invalid. For the few fields where a negative means
+ * something (security/cors max_age).
+ */
+export function parseGoDuration(s: string): number | undefined {
   if (typeof s !== 'string' || s.length === 0) return undefined;
   let i = 0;
-  if (s[0] === '+') i = 1;
-  else if (s[0] === '-') return s === '-0' ? 0 : undefined;
+  let sign = 1;
+  if (s[0] === '+' || s[0] === '-') {
+    if (s[0] === '-') sign = -1;
+    i = 1;
+  }
   const body = s.slice(i);
   if (body === '0') return 0;
   if (body.length === 0) return undefined;
@@ -37,7 +44,13 @@ export function parseDuration(s: string): number | undefined {
     total += value * factor;
     pos += whole.length;
   }
-  return Number.isFinite(total) ? total : undefined;
+  return Number.isFinite(total) ? sign * total : undefined;
+}
+
+/** Milliseconds (fractional allowed) of a Go duration string; undefined when invalid or negative. */
+export function parseDuration(s: string): number | undefined {
+  if (typeof s === 'string' && s[0] === '-') return s === '-0' ? 0 : undefined;
+  return parseGoDuration(s);
 }
 
 /** Go's Duration.String() for a millisecond amount (used by `gw check -d`). */

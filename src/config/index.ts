@@ -1,7 +1,7 @@
 // Configuration: load (JSON/YAML/TOML + KRAKEND_* overrides), check (schema + semantics +
 // namespaces), and the shared formatting of issues for `gw check` and `gw run`.
 
-export { formatDuration, parseDuration } from './duration.js';
+export { formatDuration, parseDuration, parseGoDuration } from './duration.js';
 export { applyEnvOverrides, envVarName } from './env.js';
 export { formatIssues } from './issues.js';
 export { locateJsonError } from './json-error.js';

@@ -11,6 +11,7 @@
 //  - xml output: krakend-xml's render over mxj's Map.Xml (see below).
 
 import { XMLParser } from 'fast-xml-parser';
+import { isObject, type Obj } from '../config/issues.js';
 import {
   type Decoder,
   type Encoder,
@@ -56,12 +57,6 @@ export const xmlDecoder: Decoder = (body, isCollection) => {
 
 // ---- rss ---------------------------------------------------------------------------------
 
-type Obj = Record<string, unknown>;
-
-function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 function list(v: unknown): unknown[] {
   if (v === undefined || v === null || v === '') return [];
   return Array.isArray(v) ? v : [v];
@@ -72,13 +67,13 @@ function text(v: unknown): string {
   if (Array.isArray(v)) return text(v[0]);
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (isObj(v)) return text(v['#text']);
+  if (isObject(v)) return text(v['#text']);
   return '';
 }
 
 function attr(v: unknown, name: string): string {
   if (Array.isArray(v)) return attr(v[0], name);
-  return isObj(v) ? text(v[`-${name}`]) : '';
+  return isObject(v) ? text(v[`-${name}`]) : '';
 }
 
 function first(...values: string[]): string {
@@ -169,7 +164,7 @@ function rssItem(it: Obj): Obj {
   item.authors = author ? [author] : [];
   item.guid = text(it.guid);
   const image =
-    attr(it.image, 'href') || text(isObj(it.image) ? it.image.url : '') || attr(it.thumbnail, 'url');
+    attr(it.image, 'href') || text(isObject(it.image) ? it.image.url : '') || attr(it.thumbnail, 'url');
   item.image = image ? { url: image } : undefined;
   item.categories = [...list(it.category), ...list(it.subject)].map(text).filter((c) => c !== '');
   item.enclosures = list(it.enclosure)
@@ -197,7 +192,7 @@ function atomLinks(v: unknown): { alternate: string; all: string[]; enclosures: 
 
 function atomPerson(v: unknown): Person | undefined {
   const p = list(v)[0];
-  if (!isObj(p)) return typeof p === 'string' ? person(p) : undefined;
+  if (!isObject(p)) return typeof p === 'string' ? person(p) : undefined;
   const out = clean({ name: text(p.name), email: text(p.email) }) as Person;
   return Object.keys(out).length > 0 ? out : undefined;
 }
@@ -254,12 +249,12 @@ function feedResult(f: {
 }
 
 function decodeRssDoc(doc: Obj): Obj {
-  if (isObj(doc.rss) || isObj(doc.RDF)) {
-    const root = (isObj(doc.rss) ? doc.rss : doc.RDF) as Obj;
+  if (isObject(doc.rss) || isObject(doc.RDF)) {
+    const root = (isObject(doc.rss) ? doc.rss : doc.RDF) as Obj;
     const channel = (list(root.channel)[0] ?? {}) as Obj;
     // RSS 1.0 keeps items and the image next to the channel, not inside it
-    const items = [...list(channel.item), ...list(root.item)].filter(isObj).map(rssItem);
-    const image = isObj(channel.image) ? text(channel.image.url) : '';
+    const items = [...list(channel.item), ...list(root.item)].filter(isObject).map(rssItem);
+    const image = isObject(channel.image) ? text(channel.image.url) : '';
     return feedResult({
       type: 'rss',
       title: text(channel.title),
@@ -272,11 +267,11 @@ function decodeRssDoc(doc: Obj): Obj {
       categories: list(channel.category)
         .map(text)
         .filter((c) => c !== ''),
-      image: image || (isObj(root.image) ? text(root.image.url) : ''),
+      image: image || (isObject(root.image) ? text(root.image.url) : ''),
       items,
     });
   }
-  if (isObj(doc.feed)) {
+  if (isObject(doc.feed)) {
     const feed = doc.feed;
     return feedResult({
       type: 'atom',
@@ -291,7 +286,7 @@ function decodeRssDoc(doc: Obj): Obj {
         .map((c) => attr(c, 'term') || text(c))
         .filter((c) => c !== ''),
       image: first(text(feed.logo), text(feed.icon)),
-      items: list(feed.entry).filter(isObj).map(atomItem),
+      items: list(feed.entry).filter(isObject).map(atomItem),
     });
   }
   throw new DecodeError('failed to detect feed type');
@@ -299,9 +294,9 @@ function decodeRssDoc(doc: Obj): Obj {
 
 function decodeJsonFeed(v: Obj): Obj {
   const items = list(v.items)
-    .filter(isObj)
+    .filter(isObject)
     .map((it) => {
-      const author = isObj(it.author) ? (clean({ name: text(it.author.name) }) as Person) : undefined;
+      const author = isObject(it.author) ? (clean({ name: text(it.author.name) }) as Person) : undefined;
       const item: Obj = {
         title: text(it.title),
         description: text(it.summary),
@@ -317,7 +312,7 @@ function decodeJsonFeed(v: Obj): Obj {
       item.categories = list(it.tags).map(text);
       return clean(item);
     });
-  const author = isObj(v.author) ? (clean({ name: text(v.author.name) }) as Person) : undefined;
+  const author = isObject(v.author) ? (clean({ name: text(v.author.name) }) as Person) : undefined;
   return feedResult({
     type: 'json',
     title: text(v.title),
@@ -342,7 +337,7 @@ export const rssDecoder: Decoder = (body) => {
     } catch (err) {
       throw new DecodeError(`invalid JSON feed from backend: ${(err as Error).message}`);
     }
-    if (!isObj(v)) throw new DecodeError('failed to detect feed type');
+    if (!isObject(v)) throw new DecodeError('failed to detect feed type');
     return decodeJsonFeed(v);
   }
   return decodeRssDoc(parseXml(body));
@@ -391,7 +386,7 @@ function writeElement(out: string[], tag: string, v: unknown): void {
     out.push(`<${tag}/>`);
     return;
   }
-  if (!isObj(v) || rawNumberText(v) !== undefined) {
+  if (!isObject(v) || rawNumberText(v) !== undefined) {
     const text = scalarText(v) ?? '';
     out.push(text === '' ? `<${tag}/>` : `<${tag}>${text}</${tag}>`);
     return;
@@ -431,7 +426,7 @@ export function toXml(data: Record<string, unknown> | null): string {
   try {
     if (keys.length === 1) {
       const only = m[keys[0]];
-      if (Array.isArray(only) && only.some((item) => !isObj(item))) writeElement(out, 'doc', m);
+      if (Array.isArray(only) && only.some((item) => !isObject(item))) writeElement(out, 'doc', m);
       else writeElement(out, keys[0], only);
     } else writeElement(out, 'doc', m);
   } catch (err) {

@@ -5,6 +5,7 @@
 // act before the backend's data is used: a body change re-decodes the data.
 
 import { randomUUID } from 'node:crypto';
+import { ConfigPathError, compileIssues, isObject } from '../config/issues.js';
 import { canonicalHeader } from '../proxy/backend-request.js';
 import { type Decoder, getDecoder } from '../proxy/encodings.js';
 import type {
@@ -49,26 +50,13 @@ interface Compiled {
   res?: ResMod;
 }
 
-class MartianConfigError extends Error {
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 type Cfg = Record<string, unknown>;
-
-function isObj(v: unknown): v is Cfg {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
 
 function scopes(cfg: Cfg, path: string): { request: boolean; response: boolean } {
   const s = cfg.scope;
   if (s === undefined) return { request: true, response: true };
   if (!Array.isArray(s) || s.some((x) => x !== 'request' && x !== 'response'))
-    throw new MartianConfigError(`${path}.scope`, 'expected an array of "request" and/or "response"');
+    throw new ConfigPathError(`${path}.scope`, 'expected an array of "request" and/or "response"');
   return { request: s.includes('request'), response: s.includes('response') };
 }
 
@@ -76,7 +64,7 @@ function needString(cfg: Cfg, key: string, path: string, optional = false): stri
   const v = cfg[key];
   if (v === undefined && optional) return '';
   if (typeof v !== 'string' || (!optional && v === ''))
-    throw new MartianConfigError(`${path}.${key}`, 'expected a non-empty string');
+    throw new ConfigPathError(`${path}.${key}`, 'expected a non-empty string');
   return v;
 }
 
@@ -93,7 +81,7 @@ export function compileRe2(source: string, path: string): RegExp {
   try {
     return new RegExp(src, flags);
   } catch (err) {
-    throw new MartianConfigError(path, `invalid regular expression: ${(err as Error).message}`);
+    throw new ConfigPathError(path, `invalid regular expression: ${(err as Error).message}`);
   }
 }
 
@@ -188,11 +176,15 @@ function responseCookies(res: MResponse): Map<string, string> {
 
 // ---- modifiers ---------------------------------------------------------------------------
 
+/** A header a modifier names, as requests key it (Go's canonical form) and responses (lower case). */
+function headerKeys(name: string): { canonical: string; lower: string } {
+  return { canonical: canonicalHeader(name), lower: name.toLowerCase() };
+}
+
 function headerModifier(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'name', path);
   const value = needString(cfg, 'value', path, true);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return {
     req: (r) => {
       r.headers[canonical] = value;
@@ -206,8 +198,7 @@ function headerModifier(cfg: Cfg, path: string): Compiled {
 function headerAppend(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'name', path);
   const value = needString(cfg, 'value', path, true);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return {
     req: (r) => {
       const cur = r.headers[canonical];
@@ -220,10 +211,8 @@ function headerAppend(cfg: Cfg, path: string): Compiled {
 function headerCopy(cfg: Cfg, path: string): Compiled {
   const from = needString(cfg, 'from', path);
   const to = needString(cfg, 'to', path);
-  const fromC = canonicalHeader(from);
-  const toC = canonicalHeader(to);
-  const fromL = from.toLowerCase();
-  const toL = to.toLowerCase();
+  const { canonical: fromC, lower: fromL } = headerKeys(from);
+  const { canonical: toC, lower: toL } = headerKeys(to);
   return {
     req: (r) => {
       const v = r.headers[fromC];
@@ -239,7 +228,7 @@ function headerCopy(cfg: Cfg, path: string): Compiled {
 function headerBlacklist(cfg: Cfg, path: string): Compiled {
   const names = cfg.names;
   if (!Array.isArray(names) || names.some((n) => typeof n !== 'string'))
-    throw new MartianConfigError(`${path}.names`, 'expected an array of header names');
+    throw new ConfigPathError(`${path}.names`, 'expected an array of header names');
   const canonical = names.map((n) => canonicalHeader(n as string));
   const lower = names.map((n) => (n as string).toLowerCase());
   return {
@@ -264,8 +253,7 @@ function headerId(cfg: Cfg, path: string): Compiled {
 
 function stashModifier(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'headerName', path);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return {
     req: (r) => {
       r.stash = fullUrl(r);
@@ -279,7 +267,7 @@ function stashModifier(cfg: Cfg, path: string): Compiled {
 
 function bodyModifier(cfg: Cfg, path: string): Compiled {
   const b64 = needString(cfg, 'body', path, true);
-  if (!/^[A-Za-z0-9+/=\s_-]*$/.test(b64)) throw new MartianConfigError(`${path}.body`, 'expected base64');
+  if (!/^[A-Za-z0-9+/=\s_-]*$/.test(b64)) throw new ConfigPathError(`${path}.body`, 'expected base64');
   const body = Buffer.from(b64, 'base64');
   const contentType = needString(cfg, 'contentType', path, true);
   return {
@@ -306,7 +294,7 @@ function cookieModifier(cfg: Cfg, path: string): Compiled {
   if (typeof cfg.domain === 'string' && cfg.domain) setCookie += `; Domain=${cfg.domain}`;
   if (typeof cfg.expires === 'string' && cfg.expires) {
     const t = Date.parse(cfg.expires);
-    if (Number.isNaN(t)) throw new MartianConfigError(`${path}.expires`, 'expected an RFC 3339 date');
+    if (Number.isNaN(t)) throw new ConfigPathError(`${path}.expires`, 'expected an RFC 3339 date');
     setCookie += `; Expires=${new Date(t).toUTCString()}`;
   }
   if (typeof cfg.maxAge === 'number' && cfg.maxAge > 0) setCookie += `; Max-Age=${Math.trunc(cfg.maxAge)}`;
@@ -356,9 +344,9 @@ function portModifier(cfg: Cfg, path: string): Compiled {
   const useDefault = cfg.defaultForScheme === true;
   const remove = cfg.remove === true;
   const set = [typeof port === 'number', useDefault, remove].filter(Boolean).length;
-  if (set !== 1) throw new MartianConfigError(path, 'set exactly one of port, defaultForScheme or remove');
+  if (set !== 1) throw new ConfigPathError(path, 'set exactly one of port, defaultForScheme or remove');
   if (typeof port === 'number' && !(Number.isInteger(port) && port > 0 && port < 65536))
-    throw new MartianConfigError(`${path}.port`, 'expected a TCP port (1-65535)');
+    throw new ConfigPathError(`${path}.port`, 'expected a TCP port (1-65535)');
   return {
     req: (r) => {
       const h = hostname(r);
@@ -378,7 +366,7 @@ type ResTest = (res: MResponse, r: MRequest) => boolean;
 
 function filter(cfg: Cfg, path: string, tests: { req?: ReqTest; res?: ResTest }, allowElse = true): Compiled {
   const scope = scopes(cfg, path);
-  if (!isObj(cfg.modifier)) throw new MartianConfigError(`${path}.modifier`, 'expected a modifier object');
+  if (!isObject(cfg.modifier)) throw new ConfigPathError(`${path}.modifier`, 'expected a modifier object');
   const then = compileNode(cfg.modifier, `${path}.modifier`);
   const otherwise = allowElse && cfg.else !== undefined ? compileNode(cfg.else, `${path}.else`) : {};
   const out: Compiled = {};
@@ -406,8 +394,7 @@ function filter(cfg: Cfg, path: string, tests: { req?: ReqTest; res?: ResTest },
 function headerFilter(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'name', path);
   const value = typeof cfg.value === 'string' ? cfg.value : undefined;
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return filter(cfg, path, {
     req: (r) => {
       const v = r.headers[canonical];
@@ -423,8 +410,7 @@ function headerFilter(cfg: Cfg, path: string): Compiled {
 function headerRegexFilter(cfg: Cfg, path: string): Compiled {
   const name = needString(cfg, 'header', path);
   const re = compileRe2(needString(cfg, 'regex', path), `${path}.regex`);
-  const canonical = canonicalHeader(name);
-  const lower = name.toLowerCase();
+  const { canonical, lower } = headerKeys(name);
   return filter(cfg, path, {
     req: (r) => {
       const v = r.headers[canonical];
@@ -479,7 +465,7 @@ function querystringFilter(cfg: Cfg, path: string): Compiled {
 function portFilter(cfg: Cfg, path: string): Compiled {
   const port = cfg.port;
   if (typeof port !== 'number' || !Number.isInteger(port))
-    throw new MartianConfigError(`${path}.port`, 'expected a port number');
+    throw new ConfigPathError(`${path}.port`, 'expected a port number');
   const want = String(port);
   const test = (r: MRequest) => effectivePort(r) === want;
   return filter(cfg, path, { req: test, res: (_res, r) => test(r) }, false);
@@ -506,8 +492,7 @@ function chain(parts: Compiled[], scope: { request: boolean; response: boolean }
 
 function fifoGroup(cfg: Cfg, path: string): Compiled {
   const mods = cfg.modifiers;
-  if (!Array.isArray(mods))
-    throw new MartianConfigError(`${path}.modifiers`, 'expected an array of modifiers');
+  if (!Array.isArray(mods)) throw new ConfigPathError(`${path}.modifiers`, 'expected an array of modifiers');
   return chain(
     mods.map((m, i) => compileNode(m, `${path}.modifiers[${i}]`)),
     scopes(cfg, path),
@@ -517,11 +502,11 @@ function fifoGroup(cfg: Cfg, path: string): Compiled {
 function priorityGroup(cfg: Cfg, path: string): Compiled {
   const mods = cfg.modifiers;
   if (!Array.isArray(mods))
-    throw new MartianConfigError(`${path}.modifiers`, 'expected an array of {priority, modifier}');
+    throw new ConfigPathError(`${path}.modifiers`, 'expected an array of {priority, modifier}');
   const entries = mods.map((m, i) => {
     const p = `${path}.modifiers[${i}]`;
-    if (!isObj(m) || typeof m.priority !== 'number' || !isObj(m.modifier))
-      throw new MartianConfigError(p, 'expected {"priority": number, "modifier": {...}}');
+    if (!isObject(m) || typeof m.priority !== 'number' || !isObject(m.modifier))
+      throw new ConfigPathError(p, 'expected {"priority": number, "modifier": {...}}');
     return { priority: m.priority, index: i, compiled: compileNode(m.modifier, `${p}.modifier`) };
   });
   // martian: higher priority first; with equal priorities the one added later goes first
@@ -571,10 +556,10 @@ const FILTERS_AND_GROUPS = new Set([
 
 /** `{ "package.Type": {...} }` → closures, scoped as the component says. */
 function compileNode(node: unknown, path: string): Compiled {
-  if (!isObj(node)) throw new MartianConfigError(path, 'expected an object with one "package.Type" key');
+  if (!isObject(node)) throw new ConfigPathError(path, 'expected an object with one "package.Type" key');
   const keys = Object.keys(node).filter((k) => !k.startsWith('@'));
   if (keys.length !== 1)
-    throw new MartianConfigError(
+    throw new ConfigPathError(
       path,
       `expected exactly one "package.Type" key (use fifo.Group for several), got ${keys.length}`,
     );
@@ -582,9 +567,9 @@ function compileNode(node: unknown, path: string): Compiled {
   const builder = modifiers[type];
   const p = `${path}["${type}"]`;
   if (!builder)
-    throw new MartianConfigError(p, `unknown martian component; known: ${Object.keys(modifiers).join(', ')}`);
+    throw new ConfigPathError(p, `unknown martian component; known: ${Object.keys(modifiers).join(', ')}`);
   const cfg = node[type];
-  if (!isObj(cfg)) throw new MartianConfigError(p, 'expected an object');
+  if (!isObject(cfg)) throw new ConfigPathError(p, 'expected an object');
   const compiled = builder(cfg, p);
   if (FILTERS_AND_GROUPS.has(type)) return compiled;
   const scope = scopes(cfg, p);
@@ -619,7 +604,7 @@ function toMRequest(breq: BackendRequest, base: URL | undefined): MRequest {
   };
 }
 
-/** Compiles a `modifier/martian` value; throws MartianConfigError with the JSON path. */
+/** Compiles a `modifier/martian` value; throws ConfigPathError with the JSON path. */
 export function compileMartian(cfg: unknown, path: string): CompiledMartian {
   const root = compileNode(cfg, path);
   const out: CompiledMartian = {};
@@ -661,13 +646,7 @@ export function compileMartian(cfg: unknown, path: string): CompiledMartian {
 }
 
 export function validateMartian(cfg: unknown, path: string): ConfigIssue[] {
-  try {
-    compileMartian(cfg, path);
-    return [];
-  } catch (err) {
-    if (err instanceof MartianConfigError) return [{ path: err.path, message: err.message }];
-    return [{ path, message: (err as Error).message }];
-  }
+  return compileIssues(() => compileMartian(cfg, path), path);
 }
 
 export const martianModule: FeatureModule = {

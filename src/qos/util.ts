@@ -3,13 +3,10 @@
 // what they read.
 
 import { parseDuration } from '../config/duration.js';
+import { isObject, type Obj } from '../config/issues.js';
 import type { ConfigIssue } from '../types.js';
 
-export type Obj = Record<string, unknown>;
-
-export function isObject(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+export { isObject, type Obj };
 
 /** Collects issues under one base path (`$.endpoints[0].extra_config["qos/…"]`). */
 export class Issues {

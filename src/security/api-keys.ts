@@ -8,6 +8,7 @@
 // page shows); a key over its rate is 429. Keys and hashes never reach the logs.
 
 import { createHash } from 'node:crypto';
+import { canonicalHeader } from '../proxy/backend-request.js';
 import type {
   CompileContext,
   ConfigIssue,
@@ -16,7 +17,7 @@ import type {
   GwRequest,
   GwResponse,
 } from '../types.js';
-import { canonicalHeaderName, emptyResponse, IssueList, isObject, isStringArray, type Obj } from './util.js';
+import { emptyResponse, IssueList, isObject, isStringArray, type Obj } from './util.js';
 
 export const API_KEYS_NAMESPACE = 'auth/api-keys';
 
@@ -146,7 +147,7 @@ export function compileApiKeys(root: RootConfig, endpoint: EndpointConfig) {
     endpoint.identifier ?? root.identifier ?? (strategy === 'query_string' ? 'key' : 'Authorization');
   const extract = compileExtractor(strategy, identifier);
   const required = endpoint.roles && endpoint.roles.length > 0 ? new Set(endpoint.roles) : undefined;
-  const roleHeader = root.propagate_role ? canonicalHeaderName(root.propagate_role) : undefined;
+  const roleHeader = root.propagate_role ? canonicalHeader(root.propagate_role) : undefined;
   const rate =
     typeof endpoint.client_max_rate === 'number' && endpoint.client_max_rate > 0
       ? compileRate(endpoint.client_max_rate)

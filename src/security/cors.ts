@@ -8,6 +8,8 @@
 // Defaults: origins `*` and headers `*` (krakend-cors mux/cors.go), methods GET, POST, HEAD
 // (rs/cors v1.11 New). Requested headers are checked and echoed as rs/cors does.
 
+import { parseGoDuration } from '../config/duration.js';
+import { canonicalHeader } from '../proxy/backend-request.js';
 import type {
   CompileContext,
   ConfigIssue,
@@ -17,7 +19,7 @@ import type {
   GwResponse,
   ResponseHeaders,
 } from '../types.js';
-import { canonicalHeaderName, IssueList, isObject, parseGoDuration } from './util.js';
+import { IssueList, isObject, rootOnlyWarning } from './util.js';
 
 export const CORS_NAMESPACE = 'security/cors';
 
@@ -66,7 +68,7 @@ export function compileCors(cfg: CorsConfig): CompiledCors {
   const headerList = cfg.allow_headers && cfg.allow_headers.length > 0 ? cfg.allow_headers : ['*'];
   const allHeaders = headerList.includes('*');
   const allowedHeaders = sortedHeaderSet(headerList);
-  const expose = (cfg.expose_headers ?? []).map((h) => canonicalHeaderName(h)).join(', ');
+  const expose = (cfg.expose_headers ?? []).map((h) => canonicalHeader(h)).join(', ');
   const credentials = cfg.allow_credentials === true;
   const privateNetwork = cfg.allow_private_network === true;
   const maxAgeMs = typeof cfg.max_age === 'string' ? (parseGoDuration(cfg.max_age) ?? 0) : 0;
@@ -169,16 +171,8 @@ function withHeaders(res: GwResponse, extra: ResponseHeaders): GwResponse {
 
 function validate(raw: unknown, path: string): ConfigIssue[] {
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
-  if (!path.startsWith('$.extra_config'))
-    // KrakenD CE reads it at the root only (the endpoint level is an Enterprise feature): a
-    // warning, as `krakend run` starts and ignores it.
-    return [
-      {
-        path,
-        message: 'security/cors is read in the root extra_config only (ignored here, as in KrakenD CE)',
-        severity: 'warning',
-      },
-    ];
+  const notRoot = rootOnlyWarning(CORS_NAMESPACE, path);
+  if (notRoot) return [notRoot];
   const v = new IssueList(path);
   for (const k of ['allow_origins', 'allow_methods', 'allow_headers', 'expose_headers'])
     v.type(raw, k, 'string[]');

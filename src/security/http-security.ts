@@ -18,7 +18,7 @@ import type {
   GwResponse,
   ResponseHeaders,
 } from '../types.js';
-import { IssueList, isObject } from './util.js';
+import { IssueList, isObject, rootOnlyWarning } from './util.js';
 
 export const HTTP_SECURITY_NAMESPACE = 'security/http';
 
@@ -131,16 +131,8 @@ export function compileHttpSecurity(
 
 function validate(raw: unknown, path: string): ConfigIssue[] {
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
-  if (!path.startsWith('$.extra_config'))
-    // KrakenD CE reads it at the root only (the endpoint level is an Enterprise feature): a
-    // warning, as `krakend run` starts and ignores it.
-    return [
-      {
-        path,
-        message: 'security/http is read in the root extra_config only (ignored here, as in KrakenD CE)',
-        severity: 'warning',
-      },
-    ];
+  const notRoot = rootOnlyWarning(HTTP_SECURITY_NAMESPACE, path);
+  if (notRoot) return [notRoot];
   const v = new IssueList(path);
   for (const k of ['allowed_hosts', 'host_proxy_headers']) v.type(raw, k, 'string[]');
   for (const k of [

@@ -1,16 +1,26 @@
 // Small helpers shared by the security and validation modules: config reading with JSON-path
-// issues, Go-compatible formatting, canonical header names, claim navigation.
+// issues, Go-compatible formatting, claim navigation.
 
+import { isObject, type Obj } from '../config/issues.js';
 import type { ConfigIssue } from '../types.js';
 
-export type Obj = Record<string, unknown>;
-
-export function isObject(v: unknown): v is Obj {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
+export { isObject, type Obj };
 
 export function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((s) => typeof s === 'string');
+}
+
+/**
+ * A namespace KrakenD CE reads in the root extra_config only (the endpoint level is an Enterprise
+ * feature), found elsewhere: a warning, as `krakend run` starts and ignores it. None at the root.
+ */
+export function rootOnlyWarning(namespace: string, path: string): ConfigIssue | undefined {
+  if (path.startsWith('$.extra_config')) return undefined;
+  return {
+    path,
+    message: `${namespace} is read in the root extra_config only (ignored here, as in KrakenD CE)`,
+    severity: 'warning',
+  };
 }
 
 /** Collects config issues with their JSON path, so `validate()` can report them all at once. */
@@ -54,53 +64,8 @@ export class IssueList {
   }
 }
 
-const DURATION_UNITS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  μs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-const DURATION_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-
-/** Go's time.ParseDuration ("1h30m", "300ms", "0") → milliseconds; undefined when invalid. */
-export function parseGoDuration(value: string): number | undefined {
-  let s = value.trim();
-  if (s === '0') return 0;
-  let sign = 1;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    if (s[0] === '-') sign = -1;
-    s = s.slice(1);
-  }
-  if (s === '') return undefined;
-  let total = 0;
-  DURATION_PART.lastIndex = 0;
-  let pos = 0;
-  while (pos < s.length) {
-    DURATION_PART.lastIndex = pos;
-    const m = DURATION_PART.exec(s);
-    if (!m) return undefined;
-    total += Number(m[1]) * DURATION_UNITS[m[2]];
-    pos = DURATION_PART.lastIndex;
-  }
-  return sign * total;
-}
-
-/** Go's textproto.CanonicalMIMEHeaderKey: `x-forwarded-for` → `X-Forwarded-For`. */
-export function canonicalHeaderName(name: string): string {
-  if (/[^A-Za-z0-9!#$%&'*+\-.^_`|~]/.test(name)) return name;
-  let out = '';
-  let upper = true;
-  for (let i = 0; i < name.length; i++) {
-    const c = name[i];
-    out += upper ? c.toUpperCase() : c.toLowerCase();
-    upper = c === '-';
-  }
-  return out;
-}
+// Go's textproto.CanonicalMIMEHeaderKey lives with the header forwarding it serves first.
+export { canonicalHeader as canonicalHeaderName } from '../proxy/backend-request.js';
 
 /** Go's `fmt.Sprintf("%v", float64)` (%g, shortest): exponent form below 1e-4 or from 1e6 (1e+06). */
 export function goFloat(v: number): string {

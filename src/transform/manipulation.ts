@@ -139,7 +139,7 @@ export function compileTarget(target: string): DataTransform {
 }
 
 /** A compiled allow or deny list: key → `true` (the whole value) or a subtree of nested paths. */
-type PathTree = Map<string, PathTree | true>;
+export type PathTree = Map<string, PathTree | true>;
 
 /**
  * Builds the path tree of an allow/deny list. When one entry is a prefix of another (`a` and
@@ -274,17 +274,23 @@ function denyObject(level: DenyLevel, obj: JsonObject): JsonObject {
  * their order), and between renamed keys the later one in the document wins; the survivor sits at
  * the position of the first of them. Returns the input itself when no source key is present.
  */
-export function compileMapping(mapping: Readonly<Record<string, string>>): DataTransform | undefined {
+/**
+ * The renames of a `mapping`: the first segment on both sides, a later entry for the same source
+ * winning; identity renames, which change nothing, are left out.
+ */
+export function mappingRenames(mapping: Readonly<Record<string, string>>): Map<string, string> {
   const renames = new Map<string, string>();
   for (const from of Object.keys(mapping)) {
     const to = mapping[from];
     if (typeof to !== 'string') continue;
-    const source = splitPath(from)[0];
-    const dest = splitPath(to)[0];
-    renames.set(source, dest);
+    renames.set(splitPath(from)[0], splitPath(to)[0]);
   }
-  // identity renames change nothing
   for (const [from, to] of renames) if (from === to) renames.delete(from);
+  return renames;
+}
+
+export function compileMapping(mapping: Readonly<Record<string, string>>): DataTransform | undefined {
+  const renames = mappingRenames(mapping);
   if (renames.size === 0) return undefined;
   const sources = [...renames.keys()];
 

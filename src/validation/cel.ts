@@ -11,8 +11,9 @@
 // Expressions are parsed once at startup; per request only the activation object is built.
 
 import { Environment } from '@marcbachmann/cel-js';
+import { canonicalHeader } from '../proxy/backend-request.js';
 import { rawNumberText } from '../proxy/encodings.js';
-import { canonicalHeaderName, isObject } from '../security/util.js';
+import { isObject } from '../security/util.js';
 import {
   type BackendConfig,
   BackendError,
@@ -220,7 +221,7 @@ function responseHeaderLists(headers: ResponseHeaders | undefined): Record<strin
   if (!headers) return out;
   for (const k in headers) {
     const v = headers[k];
-    out[canonicalHeaderName(k)] = typeof v === 'string' ? [v] : v;
+    out[canonicalHeader(k)] = typeof v === 'string' ? [v] : v;
   }
   return out;
 }
@@ -239,10 +240,10 @@ function compileEndpointRequestView(endpoint: EndpointConfig | undefined) {
   return (req: GwRequest) => {
     const headers: Record<string, string[]> = {};
     const h = req.headers;
-    if (allHeaders) for (const k in h) headers[canonicalHeaderName(k)] = [h[k]];
+    if (allHeaders) for (const k in h) headers[canonicalHeader(k)] = [h[k]];
     else
       for (const [lower, name] of headerPairs) {
-        const v = h[lower] ?? req.extraBackendHeaders?.[canonicalHeaderName(lower)];
+        const v = h[lower] ?? req.extraBackendHeaders?.[canonicalHeader(lower)];
         if (v !== undefined) headers[name] = [v];
       }
     if (req.extraBackendHeaders && allHeaders)
@@ -353,6 +354,41 @@ function reject(index: number): never {
   throw new CelRejection(`request aborted by evaluator #${index}`);
 }
 
+/** One layer's checks: `req` ones run before the layer passes the request on, `resp` ones after. */
+interface LayerChecks {
+  pre: CelCheck[];
+  post: CelCheck[];
+}
+
+/**
+ * Compiles one layer's checks, warning (as krakend-cel does at startup) of those that never run;
+ * `name` is the layer as krakend-cel's logs print it. Undefined when nothing is left to check.
+ */
+function compileLayerChecks(
+  cfg: unknown,
+  name: string,
+  logger: CompileContext['logger'],
+): LayerChecks | undefined {
+  const warn = (message: string) => logger.warn(`[${name}][CEL] ${message}`);
+  warnUnphased(cfg, warn);
+  const pre = compileCelChecks(cfg, 'req', warn);
+  const post = compileCelChecks(cfg, 'resp', warn);
+  return pre.length === 0 && post.length === 0 ? undefined : { pre, post };
+}
+
+/** The first failing check's index, logged as krakend-cel logs an abort; -1 when all pass. */
+function abortingCheck(
+  checks: readonly CelCheck[],
+  activation: Record<string, unknown>,
+  logger: CompileContext['logger'],
+  name: string,
+  what: 'request' | 'response',
+): number {
+  const failed = firstFailing(checks, activation);
+  if (failed >= 0) logger.info(`[${name}][CEL] ${what} aborted by evaluator #${failed}`);
+  return failed;
+}
+
 function validate(cfg: unknown, path: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   if (!Array.isArray(cfg)) return [{ path, message: 'expected an array of {"check_expr": "..."} objects' }];
@@ -388,25 +424,19 @@ export const celModule: FeatureModule = {
   proxy(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined {
     const name = `ENDPOINT: ${ctx.endpoint?.endpoint ?? ''}`;
     const logger = ctx.logger;
-    const warn = (message: string) => logger.warn(`[${name}][CEL] ${message}`);
-    warnUnphased(cfg, warn);
-    const pre = compileCelChecks(cfg, 'req', warn);
-    const post = compileCelChecks(cfg, 'resp', warn);
-    if (pre.length === 0 && post.length === 0) return undefined;
+    const checks = compileLayerChecks(cfg, name, logger);
+    if (!checks) return undefined;
+    const { pre, post } = checks;
     const view = compileEndpointRequestView(ctx.endpoint);
     return (next) => async (req) => {
       if (pre.length > 0) {
-        const failed = firstFailing(pre, view(req));
-        if (failed >= 0) {
-          logger.info(`[${name}][CEL] request aborted by evaluator #${failed}`);
-          reject(failed);
-        }
+        const failed = abortingCheck(pre, view(req), logger, name, 'request');
+        if (failed >= 0) reject(failed);
       }
       const pr = await next(req);
       if (post.length > 0) {
-        const failed = firstFailing(post, proxyResponseActivation(pr));
+        const failed = abortingCheck(post, proxyResponseActivation(pr), logger, name, 'response');
         if (failed >= 0) {
-          logger.info(`[${name}][CEL] response aborted by evaluator #${failed}`);
           return {
             data: null,
             isComplete: false,
@@ -421,36 +451,29 @@ export const celModule: FeatureModule = {
   backend(cfg: unknown, ctx: CompileContext): BackendMiddleware | undefined {
     const name = `BACKEND: ${ctx.backend?.url_pattern ?? ''}`;
     const logger = ctx.logger;
-    const warn = (message: string) => logger.warn(`[${name}][CEL] ${message}`);
-    warnUnphased(cfg, warn);
-    const pre = compileCelChecks(cfg, 'req', warn);
-    const post = compileCelChecks(cfg, 'resp', warn);
-    if (pre.length === 0 && post.length === 0) return undefined;
+    const checks = compileLayerChecks(cfg, name, logger);
+    if (!checks) return undefined;
+    const { pre, post } = checks;
     // KrakenD evaluates backend responses after the backend's own manipulation (group, target…).
     const manipulate = compileBackendView(ctx.backend);
     return (next) => async (breq) => {
       if (pre.length > 0) {
-        const failed = firstFailing(pre, backendRequestActivation(breq));
-        if (failed >= 0) {
-          logger.info(`[${name}][CEL] request aborted by evaluator #${failed}`);
-          reject(failed);
-        }
+        const failed = abortingCheck(pre, backendRequestActivation(breq), logger, name, 'request');
+        if (failed >= 0) reject(failed);
       }
       const res = await next(breq);
       if (post.length > 0) {
         let data: Record<string, unknown> = res.data ?? {};
         if (manipulate && res.data) data = manipulate(res.data);
-        const failed = firstFailing(post, {
+        const activation = {
           resp_completed: true,
           resp_metadata_status: BigInt(res.data === undefined ? res.status : 0),
           resp_metadata_headers: res.data === undefined ? responseHeaderLists(res.headers) : EMPTY,
           resp_data: numbersAsStrings(data),
           now: nowRfc3339(),
-        });
-        if (failed >= 0) {
-          logger.info(`[${name}][CEL] response aborted by evaluator #${failed}`);
-          reject(failed);
-        }
+        };
+        const failed = abortingCheck(post, activation, logger, name, 'response');
+        if (failed >= 0) reject(failed);
       }
       return res;
     };

@@ -21,8 +21,7 @@
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { compileQueryFilter } from '../proxy/backend-request.js';
-import { canonicalHeaderName } from '../security/util.js';
+import { canonicalHeader, compileQueryFilter } from '../proxy/backend-request.js';
 import type {
   CompileContext,
   EndpointConfig,
@@ -524,7 +523,7 @@ export function compileWebSocketEndpoint(raw: unknown, ctx: CompileContext): Han
       const s: Record<string, string> = {};
       if (query !== null && req.query !== '')
         for (const [k, v] of new URLSearchParams(query(req.query))) if (!(k in s)) s[k] = v;
-      for (const [k, v] of pickHeaders(req)) s[canonicalHeaderName(k)] = v;
+      for (const [k, v] of pickHeaders(req)) s[canonicalHeader(k)] = v;
       // Headers features add for the backend (auth/validator's propagate_claims).
       const extra = req.extraBackendHeaders;
       if (extra !== undefined) for (const k in extra) s[k] = extra[k];

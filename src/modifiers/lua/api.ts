@@ -63,6 +63,27 @@ function headerTable(h: HeaderMap | ResponseHeaders, canonical: boolean): Record
   return out;
 }
 
+/** header(name) or headerList(name) on a request's map of one joined value per name. */
+function joinedHeaderValue(single: boolean, v: string | undefined): string | string[] {
+  if (single) return v ?? '';
+  return v === undefined ? [] : [v];
+}
+
+/**
+ * The values a header setter was handed: header(name, value) one value, `nil` removing the
+ * header (undefined); headerList(name, list) a list.
+ */
+function headerSetterValues(single: boolean, v: unknown): string[] | undefined {
+  if (!single) return valueList(v);
+  return v === undefined || v === null ? undefined : [String(v)];
+}
+
+/** Sets (or, with undefined, removes) a header in a map of one joined value per name. */
+function setJoinedHeader(h: HeaderMap, name: string, values: string[] | undefined): void {
+  if (values === undefined) delete h[name];
+  else h[name] = values.join(', ');
+}
+
 export function splitPathQuery(url: string): { path: string; query: string } {
   const q = url.indexOf('?');
   return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
@@ -227,17 +248,8 @@ export class ProxyRequestView implements LuaView {
       case Op.reqHeaderList: {
         if (n === 0) return headerTable(this.headers, true);
         const lower = (str(a[0]) ?? '').toLowerCase();
-        if (n === 1) {
-          const v = this.headers[lower];
-          return op === Op.reqHeaders ? (v ?? '') : v === undefined ? [] : [v];
-        }
-        const values =
-          op === Op.reqHeaders
-            ? a[1] === undefined || a[1] === null
-              ? undefined
-              : [String(a[1])]
-            : valueList(a[1]);
-        this.setHeader(lower, values);
+        if (n === 1) return joinedHeaderValue(op === Op.reqHeaders, this.headers[lower]);
+        this.setHeader(lower, headerSetterValues(op === Op.reqHeaders, a[1]));
         return;
       }
       case Op.reqBody:
@@ -291,24 +303,25 @@ export class ProxyRequestView implements LuaView {
   }
 }
 
-/** `ctx` in modifier/lua-endpoint: the HTTP request itself, before KrakenD reads it. */
-export class EndpointCtxView implements LuaView {
-  private req: GwRequest;
+/**
+ * A request a script changes in a copy, made at its first change: the original stays as it was.
+ * method(), headers()/headerList() and body() behave the same on both such requests.
+ */
+abstract class CopyOnWriteView<R extends { method: string; headers: HeaderMap; body: Buffer | null }> {
   private copied = false;
 
-  constructor(req: GwRequest) {
-    this.req = req;
-  }
+  /**
+   * True where `headers` is keyed in lower case (the client's request; headers() hands out Go's
+   * canonical names), false where it is keyed by canonical names already (a backend request).
+   */
+  protected abstract readonly lowerCaseHeaders: boolean;
 
-  private own(): GwRequest {
-    if (!this.copied) {
-      this.req = { ...this.req, headers: { ...this.req.headers }, params: { ...this.req.params } };
-      this.copied = true;
-    }
-    return this.req;
-  }
+  constructor(protected req: R) {}
 
-  call(op: number, a: unknown[]): unknown {
+  /** A shallow copy, with its own copy of every map the setters write into. */
+  protected abstract copy(req: R): R;
+
+  protected callShared(op: number, a: unknown[]): unknown {
     const n = a.length;
     const req = this.req;
     switch (op) {
@@ -316,6 +329,49 @@ export class EndpointCtxView implements LuaView {
         if (n === 0) return req.method;
         this.own().method = String(a[0] ?? '').toUpperCase();
         return;
+      case Op.reqHeaders:
+      case Op.reqHeaderList: {
+        if (n === 0) return headerTable(req.headers, this.lowerCaseHeaders);
+        const name = str(a[0]) ?? '';
+        const key = this.lowerCaseHeaders ? name.toLowerCase() : canonicalHeader(name);
+        if (n === 1) return joinedHeaderValue(op === Op.reqHeaders, req.headers[key]);
+        setJoinedHeader(this.own().headers, key, headerSetterValues(op === Op.reqHeaders, a[1]));
+        return;
+      }
+      case Op.reqBody:
+        if (n === 0) return req.body === null ? '' : new LuaBytes(req.body);
+        this.own().body = bodyBytes(a[0]);
+        return;
+    }
+    return undefined;
+  }
+
+  protected own(): R {
+    if (!this.copied) {
+      this.req = this.copy(this.req);
+      this.copied = true;
+    }
+    return this.req;
+  }
+
+  /** The request to pass on: the original one when the script changed nothing. */
+  result(): R {
+    return this.req;
+  }
+}
+
+/** `ctx` in modifier/lua-endpoint: the HTTP request itself, before KrakenD reads it. */
+export class EndpointCtxView extends CopyOnWriteView<GwRequest> implements LuaView {
+  protected readonly lowerCaseHeaders = true;
+
+  protected copy(req: GwRequest): GwRequest {
+    return { ...req, headers: { ...req.headers }, params: { ...req.params } };
+  }
+
+  call(op: number, a: unknown[]): unknown {
+    const n = a.length;
+    const req = this.req;
+    switch (op) {
       case Op.reqQuery: {
         const key = str(a[0]) ?? '';
         if (n <= 1) return queryGet(req.query, key);
@@ -344,39 +400,12 @@ export class EndpointCtxView implements LuaView {
         this.own().params[name] = str(a[1]) ?? '';
         return;
       }
-      case Op.reqHeaders:
-      case Op.reqHeaderList: {
-        if (n === 0) return headerTable(req.headers, true);
-        const lower = (str(a[0]) ?? '').toLowerCase();
-        if (n === 1) {
-          const v = req.headers[lower];
-          return op === Op.reqHeaders ? (v ?? '') : v === undefined ? [] : [v];
-        }
-        const values =
-          op === Op.reqHeaders
-            ? a[1] === undefined || a[1] === null
-              ? undefined
-              : [String(a[1])]
-            : valueList(a[1]);
-        const own = this.own();
-        if (values === undefined) delete own.headers[lower];
-        else own.headers[lower] = values.join(', ');
-        return;
-      }
-      case Op.reqBody:
-        if (n === 0) return req.body === null ? '' : new LuaBytes(req.body);
-        this.own().body = bodyBytes(a[0]);
-        return;
       case Op.reqHost:
         if (n === 0) return req.headers.host ?? '';
         this.own().headers.host = str(a[0]) ?? '';
         return;
     }
-    return undefined;
-  }
-
-  result(): GwRequest {
-    return this.req;
+    return this.callShared(op, a);
   }
 }
 
@@ -384,33 +413,24 @@ export class EndpointCtxView implements LuaView {
  * `request` in modifier/lua-backend: the request to one backend, its URL already computed.
  * As the docs say, path/query/params setters have no effect there; url(value) does.
  */
-export class BackendRequestView implements LuaView {
-  private req: BackendRequest;
-  private copied = false;
-
+export class BackendRequestView extends CopyOnWriteView<BackendRequest> implements LuaView {
   constructor(
     req: BackendRequest,
     private readonly host: string,
   ) {
-    this.req = req;
+    super(req);
   }
 
-  private own(): BackendRequest {
-    if (!this.copied) {
-      this.req = { ...this.req, headers: { ...this.req.headers } };
-      this.copied = true;
-    }
-    return this.req;
+  protected readonly lowerCaseHeaders = false;
+
+  protected copy(req: BackendRequest): BackendRequest {
+    return { ...req, headers: { ...req.headers } };
   }
 
   call(op: number, a: unknown[]): unknown {
     const n = a.length;
     const req = this.req;
     switch (op) {
-      case Op.reqMethod:
-        if (n === 0) return req.method;
-        this.own().method = String(a[0] ?? '').toUpperCase();
-        return;
       case Op.reqPath:
         return n === 0 ? splitPathQuery(req.path).path : undefined;
       case Op.reqQuery:
@@ -430,44 +450,38 @@ export class BackendRequestView implements LuaView {
         if (n === 1) return req.params[paramName(req.params, str(a[0]) ?? '')] ?? '';
         return;
       }
-      case Op.reqHeaders:
-      case Op.reqHeaderList: {
-        if (n === 0) return headerTable(req.headers, false);
-        const name = canonicalHeader(str(a[0]) ?? '');
-        if (n === 1) {
-          const v = req.headers[name];
-          return op === Op.reqHeaders ? (v ?? '') : v === undefined ? [] : [v];
-        }
-        const values =
-          op === Op.reqHeaders
-            ? a[1] === undefined || a[1] === null
-              ? undefined
-              : [String(a[1])]
-            : valueList(a[1]);
-        const own = this.own();
-        if (values === undefined) delete own.headers[name];
-        else own.headers[name] = values.join(', ');
-        return;
-      }
-      case Op.reqBody:
-        if (n === 0) return req.body === null ? '' : new LuaBytes(req.body);
-        this.own().body = bodyBytes(a[0]);
-        return;
       case Op.reqHost:
         return n === 0 ? (req.origin.headers.host ?? '') : undefined;
     }
-    return undefined;
-  }
-
-  result(): BackendRequest {
-    return this.req;
+    return this.callShared(op, a);
   }
 }
 
-function responseHeaderGet(h: ResponseHeaders | undefined, lower: string): string[] {
-  const v = h?.[lower];
-  if (v === undefined) return [];
-  return Array.isArray(v) ? v : [v];
+/**
+ * header()/headerList() on a response (the merged one or one backend's), whose headers keep
+ * each value apart: the whole table, one name's value(s), or a setter replacing the map.
+ */
+function responseHeaderCall(res: { headers?: ResponseHeaders }, op: number, a: unknown[]): unknown {
+  const single = op === Op.respHeaders;
+  if (a.length === 0) return headerTable(res.headers ?? {}, true);
+  const lower = (str(a[0]) ?? '').toLowerCase();
+  if (a.length === 1) {
+    const v = res.headers?.[lower];
+    if (v === undefined) return single ? '' : [];
+    if (!Array.isArray(v)) return single ? v : [v];
+    return single ? (v[0] ?? '') : [...v];
+  }
+  const values = headerSetterValues(single, a[1]);
+  const headers: ResponseHeaders = { ...(res.headers ?? {}) };
+  if (values === undefined) delete headers[lower];
+  else headers[lower] = values.length === 1 ? values[0] : values;
+  res.headers = headers;
+  return undefined;
+}
+
+/** status(code): a code outside 100-999 (or not a number) leaves the status as it was. */
+function setResponseStatus(res: { status?: number }, code: unknown): void {
+  if (typeof code === 'number' && code >= 100 && code <= 999) res.status = Math.trunc(code);
 }
 
 /** `response` in modifier/lua-proxy post: the merged response of all backends. */
@@ -484,32 +498,15 @@ export class ProxyResponseView implements LuaView {
         return;
       case Op.respStatus:
         if (n === 0) return res.status ?? 0;
-        if (typeof a[0] === 'number' && a[0] >= 100 && a[0] <= 999) res.status = Math.trunc(a[0]);
+        setResponseStatus(res, a[0]);
         return;
       case Op.respData:
         if (res.raw !== undefined) return {};
         res.data ??= {};
         return res.data;
       case Op.respHeaders:
-      case Op.respHeaderList: {
-        if (n === 0) return headerTable(res.headers ?? {}, true);
-        const lower = (str(a[0]) ?? '').toLowerCase();
-        if (n === 1) {
-          const v = responseHeaderGet(res.headers, lower);
-          return op === Op.respHeaders ? (v[0] ?? '') : [...v];
-        }
-        const values =
-          op === Op.respHeaders
-            ? a[1] === undefined || a[1] === null
-              ? undefined
-              : [String(a[1])]
-            : valueList(a[1]);
-        const headers: ResponseHeaders = { ...(res.headers ?? {}) };
-        if (values === undefined) delete headers[lower];
-        else headers[lower] = values.length === 1 ? values[0] : values;
-        res.headers = headers;
-        return;
-      }
+      case Op.respHeaderList:
+        return responseHeaderCall(res, op, a);
       case Op.respBody:
         if (n === 0) return res.raw === undefined ? '' : new LuaBytes(res.raw);
         if (res.raw !== undefined) res.raw = bodyBytes(a[0]) ?? Buffer.alloc(0);
@@ -538,32 +535,15 @@ export class BackendResponseView implements LuaView {
         return;
       case Op.respStatus:
         if (n === 0) return this.noop ? res.status : 0;
-        if (typeof a[0] === 'number' && a[0] >= 100 && a[0] <= 999) res.status = Math.trunc(a[0]);
+        setResponseStatus(res, a[0]);
         return;
       case Op.respData:
         if (this.noop) return {};
         res.data ??= {};
         return res.data;
       case Op.respHeaders:
-      case Op.respHeaderList: {
-        if (n === 0) return headerTable(res.headers, true);
-        const lower = (str(a[0]) ?? '').toLowerCase();
-        if (n === 1) {
-          const v = responseHeaderGet(res.headers, lower);
-          return op === Op.respHeaders ? (v[0] ?? '') : [...v];
-        }
-        const values =
-          op === Op.respHeaders
-            ? a[1] === undefined || a[1] === null
-              ? undefined
-              : [String(a[1])]
-            : valueList(a[1]);
-        const headers: ResponseHeaders = { ...res.headers };
-        if (values === undefined) delete headers[lower];
-        else headers[lower] = values.length === 1 ? values[0] : values;
-        res.headers = headers;
-        return;
-      }
+      case Op.respHeaderList:
+        return responseHeaderCall(res, op, a);
       case Op.respBody:
         if (n === 0) return new LuaBytes(res.body);
         res.body = bodyBytes(a[0]) ?? Buffer.alloc(0);

@@ -38,6 +38,7 @@ import {
   type LuaLimits,
   LuaScriptError,
   LuaState,
+  type LuaView,
   loadLua,
   luaLoaded,
 } from './vm.js';
@@ -239,6 +240,26 @@ const fetchForLua: HttpFetcher = async (url, method, body, headers) => {
   return { status: res.statusCode, headers: out, body: Buffer.concat(chunks) };
 };
 
+/**
+ * Runs `pre` or `post` with the objects the script reaches: `req` through request.load() (or
+ * ctx.load() in the router layer), `resp` through response.load(). Synchronous unless the
+ * script waits for http_response; a failure is thrown for the layer to answer in its own way.
+ */
+function runEntry(
+  script: LuaScript,
+  entry: 'pre' | 'post',
+  req: LuaView,
+  resp?: LuaView,
+  reqLoader: LuaExec['reqLoader'] = 'request',
+): void | Promise<void> {
+  const exec = new LuaExec();
+  exec.req = req;
+  exec.resp = resp;
+  exec.reqLoader = reqLoader;
+  exec.fetch = fetchForLua;
+  return script.run(entry, exec);
+}
+
 function scriptLabel(ns: string, ctx: CompileContext, cfg: LuaConfig): string {
   const sources = cfg.sources && cfg.sources.length > 0 ? ` (${cfg.sources.join(', ')})` : '';
   return `${ns} at ${ctx.path}${sources}`;
@@ -296,12 +317,8 @@ function compileEndpointLua(ns: string, cfg: unknown, ctx: CompileContext): Endp
   return (next) => async (req) => {
     if (!script.ready) await script.start();
     const view = new EndpointCtxView(req);
-    const exec = new LuaExec();
-    exec.req = view;
-    exec.reqLoader = 'ctx';
-    exec.fetch = fetchForLua;
     try {
-      const pending = script.run('pre', exec);
+      const pending = runEntry(script, 'pre', view, undefined, 'ctx');
       if (pending) await pending;
     } catch (err) {
       return endpointFailure(script, err);
@@ -335,11 +352,8 @@ export const luaProxyModule: FeatureModule = {
       let forward = req;
       if (hasPre) {
         const view = new ProxyRequestView(req, facts);
-        const exec = new LuaExec();
-        exec.req = view;
-        exec.fetch = fetchForLua;
         try {
-          const pending = script.run('pre', exec);
+          const pending = runEntry(script, 'pre', view);
           if (pending) await pending;
         } catch (err) {
           return proxyFailure(script, 'pre', err);
@@ -353,12 +367,13 @@ export const luaProxyModule: FeatureModule = {
         res.data = JSON.parse(res.json.toString('utf8')) as Record<string, unknown>;
         res.json = undefined;
       }
-      const exec = new LuaExec();
-      exec.req = new ProxyRequestView(forward, facts);
-      exec.resp = new ProxyResponseView(res);
-      exec.fetch = fetchForLua;
       try {
-        const pending = script.run('post', exec);
+        const pending = runEntry(
+          script,
+          'post',
+          new ProxyRequestView(forward, facts),
+          new ProxyResponseView(res),
+        );
         if (pending) await pending;
       } catch (err) {
         return proxyFailure(script, 'post', err);
@@ -388,11 +403,8 @@ export const luaBackendModule: FeatureModule = {
       let forward = breq;
       if (hasPre) {
         const view = new BackendRequestView(breq, host);
-        const exec = new LuaExec();
-        exec.req = view;
-        exec.fetch = fetchForLua;
         try {
-          const pending = script.run('pre', exec);
+          const pending = runEntry(script, 'pre', view);
           if (pending) await pending;
         } catch (err) {
           throw backendFailure(script, 'pre', err);
@@ -403,12 +415,13 @@ export const luaBackendModule: FeatureModule = {
         ? { status: 200, headers: {}, body: Buffer.alloc(0), data: noop ? undefined : {} }
         : await next(forward);
       if (!hasPost) return res;
-      const exec = new LuaExec();
-      exec.req = new BackendRequestView(forward, host);
-      exec.resp = new BackendResponseView(res, noop);
-      exec.fetch = fetchForLua;
       try {
-        const pending = script.run('post', exec);
+        const pending = runEntry(
+          script,
+          'post',
+          new BackendRequestView(forward, host),
+          new BackendResponseView(res, noop),
+        );
         if (pending) await pending;
       } catch (err) {
         throw backendFailure(script, 'post', err);

@@ -4,6 +4,8 @@
 
 import { splitMovePaths } from '../flatmap.js';
 import type { BackendManipulation, FlatmapOp } from '../index.js';
+import { buildPathTree, mappingRenames, type PathTree } from '../manipulation.js';
+import { splitPath } from '../paths.js';
 
 export interface EndpointTransformPlan {
   /** Backends in config order; a part's `index` refers to this list. */
@@ -142,10 +144,6 @@ class Block {
   }
 }
 
-function splitPath(path: string): string[] {
-  return path.split('.');
-}
-
 function emitPath(block: Block, segments: string[], wildcards: boolean): number {
   const at = block.reserve(1 + segments.length);
   block.set(at, segments.length);
@@ -154,35 +152,6 @@ function emitPath(block: Block, segments: string[], wildcards: boolean): number 
     else block.setRef(at + 1 + i, block.key(seg));
   });
   return at;
-}
-
-/** key → true (keep/remove the whole value) or a subtree of nested paths. */
-type PathTree = Map<string, PathTree | true>;
-
-/** The reference's buildPathTree (src/transform/manipulation.ts): a broader entry wins, in any order. */
-function buildPathTree(paths: readonly string[]): PathTree {
-  const root: PathTree = new Map();
-  for (const path of paths) {
-    const segments = splitPath(path);
-    let node = root;
-    for (let i = 0; i < segments.length; i++) {
-      const seg = segments[i];
-      const existing = node.get(seg);
-      if (existing === true) break;
-      if (i === segments.length - 1) {
-        node.set(seg, true);
-        break;
-      }
-      if (existing === undefined) {
-        const sub: PathTree = new Map();
-        node.set(seg, sub);
-        node = sub;
-      } else {
-        node = existing;
-      }
-    }
-  }
-  return root;
 }
 
 /** [count, filter lo, filter hi, (key, subtree or 0)…]: the filter has bit (hash >>> 26) per key. */
@@ -205,18 +174,9 @@ function emitPathTree(block: Block, tree: PathTree): number {
   return at;
 }
 
-/**
- * The reference's compileMapping renames (first segment on both sides, a later entry for the same
- * source wins, identity renames dropped) as [pairs: (from, target index)…][targets: key…].
- */
+/** The reference's mapping renames as [pairs: (from, target index)…][targets: key…]. */
 function emitMapping(block: Block, mapping: Readonly<Record<string, string>>): number | undefined {
-  const renames = new Map<string, string>();
-  for (const from of Object.keys(mapping)) {
-    const to = mapping[from];
-    if (typeof to !== 'string') continue;
-    renames.set(splitPath(from)[0], splitPath(to)[0]);
-  }
-  for (const [from, to] of renames) if (from === to) renames.delete(from);
+  const renames = mappingRenames(mapping);
   if (renames.size === 0) return undefined;
   const targets = [...new Set(renames.values())];
   const pairs = [...renames.entries()];
