@@ -443,6 +443,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
         max_payload: I,
         remove_extra_slash: B,
       },
+      // gw's request body limit, which neither krakend-schema nor gw's router schema lists
       appended: { max_payload_size: I },
     }),
   ),
@@ -461,6 +462,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
             ['data', 'strategy'],
           ),
         },
+        // a backend's, in krakend-schema; shadow_timeout is gw's alone
         omit: ['shadow', 'shadow_timeout'],
       }),
     ),
