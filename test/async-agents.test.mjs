@@ -467,6 +467,46 @@ describe('gw check: async agents', () => {
     assert.match(r.out, /\$\.async_agent\[0\]\.backend: an agent needs at least one backend/);
   });
 
+  test("the driver's queue settings are krakend-amqp's queueCfg, as the consumer backend's: a wrong one gets the same answer in both", async () => {
+    const wrong = {
+      name: 1,
+      exchange: true,
+      durable: 'yes',
+      delete: 0,
+      exclusive: [],
+      no_wait: {},
+      no_local: 'no',
+      prefetch_count: -1,
+      prefetch_size: 'big',
+      auto_ack: 1,
+      nack_discard: 'x',
+    };
+    const cfg = base({ 'async/amqp': { ...driver, ...wrong } });
+    cfg.endpoints = [
+      {
+        endpoint: '/c',
+        backend: [
+          {
+            host: ['amqp://guest:guest@localhost:5672'],
+            disable_host_sanitize: true,
+            extra_config: { 'backend/amqp/consumer': { routing_key: ['#'], ...wrong } },
+          },
+        ],
+      },
+    ];
+    const r = await check(cfg);
+    assert.equal(r.code, 1);
+    const answers = (prefix) =>
+      r.out
+        .split('\n')
+        .filter((l) => l.includes(prefix))
+        .map((l) => l.replace(prefix, 'QUEUE'));
+    const agent = answers('$.async_agent[0].extra_config["async/amqp"]');
+    const consumer = answers('$.endpoints[0].backend[0].extra_config["backend/amqp/consumer"]');
+    assert.equal(agent.length, Object.keys(wrong).length, r.out);
+    assert.deepEqual(agent, consumer);
+  });
+
   test('gw run refuses an invalid agent (exit 1) rather than serving without it', async () => {
     const r = await runGw(['run', '-c', writeConfig(base({}))]);
     assert.equal(r.code, 1);

@@ -4,9 +4,11 @@
 // krakend-schema v2.13 (src/config/lint-schema.ts): unknown keys, required fields, types and
 // enums, in the core objects and in every CE namespace. Real `gw check`, real files.
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ROOT, runGw, writeConfig } from './helpers/gateway.mjs';
+import { ROOT, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
 
 const backend = (extra = {}) => ({ host: ['http://127.0.0.1:9'], url_pattern: '/x', ...extra });
 const endpoint = (extra = {}) => ({ endpoint: '/x', backend: [backend()], ...extra });
@@ -222,4 +224,81 @@ test('long namespace names are linted as their short ones (krakend-ce cmd/kraken
   assert.deepEqual(r.errors, [
     'ERROR  $.extra_config.router.return_error_mgs: unknown property "return_error_mgs" (did you mean "return_error_msg"?)',
   ]);
+});
+
+/** The import specifiers a gw process resolved (test/helpers/import-watch.mjs), read by `readLog()`. */
+function importWatch() {
+  const log = join(tmpdir(), `gw-imports-${process.pid}-${Math.random().toString(36).slice(2)}.log`);
+  writeFileSync(log, '');
+  return {
+    env: {
+      GW_IMPORT_LOG: log,
+      NODE_OPTIONS: `--import=${join(ROOT, 'test', 'helpers', 'import-watch.mjs')}`,
+    },
+    readLog: () => readFileSync(log, 'utf8').split('\n'),
+  };
+}
+
+test('`gw run` never loads the lint schema, though the modules it builds on load (only `check --lint` does)', async () => {
+  // The namespaces whose settings the lint schema builds on (AMQP, JOSE, Lua, CEL, GraphQL, Pub/Sub).
+  const cfg = config({
+    endpoints: [
+      endpoint({
+        endpoint: '/secured',
+        extra_config: {
+          'auth/validator': { alg: 'RS256', jwk_url: 'https://127.0.0.1:9/jwk' },
+          'modifier/lua-endpoint': { pre: 'local x = 1' },
+          'validation/cel': [{ check_expr: 'true' }],
+        },
+        backend: [
+          backend({
+            extra_config: { 'backend/graphql': { type: 'query', query: '{ a }' } },
+          }),
+        ],
+      }),
+      endpoint({
+        endpoint: '/queue',
+        backend: [
+          {
+            host: ['amqp://guest:guest@127.0.0.1:9'],
+            disable_host_sanitize: true,
+            extra_config: { 'backend/amqp/consumer': { name: 'q', exchange: 'ex', routing_key: ['#'] } },
+          },
+          {
+            host: ['nats://127.0.0.1:9'],
+            disable_host_sanitize: true,
+            extra_config: { 'backend/pubsub/publisher': { topic_url: 't' } },
+          },
+        ],
+      }),
+    ],
+  });
+  const running = importWatch();
+  const gw = await startGateway(cfg, { env: running.env, startTimeoutMs: 30000 });
+  await gw.stop();
+  const loaded = running.readLog();
+  for (const shared of [
+    'amqp-settings.js',
+    'jose-settings.js',
+    'settings.js',
+    'cel-settings.js',
+    'transports.js',
+  ])
+    assert.ok(
+      loaded.some((l) => l.endsWith(`/${shared}`)),
+      `gw run loads ${shared}:\n${loaded.join('\n')}`,
+    );
+  assert.deepEqual(
+    loaded.filter((l) => /(^|\/)lint(-schema)?\.js$/.test(l)),
+    [],
+    'gw run resolved the lint modules',
+  );
+
+  const checking = importWatch();
+  const checked = await runGw(['check', '--lint', '-c', writeConfig(cfg)], { env: checking.env });
+  assert.equal(checked.code, 0, checked.stderr);
+  assert.ok(
+    checking.readLog().some((l) => l.endsWith('/lint-schema.js')),
+    'check --lint loads the lint schema',
+  );
 });

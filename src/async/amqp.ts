@@ -17,33 +17,10 @@
 //   `connection.max_retries` per outage (lura: the agent's restart loop with the same settings).
 
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { queueIssues } from '../backends/amqp.js';
-import { AmqpLink, declareQueue, maxRetriesOf, type QueueSettings } from '../backends/amqp-link.js';
+import { AmqpLink, declareQueue, maxRetriesOf } from '../backends/amqp-link.js';
+import { type AgentAmqpSettings, AMQP_AGENT_SCHEMA, queueIssues } from '../backends/amqp-settings.js';
 import { backoffByName } from '../backends/backoff.js';
 import type { AgentDriver, AgentRuntime, CompileContext, ConfigIssue, FeatureModule } from '../types.js';
-
-interface AgentAmqpSettings extends QueueSettings {
-  host?: string;
-}
-
-const schema = {
-  type: 'object',
-  required: ['host', 'name', 'exchange'],
-  properties: {
-    host: { type: 'string' },
-    name: { type: 'string' },
-    exchange: { type: 'string' },
-    durable: { type: 'boolean' },
-    delete: { type: 'boolean' },
-    exclusive: { type: 'boolean' },
-    no_wait: { type: 'boolean' },
-    no_local: { type: 'boolean' },
-    prefetch_count: { type: 'integer', minimum: 0 },
-    prefetch_size: { type: 'integer', minimum: 0 },
-    auto_ack: { type: 'boolean' },
-    nack_discard: { type: 'boolean' },
-  },
-};
 
 /** Held before the nack of the n-th failure in a row: 100 ms doubling, at most 5 s. */
 export function failureHoldMs(failuresInARow: number): number {
@@ -207,7 +184,7 @@ class AmqpAgent implements AgentDriver {
 
 export const asyncAmqpModule: FeatureModule = {
   namespace: 'async/amqp',
-  schema,
+  schema: AMQP_AGENT_SCHEMA,
   validate(cfg, path): ConfigIssue[] {
     const s = cfg as AgentAmqpSettings;
     const out = queueIssues(s, path);

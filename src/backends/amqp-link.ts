@@ -11,6 +11,7 @@
 
 import type { Channel, ChannelModel, ConfirmChannel } from 'amqplib';
 import type { Logger } from 'pino';
+import type { QueueSettings } from './amqp-settings.js';
 import type { Backoff } from './backoff.js';
 
 export interface LinkOptions {
@@ -135,23 +136,6 @@ export class AmqpLink {
     if (ch !== null) await ch.close().catch(() => {});
     if (model !== null) await model.close().catch(() => {});
   }
-}
-
-/** The queue and exchange settings shared by krakend-amqp's consumer, producer and agent (queueCfg). */
-export interface QueueSettings {
-  name?: string;
-  exchange?: string;
-  durable?: boolean;
-  delete?: boolean;
-  exclusive?: boolean;
-  no_wait?: boolean;
-  no_local?: boolean;
-  prefetch_count?: number;
-  prefetch_size?: number;
-  auto_ack?: boolean;
-  nack_discard?: boolean;
-  backoff_strategy?: string;
-  max_retries?: number;
 }
 
 /**

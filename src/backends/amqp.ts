@@ -27,99 +27,19 @@ import type {
   BackendRequest,
   BackendResponse,
   CompileContext,
-  ConfigIssue,
   FeatureModule,
 } from '../types.js';
-import { AmqpLink, declareExchange, declareQueue, maxRetriesOf, type QueueSettings } from './amqp-link.js';
-import { BACKOFF_STRATEGIES, backoffByName } from './backoff.js';
+import { AmqpLink, declareExchange, declareQueue, maxRetriesOf } from './amqp-link.js';
+import {
+  AMQP_CONSUMER_SCHEMA,
+  AMQP_PRODUCER_SCHEMA,
+  type ConsumerSettings,
+  type ProducerSettings,
+  type QueueSettings,
+  queueIssues,
+} from './amqp-settings.js';
+import { backoffByName } from './backoff.js';
 import { Mailbox } from './mailbox.js';
-
-export interface ConsumerSettings extends QueueSettings {
-  routing_key?: string[];
-}
-
-export interface ProducerSettings extends QueueSettings {
-  routing_key?: string;
-  static_routing_key?: boolean;
-  mandatory?: boolean;
-  immediate?: boolean;
-  exp_key?: string;
-  reply_to_key?: string;
-  msg_id_key?: string;
-  priority_key?: string;
-}
-
-const queueProperties = {
-  name: { type: 'string' },
-  exchange: { type: 'string' },
-  durable: { type: 'boolean' },
-  delete: { type: 'boolean' },
-  exclusive: { type: 'boolean' },
-  no_wait: { type: 'boolean' },
-  no_local: { type: 'boolean' },
-  prefetch_count: { type: 'integer', minimum: 0 },
-  prefetch_size: { type: 'integer', minimum: 0 },
-  backoff_strategy: { type: 'string' },
-  max_retries: { type: 'integer' },
-};
-
-const consumerSchema = {
-  type: 'object',
-  required: ['name', 'exchange'],
-  properties: {
-    ...queueProperties,
-    routing_key: { type: 'array', items: { type: 'string' } },
-    auto_ack: { type: 'boolean' },
-    nack_discard: { type: 'boolean' },
-  },
-};
-
-const producerSchema = {
-  type: 'object',
-  required: ['name', 'exchange'],
-  properties: {
-    ...queueProperties,
-    routing_key: { type: 'string' },
-    static_routing_key: { type: 'boolean' },
-    mandatory: { type: 'boolean' },
-    immediate: { type: 'boolean' },
-    exp_key: { type: 'string' },
-    reply_to_key: { type: 'string' },
-    msg_id_key: { type: 'string' },
-    priority_key: { type: 'string' },
-  },
-};
-
-/** Checks shared by the AMQP namespaces (the backend's host, the strategy name, unsupported flags). */
-export function queueIssues(cfg: QueueSettings, path: string): ConfigIssue[] {
-  const out: ConfigIssue[] = [];
-  if (cfg.backoff_strategy !== undefined && !BACKOFF_STRATEGIES.includes(cfg.backoff_strategy.toLowerCase()))
-    out.push({
-      path: `${path}.backoff_strategy`,
-      message: `unknown strategy "${cfg.backoff_strategy}": a constant 1 s delay is used (strategies: ${BACKOFF_STRATEGIES.join(', ')})`,
-      severity: 'warning',
-    });
-  if ((cfg.prefetch_size ?? 0) > 0)
-    out.push({
-      path: `${path}.prefetch_size`,
-      message: 'RabbitMQ does not implement a prefetch size: ignored (prefetch_count applies)',
-      severity: 'warning',
-    });
-  return out;
-}
-
-/** The AMQP URL of a backend: its first host, as krakend-amqp dials it. */
-export function amqpHostIssues(host: unknown, path: string): ConfigIssue[] {
-  const first = Array.isArray(host) ? host[0] : undefined;
-  if (typeof first !== 'string' || !/^amqps?:\/\//i.test(first) || !URL.canParse(first))
-    return [
-      {
-        path,
-        message: `expected the broker's URL as the backend's first host ("host": ["amqp://guest:guest@rabbitmq:5672"]), found ${JSON.stringify(first ?? null)}`,
-      },
-    ];
-  return [];
-}
 
 /** The broker is not reachable now: the request fails at once, as krakend-amqp's does. */
 export class ConnectionUnavailable extends UpstreamError {
@@ -332,14 +252,14 @@ function producerStage(cfg: ProducerSettings, ctx: CompileContext): BackendMiddl
 
 export const amqpConsumerModule: FeatureModule = {
   namespace: 'backend/amqp/consumer',
-  schema: consumerSchema,
+  schema: AMQP_CONSUMER_SCHEMA,
   validate: (cfg, path) => queueIssues(cfg as ConsumerSettings, path),
   backend: (cfg, ctx) => consumerStage(cfg as ConsumerSettings, ctx),
 };
 
 export const amqpProducerModule: FeatureModule = {
   namespace: 'backend/amqp/producer',
-  schema: producerSchema,
+  schema: AMQP_PRODUCER_SCHEMA,
   validate(cfg, path) {
     const out = queueIssues(cfg as ProducerSettings, path);
     if ((cfg as ProducerSettings).immediate === true)

@@ -175,20 +175,23 @@ export function validateGraphql(cfg: unknown, path: string): ConfigIssue[] {
   return compileIssues(() => compileGraphql(cfg, path), path);
 }
 
+/** The `backend/graphql` settings (also the base of `check --lint`'s, src/config/lint-schema.ts). */
+export const GRAPHQL_SCHEMA = {
+  type: 'object',
+  properties: {
+    type: { enum: ['query', 'mutation'] },
+    query: { type: 'string' },
+    query_path: { type: 'string' },
+    variables: { type: 'object' },
+    operationName: { type: 'string' },
+    method: { enum: ['GET', 'POST', 'get', 'post'] },
+  },
+  required: ['type'],
+};
+
 export const graphqlModule: FeatureModule = {
   namespace: 'backend/graphql',
-  schema: {
-    type: 'object',
-    properties: {
-      type: { enum: ['query', 'mutation'] },
-      query: { type: 'string' },
-      query_path: { type: 'string' },
-      variables: { type: 'object' },
-      operationName: { type: 'string' },
-      method: { enum: ['GET', 'POST', 'get', 'post'] },
-    },
-    required: ['type'],
-  },
+  schema: GRAPHQL_SCHEMA,
   bytesOnly: true,
   validate: (cfg, path) => validateGraphql(cfg, path),
   backend(cfg: unknown, ctx: CompileContext): BackendMiddleware {

@@ -30,7 +30,7 @@ import { ConnectionUnavailable, QueueConsumer } from './amqp.js';
 import { AmqpLink } from './amqp-link.js';
 import { backoffByName } from './backoff.js';
 import { Mailbox } from './mailbox.js';
-import { pubsubTarget } from './transports.js';
+import { PUBSUB_PUBLISHER_SCHEMA, PUBSUB_SUBSCRIBER_SCHEMA, pubsubTarget } from './transports.js';
 
 const EMPTY = Buffer.alloc(0);
 const NATS_KEEP = 10_000;
@@ -215,20 +215,12 @@ function publisherStage(cfg: { topic_url?: string }, ctx: CompileContext): Backe
 
 export const pubsubSubscriberModule: FeatureModule = {
   namespace: 'backend/pubsub/subscriber',
-  schema: {
-    type: 'object',
-    required: ['subscription_url'],
-    properties: { subscription_url: { type: 'string' } },
-  },
+  schema: PUBSUB_SUBSCRIBER_SCHEMA,
   backend: (cfg, ctx) => subscriberStage(cfg as { subscription_url?: string }, ctx),
 };
 
 export const pubsubPublisherModule: FeatureModule = {
   namespace: 'backend/pubsub/publisher',
-  schema: {
-    type: 'object',
-    required: ['topic_url'],
-    properties: { topic_url: { type: 'string' } },
-  },
+  schema: PUBSUB_PUBLISHER_SCHEMA,
   backend: (cfg, ctx) => publisherStage(cfg as { topic_url?: string }, ctx),
 };

@@ -30,6 +30,18 @@ const SUPPORTED = 'supported: "nats://" (NATS_SERVER_URL) and "rabbit://" (RABBI
 export const PUBSUB_NAMESPACES = ['backend/pubsub/publisher', 'backend/pubsub/subscriber'];
 export const AMQP_NAMESPACES = ['backend/amqp/consumer', 'backend/amqp/producer'];
 
+/** The `backend/pubsub/*` settings (also the base of `check --lint`'s, src/config/lint-schema.ts). */
+export const PUBSUB_PUBLISHER_SCHEMA = {
+  type: 'object',
+  required: ['topic_url'],
+  properties: { topic_url: { type: 'string' } },
+};
+export const PUBSUB_SUBSCRIBER_SCHEMA = {
+  type: 'object',
+  required: ['subscription_url'],
+  properties: { subscription_url: { type: 'string' } },
+};
+
 const isObj = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 

@@ -2,10 +2,41 @@
 // core objects and in each CE namespace (plus the Enterprise ones gw implements), with its type,
 // its allowed values and the fields it requires. Written from the facts of krakend-schema v2.13
 // (`krakend/krakend-schema`, folder `v2.13/`), in gw's own compact notation; where gw reads more
-// than KrakenD's schema lists, the extra fields are added at the end. Compiled only by
-// `check --lint` (src/config/lint.ts): `gw run` never loads this file.
+// than KrakenD's schema lists, the extra fields are added. Compiled only by `check --lint`
+// (src/config/lint.ts): `gw run` never loads this file.
+//
+// Where gw declares a namespace's settings itself (the core's src/config/schema.ts, a module's
+// schema or field table), the lint entry is built on that declaration (`closedFrom`) and only
+// adds what krakend-schema says beyond it: the object closed to other keys, enumerations, the
+// fields gw does not read. gw's own check runs first, and a lint finding at a path it already
+// reported is left out (lint.ts), so gw's bounds need not be repeated here.
+
+import { AMQP_CONSUMER_SCHEMA, AMQP_PRODUCER_SCHEMA } from '../backends/amqp-settings.js';
+import { BACKOFF_STRATEGIES } from '../backends/backoff.js';
+import { GRAPHQL_SCHEMA } from '../backends/graphql.js';
+import { PUBSUB_PUBLISHER_SCHEMA, PUBSUB_SUBSCRIBER_SCHEMA } from '../backends/transports.js';
+import { LUA_SCHEMA } from '../modifiers/lua/settings.js';
+import {
+  type FieldKind,
+  JWS_ALGORITHMS,
+  KEY_IDENTIFY_STRATEGIES,
+  SCOPES_MATCHERS,
+  VALIDATOR_TYPED_FIELDS,
+} from '../security/jose-settings.js';
+import { CEL_SCHEMA } from '../validation/cel-settings.js';
+import {
+  backendHttpSchema,
+  backendSchema,
+  ENDPOINT_DURATIONS,
+  endpointSchema,
+  proxySchema,
+  ROOT_DURATIONS,
+  rootSchema,
+  routerSchema,
+} from './schema.js';
 
 type Schema = Record<string, unknown>;
+type Fields = Record<string, Schema>;
 export type Level = 'service' | 'endpoint' | 'backend';
 export type ByLevel = Partial<Record<Level, Schema>>;
 
@@ -49,7 +80,7 @@ function map(values: Schema): Schema {
   return { type: 'object', additionalProperties: values, expected: 'an object' };
 }
 /** An object whose fields are all known: any other key (but a comment) is an error. */
-function obj(properties: Record<string, Schema>, required: string[] = []): Schema {
+function obj(properties: Fields, required: string[] = []): Schema {
   return {
     type: 'object',
     properties,
@@ -60,7 +91,7 @@ function obj(properties: Record<string, Schema>, required: string[] = []): Schem
   };
 }
 /** An object KrakenD's schema leaves open to other keys. */
-function open(properties: Record<string, Schema>, required: string[] = []): Schema {
+function open(properties: Fields, required: string[] = []): Schema {
   return { type: 'object', properties, required, expected: 'an object' };
 }
 function on(levels: Level[], schema: Schema): ByLevel {
@@ -68,46 +99,129 @@ function on(levels: Level[], schema: Schema): ByLevel {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Building on gw's own declarations.
+
+/**
+ * The lint view of a field gw declares in JSON schema: the same type (and enumeration) in this
+ * file's notation. gw's bounds and patterns stay with gw's check, which reports them first.
+ */
+function lintField(s: Schema): Schema {
+  if (Array.isArray(s.enum)) return en(...(s.enum as Array<string | number>));
+  switch (s.type) {
+    case 'string':
+      return S;
+    case 'boolean':
+      return B;
+    case 'integer':
+      return I;
+    case 'number':
+      return N;
+    case 'array':
+      return arr(lintField((s.items ?? {}) as Schema));
+    case 'object':
+      if (s.properties !== undefined)
+        return obj(lintFields(s.properties as Fields), (s.required ?? []) as string[]);
+      if (s.additionalProperties !== undefined) return map(lintField(s.additionalProperties as Schema));
+      return OBJ;
+  }
+  throw new Error(`lint-schema: no lint view of ${JSON.stringify(s)}`);
+}
+
+function lintFields(properties: Fields): Fields {
+  return Object.fromEntries(Object.entries(properties).map(([k, s]) => [k, lintField(s)]));
+}
+
+/** Fields in alphabetical order, as krakend-schema lists them (the order of lint-only findings). */
+function alphabetical(fields: Fields): Fields {
+  return Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+interface Refinement {
+  /** What krakend-schema says beyond gw's declaration (a field of gw's replaced, or one added). */
+  fields?: Fields;
+  /** gw's fields krakend-schema does not know (the lint calls them unknown). */
+  omit?: string[];
+  /** gw's fields to keep, when they are a few of many. */
+  only?: string[];
+  /** Required beyond gw's own required fields. */
+  required?: string[];
+  /** Fields gw reads that neither krakend-schema nor gw's declaration lists, after the others. */
+  appended?: Fields;
+}
+
+function refinedFields(declared: Schema, r: Refinement): Fields {
+  const own = Object.entries(declared.properties as Fields).filter(
+    ([k]) => !r.omit?.includes(k) && (r.only === undefined || r.only.includes(k)) && !(k in (r.fields ?? {})),
+  );
+  return { ...alphabetical({ ...lintFields(Object.fromEntries(own)), ...r.fields }), ...r.appended };
+}
+
+function refinedRequired(declared: Schema, r: Refinement): string[] {
+  const own = ((declared.required ?? []) as string[]).filter((k) => !r.omit?.includes(k));
+  return [...new Set([...own, ...(r.required ?? [])])];
+}
+
+/** An object gw declares (`declared`: its JSON schema), closed and refined by krakend-schema. */
+function closedFrom(declared: Schema, r: Refinement = {}): Schema {
+  return obj(refinedFields(declared, r), refinedRequired(declared, r));
+}
+
+/** The same, left open to other keys as krakend-schema leaves it. */
+function openFrom(declared: Schema, r: Refinement = {}): Schema {
+  return open(refinedFields(declared, r), refinedRequired(declared, r));
+}
+
+const KINDS: Record<FieldKind, Schema> = { string: S, 'string[]': arr(S), boolean: B };
+function typedFields(table: Readonly<Record<string, FieldKind>>): Fields {
+  return Object.fromEntries(Object.entries(table).map(([k, kind]) => [k, KINDS[kind]]));
+}
+
+function durations(keys: string[]): Fields {
+  return Object.fromEntries(keys.map((k) => [k, D]));
+}
+
+// ---------------------------------------------------------------------------------------------
 // The core objects (krakend-schema `_root.json`, `endpoint.json`, `backend.json`, `tls.json`,
-// `client_tls.json`). extra_config is checked namespace by namespace (NAMESPACE_SCHEMAS below);
-// async_agent is left to its own check.
+// `client_tls.json`), on src/config/schema.ts. extra_config is checked namespace by namespace
+// (NAMESPACE_SCHEMAS below); async_agent is left to its own check.
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
 const TLS_VERSIONS = en('SSL3.0', 'TLS10', 'TLS11', 'TLS12', 'TLS13');
 const CURVES = arr(en(23, 24, 25));
+const CLIENT_CERTS = arr(obj({ certificate: S, private_key: S }, ['certificate', 'private_key']));
 
-export const BACKEND_LINT: Schema = obj(
-  {
-    allow: arr(S),
-    deny: arr(S),
-    disable_host_sanitize: B,
+/** A client's TLS settings (`client_tls.json`); `caCerts` and `cipherSuites` as each use types them. */
+function clientTls(caCerts: Schema, cipherSuites: Schema): Schema {
+  return obj({
+    allow_insecure_connections: B,
+    ca_certs: caCerts,
+    cipher_suites: cipherSuites,
+    client_certs: CLIENT_CERTS,
+    curve_preferences: CURVES,
+    disable_system_ca_pool: B,
+    max_version: TLS_VERSIONS,
+    min_version: TLS_VERSIONS,
+  });
+}
+
+export const BACKEND_LINT: Schema = closedFrom(backendSchema, {
+  fields: {
     encoding: en('json', 'safejson', 'fast-json', 'xml', 'rss', 'string', 'no-op', 'yaml'),
-    extra_config: OBJ,
-    group: S,
-    host: arr(S),
-    input_headers: arr(S),
-    input_query_strings: arr(S),
-    is_collection: B,
-    mapping: map(S),
     method: en(...METHODS, 'OPTIONS', 'HEAD', 'CONNECT', 'TRACE'),
     sd: en('static', 'dns', 'dns-shared'),
-    sd_scheme: S,
-    target: S,
-    url_pattern: S,
   },
+  // the backend timeout is gw's and Lura's, not krakend-schema's; whitelist and blacklist are
+  // version 2's (gw's check names their version 3 spelling)
+  omit: ['timeout', 'whitelist', 'blacklist'],
   // url_pattern is required by krakend-schema; lint.ts lets a backend whose transport lives in
   // its extra_config (AMQP, Pub/Sub, Lambda…) go without it, as those pages show.
-);
+});
 
-export const ENDPOINT_LINT: Schema = obj(
-  {
+export const ENDPOINT_LINT: Schema = closedFrom(endpointSchema, {
+  fields: {
+    ...durations(ENDPOINT_DURATIONS),
     backend: arr(BACKEND_LINT),
-    cache_ttl: D,
     concurrent_calls: int(1, 5),
-    endpoint: S,
-    extra_config: OBJ,
-    input_headers: arr(S),
-    input_query_strings: arr(S),
     method: en(...METHODS),
     output_encoding: en(
       'json',
@@ -119,54 +233,21 @@ export const ENDPOINT_LINT: Schema = obj(
       'string',
       'no-op',
     ),
-    timeout: D,
   },
-  ['endpoint', 'backend'],
-);
+  omit: ['headers_to_pass', 'querystring_params'],
+  required: ['backend'],
+});
 
-export const ROOT_LINT: Schema = obj(
-  {
+export const ROOT_LINT: Schema = closedFrom(rootSchema, {
+  fields: {
+    ...durations(ROOT_DURATIONS),
     async_agent: ANY,
-    cache_ttl: D,
-    client_tls: obj({
-      allow_insecure_connections: B,
-      ca_certs: arr(S),
-      cipher_suites: arr(I),
-      client_certs: arr(obj({ certificate: S, private_key: S }, ['certificate', 'private_key'])),
-      curve_preferences: CURVES,
-      disable_system_ca_pool: B,
-      max_version: TLS_VERSIONS,
-      min_version: TLS_VERSIONS,
-    }),
-    debug_endpoint: B,
-    dialer_fallback_delay: D,
-    dialer_keep_alive: D,
-    dialer_timeout: D,
-    disable_compression: B,
-    disable_keep_alives: B,
-    disable_rest: B,
-    dns_cache_ttl: D,
-    echo_endpoint: B,
+    client_tls: clientTls(arr(S), arr(I)),
     endpoints: arr(ENDPOINT_LINT),
-    expect_continue_timeout: D,
-    extra_config: OBJ,
-    host: arr(S),
-    idle_connection_timeout: D,
-    idle_timeout: D,
-    listen_ip: S,
-    max_header_bytes: I,
-    max_idle_connections: I,
-    max_idle_connections_per_host: I,
     max_shutdown_wait_time: D,
-    name: S,
     output_encoding: en('json', 'fast-json', 'json-collection', 'xml', 'negotiate', 'string', 'no-op'),
     plugin: open({ pattern: S, folder: S }, ['pattern', 'folder']),
     port: int(0, 65535),
-    read_header_timeout: D,
-    read_timeout: D,
-    response_header_timeout: D,
-    sequential_start: B,
-    timeout: D,
     tls: obj({
       ca_certs: arr(S),
       cipher_suites: arr(I),
@@ -182,12 +263,167 @@ export const ROOT_LINT: Schema = obj(
       private_key: S,
       prefer_server_cipher_suites: B,
     }),
-    use_h2c: B,
     version: en(3),
-    write_timeout: D,
   },
-  ['version'],
+  // $schema is a comment key; allow_insecure_connections is version 2's (client_tls has it)
+  omit: ['$schema', 'allow_insecure_connections'],
+});
+
+// ---------------------------------------------------------------------------------------------
+// Pieces several namespaces share.
+
+/** krakend-jose's algorithms and the TLS suites of its key client (`auth/validator`, `auth/signer`). */
+const JOSE_KEY_FIELDS: Fields = {
+  alg: en(...JWS_ALGORITHMS),
+  cipher_suites: arr(
+    en(
+      5,
+      10,
+      47,
+      53,
+      60,
+      156,
+      157,
+      49159,
+      49161,
+      49162,
+      49169,
+      49170,
+      49171,
+      49172,
+      49187,
+      49191,
+      49199,
+      49195,
+      49200,
+      49196,
+      52392,
+      52393,
+    ),
+  ),
+  cypher_key: S,
+  disable_jwk_security: B,
+  jwk_fingerprints: arr(S),
+  jwk_local_ca: S,
+  jwk_local_path: S,
+  jwk_url: S,
+  leeway: D,
+  secret_url: S,
+};
+
+const LUA = closedFrom(LUA_SCHEMA);
+
+/** The rate-limit strategies: krakend-schema's, and the `jwt` one of the Enterprise pages gw reads. */
+const RATE_LIMIT_STRATEGY = en('ip', 'header', 'param', 'jwt');
+
+const RATE_LIMIT = obj({
+  capacity: I,
+  cleanup_period: D,
+  cleanup_threads: I,
+  client_capacity: I,
+  client_max_rate: N,
+  every: D,
+  key: S,
+  max_rate: N,
+  num_shards: I,
+  strategy: RATE_LIMIT_STRATEGY,
+});
+
+const REDIS_RATE_LIMIT = open({
+  capacity: I,
+  client_capacity: I,
+  client_max_rate: N,
+  connection_name: S,
+  connection_pool: S,
+  every: D,
+  key: S,
+  max_rate: N,
+  on_failure_allow: B,
+  strategy: RATE_LIMIT_STRATEGY,
+  // the other pool spelling the Redis pages use
+  redis_instance: S,
+});
+
+const IP_FILTER = obj(
+  {
+    CIDR: arr(S),
+    allow: B,
+    client_ip_headers: arr(S),
+    trusted_proxies: arr(S),
+  },
+  ['CIDR', 'allow'],
 );
+
+const LOG_LEVEL = en('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL');
+const BACKEND_LOGGING = obj({
+  custom_format: S,
+  log_with_level: LOG_LEVEL,
+  no_value: S,
+  prefix: S,
+});
+
+/** OpenTelemetry's attributes: a key and a value each (both required in the backend layer's). */
+const ATTRIBUTES = arr(obj({ key: S, value: S }));
+const REQUIRED_ATTRIBUTES = arr(obj({ key: S, value: S }, ['key', 'value']));
+
+const OTEL_BACKEND_LAYER = obj({
+  metrics: obj({
+    detailed_connection: B,
+    disable_stage: B,
+    read_payload: B,
+    round_trip: B,
+    static_attributes: REQUIRED_ATTRIBUTES,
+  }),
+  traces: obj({
+    detailed_connection: B,
+    disable_stage: B,
+    read_payload: B,
+    report_headers: B,
+    round_trip: B,
+    skip_headers: arr(S),
+    static_attributes: REQUIRED_ATTRIBUTES,
+  }),
+});
+
+const OTEL_PROXY_LAYER = obj({
+  disable_metrics: B,
+  disable_traces: B,
+  metrics_static_attributes: ATTRIBUTES,
+  report_headers: B,
+  skip_headers: arr(S),
+  traces_static_attributes: ATTRIBUTES,
+});
+
+/** A Redis connection (`redis.json`): a cluster's or a single pool's, with its own fields added. */
+function redisConnection(own: Fields, required: string[]): Schema {
+  return obj(
+    alphabetical({
+      ...own,
+      client_name: S,
+      conn_max_idle_time: D,
+      conn_max_life_time: D,
+      dial_timeout: D,
+      max_active_conns: I,
+      max_idle_conns: I,
+      max_retries: I,
+      max_retry_backoff: D,
+      min_idle_conns: I,
+      min_retry_backoff: D,
+      name: S,
+      opentelemetry: obj({
+        disable_metrics: B,
+        disable_traces: B,
+        traces_static_attributes: ATTRIBUTES,
+      }),
+      password: S,
+      pool_size: I,
+      pool_timeout: D,
+      tls: clientTls(arr(ANY), arr(ANY)),
+      user_name: S,
+    }),
+    required,
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // The namespaces, by the level(s) KrakenD reads them at (krakend-schema's
@@ -197,84 +433,42 @@ export const ROOT_LINT: Schema = obj(
 export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
   router: on(
     ['service'],
-    obj({
-      app_engine: B,
-      auto_options: B,
-      decompress_gzip: I,
-      disable_access_log: B,
-      disable_gzip: B,
-      disable_handle_method_not_allowed: B,
-      disable_health: B,
-      disable_path_decoding: B,
-      disable_redirect_fixed_path: B,
-      disable_redirect_trailing_slash: B,
-      error_body: obj({
-        '404': OBJ,
-        '405': OBJ,
-      }),
-      forwarded_by_client_ip: B,
-      health_path: S,
-      hide_version_header: B,
-      logger_skip_paths: arr(S),
-      max_multipart_memory: I,
-      max_payload: I,
-      remote_ip_headers: arr(S),
-      remove_extra_slash: B,
-      return_error_msg: B,
-      trusted_proxies: arr(S),
+    closedFrom(routerSchema, {
+      fields: {
+        decompress_gzip: I,
+        error_body: obj({
+          '404': OBJ,
+          '405': OBJ,
+        }),
+        max_payload: I,
+        remove_extra_slash: B,
+      },
+      // gw's request body limit, which neither krakend-schema nor gw's router schema lists
+      appended: { max_payload_size: I },
     }),
   ),
   proxy: {
     ...on(
       ['endpoint'],
-      obj({
-        combiner: S,
-        decompress_gzip: B,
-        flatmap_filter: arr(
-          obj(
+      closedFrom(proxySchema, {
+        fields: {
+          decompress_gzip: B,
+          max_payload: I,
+          static: obj(
             {
-              type: en('move', 'del', 'append'),
-              args: arr(S),
+              data: OBJ,
+              strategy: en('always', 'success', 'complete', 'errored', 'incomplete'),
             },
-            ['type', 'args'],
+            ['data', 'strategy'],
           ),
-        ),
-        max_payload: I,
-        sequential: B,
-        sequential_propagated_params: arr(S),
-        static: obj(
-          {
-            data: OBJ,
-            strategy: en('always', 'success', 'complete', 'errored', 'incomplete'),
-          },
-          ['data', 'strategy'],
-        ),
+        },
+        // a backend's, in krakend-schema; shadow_timeout is gw's alone
+        omit: ['shadow', 'shadow_timeout'],
       }),
     ),
-    ...on(
-      ['backend'],
-      obj({
-        flatmap_filter: arr(
-          obj(
-            {
-              type: en('move', 'del', 'append'),
-              args: arr(S),
-            },
-            ['type', 'args'],
-          ),
-        ),
-        shadow: B,
-      }),
-    ),
+    ...on(['backend'], closedFrom(proxySchema, { only: ['flatmap_filter', 'shadow'] })),
   },
-  'backend/http': on(
-    ['backend'],
-    open({
-      return_error_code: B,
-      return_error_details: S,
-      shadow: B,
-    }),
-  ),
+  'backend/http': on(['backend'], openFrom(backendHttpSchema)),
   // the service-level entry of krakend-schema is an open copy of this one: the cors.json fields
   // apply at both levels, closed, so a misspelt key is found
   'security/cors': on(
@@ -336,133 +530,31 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
     ),
     ...on(
       ['endpoint'],
-      obj({
-        alg: en(
-          'EdDSA',
-          'HS256',
-          'HS384',
-          'HS512',
-          'RS256',
-          'RS384',
-          'RS512',
-          'ES256',
-          'ES384',
-          'ES512',
-          'PS256',
-          'PS384',
-          'PS512',
-        ),
-        audience: arr(S),
-        auth_header_name: S,
-        cache: B,
-        cache_duration: I,
-        cipher_suites: arr(
-          en(
-            5,
-            10,
-            47,
-            53,
-            60,
-            156,
-            157,
-            49159,
-            49161,
-            49162,
-            49169,
-            49170,
-            49171,
-            49172,
-            49187,
-            49191,
-            49199,
-            49195,
-            49200,
-            49196,
-            52392,
-            52393,
-          ),
-        ),
-        cookie_key: S,
-        cypher_key: S,
-        disable_jwk_security: B,
-        failed_jwk_key_cooldown: D,
-        issuer: S,
-        jwk_fingerprints: arr(S),
-        jwk_local_ca: S,
-        jwk_local_path: S,
-        jwk_url: S,
-        key_identify_strategy: en('kid', 'x5t', 'x5t#S256', 'kid_x5t'),
-        leeway: D,
-        operation_debug: B,
-        propagate_claims: arr(arr(S)),
-        propagate_claims_preserve_array: B,
-        roles: arr(S),
-        roles_key: S,
-        roles_key_is_nested: B,
-        scopes: arr(S),
-        scopes_key: S,
-        scopes_matcher: en('any', 'all'),
-        secret_url: S,
-      }),
+      obj(
+        alphabetical({
+          ...JOSE_KEY_FIELDS,
+          ...typedFields(VALIDATOR_TYPED_FIELDS),
+          auth_header_name: S,
+          cache_duration: I,
+          failed_jwk_key_cooldown: D,
+          // krakend-schema also lists x5t#S256, which gw's check refuses
+          key_identify_strategy: en(...KEY_IDENTIFY_STRATEGIES, 'x5t#S256'),
+          propagate_claims: arr(arr(S)),
+          propagate_claims_preserve_array: B,
+          scopes_matcher: en(...SCOPES_MATCHERS),
+        }),
+      ),
     ),
   },
   'auth/signer': on(
     ['endpoint'],
     obj(
-      {
-        alg: en(
-          'EdDSA',
-          'HS256',
-          'HS384',
-          'HS512',
-          'RS256',
-          'RS384',
-          'RS512',
-          'ES256',
-          'ES384',
-          'ES512',
-          'PS256',
-          'PS384',
-          'PS512',
-        ),
-        cipher_suites: arr(
-          en(
-            5,
-            10,
-            47,
-            53,
-            60,
-            156,
-            157,
-            49159,
-            49161,
-            49162,
-            49169,
-            49170,
-            49171,
-            49172,
-            49187,
-            49191,
-            49199,
-            49195,
-            49200,
-            49196,
-            52392,
-            52393,
-          ),
-        ),
-        cypher_key: S,
-        disable_jwk_security: B,
+      alphabetical({
+        ...JOSE_KEY_FIELDS,
         full: B,
-        jwk_fingerprints: arr(S),
-        jwk_local_ca: S,
-        jwk_local_path: S,
-        jwk_url: S,
         keys_to_sign: arr(S),
         kid: S,
-        leeway: D,
-        secret_url: S,
-      },
+      }),
       ['alg', 'kid', 'keys_to_sign'],
     ),
   ),
@@ -498,21 +590,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
       ['client_id', 'client_secret', 'token_url'],
     ),
   ),
-  'qos/ratelimit/router': on(
-    ['endpoint'],
-    obj({
-      capacity: I,
-      cleanup_period: D,
-      cleanup_threads: I,
-      client_capacity: I,
-      client_max_rate: N,
-      every: D,
-      key: S,
-      max_rate: N,
-      num_shards: I,
-      strategy: en('ip', 'header', 'param'),
-    }),
-  ),
+  'qos/ratelimit/router': on(['endpoint'], RATE_LIMIT),
   'qos/ratelimit/proxy': on(
     ['backend'],
     obj(
@@ -545,100 +623,28 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
       shared: B,
     }),
   ),
-  'validation/cel': on(
-    ['endpoint', 'backend'],
-    arr(
-      obj(
-        {
-          check_expr: S,
-        },
-        ['check_expr'],
-      ),
-    ),
-  ),
+  'validation/cel': on(['endpoint', 'backend'], lintField(CEL_SCHEMA)),
   'validation/json-schema': on(['endpoint'], OBJ),
-  'modifier/lua-endpoint': on(
-    ['service', 'endpoint'],
-    obj({
-      allow_open_libs: B,
-      live: B,
-      md5: OBJ,
-      post: S,
-      pre: S,
-      skip_next: B,
-      sources: arr(S),
-    }),
-  ),
-  'modifier/lua-proxy': on(
-    ['endpoint'],
-    obj({
-      allow_open_libs: B,
-      live: B,
-      md5: OBJ,
-      post: S,
-      pre: S,
-      skip_next: B,
-      sources: arr(S),
-    }),
-  ),
-  'modifier/lua-backend': on(
-    ['backend'],
-    obj({
-      allow_open_libs: B,
-      live: B,
-      md5: OBJ,
-      post: S,
-      pre: S,
-      skip_next: B,
-      sources: arr(S),
-    }),
-  ),
+  'modifier/lua-endpoint': on(['service', 'endpoint'], LUA),
+  'modifier/lua-proxy': on(['endpoint'], LUA),
+  'modifier/lua-backend': on(['backend'], LUA),
   'modifier/martian': on(['backend'], ANY),
+  // krakend-schema lists no prefetch_size (RabbitMQ ignores it), and no prefetch for a producer
   'backend/amqp/consumer': on(
     ['backend'],
-    obj(
-      {
-        auto_ack: B,
-        backoff_strategy: en('linear', 'linear-jitter', 'exponential', 'exponential-jitter', 'fallback'),
-        delete: B,
-        durable: B,
-        exchange: S,
-        exclusive: B,
-        max_retries: I,
-        nack_discard: B,
-        name: S,
-        no_local: B,
-        no_wait: B,
-        prefetch_count: I,
-        routing_key: arr(S),
-      },
-      ['name', 'exchange', 'routing_key'],
-    ),
+    closedFrom(AMQP_CONSUMER_SCHEMA, {
+      fields: { backoff_strategy: en(...BACKOFF_STRATEGIES, 'fallback') },
+      omit: ['prefetch_size'],
+      required: ['routing_key'],
+    }),
   ),
   'backend/amqp/producer': on(
     ['backend'],
-    obj(
-      {
-        backoff_strategy: en('linear', 'linear-jitter', 'exponential', 'exponential-jitter', 'fallback'),
-        delete: B,
-        durable: B,
-        exchange: S,
-        exclusive: B,
-        exp_key: S,
-        immediate: B,
-        mandatory: B,
-        max_retries: I,
-        msg_id_key: S,
-        name: S,
-        no_local: B,
-        no_wait: B,
-        priority_key: S,
-        reply_to_key: S,
-        routing_key: S,
-        static_routing_key: B,
-      },
-      ['name', 'exchange', 'routing_key'],
-    ),
+    closedFrom(AMQP_PRODUCER_SCHEMA, {
+      fields: { backoff_strategy: en(...BACKOFF_STRATEGIES, 'fallback') },
+      omit: ['prefetch_count', 'prefetch_size'],
+      required: ['routing_key'],
+    }),
   ),
   'backend/lambda': on(
     ['backend'],
@@ -650,34 +656,10 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
       region: S,
     }),
   ),
-  'backend/pubsub/publisher': on(
-    ['backend'],
-    obj(
-      {
-        topic_url: S,
-      },
-      ['topic_url'],
-    ),
-  ),
-  'backend/pubsub/subscriber': on(
-    ['backend'],
-    obj(
-      {
-        subscription_url: S,
-      },
-      ['subscription_url'],
-    ),
-  ),
-  'backend/graphql': on(
-    ['backend'],
-    obj({
-      type: en('query', 'mutation'),
-      operationName: S,
-      query: S,
-      query_path: S,
-      variables: OBJ,
-    }),
-  ),
+  'backend/pubsub/publisher': on(['backend'], closedFrom(PUBSUB_PUBLISHER_SCHEMA)),
+  'backend/pubsub/subscriber': on(['backend'], closedFrom(PUBSUB_SUBSCRIBER_SCHEMA)),
+  // gw also reads `method`, which krakend-schema does not list
+  'backend/graphql': on(['backend'], closedFrom(GRAPHQL_SCHEMA, { omit: ['method'] })),
   'telemetry/logging': {
     ...on(
       ['service'],
@@ -687,14 +669,9 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
           access_log_custom_format: S,
           access_log_format: en('', 'default', 'httpdCommon', 'httpdCombine', 'json', 'custom'),
           access_log_missing_key_marker: S,
-          backend: obj({
-            custom_format: S,
-            log_with_level: en('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'),
-            no_value: S,
-            prefix: S,
-          }),
+          backend: BACKEND_LOGGING,
           custom_format: S,
-          level: en('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'),
+          level: LOG_LEVEL,
           prefix: S,
           stdout: B,
           syslog: B,
@@ -703,17 +680,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
         ['level'],
       ),
     ),
-    ...on(
-      ['backend'],
-      obj({
-        backend: obj({
-          custom_format: S,
-          log_with_level: en('DEBUG', 'INFO', 'WARNING', 'ERROR', 'CRITICAL'),
-          no_value: S,
-          prefix: S,
-        }),
-      }),
-    ),
+    ...on(['backend'], obj({ backend: BACKEND_LOGGING })),
   },
   'telemetry/gelf': on(
     ['service'],
@@ -904,78 +871,18 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
             time_buckets: arr(N),
           }),
           layers: obj({
-            backend: obj({
-              metrics: obj({
-                detailed_connection: B,
-                disable_stage: B,
-                read_payload: B,
-                round_trip: B,
-                static_attributes: arr(
-                  obj(
-                    {
-                      key: S,
-                      value: S,
-                    },
-                    ['key', 'value'],
-                  ),
-                ),
-              }),
-              traces: obj({
-                detailed_connection: B,
-                disable_stage: B,
-                read_payload: B,
-                report_headers: B,
-                round_trip: B,
-                skip_headers: arr(S),
-                static_attributes: arr(
-                  obj(
-                    {
-                      key: S,
-                      value: S,
-                    },
-                    ['key', 'value'],
-                  ),
-                ),
-              }),
-            }),
+            backend: OTEL_BACKEND_LAYER,
             global: obj({
               disable_metrics: B,
               disable_propagation: B,
               disable_traces: B,
-              metrics_static_attributes: arr(
-                obj({
-                  key: S,
-                  value: S,
-                }),
-              ),
+              metrics_static_attributes: ATTRIBUTES,
               report_headers: B,
               skip_headers: arr(S),
               semantic_convention: en('', '1.27'),
-              traces_static_attributes: arr(
-                obj({
-                  key: S,
-                  value: S,
-                }),
-              ),
+              traces_static_attributes: ATTRIBUTES,
             }),
-            proxy: obj({
-              disable_metrics: B,
-              disable_traces: B,
-              metrics_static_attributes: arr(
-                obj({
-                  key: S,
-                  value: S,
-                }),
-              ),
-              report_headers: B,
-              skip_headers: arr(S),
-              traces_static_attributes: arr(
-                obj({
-                  key: S,
-                  value: S,
-                }),
-              ),
-            }),
+            proxy: OTEL_PROXY_LAYER,
           }),
           metric_reporting_period: I,
           service_name: S,
@@ -989,40 +896,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
     ...on(
       ['endpoint'],
       obj({
-        backend: obj({
-          metrics: obj({
-            detailed_connection: B,
-            disable_stage: B,
-            read_payload: B,
-            round_trip: B,
-            static_attributes: arr(
-              obj(
-                {
-                  key: S,
-                  value: S,
-                },
-                ['key', 'value'],
-              ),
-            ),
-          }),
-          traces: obj({
-            detailed_connection: B,
-            disable_stage: B,
-            read_payload: B,
-            report_headers: B,
-            round_trip: B,
-            skip_headers: arr(S),
-            static_attributes: arr(
-              obj(
-                {
-                  key: S,
-                  value: S,
-                },
-                ['key', 'value'],
-              ),
-            ),
-          }),
-        }),
+        backend: OTEL_BACKEND_LAYER,
         exporters_override: obj({
           metric_exporters: arr(S),
           metric_reporting_period: I,
@@ -1030,78 +904,13 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
           trace_sample_rate: num(0, 1),
         }),
         global: obj({
-          metrics_static_attributes: arr(
-            obj({
-              key: S,
-              value: S,
-            }),
-          ),
-          traces_static_attributes: arr(
-            obj({
-              key: S,
-              value: S,
-            }),
-          ),
+          metrics_static_attributes: ATTRIBUTES,
+          traces_static_attributes: ATTRIBUTES,
         }),
-        proxy: obj({
-          disable_metrics: B,
-          disable_traces: B,
-          metrics_static_attributes: arr(
-            obj({
-              key: S,
-              value: S,
-            }),
-          ),
-          report_headers: B,
-          skip_headers: arr(S),
-          traces_static_attributes: arr(
-            obj({
-              key: S,
-              value: S,
-            }),
-          ),
-        }),
+        proxy: OTEL_PROXY_LAYER,
       }),
     ),
-    ...on(
-      ['backend'],
-      obj({
-        backend: obj({
-          metrics: obj({
-            detailed_connection: B,
-            disable_stage: B,
-            read_payload: B,
-            round_trip: B,
-            static_attributes: arr(
-              obj(
-                {
-                  key: S,
-                  value: S,
-                },
-                ['key', 'value'],
-              ),
-            ),
-          }),
-          traces: obj({
-            detailed_connection: B,
-            disable_stage: B,
-            read_payload: B,
-            report_headers: B,
-            round_trip: B,
-            skip_headers: arr(S),
-            static_attributes: arr(
-              obj(
-                {
-                  key: S,
-                  value: S,
-                },
-                ['key', 'value'],
-              ),
-            ),
-          }),
-        }),
-      }),
-    ),
+    ...on(['backend'], obj({ backend: OTEL_BACKEND_LAYER })),
   },
   'plugin/http-server': on(
     ['service'],
@@ -1113,15 +922,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
           },
           ['citydb_path'],
         ),
-        'ip-filter': obj(
-          {
-            CIDR: arr(S),
-            allow: B,
-            client_ip_headers: arr(S),
-            trusted_proxies: arr(S),
-          },
-          ['CIDR', 'allow'],
-        ),
+        'ip-filter': IP_FILTER,
         'jwk-aggregator': obj(
           {
             cache: B,
@@ -1189,15 +990,7 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
           ['find', 'replace'],
         ),
       ),
-      'ip-filter': obj(
-        {
-          CIDR: arr(S),
-          allow: B,
-          client_ip_headers: arr(S),
-          trusted_proxies: arr(S),
-        },
-        ['CIDR', 'allow'],
-      ),
+      'ip-filter': IP_FILTER,
       name: arr(S),
       'response-schema-validator': obj(
         {
@@ -1251,211 +1044,23 @@ export const NAMESPACE_SCHEMAS: Record<string, ByLevel> = {
       users: OBJ,
     }),
   ),
-  'qos/ratelimit/service': on(
-    ['service'],
-    obj({
-      capacity: I,
-      cleanup_period: D,
-      cleanup_threads: I,
-      client_capacity: I,
-      client_max_rate: N,
-      every: D,
-      key: S,
-      max_rate: N,
-      num_shards: I,
-      strategy: en('ip', 'header', 'param'),
-    }),
-  ),
-  'qos/ratelimit/router/redis': on(
-    ['endpoint'],
-    open({
-      capacity: I,
-      client_capacity: I,
-      client_max_rate: N,
-      connection_name: S,
-      connection_pool: S,
-      every: D,
-      key: S,
-      max_rate: N,
-      on_failure_allow: B,
-      strategy: en('ip', 'header', 'param'),
-    }),
-  ),
-  'qos/ratelimit/service/redis': on(
-    ['service'],
-    open({
-      capacity: I,
-      client_capacity: I,
-      client_max_rate: N,
-      connection_name: S,
-      connection_pool: S,
-      every: D,
-      key: S,
-      max_rate: N,
-      on_failure_allow: B,
-      strategy: en('ip', 'header', 'param'),
-    }),
-  ),
+  'qos/ratelimit/service': on(['service'], RATE_LIMIT),
+  'qos/ratelimit/router/redis': on(['endpoint'], REDIS_RATE_LIMIT),
+  'qos/ratelimit/service/redis': on(['service'], REDIS_RATE_LIMIT),
   redis: on(
     ['service'],
     obj({
-      clusters: arr(
-        obj(
-          {
-            addresses: arr(S),
-            client_name: S,
-            conn_max_idle_time: D,
-            conn_max_life_time: D,
-            dial_timeout: D,
-            max_active_conns: I,
-            max_idle_conns: I,
-            max_redirects: I,
-            max_retries: I,
-            max_retry_backoff: D,
-            min_idle_conns: I,
-            min_retry_backoff: D,
-            name: S,
-            opentelemetry: obj({
-              disable_metrics: B,
-              disable_traces: B,
-              traces_static_attributes: arr(
-                obj({
-                  key: S,
-                  value: S,
-                }),
-              ),
-            }),
-            password: S,
-            pool_size: I,
-            pool_timeout: D,
-            tls: obj({
-              allow_insecure_connections: B,
-              ca_certs: arr(ANY),
-              cipher_suites: arr(ANY),
-              client_certs: arr(
-                obj(
-                  {
-                    certificate: S,
-                    private_key: S,
-                  },
-                  ['certificate', 'private_key'],
-                ),
-              ),
-              curve_preferences: arr(en(23, 24, 25)),
-              disable_system_ca_pool: B,
-              max_version: en('SSL3.0', 'TLS10', 'TLS11', 'TLS12', 'TLS13'),
-              min_version: en('SSL3.0', 'TLS10', 'TLS11', 'TLS12', 'TLS13'),
-            }),
-            user_name: S,
-          },
-          ['name', 'addresses'],
-        ),
-      ),
-      connection_pools: arr(
-        obj(
-          {
-            address: S,
-            client_name: S,
-            conn_max_idle_time: D,
-            conn_max_life_time: D,
-            db: I,
-            dial_timeout: D,
-            max_active_conns: I,
-            max_idle_conns: I,
-            max_retries: I,
-            max_retry_backoff: D,
-            min_idle_conns: I,
-            min_retry_backoff: D,
-            name: S,
-            opentelemetry: obj({
-              disable_metrics: B,
-              disable_traces: B,
-              traces_static_attributes: arr(
-                obj({
-                  key: S,
-                  value: S,
-                }),
-              ),
-            }),
-            password: S,
-            pool_size: I,
-            pool_timeout: D,
-            tls: obj({
-              allow_insecure_connections: B,
-              ca_certs: arr(ANY),
-              cipher_suites: arr(ANY),
-              client_certs: arr(
-                obj(
-                  {
-                    certificate: S,
-                    private_key: S,
-                  },
-                  ['certificate', 'private_key'],
-                ),
-              ),
-              curve_preferences: arr(en(23, 24, 25)),
-              disable_system_ca_pool: B,
-              max_version: en('SSL3.0', 'TLS10', 'TLS11', 'TLS12', 'TLS13'),
-              min_version: en('SSL3.0', 'TLS10', 'TLS11', 'TLS12', 'TLS13'),
-            }),
-            user_name: S,
-          },
-          ['name', 'address'],
-        ),
-      ),
+      clusters: arr(redisConnection({ addresses: arr(S), max_redirects: I }, ['name', 'addresses'])),
+      connection_pools: arr(redisConnection({ address: S, db: I }, ['name', 'address'])),
     }),
   ),
   'backend/http/client': on(
     ['backend'],
     obj({
-      client_tls: obj({
-        allow_insecure_connections: B,
-        ca_certs: arr(ANY),
-        cipher_suites: arr(ANY),
-        client_certs: arr(
-          obj(
-            {
-              certificate: S,
-              private_key: S,
-            },
-            ['certificate', 'private_key'],
-          ),
-        ),
-        curve_preferences: arr(en(23, 24, 25)),
-        disable_system_ca_pool: B,
-        max_version: en('SSL3.0', 'TLS10', 'TLS11', 'TLS12', 'TLS13'),
-        min_version: en('SSL3.0', 'TLS10', 'TLS11', 'TLS12', 'TLS13'),
-      }),
+      client_tls: clientTls(arr(ANY), arr(ANY)),
       no_redirect: B,
       proxy_address: ANY,
       send_body_on_redirect: B,
     }),
   ),
 };
-
-// ---------------------------------------------------------------------------------------------
-// Fields gw reads beyond krakend-schema v2.13: its own router options, the `jwt` client strategy
-// of the Enterprise rate-limit pages, and the other pool spellings the Redis pages use.
-
-const RATE_LIMIT_STRATEGY = en('ip', 'header', 'param', 'jwt');
-const GW_EXTRA_FIELDS: Array<[string, Level, Record<string, Schema>]> = [
-  [
-    'router',
-    'service',
-    {
-      remove_duplicate_slash: B,
-      redirect_trailing_slash: B,
-      redirect_fixed_path: B,
-      use_h2c: B,
-      max_payload_size: I,
-    },
-  ],
-  ['qos/ratelimit/router', 'endpoint', { strategy: RATE_LIMIT_STRATEGY }],
-  ['qos/ratelimit/service', 'service', { strategy: RATE_LIMIT_STRATEGY }],
-  ['qos/ratelimit/router/redis', 'endpoint', { strategy: RATE_LIMIT_STRATEGY, redis_instance: S }],
-  ['qos/ratelimit/service/redis', 'service', { strategy: RATE_LIMIT_STRATEGY, redis_instance: S }],
-];
-for (const [ns, level, fields] of GW_EXTRA_FIELDS) {
-  const schema = NAMESPACE_SCHEMAS[ns][level] as { properties: Record<string, Schema> };
-  schema.properties = { ...schema.properties, ...fields };
-}

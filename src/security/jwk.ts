@@ -14,6 +14,7 @@ import * as tls from 'node:tls';
 import { type CryptoKey, importJWK, type JWK } from 'jose';
 import type { Logger } from 'pino';
 import { Agent, fetch as undiciFetch } from 'undici';
+import type { KEY_IDENTIFY_STRATEGIES } from './jose-settings.js';
 import { isObject } from './util.js';
 
 /** Checks a JWS signature over `signingInput` (`header.payload`) with one key and algorithm. */
@@ -110,7 +111,7 @@ class ImportedSet {
   }
 }
 
-export type KeyIdentifyStrategy = 'kid' | 'x5t' | 'kid_x5t';
+export type KeyIdentifyStrategy = (typeof KEY_IDENTIFY_STRATEGIES)[number];
 
 export interface KeySource {
   /** Resolves the key for a token header id; undefined when no key matches. */

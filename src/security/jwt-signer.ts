@@ -14,8 +14,8 @@ import { CompactSign, FlattenedSign, importJWK, type JWK } from 'jose';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { CompileContext, ConfigIssue, FeatureModule, ProxyMiddleware } from '../types.js';
 import { BackendError } from '../types.js';
+import { JWS_ALGORITHMS } from './jose-settings.js';
 import { type JwkSet, LocalKeySource, parseJwkSet } from './jwk.js';
-import { JWS_ALGORITHMS } from './jwt-validator.js';
 import { IssueList, isObject, sortedJson } from './util.js';
 
 export const JWT_SIGNER_NAMESPACE = 'auth/signer';

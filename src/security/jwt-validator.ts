@@ -22,6 +22,12 @@ import type {
 } from '../types.js';
 import { CEL_NAMESPACE, compileCelChecks, firstFailing, nowRfc3339 } from '../validation/cel.js';
 import {
+  JWS_ALGORITHMS,
+  KEY_IDENTIFY_STRATEGIES,
+  SCOPES_MATCHERS,
+  VALIDATOR_TYPED_FIELDS,
+} from './jose-settings.js';
+import {
   agentWithCa,
   JwkDownloader,
   type KeyIdentifyStrategy,
@@ -44,22 +50,6 @@ import {
 
 export const JWT_VALIDATOR_NAMESPACE = 'auth/validator';
 export const JWK_CLIENT_NAMESPACE = 'auth/jwk-client';
-
-export const JWS_ALGORITHMS = [
-  'EdDSA',
-  'HS256',
-  'HS384',
-  'HS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-] as const;
 
 /** go-jose's jwt.DefaultLeeway, used by KrakenD for exp, nbf and iat. */
 const LEEWAY_S = 60;
@@ -349,6 +339,11 @@ export function compileValidator(
   return { verify, verifyRemembered, propagates: propagation.length > 0, propagate };
 }
 
+const oneOf = (values: readonly string[], v: unknown): boolean => values.includes(v as string);
+/** `"a", "b" or "c"` */
+const orList = (values: readonly string[]): string =>
+  values.map((x, i) => `${i === 0 ? '' : i === values.length - 1 ? ' or ' : ', '}"${x}"`).join('');
+
 function validate(raw: unknown, path: string): ConfigIssue[] {
   const v = new IssueList(path);
   if (!isObject(raw)) return [{ path, message: 'expected an object' }];
@@ -358,38 +353,19 @@ function validate(raw: unknown, path: string): ConfigIssue[] {
     v.type(cfg, 'shared_cache_duration', 'integer');
     return v.issues;
   }
-  if (
-    v.type(cfg, 'alg', 'string') &&
-    cfg.alg !== undefined &&
-    !(JWS_ALGORITHMS as readonly string[]).includes(cfg.alg as string)
-  )
+  if (v.type(cfg, 'alg', 'string') && cfg.alg !== undefined && !oneOf(JWS_ALGORITHMS, cfg.alg))
     v.add('alg', `unsupported algorithm; expected one of ${JWS_ALGORITHMS.join(', ')}`);
-  for (const k of [
-    'jwk_url',
-    'jwk_local_path',
-    'jwk_local_ca',
-    'issuer',
-    'roles_key',
-    'scopes_key',
-    'cookie_key',
-  ])
-    v.type(cfg, k, 'string');
-  for (const k of ['audience', 'roles', 'scopes', 'jwk_fingerprints']) v.type(cfg, k, 'string[]');
-  for (const k of ['roles_key_is_nested', 'disable_jwk_security', 'operation_debug', 'cache'])
-    v.type(cfg, k, 'boolean');
+  for (const [k, kind] of Object.entries(VALIDATOR_TYPED_FIELDS)) v.type(cfg, k, kind);
   if (
     v.type(cfg, 'cache_duration', 'integer') &&
     typeof cfg.cache_duration === 'number' &&
     cfg.cache_duration < 0
   )
     v.add('cache_duration', 'expected seconds >= 0');
-  if (cfg.scopes_matcher !== undefined && cfg.scopes_matcher !== 'any' && cfg.scopes_matcher !== 'all')
-    v.add('scopes_matcher', 'expected "any" or "all"');
-  if (
-    cfg.key_identify_strategy !== undefined &&
-    !['kid', 'x5t', 'kid_x5t'].includes(cfg.key_identify_strategy as string)
-  )
-    v.add('key_identify_strategy', 'expected "kid", "x5t" or "kid_x5t"');
+  if (cfg.scopes_matcher !== undefined && !oneOf(SCOPES_MATCHERS, cfg.scopes_matcher))
+    v.add('scopes_matcher', `expected ${orList(SCOPES_MATCHERS)}`);
+  if (cfg.key_identify_strategy !== undefined && !oneOf(KEY_IDENTIFY_STRATEGIES, cfg.key_identify_strategy))
+    v.add('key_identify_strategy', `expected ${orList(KEY_IDENTIFY_STRATEGIES)}`);
   if (cfg.propagate_claims !== undefined) {
     if (!Array.isArray(cfg.propagate_claims))
       v.add('propagate_claims', 'expected an array of ["claim", "Header"] pairs');

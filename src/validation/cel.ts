@@ -29,6 +29,7 @@ import {
   type ProxyResponse,
   type ResponseHeaders,
 } from '../types.js';
+import { CEL_SCHEMA } from './cel-settings.js';
 
 export const CEL_NAMESPACE = 'validation/cel';
 
@@ -411,14 +412,7 @@ function validate(cfg: unknown, path: string): ConfigIssue[] {
 
 export const celModule: FeatureModule = {
   namespace: CEL_NAMESPACE,
-  schema: {
-    type: 'array',
-    items: {
-      type: 'object',
-      required: ['check_expr'],
-      properties: { check_expr: { type: 'string' } },
-    },
-  },
+  schema: CEL_SCHEMA,
   validate,
 
   proxy(cfg: unknown, ctx: CompileContext): ProxyMiddleware | undefined {

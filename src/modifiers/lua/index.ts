@@ -29,6 +29,7 @@ import {
   ProxyRequestView,
   ProxyResponseView,
 } from './api.js';
+import { LUA_SCHEMA } from './settings.js';
 import {
   defaultLimits,
   type HttpFetcher,
@@ -329,7 +330,7 @@ function compileEndpointLua(ns: string, cfg: unknown, ctx: CompileContext): Endp
 
 export const luaEndpointModule: FeatureModule = {
   namespace: 'modifier/lua-endpoint',
-  schema: luaSchema(),
+  schema: LUA_SCHEMA,
   validate: validateLua,
   service: (cfg, ctx) => compileEndpointLua('modifier/lua-endpoint', cfg, ctx),
   endpoint: (cfg, ctx) => compileEndpointLua('modifier/lua-endpoint', cfg, ctx),
@@ -337,7 +338,7 @@ export const luaEndpointModule: FeatureModule = {
 
 export const luaProxyModule: FeatureModule = {
   namespace: 'modifier/lua-proxy',
-  schema: luaSchema(),
+  schema: LUA_SCHEMA,
   validate: validateLua,
   proxy(cfg, ctx): ProxyMiddleware | undefined {
     const script = newScript('modifier/lua-proxy', cfg, ctx);
@@ -385,7 +386,7 @@ export const luaProxyModule: FeatureModule = {
 
 export const luaBackendModule: FeatureModule = {
   namespace: 'modifier/lua-backend',
-  schema: luaSchema(),
+  schema: LUA_SCHEMA,
   validate: validateLua,
   backend(cfg, ctx): BackendMiddleware | undefined {
     const script = newScript('modifier/lua-backend', cfg, ctx);
@@ -432,21 +433,6 @@ export const luaBackendModule: FeatureModule = {
 };
 
 export const luaModules: FeatureModule[] = [luaEndpointModule, luaProxyModule, luaBackendModule];
-
-function luaSchema(): object {
-  return {
-    type: 'object',
-    properties: {
-      sources: { type: 'array', items: { type: 'string' } },
-      md5: { type: 'object', additionalProperties: { type: 'string' } },
-      pre: { type: 'string' },
-      post: { type: 'string' },
-      live: { type: 'boolean' },
-      allow_open_libs: { type: 'boolean' },
-      skip_next: { type: 'boolean' },
-    },
-  };
-}
 
 function validateLua(cfg: unknown, path: string, _service: ServiceConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
