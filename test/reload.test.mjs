@@ -243,6 +243,59 @@ describe('what a reload keeps', () => {
       await gw.stop();
     }
   });
+
+  // The fronts read the clock for the access log only while the serving configuration writes one
+  // (`AnswerLog.on` in src/server/front.ts, set by LiveApp in src/server/instance.ts at each
+  // switch). KrakenD logs every answer through gin's logger middleware unless
+  // `disable_access_log` (krakend-ce router_engine.go, NewEngine); it restarts to change it.
+  test('the access log follows the serving configuration: a reload switches it off and on', async () => {
+    const port = await freePort();
+    const withLog = (on) => configFor(port, '/a', { extra_config: { router: { disable_access_log: !on } } });
+    const file = writeConfig(withLog(false));
+    const gw = await startGateway(null, { file, port });
+    const logged = (path) => gw.logs().includes(`GET ${path} 200`);
+    const get = async (path) => assert.equal((await fetch(`http://127.0.0.1:${port}${path}`)).status, 200);
+    let reloads = 0;
+    const reload = async (on) => {
+      writeFileSync(file, JSON.stringify(withLog(on)));
+      gw.child.kill('SIGHUP');
+      reloads++;
+      await until(
+        () => (gw.logs().match(/the new configuration serves/g) ?? []).length === reloads,
+        `reload ${reloads}`,
+      );
+    };
+    try {
+      await get('/v?phase=off');
+      // Arrives while the log is off, answered once it is on: its latency is unknown, not logged.
+      const straddling = fetch(`http://127.0.0.1:${port}/slow?phase=off-to-on`);
+      await sleep(100);
+      await reload(true);
+      assert.equal((await straddling).status, 200);
+      await get('/v?phase=on');
+      await until(() => logged('/v?phase=on'), 'the access log line of a request once it is on');
+      // Arrives while the log is on, answered once it is off: the serving configuration logs none.
+      const straddlingOff = fetch(`http://127.0.0.1:${port}/slow?phase=on-to-off`);
+      await sleep(100);
+      await reload(false);
+      assert.equal((await straddlingOff).status, 200);
+      await get('/v?phase=off-again');
+      await reload(true);
+      await get('/v?phase=on-again');
+      await until(() => logged('/v?phase=on-again'), 'the access log line once it is on again');
+      const lines = gw
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('[GW] GET'));
+      assert.deepEqual(
+        lines.map((l) => /GET (\S+) 200/.exec(l)?.[1]),
+        ['/v?phase=on', '/v?phase=on-again'],
+        gw.logs(),
+      );
+    } finally {
+      await gw.stop();
+    }
+  });
 });
 
 describe('gw run --watch', () => {

@@ -24,14 +24,20 @@ import type {
   WsSession,
 } from '../types.js';
 import {
+  type AnswerLog,
+  addHeader,
+  arrivalMs,
+  asUpgrade,
   closingResponseBytes,
   type FrontOptions,
   type FrontTls,
   type HttpFront,
-  offeredProtocols,
-  plainResponse,
+  InFlight,
+  isFramingHeader,
   refusalResponse,
-  responseOfLines,
+  requestOfTarget,
+  runPipeline,
+  UpgradeReply,
 } from './front.js';
 import { HeadScan, originPath, REFUSED, type Refusal, refusalBytes, refusalOf } from './http1.js';
 import { createH2cServer, createHttp2SecureServer, H2_CONNECTION_HEADERS } from './http2.js';
@@ -41,8 +47,6 @@ const refusedSockets = new WeakSet<Socket>();
 
 /** node:http's parser lets no bad name, value or framing through: the scan reads Host and framing only. */
 const scan = new HeadScan(false);
-
-const INTERNAL_ERROR = plainResponse(500, '500 Internal Server Error');
 
 /**
  * The answer to a head node:http's parser refused. A request line longer than the limit in the
@@ -73,9 +77,8 @@ export class NodeFront implements HttpFront {
   private readonly http1: http.Server | undefined;
   /** Open HTTP/2 sessions: told GOAWAY at shutdown. */
   private readonly sessions = new Set<http2.Http2Session>();
-  private active = 0;
+  private readonly requests = new InFlight();
   closing = false;
-  private drained: (() => void) | null = null;
   private readonly sockets = new Set<Socket>();
   private wss: WebSocketServer | undefined;
   /** Upgraded connections, told the gateway is going away at close. */
@@ -153,7 +156,7 @@ export class NodeFront implements HttpFront {
   }
 
   inFlight(): number {
-    return this.active;
+    return this.requests.count;
   }
 
   /** node:https swaps the certificates of new connections in place (`setSecureContext`). */
@@ -168,22 +171,13 @@ export class NodeFront implements HttpFront {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.http1?.closeIdleConnections();
     for (const session of this.sessions) session.close();
-    if (this.active > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadlineMs);
-        this.drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    await this.requests.drain(deadlineMs);
     for (const s of this.sockets) s.destroy();
     await closed;
   }
 
   finished(): void {
-    this.active--;
-    if (this.active === 0 && this.drained) this.drained();
+    this.requests.end();
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -200,9 +194,7 @@ export class NodeFront implements HttpFront {
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i].toLowerCase();
       scan.add(k, raw[i + 1]);
-      const prev = headers[k];
-      if (prev === undefined) headers[k] = raw[i + 1];
-      else if (k !== 'content-type') headers[k] = `${prev}, ${raw[i + 1]}`;
+      addHeader(headers, k, raw[i + 1]);
     }
     const http11 = req.httpVersionMinor === 1;
     let refused = refusalOf(scan, http11, Number.POSITIVE_INFINITY);
@@ -212,44 +204,13 @@ export class NodeFront implements HttpFront {
       if (path === undefined) refused = REFUSED.badTarget;
       else target = path;
     }
-    const q = target.indexOf('?');
-    const gwReq: GwRequest = {
-      method: req.method ?? 'GET',
-      path: q < 0 ? target : target.slice(0, q),
-      query: q < 0 ? '' : target.slice(q + 1),
-      headers,
-      params: {},
-      body: null,
-      clientIp: req.socket.remoteAddress ?? '',
-    };
-    const exchange = new Exchange(
-      this,
-      res,
-      gwReq,
-      this.opts.onAnswered,
-      this.opts.onAnswered ? performance.now() : 0,
-      !http11 && scan.keepAlive && !scan.close,
-    );
-    this.active++;
-    res.on('close', () => exchange.finish());
+    const exchange = this.begin(req, res, headers, target, !http11 && scan.keepAlive && !scan.close, false);
     if (refused !== undefined) {
       refusedSockets.add(req.socket);
-      res.shouldKeepAlive = false;
-      exchange.write(refusalResponse(refused));
+      exchange.refuse(refused);
       return;
     }
-    const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) > this.opts.maxBodyBytes) {
-      res.shouldKeepAlive = false;
-      exchange.write(refusalResponse(REFUSED.bodyTooLarge));
-      req.resume();
-      return;
-    }
-    if (!scan.hasBody()) {
-      this.dispatch(gwReq, exchange);
-      return;
-    }
-    this.readBody(req, res, gwReq, exchange);
+    this.admit(req, exchange, scan.hasBody());
   }
 
   /**
@@ -266,59 +227,52 @@ export class NodeFront implements HttpFront {
         if (k === ':authority') authority = raw[i + 1];
         continue;
       }
-      const prev = headers[k];
-      if (prev === undefined) headers[k] = raw[i + 1];
       // HTTP/2 may split the cookie header: joined back with "; " (RFC 9113, 8.2.3).
-      else if (k === 'cookie') headers[k] = `${prev}; ${raw[i + 1]}`;
-      else if (k !== 'content-type') headers[k] = `${prev}, ${raw[i + 1]}`;
+      if (k === 'cookie' && headers.cookie !== undefined) headers.cookie = `${headers.cookie}; ${raw[i + 1]}`;
+      else addHeader(headers, k, raw[i + 1]);
     }
     if (headers.host === undefined && authority !== '') headers.host = authority;
     const target = req.url ?? '/';
-    const q = target.indexOf('?');
-    const gwReq: GwRequest = {
-      method: req.method ?? 'GET',
-      path: q < 0 ? target : target.slice(0, q),
-      query: q < 0 ? '' : target.slice(q + 1),
-      headers,
-      params: {},
-      body: null,
-      clientIp: req.socket.remoteAddress ?? '',
-    };
-    const exchange = new Exchange(
-      this,
-      res,
-      gwReq,
-      this.opts.onAnswered,
-      this.opts.onAnswered ? performance.now() : 0,
-      false,
-      true,
-    );
-    this.active++;
-    res.on('close', () => exchange.finish());
+    const request = req as unknown as http.IncomingMessage;
+    const exchange = this.begin(request, res, headers, target, false, true);
     if (target.charCodeAt(0) !== 47) {
-      exchange.write(refusalResponse(REFUSED.badTarget));
+      exchange.refuse(REFUSED.badTarget);
       return;
     }
-    const declared = headers['content-length'];
+    this.admit(request, exchange, !req.stream.endAfterHeaders);
+  }
+
+  /** The request of a head and its Exchange, in flight until its response closes. */
+  private begin(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    headers: HeaderMap,
+    target: string,
+    keepHttp10: boolean,
+    http2: boolean,
+  ): Exchange {
+    const gwReq = requestOfTarget(req.method ?? 'GET', target, headers, req.socket.remoteAddress ?? '');
+    const log = this.opts.answers;
+    const exchange = new Exchange(this, res, gwReq, log, arrivalMs(log), keepHttp10, http2);
+    this.requests.begin();
+    res.on('close', () => exchange.finish());
+    return exchange;
+  }
+
+  /** A head that may be served: a declared body over the limit is refused (413), any other read, then served. */
+  private admit(req: http.IncomingMessage, exchange: Exchange, hasBody: boolean): void {
+    const declared = exchange.req.headers['content-length'];
     if (declared !== undefined && Number(declared) > this.opts.maxBodyBytes) {
-      exchange.write(refusalResponse(REFUSED.bodyTooLarge));
+      exchange.refuse(REFUSED.bodyTooLarge);
       req.resume();
       return;
     }
-    if (req.stream.endAfterHeaders) {
-      this.dispatch(gwReq, exchange);
-      return;
-    }
-    this.readBody(req as unknown as http.IncomingMessage, res, gwReq, exchange);
+    if (hasBody) this.readBody(req, exchange);
+    else runPipeline(this.serve, this.opts.onFailure, exchange.req, exchange);
   }
 
   /** Gathers the request body (up to max_payload_size, else 413), then dispatches. */
-  private readBody(
-    req: http.IncomingMessage,
-    res: http.ServerResponse,
-    gwReq: GwRequest,
-    exchange: Exchange,
-  ): void {
+  private readBody(req: http.IncomingMessage, exchange: Exchange): void {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
@@ -327,8 +281,7 @@ export class NodeFront implements HttpFront {
       size += c.length;
       if (size > this.opts.maxBodyBytes) {
         tooLarge = true;
-        res.shouldKeepAlive = false;
-        exchange.write(refusalResponse(REFUSED.bodyTooLarge));
+        exchange.refuse(REFUSED.bodyTooLarge);
         req.destroy();
         return;
       }
@@ -337,8 +290,8 @@ export class NodeFront implements HttpFront {
     req.on('end', () => {
       if (tooLarge) return;
       // An HTTP/2 stream may end with no data: no body, as an HTTP/1.1 request without one.
-      gwReq.body = size === 0 && req.httpVersionMajor === 2 ? null : Buffer.concat(chunks, size);
-      this.dispatch(gwReq, exchange);
+      exchange.req.body = size === 0 && req.httpVersionMajor === 2 ? null : Buffer.concat(chunks, size);
+      runPipeline(this.serve, this.opts.onFailure, exchange.req, exchange);
     });
     req.on('error', () => exchange.finish());
   }
@@ -361,31 +314,21 @@ export class NodeFront implements HttpFront {
     socket.on('error', () => socket.destroy());
     const headers: HeaderMap = {};
     const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const k = raw[i].toLowerCase();
-      const prev = headers[k];
-      headers[k] = prev === undefined ? raw[i + 1] : `${prev}, ${raw[i + 1]}`;
-    }
+    for (let i = 0; i < raw.length; i += 2) addHeader(headers, raw[i].toLowerCase(), raw[i + 1]);
     let target = req.url ?? '/';
     if (target.charCodeAt(0) !== 47) target = originPath(target) ?? target;
-    const q = target.indexOf('?');
-    const gwReq: GwRequest = {
-      method: req.method ?? 'GET',
-      path: q < 0 ? target : target.slice(0, q),
-      query: q < 0 ? '' : target.slice(q + 1),
-      headers,
-      params: {},
-      body: null,
-      clientIp: socket.remoteAddress ?? '',
-      upgrade: { protocols: offeredProtocols(headers['sec-websocket-protocol']) },
-    };
-    const exchange = new NodeUpgradeExchange(this, req as UpgradingRequest, socket, head, gwReq);
-    try {
-      this.serve(gwReq, exchange);
-    } catch (err) {
-      this.opts.onFailure?.(gwReq, err);
-      exchange.answer(INTERNAL_ERROR);
-    }
+    const gwReq = asUpgrade(
+      requestOfTarget(req.method ?? 'GET', target, headers, socket.remoteAddress ?? ''),
+    );
+    const exchange = new NodeUpgradeExchange(
+      this,
+      req as UpgradingRequest,
+      socket,
+      head,
+      gwReq,
+      this.opts.answers,
+    );
+    runPipeline(this.serve, this.opts.onFailure, gwReq, exchange);
   }
 
   /** Completes an admitted upgrade. */
@@ -414,23 +357,6 @@ export class NodeFront implements HttpFront {
       session.opened(conn);
     });
   }
-
-  answeredUpgrade(req: GwRequest, status: number, startedMs: number): void {
-    this.opts.onAnswered?.(req, status, startedMs);
-  }
-
-  get timesAnswers(): boolean {
-    return this.opts.onAnswered !== undefined;
-  }
-
-  private dispatch(req: GwRequest, exchange: Exchange): void {
-    try {
-      this.serve(req, exchange);
-    } catch (err) {
-      this.opts.onFailure?.(req, err);
-      exchange.answer(INTERNAL_ERROR);
-    }
-  }
 }
 
 /** An upgrade request carrying what `ws` needs to answer it. */
@@ -440,43 +366,26 @@ function sessionOf(req: http.IncomingMessage): WsSession | undefined {
   return (req as UpgradingRequest).gwSession;
 }
 
-/** A WebSocket upgrade on the node:http front: the Reply its pipeline writes to. */
-class NodeUpgradeExchange implements Reply {
-  private done = false;
-  private readonly startedMs: number;
-
+/** A WebSocket upgrade on the node:http front: `ws` completes an admitted one. */
+class NodeUpgradeExchange extends UpgradeReply {
   constructor(
     private readonly front: NodeFront,
-    private readonly req: UpgradingRequest,
+    private readonly upgrading: UpgradingRequest,
     private readonly socket: Socket,
     private readonly head: Buffer,
-    private readonly gwReq: GwRequest,
+    req: GwRequest,
+    log: AnswerLog,
   ) {
-    this.startedMs = front.timesAnswers ? performance.now() : 0;
+    super(req, log);
   }
 
-  answer(r: GwResponse): void {
-    if (this.done) return;
-    this.done = true;
-    this.front.answeredUpgrade(this.gwReq, r.status, this.startedMs);
-    const session = r.status === 101 ? this.gwReq.upgrade?.accepted : undefined;
+  protected write(r: GwResponse, session: WsSession | undefined): void {
     if (session !== undefined) {
       if (this.socket.destroyed) session.closed(1006, '');
-      else this.front.upgrade(this.req, this.socket, this.head, session, r.headers);
+      else this.front.upgrade(this.upgrading, this.socket, this.head, session, r.headers);
       return;
     }
     if (!this.socket.destroyed) this.socket.end(closingResponseBytes(r));
-  }
-
-  pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
-    this.answer(responseOfLines(status, [passed, added], body));
-  }
-
-  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
-    gatherBody(body, (whole) => {
-      if (whole !== null) this.pass(status, passed, added, whole);
-      else this.answer(plainResponse(502, '502 Bad Gateway'));
-    });
   }
 }
 
@@ -512,13 +421,13 @@ class Exchange implements Reply {
   constructor(
     private readonly front: NodeFront,
     private readonly res: http.ServerResponse,
-    private readonly req: GwRequest,
-    private readonly onAnswered: FrontOptions['onAnswered'],
+    readonly req: GwRequest,
+    private readonly log: AnswerLog,
     private readonly startedMs: number,
     /** An HTTP/1.0 client asked to keep the connection: node:http closes every HTTP/1.0 one. */
     private readonly keepHttp10: boolean,
     /** An HTTP/2 stream: connection-specific headers are not written (RFC 9113, 8.2.2). */
-    private readonly http2 = false,
+    private readonly http2: boolean,
   ) {}
 
   finish(): void {
@@ -528,12 +437,12 @@ class Exchange implements Reply {
   }
 
   answer(r: GwResponse): void {
-    this.onAnswered?.(this.req, r.status, this.startedMs);
+    this.log.answered(this.req, r.status, this.startedMs);
     this.write(r);
   }
 
   pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
-    this.onAnswered?.(this.req, status, this.startedMs);
+    this.log.answered(this.req, status, this.startedMs);
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
     // node:http writes its own head: the lines become headers, names in the case they came.
@@ -549,7 +458,7 @@ class Exchange implements Reply {
   passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) {
-      this.onAnswered?.(this.req, status, this.startedMs);
+      this.log.answered(this.req, status, this.startedMs);
       body.abort();
       return;
     }
@@ -559,13 +468,13 @@ class Exchange implements Reply {
       gatherBody(body, (whole) => {
         if (whole !== null) this.pass(status, passed, added, whole);
         else {
-          this.onAnswered?.(this.req, 502, this.startedMs);
+          this.log.answered(this.req, 502, this.startedMs);
           res.destroy();
         }
       });
       return;
     }
-    this.onAnswered?.(this.req, status, this.startedMs);
+    this.log.answered(this.req, status, this.startedMs);
     if (passed !== null) setLines(res, passed, this.http2);
     setLines(res, added, this.http2);
     if (this.front.closing && !this.http2) res.setHeader('connection', 'close');
@@ -586,13 +495,22 @@ class Exchange implements Reply {
     });
   }
 
+  /**
+   * A head refused before the pipeline, or a body over the limit: answered (not logged), and the
+   * HTTP/1 connection closed after it.
+   */
+  refuse(refusal: Refusal): void {
+    if (!this.http2) this.res.shouldKeepAlive = false;
+    this.write(refusalResponse(refusal));
+  }
+
   /** An answer from a header map (framing headers are node:http's own). */
-  write(r: GwResponse): void {
+  private write(r: GwResponse): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
     const h = r.headers;
     for (const k in h) {
-      if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+      if (isFramingHeader(k)) continue;
       if (this.http2 && H2_CONNECTION_HEADERS.has(k)) continue;
       res.setHeader(k, h[k]);
     }
@@ -619,7 +537,7 @@ function setLines(res: http.ServerResponse, lines: Buffer, http2: boolean): void
     if (colon <= 0) continue;
     const name = line.slice(0, colon).trim();
     const lower = name.toLowerCase();
-    if (lower === 'content-length' || lower === 'transfer-encoding' || lower === 'connection') continue;
+    if (isFramingHeader(lower)) continue;
     if (http2 && H2_CONNECTION_HEADERS.has(lower)) continue;
     const value = line.slice(colon + 1).trim();
     const prev = res.getHeader(name);

@@ -27,14 +27,20 @@ import type {
 } from '../types.js';
 import type { GatewayApp } from './app.js';
 import {
+  type AnswerLog,
+  addHeader,
+  arrivalMs,
+  asUpgrade,
   type FrontOptions,
   type FrontTls,
   type HttpFront,
-  offeredProtocols,
-  plainResponse,
+  InFlight,
+  isFramingHeader,
+  newRequest,
   refusalResponse,
-  responseOfLines,
+  runPipeline,
   statusLine,
+  UpgradeReply,
 } from './front.js';
 import { HeadScan, originPath, REFUSED, refusalOf } from './http1.js';
 import type { UwsBuild, UwsModule } from './platform.js';
@@ -109,9 +115,7 @@ const CONTENT_LENGTH_KEY = headerKey('content-length');
 const TRANSFER_ENCODING_KEY = headerKey('transfer-encoding');
 function collectHeader(name: string, value: string): void {
   scan.add(name, value);
-  const prev = collecting[name];
-  if (prev === undefined) collecting[name] = value;
-  else if (name !== 'content-type') collecting[name] = `${prev}, ${value}`;
+  addHeader(collecting, name, value);
 }
 
 // An IPv4 peer's text form, cached by its 32-bit value: uWS's text form costs an inet_ntop,
@@ -149,20 +153,18 @@ function closeHeld(): void {
   heldAfterRefusal.length = 0;
 }
 
-const INTERNAL_ERROR = plainResponse(500, '500 Internal Server Error');
-
 export class UwsFront implements HttpFront {
   readonly kind = 'uws' as const;
   private listenSocket: unknown = null;
-  private active = 0;
+  private readonly requests = new InFlight();
   private closing = false;
-  private drained: (() => void) | null = null;
   private app: import('uWebSockets.js').TemplatedApp;
   /** Apps replaced by a certificate reload: their connections finish, then close with the front. */
   private readonly oldApps: Array<import('uWebSockets.js').TemplatedApp> = [];
 
   private readonly serve: Handler;
   private readonly headerReads: GatewayApp['headerReads'];
+  private readonly log: AnswerLog;
   /** The build's parser refuses bad heads itself: headers may be read by name. */
   private readonly parserChecks: boolean;
 
@@ -174,6 +176,7 @@ export class UwsFront implements HttpFront {
   ) {
     this.serve = app.serve;
     this.headerReads = app.headerReads;
+    this.log = opts.answers;
     this.parserChecks = build === 'current';
     this.app = this.makeApp(opts.tls);
   }
@@ -235,37 +238,17 @@ export class UwsFront implements HttpFront {
   private onUpgrade(res: UwsResponse, ureq: UwsRequest, context: UwsContext): void {
     const headers: HeaderMap = {};
     ureq.forEach((name, value) => {
-      const prev = headers[name];
-      headers[name] = prev === undefined ? value : `${prev}, ${value}`;
+      addHeader(headers, name, value);
     });
     let path = ureq.getUrl();
     if (path.charCodeAt(0) !== 47) path = originPath(path) ?? path;
-    const req: GwRequest = {
-      method: ureq.getCaseSensitiveMethod(),
-      path,
-      query: ureq.getQuery() ?? '',
-      headers,
-      params: {},
-      body: null,
-      clientIp: clientIpOf(res),
-      upgrade: { protocols: offeredProtocols(headers['sec-websocket-protocol']) },
-    };
-    const exchange = new UpgradeExchange(
-      res,
-      req,
-      context,
-      this.opts.onAnswered ? performance.now() : 0,
-      this.opts.onAnswered,
-    );
+    const method = ureq.getCaseSensitiveMethod();
+    const req = asUpgrade(newRequest(method, path, ureq.getQuery() ?? '', headers, clientIpOf(res)));
+    const exchange = new UpgradeExchange(res, req, context, this.log);
     res.onAborted(() => {
       exchange.gone = true;
     });
-    try {
-      this.serve(req, exchange);
-    } catch (err) {
-      this.opts.onFailure?.(req, err);
-      exchange.answer(INTERNAL_ERROR);
-    }
+    runPipeline(this.serve, this.opts.onFailure, req, exchange);
   }
 
   listen(): Promise<void> {
@@ -300,7 +283,7 @@ export class UwsFront implements HttpFront {
   }
 
   inFlight(): number {
-    return this.active;
+    return this.requests.count;
   }
 
   async close(deadlineMs: number): Promise<void> {
@@ -310,22 +293,13 @@ export class UwsFront implements HttpFront {
       this.uws.us_listen_socket_close(this.listenSocket as never);
       this.listenSocket = null;
     }
-    if (this.active > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, deadlineMs);
-        this.drained = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    await this.requests.drain(deadlineMs);
     // keep-alive connections are closed by closing the app (uWS ≥ 20.x has app.close()).
     for (const app of [...this.oldApps, this.app]) (app as unknown as { close?: () => void }).close?.();
   }
 
   private finished(): void {
-    this.active--;
-    if (this.active === 0 && this.drained) this.drained();
+    this.requests.end();
   }
 
   private onRequest(res: UwsResponse, ureq: UwsRequest): void {
@@ -380,16 +354,9 @@ export class UwsFront implements HttpFront {
       if (path === undefined) refused = REFUSED.badTarget;
       else url = path;
     }
-    const req: GwRequest = { method, path: url, query, headers, params: {}, body: null, clientIp };
-    const exchange = new Exchange(
-      this,
-      res,
-      req,
-      method === 'HEAD',
-      this.opts.onAnswered ? performance.now() : 0,
-      scan.close,
-    );
-    this.active++;
+    const req = newRequest(method, url, query, headers, clientIp);
+    const exchange = new Exchange(this, res, req, method === 'HEAD', arrivalMs(this.log), scan.close);
+    this.requests.begin();
     res.onAborted(() => exchange.aborted());
 
     if (refused !== undefined) {
@@ -401,7 +368,7 @@ export class UwsFront implements HttpFront {
       return;
     }
     if (!scan.hasBody()) {
-      this.dispatch(exchange, req);
+      runPipeline(this.serve, this.opts.onFailure, req, exchange);
       return;
     }
     const declared = scan.contentLengths > 0 ? Number(scan.contentLength) : -1;
@@ -428,7 +395,7 @@ export class UwsFront implements HttpFront {
         if (exchange.timer) clearTimeout(exchange.timer);
         req.body =
           chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, size);
-        this.dispatch(exchange, req);
+        runPipeline(this.serve, this.opts.onFailure, req, exchange);
       }
     });
   }
@@ -442,18 +409,9 @@ export class UwsFront implements HttpFront {
     }
   }
 
-  private dispatch(exchange: Exchange, req: GwRequest): void {
-    try {
-      this.serve(req, exchange);
-    } catch (err) {
-      this.opts.onFailure?.(req, err);
-      exchange.answer(INTERNAL_ERROR);
-    }
-  }
-
-  /** The pipeline's answer: written, and told to `onAnswered` (even when the client left). */
+  /** The pipeline's answer: written, and told to the access log (even when the client left). */
   answer(res: UwsResponse, exchange: Exchange, r: GwResponse): void {
-    this.opts.onAnswered?.(exchange.req, r.status, exchange.startedMs);
+    this.log.answered(exchange.req, r.status, exchange.startedMs);
     this.respond(res, exchange, r, false);
   }
 
@@ -466,7 +424,7 @@ export class UwsFront implements HttpFront {
     added: Buffer,
     body: Buffer,
   ): void {
-    this.opts.onAnswered?.(exchange.req, status, exchange.startedMs);
+    this.log.answered(exchange.req, status, exchange.startedMs);
     if (exchange.gone || exchange.done) return;
     exchange.done = true;
     if (exchange.timer) clearTimeout(exchange.timer);
@@ -504,7 +462,7 @@ export class UwsFront implements HttpFront {
     body: BodyStream,
   ): void {
     if (exchange.gone || exchange.done) {
-      this.opts.onAnswered?.(exchange.req, status, exchange.startedMs);
+      this.log.answered(exchange.req, status, exchange.startedMs);
       body.abort();
       return;
     }
@@ -514,7 +472,7 @@ export class UwsFront implements HttpFront {
       gatherBody(body, (whole) => {
         if (whole !== null) this.pass(res, exchange, status, passed, added, whole);
         else {
-          this.opts.onAnswered?.(exchange.req, 502, exchange.startedMs);
+          this.log.answered(exchange.req, 502, exchange.startedMs);
           if (!exchange.gone && !exchange.done) {
             exchange.done = true;
             res.close();
@@ -524,7 +482,7 @@ export class UwsFront implements HttpFront {
       });
       return;
     }
-    this.opts.onAnswered?.(exchange.req, status, exchange.startedMs);
+    this.log.answered(exchange.req, status, exchange.startedMs);
     exchange.done = true;
     if (exchange.timer) clearTimeout(exchange.timer);
     const line = statusLineBytesOf(status);
@@ -547,7 +505,7 @@ export class UwsFront implements HttpFront {
       if (exchange.close) res.writeHeader('connection', 'close');
       const h = r.headers;
       for (const k in h) {
-        if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+        if (isFramingHeader(k)) continue;
         const v = h[k];
         if (typeof v === 'string') res.writeHeader(k, v);
         else for (let i = 0; i < v.length; i++) res.writeHeader(k, v[i]);
@@ -701,25 +659,21 @@ class Exchange implements Reply {
   }
 }
 
-/** An upgrade request on the uWS front: the Reply its pipeline writes to. */
-class UpgradeExchange implements Reply {
+/** An upgrade request on the uWS front: uWS completes an admitted one. */
+class UpgradeExchange extends UpgradeReply {
   /** The client left before the answer. */
   gone = false;
-  private done = false;
 
   constructor(
     private readonly res: UwsResponse,
-    private readonly req: GwRequest,
+    req: GwRequest,
     private readonly context: UwsContext,
-    private readonly startedMs: number,
-    private readonly onAnswered: FrontOptions['onAnswered'],
-  ) {}
+    log: AnswerLog,
+  ) {
+    super(req, log);
+  }
 
-  answer(r: GwResponse): void {
-    if (this.done) return;
-    this.done = true;
-    this.onAnswered?.(this.req, r.status, this.startedMs);
-    const session = r.status === 101 ? this.req.upgrade?.accepted : undefined;
+  protected write(r: GwResponse, session: WsSession | undefined): void {
     if (this.gone) {
       session?.closed(1006, '');
       return;
@@ -746,22 +700,11 @@ class UpgradeExchange implements Reply {
       }
       res.writeStatus(statusLine(r.status));
       for (const k in r.headers) {
-        if (k === 'content-length' || k === 'transfer-encoding' || k === 'connection') continue;
+        if (isFramingHeader(k)) continue;
         const v = r.headers[k];
         for (const one of typeof v === 'string' ? [v] : v) res.writeHeader(k, one);
       }
       res.end((r.body ?? '') as never, true);
-    });
-  }
-
-  pass(status: number, passed: Buffer | null, added: Buffer, body: Buffer): void {
-    this.answer(responseOfLines(status, [passed, added], body));
-  }
-
-  passStream(status: number, passed: Buffer | null, added: Buffer, body: BodyStream): void {
-    gatherBody(body, (whole) => {
-      if (whole !== null) this.pass(status, passed, added, whole);
-      else this.answer(plainResponse(502, '502 Bad Gateway'));
     });
   }
 }

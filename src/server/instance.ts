@@ -13,7 +13,7 @@ import { type ListenerTls, tlsOptionsFromConfig } from '../security/tls.js';
 import { createLogger, flushLogger } from '../telemetry/logger.js';
 import type { GwRequest, ServiceConfig } from '../types.js';
 import { buildApp, type GatewayApp } from './app.js';
-import type { FrontOptions, FrontTls, HttpFront } from './front.js';
+import { type AnswerLog, type FrontOptions, type FrontTls, type HttpFront, NOT_TIMED } from './front.js';
 import { type FrontKind, headLimitOf, loadUws, type UwsBuild } from './platform.js';
 
 export interface InstanceOptions {
@@ -63,15 +63,31 @@ function longestTimeoutMs(service: ServiceConfig): number {
 
 /**
  * The app the front calls: one level of indirection a reload switches. The front keeps these
- * functions for its lifetime; each reads the current generation once per call.
+ * functions, and this object as its access log, for its lifetime; each reads the current
+ * generation once per call.
  */
-class LiveApp {
-  constructor(public current: Generation) {}
+class LiveApp implements AnswerLog {
+  current: Generation;
+  /** The current generation writes an access log: set with it, read by the front per request. */
+  on: boolean;
+
+  constructor(first: Generation) {
+    this.current = first;
+    this.on = first.app.accessLog !== undefined;
+  }
+
+  switchTo(next: Generation): void {
+    this.current = next;
+    this.on = next.app.accessLog !== undefined;
+  }
+
   readonly serve: GatewayApp['serve'] = (req, reply) => this.current.app.serve(req, reply);
   readonly headerReads: GatewayApp['headerReads'] = (method, path) =>
     this.current.app.headerReads(method, path);
-  readonly onAnswered = (req: GwRequest, status: number, startedMs: number): void =>
-    this.current.app.accessLog?.(req, status, startedMs);
+
+  answered(req: GwRequest, status: number, startedMs: number): void {
+    if (startedMs !== NOT_TIMED) this.current.app.accessLog?.(req, status, startedMs);
+  }
 }
 
 const MB = 1024 * 1024;
@@ -167,7 +183,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       tls: opts.tls ?? first.tls,
       // HTTP/2 where Go's server gives it: on the TLS port (ALPN), and as h2c with use_h2c.
       http2: (opts.tls ?? first.tls) !== undefined || service.use_h2c === true,
-      onAnswered: live.onAnswered,
+      answers: live,
       webSocket: await webSocketOptions(service),
       onFailure: (req, err) =>
         live.current.logger.error(
@@ -206,7 +222,7 @@ export async function startInstance(opts: InstanceOptions): Promise<Instance> {
       prepared = undefined;
       const old = live.current;
       if (next.tls !== undefined) front.updateTls?.(next.tls);
-      live.current = next;
+      live.switchTo(next);
       retire(old);
     },
     async abort() {

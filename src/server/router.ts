@@ -49,6 +49,22 @@ interface Node<T> {
   methods: Map<string, Entry<T>>;
 }
 
+/** A node a path reached, with the param values taken on the way (a wildcard's rest last). */
+interface Match<T> {
+  node: Node<T>;
+  values: string[];
+}
+
+/** One walk down the tree for a path and a method. */
+interface Walk<T> {
+  readonly segments: string[];
+  readonly method: string;
+  /** The param values taken so far. */
+  readonly values: string[];
+  /** The first node that matched the path with other methods only (a 405). */
+  fallback: Match<T> | null;
+}
+
 function newNode<T>(): Node<T> {
   return { literal: new Map(), mixed: [], param: null, wildcard: null, paramNames: [], methods: new Map() };
 }
@@ -180,70 +196,57 @@ export class Router<T> {
    * Depth-first walk, most specific first; prefers a node that has the method, else remembers
    * the first node with any method (for 405).
    */
-  private walk(segments: string[], method: string): { node: Node<T>; values: string[] } | null {
-    const values: string[] = [];
-    const fallback: { hit: { node: Node<T>; values: string[] } | null } = { hit: null };
-    const node = this.visit(this.root, segments, 0, method, values, fallback);
-    if (node) return { node, values };
-    return fallback.hit;
+  private walk(segments: string[], method: string): Match<T> | null {
+    const walk: Walk<T> = { segments, method, values: [], fallback: null };
+    const node = this.visit(this.root, 0, walk);
+    if (node) return { node, values: walk.values };
+    return walk.fallback;
   }
 
-  private visit(
-    node: Node<T>,
-    segments: string[],
-    i: number,
-    method: string,
-    values: string[],
-    fallback: { hit: { node: Node<T>; values: string[] } | null },
-  ): Node<T> | null {
+  private visit(node: Node<T>, i: number, walk: Walk<T>): Node<T> | null {
+    const { segments, values } = walk;
     if (i === segments.length) {
       if (node.methods.size === 0) return null;
-      if (node.methods.has(method)) return node;
-      if (!fallback.hit) fallback.hit = { node, values: values.slice() };
+      if (node.methods.has(walk.method)) return node;
+      if (!walk.fallback) walk.fallback = { node, values: values.slice() };
       return null;
     }
     const seg = segments[i];
     const lit = node.literal.get(seg) ?? (seg.includes('%') ? node.literal.get(safeDecode(seg)) : undefined);
     if (lit) {
-      const r = this.visit(lit, segments, i + 1, method, values, fallback);
+      const r = this.visit(lit, i + 1, walk);
       if (r) return r;
     }
-    if (seg.length === 0) return this.visitWildcard(node, segments, i, method, values, fallback);
+    if (seg.length === 0) return this.visitWildcard(node, i, walk);
     for (const mixed of node.mixed) {
       const m = mixed.re.exec(seg);
       if (!m) continue;
       const before = values.length;
       for (let k = 1; k < m.length; k++) values.push(safeDecode(m[k]));
-      const r = this.visit(mixed.node, segments, i + 1, method, values, fallback);
+      const r = this.visit(mixed.node, i + 1, walk);
       if (r) return r;
       values.length = before;
     }
     if (node.param) {
       values.push(safeDecode(seg));
-      const r = this.visit(node.param, segments, i + 1, method, values, fallback);
+      const r = this.visit(node.param, i + 1, walk);
       if (r) return r;
       values.pop();
     }
-    return this.visitWildcard(node, segments, i, method, values, fallback);
+    return this.visitWildcard(node, i, walk);
   }
 
   /** The least specific match at a level: a wildcard route takes segments i… as its rest. */
-  private visitWildcard(
-    node: Node<T>,
-    segments: string[],
-    i: number,
-    method: string,
-    values: string[],
-    fallback: { hit: { node: Node<T>; values: string[] } | null },
-  ): Node<T> | null {
+  private visitWildcard(node: Node<T>, i: number, walk: Walk<T>): Node<T> | null {
     const wild = node.wildcard;
     if (wild === null) return null;
+    const { segments, values } = walk;
     const rest = i === segments.length - 1 ? segments[i] : segments.slice(i).join('/');
-    if (wild.methods.has(method)) {
+    if (wild.methods.has(walk.method)) {
       values.push(rest);
       return wild;
     }
-    if (!fallback.hit) fallback.hit = { node: wild, values: [...values, rest] };
+    if (!walk.fallback) walk.fallback = { node: wild, values: [...values, rest] };
     return null;
   }
 
