@@ -49,6 +49,25 @@ const refusedSockets = new WeakSet<Socket>();
 const scan = new HeadScan(false);
 
 /**
+ * Reads an HTTP/1 head's headers into `headers` (and the scan): the origin-form target to serve,
+ * or why the head is refused.
+ */
+function readHead(req: http.IncomingMessage, headers: HeaderMap): string | Refusal {
+  scan.reset();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i].toLowerCase();
+    scan.add(k, raw[i + 1]);
+    addHeader(headers, k, raw[i + 1]);
+  }
+  const refused = refusalOf(scan, req.httpVersionMinor === 1, Number.POSITIVE_INFINITY);
+  if (refused !== undefined) return refused;
+  const target = req.url ?? '/';
+  if (target.charCodeAt(0) === 47) return target;
+  return originPath(target) ?? REFUSED.badTarget;
+}
+
+/**
  * The answer to a head node:http's parser refused. A request line longer than the limit in the
  * request's first read is a long target (414); otherwise too many header bytes (431). node:http
  * tells only the read that overflowed: a long target that spans reads is answered 431.
@@ -188,26 +207,14 @@ export class NodeFront implements HttpFront {
     // A request pipelined after a refused head is never served: the connection closes once the
     // refusal is written.
     if (refusedSockets.has(req.socket)) return;
-    scan.reset();
     const headers: HeaderMap = {};
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const k = raw[i].toLowerCase();
-      scan.add(k, raw[i + 1]);
-      addHeader(headers, k, raw[i + 1]);
-    }
+    const head = readHead(req, headers);
     const http11 = req.httpVersionMinor === 1;
-    let refused = refusalOf(scan, http11, Number.POSITIVE_INFINITY);
-    let target = req.url ?? '/';
-    if (refused === undefined && target.charCodeAt(0) !== 47) {
-      const path = originPath(target);
-      if (path === undefined) refused = REFUSED.badTarget;
-      else target = path;
-    }
+    const target = typeof head === 'string' ? head : (req.url ?? '/');
     const exchange = this.begin(req, res, headers, target, !http11 && scan.keepAlive && !scan.close, false);
-    if (refused !== undefined) {
+    if (typeof head !== 'string') {
       refusedSockets.add(req.socket);
-      exchange.refuse(refused);
+      exchange.refuse(head);
       return;
     }
     this.admit(req, exchange, scan.hasBody());
@@ -313,10 +320,8 @@ export class NodeFront implements HttpFront {
     }
     socket.on('error', () => socket.destroy());
     const headers: HeaderMap = {};
-    const raw = req.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) addHeader(headers, raw[i].toLowerCase(), raw[i + 1]);
-    let target = req.url ?? '/';
-    if (target.charCodeAt(0) !== 47) target = originPath(target) ?? target;
+    const checked = readHead(req, headers);
+    const target = typeof checked === 'string' ? checked : (req.url ?? '/');
     const gwReq = asUpgrade(
       requestOfTarget(req.method ?? 'GET', target, headers, socket.remoteAddress ?? ''),
     );
@@ -328,7 +333,9 @@ export class NodeFront implements HttpFront {
       gwReq,
       this.opts.answers,
     );
-    runPipeline(this.serve, this.opts.onFailure, gwReq, exchange);
+    // The same head checks as any request: an upgrade is refused before any endpoint sees it.
+    if (typeof checked !== 'string') exchange.answer(refusalResponse(checked));
+    else runPipeline(this.serve, this.opts.onFailure, gwReq, exchange);
   }
 
   /** Completes an admitted upgrade. */

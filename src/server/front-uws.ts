@@ -42,7 +42,7 @@ import {
   statusLine,
   UpgradeReply,
 } from './front.js';
-import { HeadScan, originPath, REFUSED, refusalOf } from './http1.js';
+import { HeadScan, originPath, REFUSED, type Refusal, refusalOf } from './http1.js';
 import type { UwsBuild, UwsModule } from './platform.js';
 
 type UwsResponse = import('uWebSockets.js').HttpResponse;
@@ -118,6 +118,16 @@ function collectHeader(name: string, value: string): void {
   addHeader(collecting, name, value);
 }
 
+/**
+ * Why a scanned head must be refused. uWS hands over only what it accepted as HTTP/1.1 (it answers
+ * HTTP/1.0 with 505 itself); its head limit counts the request line, which the scan does not see.
+ */
+function headRefusal(method: string, url: string, query: string, maxHead: number): Refusal | undefined {
+  return url.length + query.length >= maxHead
+    ? REFUSED.targetTooLong
+    : refusalOf(scan, true, maxHead - method.length - url.length - query.length);
+}
+
 // An IPv4 peer's text form, cached by its 32-bit value: uWS's text form costs an inet_ntop,
 // an ArrayBuffer and a decode per request (+4.7 % req/CPU-s on a minimal proxy without them).
 const ipv4Texts = new Map<number, string>();
@@ -147,6 +157,10 @@ function clientIpOf(res: UwsResponse): string {
 let framingRefusedPeer: string | undefined;
 const heldAfterRefusal: UwsResponse[] = [];
 function ignoreAbort(): void {}
+function holdAfterRefusal(peer: string): void {
+  framingRefusedPeer = peer;
+  setImmediate(closeHeld);
+}
 function closeHeld(): void {
   framingRefusedPeer = undefined;
   for (const res of heldAfterRefusal) res.close();
@@ -236,18 +250,32 @@ export class UwsFront implements HttpFront {
    * admits it answers 101 with the session, and the upgrade completes then.
    */
   private onUpgrade(res: UwsResponse, ureq: UwsRequest, context: UwsContext): void {
+    const clientIp = clientIpOf(res);
+    scan.reset();
     const headers: HeaderMap = {};
-    ureq.forEach((name, value) => {
-      addHeader(headers, name, value);
-    });
-    let path = ureq.getUrl();
-    if (path.charCodeAt(0) !== 47) path = originPath(path) ?? path;
+    collecting = headers;
+    ureq.forEach(collectHeader);
+    collecting = NO_HEADERS;
     const method = ureq.getCaseSensitiveMethod();
-    const req = asUpgrade(newRequest(method, path, ureq.getQuery() ?? '', headers, clientIpOf(res)));
+    let path = ureq.getUrl();
+    const query = ureq.getQuery() ?? '';
+    let refused = headRefusal(method, path, query, this.opts.maxHeaderBytes);
+    if (refused === undefined && path.charCodeAt(0) !== 47) {
+      const origin = originPath(path);
+      if (origin === undefined) refused = REFUSED.badTarget;
+      else path = origin;
+    }
+    const req = asUpgrade(newRequest(method, path, query, headers, clientIp));
     const exchange = new UpgradeExchange(res, req, context, this.log);
     res.onAborted(() => {
       exchange.gone = true;
     });
+    if (refused !== undefined) {
+      // The same head checks as any request: an upgrade is refused before any endpoint sees it.
+      if (refused.framing) holdAfterRefusal(clientIp);
+      exchange.answer(refusalResponse(refused));
+      return;
+    }
     runPipeline(this.serve, this.opts.onFailure, req, exchange);
   }
 
@@ -343,12 +371,7 @@ export class UwsFront implements HttpFront {
         headers[name] = value;
       }
     }
-    const maxHead = this.opts.maxHeaderBytes;
-    // uWS hands over only what it accepted as HTTP/1.1 (it answers HTTP/1.0 with 505 itself).
-    let refused =
-      url.length + query.length >= maxHead
-        ? REFUSED.targetTooLong
-        : refusalOf(scan, true, maxHead - method.length - url.length - query.length);
+    let refused = headRefusal(method, url, query, this.opts.maxHeaderBytes);
     if (refused === undefined && url.charCodeAt(0) !== 47) {
       const path = originPath(url);
       if (path === undefined) refused = REFUSED.badTarget;
@@ -360,10 +383,7 @@ export class UwsFront implements HttpFront {
     res.onAborted(() => exchange.aborted());
 
     if (refused !== undefined) {
-      if (refused.framing) {
-        framingRefusedPeer = clientIp;
-        setImmediate(closeHeld);
-      }
+      if (refused.framing) holdAfterRefusal(clientIp);
       this.respond(res, exchange, refusalResponse(refused), true);
       return;
     }
