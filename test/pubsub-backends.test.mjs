@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { connect as natsConnect } from 'nats';
+import { Client } from 'undici';
 import { get, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
 import { noNats, startNats } from './helpers/nats.mjs';
 import { noRabbitMQ, startRabbitMQ } from './helpers/rabbitmq.mjs';
@@ -107,6 +108,57 @@ describe('pub/sub: NATS driver', { skip: noNats, timeout: 120000 }, () => {
     } finally {
       await gw.stop();
       await nc.close();
+    }
+  });
+
+  // KrakenD holds one subscription per process; gw's worker threads hold one each, in a queue
+  // group, so NATS hands a message to any of them. All requests here come on one keep-alive
+  // connection, so one thread serves them all: the messages NATS gave the other thread must reach
+  // it (src/backends/mailbox.ts SharedMailbox). Needs two worker threads on one port (uWS, or
+  // node:http on Node >= 22.12).
+  test('two worker threads: every message published before the requests reaches a request, each once', async (t) => {
+    const gw = await startGateway(
+      {
+        version: 3,
+        timeout: '1s',
+        endpoints: [{ endpoint: '/subscribe', backend: [subscriberBackend('nats://', 'threads')] }],
+      },
+      { env: { NATS_SERVER_URL: nats.url }, args: ['--workers', '2'] },
+    );
+    const client = new Client(gw.url, { pipelining: 1 });
+    const nc = await natsConnect({ servers: nats.url });
+    try {
+      if (!/, 2 workers\)/.test(gw.logs())) {
+        t.skip('this platform serves one port from one thread');
+        return;
+      }
+      await gw.waitForLog(/connected to[\s\S]*connected to/, 15000);
+      // Each thread subscribes within 50 ms of connecting; NATS knows of both once it answers a ping.
+      await sleep(500);
+      await nc.flush();
+      const n = 16;
+      for (let i = 0; i < n; i++) nc.publish('threads', JSON.stringify({ i }));
+      await nc.flush();
+      await sleep(300);
+      const got = [];
+      for (let i = 0; i < n; i++) {
+        const r = await client.request({ path: '/subscribe', method: 'GET' });
+        const text = await r.body.text();
+        assert.equal(r.statusCode, 200, `request ${i}: ${text}`);
+        got.push(JSON.parse(text).i);
+      }
+      assert.deepEqual(
+        got.sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+        'each message once',
+      );
+      const none = await client.request({ path: '/subscribe', method: 'GET' });
+      await none.body.text();
+      assert.equal(none.statusCode, 500, 'none left');
+    } finally {
+      await client.close();
+      await nc.close();
+      await gw.stop();
     }
   });
 

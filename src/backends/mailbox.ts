@@ -2,6 +2,7 @@
 // handed to a request, and the requests waiting for one: each request takes the oldest message,
 // or waits for the next until its deadline. Lura's consumers read a Go channel the same way.
 
+import { BroadcastChannel, threadId as workerThreadId } from 'node:worker_threads';
 import { UpstreamError } from '../proxy/errors.js';
 
 type Taker<T> = (m: T | Error) => void;
@@ -16,6 +17,11 @@ export class Mailbox<T> {
     return this.takers.size;
   }
 
+  /** Told the number of waiting requests each time it changes (see `SharedMailbox`). */
+  onWaiting: ((waiting: number) => void) | undefined;
+  /** Told when a message is kept because no request waits for it. */
+  onKept: (() => void) | undefined;
+
   /** `limit`: the most messages kept for later (a subscription the broker does not pace); older go. */
   constructor(private readonly limit = Number.POSITIVE_INFINITY) {}
 
@@ -23,16 +29,28 @@ export class Mailbox<T> {
   put(m: T): boolean {
     for (const take of this.takers) {
       this.takers.delete(take);
+      this.onWaiting?.(this.takers.size);
       take(m);
       return true;
     }
     this.buffered.push(m);
+    let kept = true;
     if (this.buffered.length - this.head > this.limit) {
       this.head++;
       this.compact();
-      return false;
+      kept = false;
     }
-    return true;
+    this.onKept?.();
+    return kept;
+  }
+
+  /** The oldest kept message, taken out (no request is waiting while any is kept). */
+  takeKept(): T | undefined {
+    if (this.head >= this.buffered.length) return undefined;
+    const m = this.buffered[this.head++];
+    if (this.head === this.buffered.length) this.clear();
+    else this.compact();
+    return m;
   }
 
   private compact(): void {
@@ -53,18 +71,15 @@ export class Mailbox<T> {
    * fail at once (its error), and the wait ends at `deadline` (ms since the epoch).
    */
   take(deadline: number, unavailable: () => Error | undefined): Promise<T> {
-    if (this.head < this.buffered.length) {
-      const m = this.buffered[this.head++];
-      if (this.head === this.buffered.length) this.clear();
-      else this.compact();
-      return Promise.resolve(m);
-    }
+    const kept = this.takeKept();
+    if (kept !== undefined) return Promise.resolve(kept);
     const err = unavailable();
     if (err !== undefined) return Promise.reject(err);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => {
           this.takers.delete(take);
+          this.onWaiting?.(this.takers.size);
           reject(new UpstreamError('no message before the backend timeout', 'GW_BACKEND_TIMEOUT'));
         },
         Math.max(1, deadline - Date.now()),
@@ -75,6 +90,7 @@ export class Mailbox<T> {
         else resolve(m);
       };
       this.takers.add(take);
+      this.onWaiting?.(this.takers.size);
     });
   }
 
@@ -82,5 +98,71 @@ export class Mailbox<T> {
   fail(err: Error): void {
     for (const take of this.takers) take(err);
     this.takers.clear();
+    this.onWaiting?.(0);
+  }
+}
+
+/** What the holders of one `SharedMailbox` tell each other. */
+type ShareMessage<T> = { from: string; waiting: number } | { to: string; message: T };
+
+let sharedCount = 0;
+
+/**
+ * One mailbox shared by the worker threads of a gateway: a broker that hands each message to one
+ * subscriber of a group, not to the one whose request waits (NATS queue groups), would otherwise
+ * leave a message in a thread no request reaches while another thread's request times out. Each
+ * holder tells the others how many of its requests wait; one that keeps a message no request of
+ * its own waits for passes it to a thread that has waiting requests. A message is moved, never
+ * copied: it is taken by one request at most.
+ */
+export class SharedMailbox<T> {
+  private readonly id = `${workerThreadId}:${sharedCount++}`;
+  private readonly channel: BroadcastChannel;
+  /** The other holders with waiting requests, and how many wait there (as last told). */
+  private readonly hungry = new Map<string, number>();
+
+  constructor(
+    name: string,
+    private readonly mailbox: Mailbox<T>,
+  ) {
+    this.channel = new BroadcastChannel(name);
+    (this.channel as unknown as { unref?: () => void }).unref?.();
+    this.channel.onmessage = (ev) => this.received((ev as { data: ShareMessage<T> }).data);
+    mailbox.onWaiting = (waiting) => this.channel.postMessage({ from: this.id, waiting });
+    mailbox.onKept = () => this.passOn();
+  }
+
+  private received(m: ShareMessage<T>): void {
+    if ('to' in m) {
+      if (m.to === this.id) this.mailbox.put(m.message);
+      return;
+    }
+    if (m.waiting > 0) this.hungry.set(m.from, m.waiting);
+    else this.hungry.delete(m.from);
+    this.passOn();
+  }
+
+  /** Kept messages go to the threads whose requests wait for one. */
+  private passOn(): void {
+    for (const [peer, waiting] of this.hungry) {
+      let left = waiting;
+      while (left > 0) {
+        const message = this.mailbox.takeKept();
+        if (message === undefined) {
+          this.hungry.set(peer, left);
+          return;
+        }
+        this.channel.postMessage({ to: peer, message });
+        left--;
+      }
+      this.hungry.delete(peer);
+    }
+  }
+
+  close(): void {
+    this.mailbox.onWaiting = undefined;
+    this.mailbox.onKept = undefined;
+    this.channel.postMessage({ from: this.id, waiting: 0 });
+    this.channel.close();
   }
 }

@@ -5,8 +5,9 @@
 // - NATS (`nats://subject`, server in NATS_SERVER_URL; the `nats` client): the publisher publishes
 //   the request body with the request headers as NATS headers; the subscriber subscribes to the
 //   subject. NATS keeps no messages: what arrives while no request waits is kept here (the newest
-//   10 000), and the workers of one gw share the subscription (a queue group of this process), so
-//   each message is taken once per gateway, as by KrakenD's single process.
+//   10 000), and the workers of one gw share the subscription (a queue group of this process) and
+//   pass kept messages to a worker whose request waits (SharedMailbox), so each message is taken
+//   once per gateway, by whichever request waits, as by KrakenD's single process.
 // - RabbitMQ (`rabbit://name`, server in RABBIT_SERVER_URL; amqplib): the publisher publishes to the
 //   exchange `name` (persistent, confirmed by the broker), the subscriber consumes the queue `name`.
 //   As gocloud, gw declares neither: they must exist (the link retries until they do, and says so).
@@ -29,7 +30,7 @@ import type {
 import { ConnectionUnavailable, QueueConsumer } from './amqp.js';
 import { AmqpLink } from './amqp-link.js';
 import { backoffByName } from './backoff.js';
-import { Mailbox } from './mailbox.js';
+import { Mailbox, SharedMailbox } from './mailbox.js';
 import { PUBSUB_PUBLISHER_SCHEMA, PUBSUB_SUBSCRIBER_SCHEMA, pubsubTarget } from './transports.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -109,6 +110,8 @@ function subscriberStage(cfg: { subscription_url?: string }, ctx: CompileContext
   }
 
   const mailbox = new Mailbox<Uint8Array>(NATS_KEEP);
+  // The threads' subscriptions form a queue group: NATS picks which thread gets a message.
+  const shared = new SharedMailbox(`gw nats ${url} ${target.name}`, mailbox);
   const conn = natsConnection(url, label, ctx);
   let sub: Subscription | undefined;
   let dropped = 0;
@@ -135,6 +138,7 @@ function subscriberStage(cfg: { subscription_url?: string }, ctx: CompileContext
   timer.unref();
   ctx.onClose(() => {
     clearInterval(timer);
+    shared.close();
     mailbox.fail(new ConnectionUnavailable());
   });
   return () =>
