@@ -34,7 +34,9 @@ const LEGACY_MAX_ABI = 115;
 /**
  * The largest request head uWS accepts (request line and headers), read by its binary once, when
  * it loads (4 KiB unless set): gw sets it to the config's `max_header_bytes` first. uWS answers a
- * larger head with 431 itself, a long target included (node:http's front tells 414 apart).
+ * larger head with 431 itself, a long target included (node:http's front tells 414 apart). It
+ * stays at the limit, not above it: a request whose headers gw reads by name alone (front-uws.ts)
+ * has no other bound on its head.
  */
 export function setUwsHeadLimit(maxHeaderBytes: number): void {
   process.env.UWS_HTTP_MAX_HEADERS_SIZE = String(Math.max(4096, maxHeaderBytes));
