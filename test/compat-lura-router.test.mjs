@@ -236,6 +236,29 @@ for (const front of ['uws', 'node']) {
     );
 
     check(
+      'trailing slash behind a proxy: X-Forwarded-Prefix, cleaned and stripped to [a-zA-Z0-9/-], leads the Location (gin.go redirectTrailingSlash; net/http Redirect cleans it)',
+      async () => {
+        const cases = [
+          ['/api/v1', '/api/v1/some?q=1'],
+          ['/api/v1/', '/api/v1/some?q=1'],
+          ['/a/../evil<b>.com', '/evilbcom/some?q=1'],
+          ['//x//y', '/x/y/some?q=1'],
+          ['/', '/some?q=1'],
+          // Relative: Go's Redirect resolves it against the path gin set (api//some), then cleans.
+          ['api', 'api/api/some?q=1'],
+        ];
+        for (const [prefix, location] of cases) {
+          const r = await send(gw.url, 'GET', '/some/?q=1', { headers: { 'X-Forwarded-Prefix': prefix } });
+          assert.equal(r.status, 301, prefix);
+          assert.equal(r.headers.location, location, prefix);
+        }
+        // The fixed-path redirect takes no prefix (gin.go redirectFixedPath).
+        const fixed = await send(gw.url, 'GET', '/SOME', { headers: { 'X-Forwarded-Prefix': '/api' } });
+        assert.equal(fixed.headers.location, '/some');
+      },
+    );
+
+    check(
       'trailing slash, POST: 307, no body, no Content-Type (gin.go redirectRequest; net/http Redirect)',
       async () => {
         const r = await send(gw.url, 'POST', '/slash');

@@ -171,6 +171,48 @@ interface Route {
 
 /** An answer that reads no request header (404, 405, a redirect, the health check). */
 const READS_NONE: readonly string[] = Object.freeze([]);
+/** What an unmatched request reads when a trailing-slash redirect may answer it. */
+const READS_PREFIX: readonly string[] = Object.freeze(['x-forwarded-prefix']);
+
+/**
+ * What gin puts before a trailing-slash redirect's path (gin.go, redirectTrailingSlash): the
+ * request's `X-Forwarded-Prefix` (its first value, as Go's Header.Get), path-cleaned, with every
+ * byte but letters, digits, `/` and `-` removed and runs of `/` made one; nothing without one.
+ */
+function forwardedPrefix(req: GwRequest): string {
+  const header = req.headers['x-forwarded-prefix'];
+  if (header === undefined || header === '') return '';
+  const comma = header.indexOf(',');
+  const cleaned = goPathClean(comma < 0 ? header : header.slice(0, comma));
+  if (cleaned === '.') return '';
+  return `${cleaned.replace(/[^a-zA-Z0-9/-]+/g, '').replace(/\/{2,}/g, '/')}/`;
+}
+
+/** Go's path.Clean: `.` and `..` resolved, repeated `/` collapsed, no trailing `/`; `.` for nothing. */
+function goPathClean(p: string): string {
+  const rooted = p.startsWith('/');
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg !== '..') out.push(seg);
+    else if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+    else if (!rooted) out.push('..');
+  }
+  const cleaned = (rooted ? '/' : '') + out.join('/');
+  return cleaned === '' ? '.' : cleaned;
+}
+
+/**
+ * The Location Go's http.Redirect writes for a path: made absolute against its own directory when
+ * it is relative (gin has set the request's path to it), then cleaned, its trailing `/` kept.
+ */
+function goRedirectPath(location: string): string {
+  const url = location.startsWith('/')
+    ? location
+    : location.slice(0, location.lastIndexOf('/') + 1) + location;
+  const cleaned = goPathClean(url);
+  return url.endsWith('/') && !cleaned.endsWith('/') ? `${cleaned}/` : cleaned;
+}
 
 /** What the root namespaces record of the requests no endpoint serves; undefined when none does. */
 function compileUnmatchedRecorder(
@@ -280,7 +322,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
    * query kept; a GET gets Go's small HTML body, other methods no body and no Content-Type.
    */
   const redirect = (req: GwRequest, location: string): GwResponse => {
-    const target = req.query === '' ? location : `${location}?${req.query}`;
+    const path = goRedirectPath(location);
+    const target = req.query === '' ? path : `${path}?${req.query}`;
     if (req.method !== 'GET') return { status: 307, headers: { location: target }, body: '' };
     return {
       status: 301,
@@ -295,7 +338,7 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     if (req.method === 'CONNECT' || path === '/') return undefined;
     if (redirectTrailingSlash) {
       const alt = path.endsWith('/') ? path.slice(0, -1) : `${path}/`;
-      if (hasRoute(req.method, alt)) return redirect(req, alt);
+      if (hasRoute(req.method, alt)) return redirect(req, forwardedPrefix(req) + alt);
     }
     if (redirectFixedPath) {
       const cleaned = cleanPath(path);
@@ -406,7 +449,8 @@ export function buildApp(service: ServiceConfig, opts: AppOptions): GatewayApp {
     const found = lookup(method, path);
     if (found.kind === 'found') return found.value.reads;
     // What telemetry records of an unmatched request may read any header (a trace's parent).
-    return recordUnmatched === undefined ? READS_NONE : null;
+    if (recordUnmatched !== undefined) return null;
+    return redirectTrailingSlash ? READS_PREFIX : READS_NONE;
   };
 
   return {

@@ -7,7 +7,8 @@
 // no-op request's CPU). The current build's parser already refuses most of what the scan would
 // (NUL and most control bytes, obs-fold, a missing or repeated Host), so a request that declares
 // no body, to a route that reads only Host, Content-Type and Accept (the app's `headerReads`,
-// compiled per endpoint: a backend head written from a template, a negotiated encoding), has
+// compiled per endpoint: a backend head written from a template, a negotiated encoding; an
+// unmatched path reads X-Forwarded-Prefix for gin's trailing-slash redirect), has
 // only those read by name, with Connection, and checked. uWS gives a name's first value only: a
 // repeated Content-Type or Accept counts by its first there. Any other request, and every request
 // on the old build (whose parser lets bad heads through), has all its headers read and checked.
@@ -99,7 +100,7 @@ function headerKey(name: string): ArrayBuffer {
   return key;
 }
 /** The headers a request may have read by name alone (see above). */
-const READ_BY_NAME = new Set(['host', 'content-type', 'accept']);
+const READ_BY_NAME = new Set(['host', 'content-type', 'accept', 'x-forwarded-prefix']);
 const readableByName = new WeakMap<readonly string[], boolean>();
 function byNameOnly(reads: readonly string[]): boolean {
   let known = readableByName.get(reads);
