@@ -4,11 +4,12 @@
 // Behaviour from krakend-pubsub client.go (initPublisher, initSubscriber) on gocloud's natspubsub
 // and rabbitpubsub URL openers.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { connect as natsConnect } from 'nats';
 import { Client } from 'undici';
-import { get, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
+import { freePort, get, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
 import { noNats, startNats } from './helpers/nats.mjs';
 import { noRabbitMQ, startRabbitMQ } from './helpers/rabbitmq.mjs';
 
@@ -157,6 +158,52 @@ describe('pub/sub: NATS driver', { skip: noNats, timeout: 120000 }, () => {
       assert.equal(none.statusCode, 500, 'none left');
     } finally {
       await client.close();
+      await nc.close();
+      await gw.stop();
+    }
+  });
+
+  // NATS keeps nothing: what gw holds for later requests must survive a reload, which replaces
+  // the subscriber's configuration (src/backends/mailbox.ts SharedMailbox.close).
+  test('a reload keeps the messages no request took yet: the new configuration serves them', async () => {
+    const port = await freePort();
+    const configFor = (extra) => ({
+      version: 3,
+      port,
+      listen_ip: '127.0.0.1',
+      timeout: '1s',
+      endpoints: [
+        { endpoint: '/subscribe', backend: [subscriberBackend('nats://', 'reloaded')] },
+        { endpoint: extra, backend: [{ host: ['http://127.0.0.1:9'], url_pattern: '/' }] },
+      ],
+    });
+    const file = writeConfig(configFor('/a'));
+    const gw = await startGateway(null, {
+      file,
+      port,
+      args: ['--workers', '1'],
+      env: { NATS_SERVER_URL: nats.url },
+    });
+    const nc = await natsConnect({ servers: nats.url });
+    try {
+      await gw.waitForLog(/connected to/, 15000);
+      await sleep(300);
+      for (let i = 0; i < 3; i++) nc.publish('reloaded', JSON.stringify({ i }));
+      await nc.flush();
+      await sleep(300);
+      writeFileSync(file, JSON.stringify(configFor('/b')));
+      gw.child.kill('SIGHUP');
+      await gw.waitForLog(/the new configuration serves/, 15000);
+      // The old configuration closes once its longest timeout (1 s) and a second more have passed.
+      await sleep(3500);
+      const got = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await get(`${gw.url}/subscribe`);
+        assert.equal(r.status, 200, `request ${i}: ${r.text}`);
+        got.push(r.json.i);
+      }
+      assert.deepEqual(got, [0, 1, 2], 'in the order NATS delivered them');
+    } finally {
       await nc.close();
       await gw.stop();
     }

@@ -102,8 +102,14 @@ export class Mailbox<T> {
   }
 }
 
-/** What the holders of one `SharedMailbox` tell each other. */
-type ShareMessage<T> = { from: string; waiting: number } | { to: string; message: T };
+/**
+ * What the holders of one `SharedMailbox` tell each other: how many requests wait (a first one,
+ * `hello`, asks the others to say theirs), that one is gone, or a message moved to one holder.
+ */
+type ShareMessage<T> =
+  | { from: string; waiting: number; hello?: boolean }
+  | { from: string; gone: true }
+  | { to: string; message: T };
 
 let sharedCount = 0;
 
@@ -112,14 +118,15 @@ let sharedCount = 0;
  * subscriber of a group, not to the one whose request waits (NATS queue groups), would otherwise
  * leave a message in a thread no request reaches while another thread's request times out. Each
  * holder tells the others how many of its requests wait; one that keeps a message no request of
- * its own waits for passes it to a thread that has waiting requests. A message is moved, never
- * copied: it is taken by one request at most.
+ * its own waits for passes it to a thread that has waiting requests. A holder that closes (a
+ * reload's old configuration) passes what it keeps to another one, the new configuration's. A
+ * message is moved, never copied: it is taken by one request at most.
  */
 export class SharedMailbox<T> {
   private readonly id = `${workerThreadId}:${sharedCount++}`;
   private readonly channel: BroadcastChannel;
-  /** The other holders with waiting requests, and how many wait there (as last told). */
-  private readonly hungry = new Map<string, number>();
+  /** The other holders, each with how many of its requests wait (as last told). */
+  private readonly peers = new Map<string, number>();
 
   constructor(
     name: string,
@@ -130,6 +137,7 @@ export class SharedMailbox<T> {
     this.channel.onmessage = (ev) => this.received((ev as { data: ShareMessage<T> }).data);
     mailbox.onWaiting = (waiting) => this.channel.postMessage({ from: this.id, waiting });
     mailbox.onKept = () => this.passOn();
+    this.channel.postMessage({ from: this.id, waiting: 0, hello: true });
   }
 
   private received(m: ShareMessage<T>): void {
@@ -137,32 +145,46 @@ export class SharedMailbox<T> {
       if (m.to === this.id) this.mailbox.put(m.message);
       return;
     }
-    if (m.waiting > 0) this.hungry.set(m.from, m.waiting);
-    else this.hungry.delete(m.from);
+    if ('gone' in m) {
+      this.peers.delete(m.from);
+      return;
+    }
+    if (m.hello === true && !this.peers.has(m.from))
+      this.channel.postMessage({ from: this.id, waiting: this.mailbox.waiting });
+    this.peers.set(m.from, m.waiting);
     this.passOn();
   }
 
-  /** Kept messages go to the threads whose requests wait for one. */
+  /** Kept messages go to the holders whose requests wait for one. */
   private passOn(): void {
-    for (const [peer, waiting] of this.hungry) {
+    for (const [peer, waiting] of this.peers) {
       let left = waiting;
       while (left > 0) {
         const message = this.mailbox.takeKept();
-        if (message === undefined) {
-          this.hungry.set(peer, left);
-          return;
-        }
+        if (message === undefined) break;
         this.channel.postMessage({ to: peer, message });
         left--;
       }
-      this.hungry.delete(peer);
+      this.peers.set(peer, left);
+      if (left > 0) return;
     }
   }
 
+  /** Stops sharing; what this holder keeps goes to another one (the hungriest), if any is left. */
   close(): void {
     this.mailbox.onWaiting = undefined;
     this.mailbox.onKept = undefined;
-    this.channel.postMessage({ from: this.id, waiting: 0 });
+    let heir: string | undefined;
+    let most = -1;
+    for (const [peer, waiting] of this.peers)
+      if (waiting > most) {
+        heir = peer;
+        most = waiting;
+      }
+    if (heir !== undefined)
+      for (let m = this.mailbox.takeKept(); m !== undefined; m = this.mailbox.takeKept())
+        this.channel.postMessage({ to: heir, message: m });
+    this.channel.postMessage({ from: this.id, gone: true });
     this.channel.close();
   }
 }
