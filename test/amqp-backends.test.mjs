@@ -5,10 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import { get, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
+import { get, runGw, sleep, startGateway, until, writeConfig } from './helpers/gateway.mjs';
 import { noRabbitMQ, startRabbitMQ } from './helpers/rabbitmq.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The docs' consumer settings, on `queue` bound to `exchange`. */
 const consumerCfg = (queue, exchange, extra = {}) => ({
@@ -24,16 +22,6 @@ const consumerCfg = (queue, exchange, extra = {}) => ({
   backoff_strategy: 'exponential-jitter',
   ...extra,
 });
-
-async function until(fn, timeoutMs = 20000, what = 'condition') {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('AMQP backends (krakend-amqp)', { skip: noRabbitMQ, timeout: 240000 }, () => {
   let rmq;

@@ -7,20 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
-import { get, runGw, startBackend, startGateway, writeConfig } from './helpers/gateway.mjs';
+import { get, runGw, sleep, startBackend, startGateway, until, writeConfig } from './helpers/gateway.mjs';
 import { noRabbitMQ, startRabbitMQ } from './helpers/rabbitmq.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(fn, timeoutMs = 20000, what = 'condition') {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** The docs' agent ("Event-Driven API Gateway: Async Agents"), on `queue` and `exchange`. */
 function docsAgent(

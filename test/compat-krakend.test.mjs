@@ -6,13 +6,12 @@
 // {{backend}}, {{backend_hostport}}.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GW_VERSION } from '../dist/proxy/backend-request.js';
 import { startCompatBackend } from './compat/backend.mjs';
-import { ROOT, startGateway } from './helpers/gateway.mjs';
+import { ROOT, send, startGateway } from './helpers/gateway.mjs';
 
 const COMPAT = join(ROOT, 'test', 'compat');
 /** One gateway per fixture; router options change every answer, so they have their own. */
@@ -79,26 +78,10 @@ function request(base, input) {
       : Buffer.from(typeof input.body === 'string' ? input.body : JSON.stringify(input.body));
   const headers = { ...(input.header ?? {}) };
   if (body) headers['Content-Length'] = String(body.length);
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      target,
-      { method: input.method ?? 'GET', headers, agent: false, timeout: 5000 },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(body);
+  return send(base, input.method ?? 'GET', target.pathname + target.search, {
+    headers,
+    body,
+    timeoutMs: 5000,
   });
 }
 

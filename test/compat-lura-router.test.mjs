@@ -4,36 +4,9 @@
 // from Lura's router/gin tests where they exist (router_test.go, engine_test.go), the others from
 // the source named in each test. Run on both fronts; the summary prints how many cases pass.
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { GW_VERSION } from '../dist/proxy/backend-request.js';
-import { jsonBackend, startGateway } from './helpers/gateway.mjs';
-
-/** One request, redirects not followed: { status, headers (lower-case), text }. */
-function send(base, method, path, { headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    // The path goes as written (a URL object would resolve dot segments and escape the query).
-    const { hostname, port } = new URL(base);
-    const req = http.request(
-      { hostname, port, path, method, headers, agent: false, timeout: 10000 },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode,
-            headers: res.headers,
-            text: Buffer.concat(chunks).toString('utf8'),
-          }),
-        );
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('request timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+import { jsonBackend, send, startGateway } from './helpers/gateway.mjs';
 
 const VERSION = `Version ${GW_VERSION}`;
 const results = [];

@@ -9,21 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import { connect as natsConnect } from 'nats';
 import { Client } from 'undici';
-import { freePort, get, runGw, startGateway, writeConfig } from './helpers/gateway.mjs';
+import { freePort, get, runGw, sleep, startGateway, until, writeConfig } from './helpers/gateway.mjs';
 import { noNats, startNats } from './helpers/nats.mjs';
 import { noRabbitMQ, startRabbitMQ } from './helpers/rabbitmq.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(fn, timeoutMs = 20000, what = 'condition') {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const publisherBackend = (host, topic) => ({
   host: [host],

@@ -218,3 +218,44 @@ export async function get(url, init = {}) {
   }
   return { status: res.status, headers: res.headers, text, json };
 }
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` every 100 ms until it returns something truthy (resolved with it) or `timeoutMs` passes. */
+export async function until(fn, timeoutMs = 20000, what = 'condition') {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/**
+ * One request with node:http, its path sent as written (a URL would resolve dot segments and
+ * escape the query), redirects not followed: { status, headers (lower-case), text }.
+ */
+export function send(base, method, path, { headers = {}, body, timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(base);
+    const req = http.request(
+      { hostname, port, path, method, headers, agent: false, timeout: timeoutMs },
+      (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            headers: res.headers,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
