@@ -24,7 +24,16 @@ import type {
   UnmatchedRecorder,
 } from '../types.js';
 import { debugHandler, echoHandler, healthHandler } from './builtin.js';
-import { cleanPath, type LookupResult, NO_PARAMS, paramsRefusal, Router, restRefusal } from './router.js';
+import {
+  cleanKeepingSlash,
+  cleanPath,
+  goPathClean,
+  type LookupResult,
+  NO_PARAMS,
+  paramsRefusal,
+  Router,
+  restRefusal,
+} from './router.js';
 
 export interface RouterOptions {
   return_error_msg?: boolean;
@@ -188,30 +197,13 @@ function forwardedPrefix(req: GwRequest): string {
   return `${cleaned.replace(/[^a-zA-Z0-9/-]+/g, '').replace(/\/{2,}/g, '/')}/`;
 }
 
-/** Go's path.Clean: `.` and `..` resolved, repeated `/` collapsed, no trailing `/`; `.` for nothing. */
-function goPathClean(p: string): string {
-  const rooted = p.startsWith('/');
-  const out: string[] = [];
-  for (const seg of p.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg !== '..') out.push(seg);
-    else if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-    else if (!rooted) out.push('..');
-  }
-  const cleaned = (rooted ? '/' : '') + out.join('/');
-  return cleaned === '' ? '.' : cleaned;
-}
-
 /**
  * The Location Go's http.Redirect writes for a path: made absolute against its own directory when
  * it is relative (gin has set the request's path to it), then cleaned, its trailing `/` kept.
  */
 function goRedirectPath(location: string): string {
-  const url = location.startsWith('/')
-    ? location
-    : location.slice(0, location.lastIndexOf('/') + 1) + location;
-  const cleaned = goPathClean(url);
-  return url.endsWith('/') && !cleaned.endsWith('/') ? `${cleaned}/` : cleaned;
+  if (location.startsWith('/')) return cleanKeepingSlash(location);
+  return cleanKeepingSlash(location.slice(0, location.lastIndexOf('/') + 1) + location);
 }
 
 /** What the root namespaces record of the requests no endpoint serves; undefined when none does. */

@@ -310,17 +310,27 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Collapses repeated slashes and resolves `.`/`..` like Go's path.Clean (keeps a trailing slash). */
-export function cleanPath(p: string): string {
-  if (p === '') return '/';
-  const trailing = p.length > 1 && p.endsWith('/');
+/** Go's path.Clean: `.` and `..` resolved, repeated `/` collapsed, no trailing `/`; `.` for nothing. */
+export function goPathClean(p: string): string {
+  const rooted = p.startsWith('/');
   const out: string[] = [];
   for (const seg of p.split('/')) {
     if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
+    if (seg !== '..') out.push(seg);
+    else if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+    else if (!rooted) out.push('..');
   }
-  let res = `/${out.join('/')}`;
-  if (trailing && res !== '/') res += '/';
-  return res;
+  const cleaned = (rooted ? '/' : '') + out.join('/');
+  return cleaned === '' ? '.' : cleaned;
+}
+
+/** Go's path.Clean keeping a trailing slash, as Go's http.Redirect cleans a Location. */
+export function cleanKeepingSlash(p: string): string {
+  const cleaned = goPathClean(p);
+  return p.length > 1 && p.endsWith('/') && !cleaned.endsWith('/') ? `${cleaned}/` : cleaned;
+}
+
+/** A request path cleaned as gin's redirectFixedPath cleans it: rooted, its trailing slash kept. */
+export function cleanPath(p: string): string {
+  return cleanKeepingSlash(p.startsWith('/') ? p : `/${p}`);
 }
