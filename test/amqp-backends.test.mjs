@@ -148,6 +148,13 @@ describe('AMQP backends (krakend-amqp)', { skip: noRabbitMQ, timeout: 240000 }, 
         20000,
         'gw to declare the queue',
       );
+      // Each worker links to the broker on its own: requests may reach any of them.
+      const workers = Number(/, (\d+) workers?[,)]/.exec(gw.logs())?.[1] ?? 1);
+      await until(
+        () => (gw.logs().match(/connection attempt #\d+: connected/g) ?? []).length >= workers,
+        20000,
+        "every worker's link",
+      );
       for (let i = 1; i <= 3; i++)
         ch.publish(
           'consume-ex',
